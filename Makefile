@@ -1,0 +1,67 @@
+# hpa-autoscaler: see README.md. `make run` and `make test` are the two
+# set-up commands; both work on a fresh Debian machine with Go, as root.
+
+GO        ?= go
+BIN       := bin/hpa-autoscaler
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+GOPATH_BIN := $(shell $(GO) env GOPATH)/bin
+STATICCHECK := $(GOPATH_BIN)/staticcheck
+# Packages whose tests start goroutines and servers: run under -race too.
+RACE_PKGS ?= ./scalers/... ./externalscaler/...
+# Benchmarks: make bench BENCH=GetMetrics PKGS=./externalscaler/
+BENCH     ?= .
+PKGS      ?= ./...
+
+.PHONY: all build run test test-deps unit race lint fmt vet staticcheck bench generate fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/hpa-autoscaler
+
+## run: build and start the server with embedded defaults
+run: build
+	./$(BIN) serve
+
+## test: everything, including integration tests against real servers
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+
+test-deps:
+	./hack/test-deps.sh
+
+lint: fmt vet staticcheck
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+$(STATICCHECK):
+	GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) ./...
+
+bench: test-deps
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem $(PKGS)
+
+## generate: regenerate checked-in generated code
+generate:
+	$(GO) generate ./...
+
+## fuzz: run every fuzz target briefly (FUZZTIME=30s)
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a Debian machine, idempotently:
+# the servers the integration tests start their own instances of, and the Go
+# tools of `make lint`. Safe to run again and again; it does nothing when all
+# is present.
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || need+=(rabbitmq-server)
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "test-deps: installing ${need[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # Debian starts packaged services on install; the tests start their own
+  # instances on free ports, so a running system copy does no harm.
+  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi

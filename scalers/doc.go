@@ -1,0 +1,11 @@
+// Package scalers owns the contract every metric source implements and the
+// machinery they share: the Scaler interface and its optional abilities, the
+// registry of scaler types, typed parsing of KEDA-style trigger metadata
+// (map[string]string -> validated struct, with every field error collected),
+// secrets that never leak, and TLS settings.
+//
+// A scaler type lives in its own package under scalers/ (scalers/redis,
+// scalers/kafka, ...) and is added to a Registry by the binary; this package
+// knows none of them. It also knows nothing of gRPC, Kubernetes or the
+// backend: those layers sit above it.
+package scalers

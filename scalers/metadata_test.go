@@ -1,0 +1,296 @@
+package scalers
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+type inner struct {
+	Port int `meta:"port,default=6379,min=1,max=65535"`
+}
+
+type sample struct {
+	Name      string            `meta:"listName"`
+	Length    int64             `meta:"listLength,default=5,gt=0"`
+	Act       float64           `meta:"activationListLength,default=0,min=0"`
+	Mode      string            `meta:"mode,default=QueueLength,enum=QueueLength|MessageRate"`
+	TLS       bool              `meta:"enableTLS,optional"`
+	Hosts     []string          `meta:"addresses|address,optional"`
+	Parts     []int             `meta:"partitions,optional,min=0"`
+	Headers   map[string]string `meta:"customHeaders,optional"`
+	Timeout   time.Duration     `meta:"timeout,default=3000,unit=ms"`
+	Window    *int              `meta:"pendingEntriesCount,optional"`
+	Password  Secret            `meta:"password,secret,optional"`
+	Skipped   string            `meta:"-"`
+	Untouched string
+	inner
+}
+
+func TestParseMetadata(t *testing.T) {
+	three := 3
+	tests := []struct {
+		name    string
+		md      map[string]string
+		want    sample
+		wantErr []string // substrings, one per expected field error
+	}{
+		{
+			name: "defaults",
+			md:   map[string]string{"listName": "jobs"},
+			want: sample{Name: "jobs", Length: 5, Mode: "QueueLength", Timeout: 3 * time.Second, inner: inner{Port: 6379}},
+		},
+		{
+			name: "every kind",
+			md: map[string]string{
+				"listName": " jobs ", "listLength": "10", "activationListLength": "2.5", "mode": "MessageRate",
+				"enableTLS": "TRUE", "address": "a:1, b:2,", "partitions": "1,2", "customHeaders": "X-A=1,X-B = two",
+				"timeout": "2s", "pendingEntriesCount": "3", "port": "7000", "scalerAddress": "ignored:9443",
+			},
+			want: sample{
+				Name: "jobs", Length: 10, Act: 2.5, Mode: "MessageRate", TLS: true, Hosts: []string{"a:1", "b:2"},
+				Parts: []int{1, 2}, Headers: map[string]string{"X-A": "1", "X-B": "two"}, Timeout: 2 * time.Second,
+				Window: &three, inner: inner{Port: 7000},
+			},
+		},
+		{
+			name: "empty value counts as absent",
+			md:   map[string]string{"listName": "jobs", "listLength": "  "},
+			want: sample{Name: "jobs", Length: 5, Mode: "QueueLength", Timeout: 3 * time.Second, inner: inner{Port: 6379}},
+		},
+		{
+			name: "all errors collected",
+			md: map[string]string{
+				"listLength": "abc", "activationListLength": "-1", "mode": "Fast", "enableTLS": "yes please",
+				"partitions": "1,x", "customHeaders": "novalue", "timeout": "soon", "port": "70000",
+			},
+			wantErr: []string{
+				`listName: required key is missing`,
+				`listLength "abc": not an integer`,
+				`activationListLength "-1": must be >= 0`,
+				`mode "Fast": expected one of QueueLength, MessageRate`,
+				`enableTLS "yes please": not a boolean`,
+				`partitions "x": not an integer`,
+				`customHeaders "novalue": expected key=value pairs`,
+				`timeout "soon": not a duration`,
+				`port "70000": must be <= 65535`,
+			},
+		},
+		{
+			name:    "exclusive bound",
+			md:      map[string]string{"listName": "a", "listLength": "0"},
+			wantErr: []string{`listLength "0": must be > 0`},
+		},
+		{
+			name:    "integer overflow",
+			md:      map[string]string{"listName": "a", "listLength": "99999999999999999999"},
+			wantErr: []string{`listLength "99999999999999999999": integer out of range`},
+		},
+		{
+			name:    "NaN is not a number",
+			md:      map[string]string{"listName": "a", "activationListLength": "NaN"},
+			wantErr: []string{`activationListLength "NaN": not a number`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got sample
+			err := ParseMetadata(tc.md, &got)
+			if len(tc.wantErr) > 0 {
+				var me *MetadataError
+				if !errors.As(err, &me) || !errors.Is(err, ErrInvalidConfig) {
+					t.Fatalf("want *MetadataError wrapping ErrInvalidConfig, got %v", err)
+				}
+				if len(me.Errs) != len(tc.wantErr) {
+					t.Fatalf("want %d field errors, got %d: %v", len(tc.wantErr), len(me.Errs), err)
+				}
+				for _, w := range tc.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not contain %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			got.Password = Secret{}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+type secretSample struct {
+	Password Secret `meta:"password,secret"`
+	Token    Secret `meta:"token,secret,optional"`
+}
+
+func TestParseMetadataSecrets(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pw")
+	if err := os.WriteFile(file, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		md   map[string]string
+		want string
+	}{
+		{"inline", map[string]string{"password": "inline-pw"}, "inline-pw"},
+		{"resolved by KEDA from env", map[string]string{"passwordFromEnv": "env-pw"}, "env-pw"},
+		{"file", map[string]string{"passwordFile": file}, "from-file"},
+		{"inline wins", map[string]string{"password": "a-pw", "passwordFromEnv": "b-pw"}, "a-pw"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var s secretSample
+			if err := ParseMetadata(tc.md, &s); err != nil {
+				t.Fatal(err)
+			}
+			if v, _ := s.Password.Value(); v != tc.want {
+				t.Errorf("value %q, want %q", v, tc.want)
+			}
+			if s.Token.IsSet() {
+				t.Error("token should be unset")
+			}
+		})
+	}
+
+	t.Run("missing names the ways to give it", func(t *testing.T) {
+		err := ParseMetadata(map[string]string{}, &secretSample{})
+		if err == nil || !strings.Contains(err.Error(), "passwordFile") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("unreadable file names the path only", func(t *testing.T) {
+		err := ParseMetadata(map[string]string{"passwordFile": filepath.Join(dir, "nope")}, &secretSample{})
+		if err == nil || !strings.Contains(err.Error(), "nope") {
+			t.Fatalf("got %v", err)
+		}
+	})
+	t.Run("bad secret value is redacted in errors", func(t *testing.T) {
+		type num struct {
+			N Secret `meta:"n,secret"`
+		}
+		var v num
+		if err := ParseMetadata(map[string]string{"n": "hunter2"}, &v); err != nil {
+			t.Fatal(err)
+		}
+		fe := &FieldError{Key: "n", Value: "hunter2", Msg: "bad", Secret: true}
+		if strings.Contains(fe.Error(), "hunter2") {
+			t.Errorf("secret leaked: %s", fe)
+		}
+	})
+}
+
+func TestFileSecretReloads(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(file, []byte("one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewFileSecret(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Value(); v != "one" {
+		t.Fatalf("got %q", v)
+	}
+	// Kubernetes swaps the file; a different size or mtime is noticed.
+	if err := os.WriteFile(file, []byte("second"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(time.Hour)
+	if err := os.Chtimes(file, future, future); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Value(); v != "second" {
+		t.Fatalf("after rotation got %q", v)
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Value(); err == nil {
+		t.Fatal("want error for a removed file")
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := NewSecret("hunter2")
+	for _, out := range []string{s.String(), s.GoString(), s.LogValue().String()} {
+		if strings.Contains(out, "hunter2") {
+			t.Errorf("leaked: %q", out)
+		}
+	}
+	b, _ := s.MarshalJSON()
+	if strings.Contains(string(b), "hunter2") {
+		t.Errorf("leaked in JSON: %s", b)
+	}
+	r := NewRedactor(s)
+	r.AddURL("amqp://user:s3cr%21t@host/vh")
+	err := r.Error(Unavailable("dial", errors.New("auth failed for hunter2 at amqp://user:s3cr!t@host")))
+	if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "s3cr!t") {
+		t.Errorf("leaked: %v", err)
+	}
+	if !errors.Is(err, ErrUnavailable) {
+		t.Error("redacted error lost ErrUnavailable")
+	}
+	if got := RedactURL("http://u:pw@h:1/x"); strings.Contains(got, "pw") {
+		t.Errorf("RedactURL: %s", got)
+	}
+}
+
+type validated struct {
+	Min int `meta:"min,default=0"`
+	Max int `meta:"max,default=10"`
+}
+
+func (v *validated) Validate() error {
+	if v.Min > v.Max {
+		return NewFieldError("min", "", "must not exceed max")
+	}
+	return nil
+}
+
+func TestParseMetadataValidate(t *testing.T) {
+	err := ParseMetadata(map[string]string{"min": "20"}, &validated{})
+	if err == nil || !strings.Contains(err.Error(), "must not exceed max") || !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	r := NewRegistry()
+	f := func(_ context.Context, _ Config) (Scaler, error) { return nil, nil }
+	if err := r.Register("redis", f); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Register("redis", f); err == nil {
+		t.Fatal("duplicate registration accepted")
+	}
+	r.MustRegister("kafka", f)
+	_, err := r.New(t.Context(), Config{Type: "nats"})
+	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "kafka, redis") || !strings.Contains(err.Error(), `scalerType "nats"`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func FuzzParseMetadata(f *testing.F) {
+	f.Add("listName", "jobs", "listLength", "10", "timeout", "2s")
+	f.Add("customHeaders", "a=b,c", "partitions", "1,-2", "passwordFile", "/nonexistent")
+	f.Add("listLength", "1e400", "activationListLength", "-0", "pendingEntriesCount", "99999999999999999999")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2, k3, v3 string) {
+		md := map[string]string{k1: v1, k2: v2, k3: v3}
+		var s sample
+		err := ParseMetadata(md, &s)
+		if err != nil && !errors.Is(err, ErrInvalidConfig) {
+			t.Fatalf("error not ErrInvalidConfig: %v", err)
+		}
+	})
+}

@@ -1,0 +1,208 @@
+package scalers
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Secret is a credential from trigger metadata: given inline (or through
+// <key>FromEnv, which KEDA resolves before it calls an external scaler) or as
+// <key>File, a path to a file mounted into this server, which is re-read when
+// it changes so rotated Kubernetes Secrets take effect without a restart.
+//
+// A Secret never prints its value: String, GoString, JSON and slog all show
+// "[redacted]". Read it only with Value, right where a client needs it.
+// The zero Secret is unset. Secret is safe for concurrent use and cheap to
+// copy.
+type Secret struct {
+	src *secretSource
+}
+
+type secretSource struct {
+	inline string
+	path   string
+
+	mu      sync.Mutex
+	value   string
+	modTime time.Time
+	size    int64
+}
+
+// NewSecret returns a Secret holding an inline value.
+func NewSecret(value string) Secret { return Secret{src: &secretSource{inline: value, value: value}} }
+
+// NewFileSecret returns a Secret read from path; it fails if the file cannot
+// be read now (the error names the path, never the content).
+func NewFileSecret(path string) (Secret, error) {
+	s := Secret{src: &secretSource{path: path}}
+	if _, err := s.Value(); err != nil {
+		return Secret{}, err
+	}
+	return s, nil
+}
+
+// IsSet reports whether the secret was given at all.
+func (s Secret) IsSet() bool { return s.src != nil }
+
+// Value returns the current value; for a file secret it re-reads the file
+// when its size or modification time changed. A trailing newline in a file
+// is dropped (as kubectl create secret --from-file often leaves one).
+func (s Secret) Value() (string, error) {
+	if s.src == nil {
+		return "", nil
+	}
+	if s.src.path == "" {
+		return s.src.inline, nil
+	}
+	src := s.src
+	fi, err := os.Stat(src.path)
+	if err != nil {
+		return "", fmt.Errorf("read secret file %s: %w", src.path, pathErr(err))
+	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	if fi.ModTime().Equal(src.modTime) && fi.Size() == src.size && src.modTime != (time.Time{}) {
+		return src.value, nil
+	}
+	b, err := os.ReadFile(src.path)
+	if err != nil {
+		return "", fmt.Errorf("read secret file %s: %w", src.path, pathErr(err))
+	}
+	src.value = strings.TrimRight(string(b), "\r\n")
+	src.modTime, src.size = fi.ModTime(), fi.Size()
+	return src.value, nil
+}
+
+// MustValue is Value for inline secrets and best effort for files: on a read
+// error it returns the last value read.
+func (s Secret) MustValue() string {
+	v, err := s.Value()
+	if err != nil && s.src != nil {
+		s.src.mu.Lock()
+		defer s.src.mu.Unlock()
+		return s.src.value
+	}
+	return v
+}
+
+func pathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+const redacted = "[redacted]"
+
+func (s Secret) String() string   { return redacted }
+func (s Secret) GoString() string { return redacted }
+
+// LogValue keeps the value out of slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON keeps the value out of JSON output.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted) }
+
+// Redactor replaces known secret values in text. Build one per scaler with
+// every secret (and secret-bearing URL) it holds; use it on every error that
+// leaves the scaler.
+type Redactor struct {
+	secrets []Secret
+	extra   []string
+}
+
+// NewRedactor returns a Redactor for the given secrets (unset ones are
+// ignored).
+func NewRedactor(secrets ...Secret) *Redactor {
+	r := &Redactor{}
+	for _, s := range secrets {
+		if s.IsSet() {
+			r.secrets = append(r.secrets, s)
+		}
+	}
+	return r
+}
+
+// AddValue adds a literal value to hide (for example a password parsed out
+// of a connection URL). Values shorter than 3 bytes are ignored: replacing
+// every "a" would mangle messages without hiding anything useful.
+func (r *Redactor) AddValue(v string) {
+	if len(v) >= 3 {
+		r.extra = append(r.extra, v)
+	}
+}
+
+// AddURL hides the password of a URL, and the whole user info if it has
+// one.
+func (r *Redactor) AddURL(raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return
+	}
+	if p, ok := u.User.Password(); ok {
+		r.AddValue(p)
+		r.AddValue(url.QueryEscape(p))
+	}
+}
+
+// String redacts s.
+func (r *Redactor) String(s string) string {
+	if r == nil {
+		return s
+	}
+	for _, sec := range r.secrets {
+		if v := sec.MustValue(); len(v) >= 3 {
+			s = strings.ReplaceAll(s, v, redacted)
+		}
+	}
+	for _, v := range r.extra {
+		s = strings.ReplaceAll(s, v, redacted)
+	}
+	return s
+}
+
+// Error returns an error whose message is redacted. The result keeps the
+// sentinel errors of this package and context cancellation (errors.Is works
+// for them) but not the original chain, whose messages could hold a secret.
+func (r *Redactor) Error(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := r.String(err.Error())
+	var kinds []error
+	for _, k := range []error{ErrInvalidConfig, ErrUnavailable, ErrNoData, contextCanceled, contextDeadline} {
+		if errors.Is(err, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	return &redactedError{msg: msg, kinds: kinds}
+}
+
+type redactedError struct {
+	msg   string
+	kinds []error
+}
+
+func (e *redactedError) Error() string   { return e.msg }
+func (e *redactedError) Unwrap() []error { return e.kinds }
+
+// RedactURL returns raw with any password replaced, for logs and metric
+// names.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
