@@ -294,3 +294,19 @@ func FuzzParseMetadata(f *testing.F) {
 		}
 	})
 }
+
+func TestMetricName(t *testing.T) {
+	tests := []struct {
+		parts []string
+		want  string
+	}{
+		{[]string{"redis", "jobs"}, "redis-jobs"},
+		{[]string{"kafka", "My.Topic", "", "group/1"}, "kafka-my-topic-group-1"},
+		{[]string{"prometheus", "sum(rate(x[1m]))"}, "prometheus-sum-rate-x-1m"},
+	}
+	for _, tc := range tests {
+		if got := MetricName(tc.parts...); got != tc.want {
+			t.Errorf("MetricName(%q) = %q, want %q", tc.parts, got, tc.want)
+		}
+	}
+}
