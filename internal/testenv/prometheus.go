@@ -1,0 +1,409 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/klauspost/compress/s2"
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// Prometheus is a private Prometheus server: the installed Debian package's
+// binary run as a child process on a free loopback port, with its own
+// generated configuration and a TSDB in a temporary directory. It can scrape
+// targets the test serves (see MetricsTarget) and accept samples through its
+// remote-write receiver (see RemoteWrite).
+//
+// Start one per test with StartPrometheus, or share one across a package
+// with LaunchPrometheus and Close it at the end of TestMain. Stop and
+// Restart (same port, same data) let a test take the server away and bring
+// it back. The methods are safe for concurrent use, except that Stop,
+// Restart and Close must not race with each other.
+type Prometheus struct {
+	// URL is the server's base URL, http://127.0.0.1:<port>.
+	URL  string
+	Port int
+
+	bin, dir string
+	opts     PrometheusOptions
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+}
+
+// PrometheusOptions configure a private Prometheus server.
+type PrometheusOptions struct {
+	// Targets are host:port addresses scraped at /metrics (job "test").
+	Targets []string
+	// ScrapeInterval is the scrape (and rule evaluation) interval; default
+	// 1s, so a changed gauge is visible to queries within about a second.
+	ScrapeInterval time.Duration
+	// RemoteWriteReceiver enables --web.enable-remote-write-receiver, so
+	// RemoteWrite can push samples.
+	RemoteWriteReceiver bool
+}
+
+// prometheusBinaries are where Prometheus is looked for, in order.
+var prometheusBinaries = []string{"/usr/bin/prometheus", "/usr/local/bin/prometheus"}
+
+func findPrometheus() (string, error) {
+	if p := os.Getenv("PROMETHEUS_BIN"); p != "" {
+		return p, nil
+	}
+	for _, p := range prometheusBinaries {
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("prometheus"); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("prometheus binary not found in %s or PATH (install the Debian package prometheus: hack/test-deps.sh, or set PROMETHEUS_BIN)",
+		strings.Join(prometheusBinaries, ", "))
+}
+
+// StartPrometheus starts a private Prometheus for one test and stops it
+// (and removes its files) in tb.Cleanup. It fails tb when the server cannot
+// be started; it never skips.
+func StartPrometheus(tb testing.TB, opts PrometheusOptions) *Prometheus {
+	tb.Helper()
+	p, err := LaunchPrometheus(opts)
+	if err != nil {
+		tb.Fatalf("start Prometheus: %v", err)
+	}
+	tb.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			tb.Errorf("stop Prometheus: %v", err)
+		}
+	})
+	return p
+}
+
+// LaunchPrometheus starts a private Prometheus and waits until it is ready.
+// The caller must Close it.
+func LaunchPrometheus(opts PrometheusOptions) (*Prometheus, error) {
+	bin, err := findPrometheus()
+	if err != nil {
+		return nil, err
+	}
+	if opts.ScrapeInterval <= 0 {
+		opts.ScrapeInterval = time.Second
+	}
+	dir, err := os.MkdirTemp("", "prometheus-test-")
+	if err != nil {
+		return nil, err
+	}
+	p := &Prometheus{bin: bin, dir: dir, opts: opts}
+	if err := p.writeConfig(); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	// Another process can take the free port between our probe and
+	// Prometheus binding it; try a few ports before giving up.
+	var lastErr error
+	for range 3 {
+		port, err := promFreePort()
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, err
+		}
+		p.Port, p.URL = port, "http://127.0.0.1:"+strconv.Itoa(port)
+		if lastErr = p.start(); lastErr == nil {
+			return p, nil
+		}
+		p.kill()
+		if !strings.Contains(lastErr.Error(), "address already in use") {
+			break
+		}
+	}
+	_ = os.RemoveAll(dir)
+	return nil, lastErr
+}
+
+func (p *Prometheus) writeConfig() error {
+	iv := p.opts.ScrapeInterval.String()
+	var b strings.Builder
+	fmt.Fprintf(&b, "global:\n  scrape_interval: %s\n  scrape_timeout: %s\n  evaluation_interval: %s\n", iv, iv, iv)
+	if len(p.opts.Targets) > 0 {
+		b.WriteString("scrape_configs:\n  - job_name: test\n    static_configs:\n      - targets:\n")
+		for _, t := range p.opts.Targets {
+			fmt.Fprintf(&b, "          - %s\n", strconv.Quote(t))
+		}
+	}
+	return os.WriteFile(filepath.Join(p.dir, "prometheus.yml"), []byte(b.String()), 0o600)
+}
+
+func (p *Prometheus) start() error {
+	logf, err := os.OpenFile(filepath.Join(p.dir, "prometheus.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	args := []string{
+		"--config.file=" + filepath.Join(p.dir, "prometheus.yml"),
+		"--web.listen-address=127.0.0.1:" + strconv.Itoa(p.Port),
+		"--storage.tsdb.path=" + filepath.Join(p.dir, "data"),
+		"--storage.tsdb.retention.time=1h",
+		"--log.level=warn",
+	}
+	if p.opts.RemoteWriteReceiver {
+		args = append(args, "--web.enable-remote-write-receiver")
+	}
+	cmd := exec.Command(p.bin, args...)
+	cmd.Dir = p.dir
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Own process group, so a signal to the test's group does not reach it
+	// and Stop kills exactly this server.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		_ = logf.Close()
+		return fmt.Errorf("run %s: %w", p.bin, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		_ = logf.Close()
+		close(done)
+	}()
+	p.mu.Lock()
+	p.cmd, p.done = cmd, done
+	p.mu.Unlock()
+	if err := p.waitReady(30*time.Second, done); err != nil {
+		return fmt.Errorf("%w\n--- prometheus log (last lines) ---\n%s", err, p.logTail(30))
+	}
+	return nil
+}
+
+func (p *Prometheus) waitReady(limit time.Duration, done <-chan struct{}) error {
+	deadline := time.Now().Add(limit)
+	client := &http.Client{Timeout: time.Second}
+	defer client.CloseIdleConnections()
+	for {
+		select {
+		case <-done:
+			return errors.New("prometheus exited during startup")
+		default:
+		}
+		resp, err := client.Get(p.URL + "/-/ready")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("prometheus on port %d not ready after %s", p.Port, limit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *Prometheus) kill() {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.cmd, p.done = nil, nil
+	p.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// Stop stops the server; its port and data stay reserved for Restart.
+func (p *Prometheus) Stop() { p.kill() }
+
+// Restart starts a stopped server again on the same port with the same
+// data.
+func (p *Prometheus) Restart() error {
+	p.kill()
+	return p.start()
+}
+
+// Close stops the server and removes its files.
+func (p *Prometheus) Close() error {
+	p.kill()
+	return os.RemoveAll(p.dir)
+}
+
+func (p *Prometheus) logTail(n int) string {
+	b, err := os.ReadFile(filepath.Join(p.dir, "prometheus.log"))
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func promFreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// RemoteSample is one sample pushed with RemoteWrite.
+type RemoteSample struct {
+	// Labels must include __name__.
+	Labels map[string]string
+	Value  float64
+	// Time defaults to now; Prometheus rejects samples older than its head
+	// block and out-of-order samples of a series.
+	Time time.Time
+}
+
+// RemoteWrite pushes samples through the remote-write receiver (the server
+// must have been started with RemoteWriteReceiver). Each sample becomes its
+// own series entry in one request.
+func (p *Prometheus) RemoteWrite(ctx context.Context, samples ...RemoteSample) error {
+	var req []byte
+	for _, s := range samples {
+		req = protowire.AppendTag(req, 1, protowire.BytesType)
+		req = protowire.AppendBytes(req, encodeRemoteSeries(s))
+	}
+	body := s2.EncodeSnappy(nil, req)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, p.URL+"/api/v1/write", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	hr.Header.Set("Content-Encoding", "snappy")
+	hr.Header.Set("Content-Type", "application/x-protobuf")
+	hr.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("remote write: %s: %s", resp.Status, strings.TrimSpace(string(msg)))
+	}
+	return nil
+}
+
+// encodeRemoteSeries encodes one prometheus.TimeSeries message (labels
+// sorted by name, one sample).
+func encodeRemoteSeries(s RemoteSample) []byte {
+	names := make([]string, 0, len(s.Labels))
+	for k := range s.Labels {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	var ts []byte
+	for _, k := range names {
+		var l []byte
+		l = protowire.AppendTag(l, 1, protowire.BytesType)
+		l = protowire.AppendString(l, k)
+		l = protowire.AppendTag(l, 2, protowire.BytesType)
+		l = protowire.AppendString(l, s.Labels[k])
+		ts = protowire.AppendTag(ts, 1, protowire.BytesType)
+		ts = protowire.AppendBytes(ts, l)
+	}
+	at := s.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
+	var smp []byte
+	smp = protowire.AppendTag(smp, 1, protowire.Fixed64Type)
+	smp = protowire.AppendFixed64(smp, math.Float64bits(s.Value))
+	smp = protowire.AppendTag(smp, 2, protowire.VarintType)
+	smp = protowire.AppendVarint(smp, uint64(at.UnixMilli()))
+	ts = protowire.AppendTag(ts, 2, protowire.BytesType)
+	ts = protowire.AppendBytes(ts, smp)
+	return ts
+}
+
+// MetricsTarget is an HTTP server that serves /metrics in the Prometheus
+// text format, for a Prometheus (or a metrics-api scaler) to scrape. Tests
+// set and delete series while it runs; it is safe for concurrent use.
+type MetricsTarget struct {
+	srv *httptest.Server
+
+	mu     sync.Mutex
+	series map[string]float64
+}
+
+// NewMetricsTarget starts a target on a free loopback port and closes it in
+// tb.Cleanup.
+func NewMetricsTarget(tb testing.TB) *MetricsTarget {
+	tb.Helper()
+	m := &MetricsTarget{series: map[string]float64{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", m.serve)
+	m.srv = httptest.NewServer(mux)
+	tb.Cleanup(m.srv.Close)
+	return m
+}
+
+// Addr returns the target's host:port (what Prometheus scrapes).
+func (m *MetricsTarget) Addr() string { return m.srv.Listener.Addr().String() }
+
+// URL returns the URL of the /metrics page.
+func (m *MetricsTarget) URL() string { return m.srv.URL + "/metrics" }
+
+// Set sets a series, written as in the exposition format:
+// `queue_length{queue="a"}` or `up_total`.
+func (m *MetricsTarget) Set(series string, v float64) {
+	m.mu.Lock()
+	m.series[series] = v
+	m.mu.Unlock()
+}
+
+// Delete removes a series; Prometheus marks it stale on the next scrape.
+func (m *MetricsTarget) Delete(series string) {
+	m.mu.Lock()
+	delete(m.series, series)
+	m.mu.Unlock()
+}
+
+func (m *MetricsTarget) serve(w http.ResponseWriter, _ *http.Request) {
+	m.mu.Lock()
+	lines := make([]string, 0, len(m.series))
+	for s, v := range m.series {
+		lines = append(lines, s+" "+formatSampleValue(v)+"\n")
+	}
+	m.mu.Unlock()
+	slices.Sort(lines)
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	_, _ = io.WriteString(w, strings.Join(lines, ""))
+}
+
+func formatSampleValue(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "NaN"
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
