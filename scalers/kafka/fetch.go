@@ -1,0 +1,193 @@
+package kafka
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// fetch reads the offsets of one round: the group's committed offsets (one
+// OffsetFetch to the group coordinator) and the end offsets of the measured
+// partitions (one ListOffsets per partition leader). Topic metadata comes
+// from the client's cache (refreshed after metadataAge) and costs a Metadata
+// request only when stale.
+//
+// The result has one entry per measured partition that the brokers reported
+// an end offset for, in topic and partition order.
+func (s *Scaler) fetch(ctx context.Context) ([]Offsets, error) {
+	if s.md.Topic == "" {
+		// The topics are those the group has committed offsets for, so the
+		// commits come first; they also serve as the committed offsets.
+		committed, err := s.fetchCommitted(ctx)
+		if err != nil {
+			return nil, err
+		}
+		topics := make([]string, 0, len(committed))
+		for t := range committed {
+			topics = append(topics, t)
+		}
+		if len(topics) == 0 {
+			// A group without commits has no topics: nothing to measure.
+			return nil, nil
+		}
+		slices.Sort(topics)
+		tps, err := s.partitions(ctx, topics)
+		if err != nil {
+			return nil, err
+		}
+		latest, err := s.listLatest(ctx, tps)
+		if err != nil {
+			return nil, err
+		}
+		return join(tps, committed, latest)
+	}
+
+	// With a topic, the commits do not decide what to ask for: fetch them
+	// from the coordinator while the end offsets are listed.
+	type commitResult struct {
+		offsets kadm.OffsetResponses
+		err     error
+	}
+	done := make(chan commitResult, 1)
+	go func() {
+		o, err := s.fetchCommitted(ctx)
+		done <- commitResult{o, err}
+	}()
+	tps, err := s.partitions(ctx, []string{s.md.Topic})
+	var latest map[TopicPartition]int64
+	if err == nil {
+		latest, err = s.listLatest(ctx, tps)
+	}
+	c := <-done // never leave the goroutine behind
+	if err != nil {
+		return nil, err
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	return join(tps, c.offsets, latest)
+}
+
+// fetchCommitted returns every committed offset of the group.
+func (s *Scaler) fetchCommitted(ctx context.Context) (kadm.OffsetResponses, error) {
+	o, err := s.adm.FetchOffsets(ctx, s.md.ConsumerGroup)
+	if err != nil {
+		return nil, scalers.Unavailable(fmt.Sprintf("kafka: fetch committed offsets of group %q", s.md.ConsumerGroup), err)
+	}
+	return o, nil
+}
+
+// partitions returns the measured partitions of topics, from (cached)
+// metadata, filtered by partitionLimitation.
+func (s *Scaler) partitions(ctx context.Context, topics []string) ([]TopicPartition, error) {
+	details, err := s.adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return nil, scalers.Unavailable("kafka: read topic metadata", err)
+	}
+	var tps []TopicPartition
+	for _, t := range topics {
+		td, ok := details[t]
+		err := td.Err
+		if !ok {
+			err = kerr.UnknownTopicOrPartition
+		}
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			// The brokers answered and do not know the topic.
+			return nil, fmt.Errorf("kafka: topic %q: %v: %w", t, err, scalers.ErrNoData)
+		}
+		if err != nil {
+			return nil, scalers.Unavailable(fmt.Sprintf("kafka: topic %q", t), err)
+		}
+		first := len(tps)
+		for p := range td.Partitions {
+			if !s.md.partitions.empty() && !s.md.partitions.contains(p) {
+				continue
+			}
+			tps = append(tps, TopicPartition{Topic: t, Partition: p})
+		}
+		if len(tps) == first {
+			if !s.md.partitions.empty() {
+				return nil, fmt.Errorf("kafka: topic %q has no partition in partitionLimitation %q: %w",
+					t, s.md.partitions.String(), scalers.ErrNoData)
+			}
+			return nil, fmt.Errorf("kafka: topic %q has no partitions: %w", t, scalers.ErrNoData)
+		}
+		slices.SortFunc(tps[first:], func(a, b TopicPartition) int { return cmp.Compare(a.Partition, b.Partition) })
+	}
+	return tps, nil
+}
+
+// listLatest returns the end offsets of tps. The client splits the request
+// by partition leader: one ListOffsets per broker, sent in parallel.
+func (s *Scaler) listLatest(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
+	req := kmsg.NewPtrListOffsetsRequest()
+	for i := 0; i < len(tps); {
+		t := kmsg.NewListOffsetsRequestTopic()
+		t.Topic = tps[i].Topic
+		for ; i < len(tps) && tps[i].Topic == t.Topic; i++ {
+			p := kmsg.NewListOffsetsRequestTopicPartition()
+			p.Partition = tps[i].Partition
+			p.Timestamp = -1 // the end of the log
+			t.Partitions = append(t.Partitions, p)
+		}
+		req.Topics = append(req.Topics, t)
+	}
+	latest := make(map[TopicPartition]int64, len(tps))
+	for _, shard := range s.cl.RequestSharded(ctx, req) {
+		if shard.Err != nil {
+			return nil, scalers.Unavailable("kafka: list end offsets", shard.Err)
+		}
+		resp, ok := shard.Resp.(*kmsg.ListOffsetsResponse)
+		if !ok {
+			return nil, scalers.Unavailable("kafka: list end offsets", fmt.Errorf("unexpected response %T", shard.Resp))
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					return nil, scalers.Unavailable(fmt.Sprintf("kafka: list end offset of %s/%d", t.Topic, p.Partition), err)
+				}
+				off := p.Offset
+				if resp.Version == 0 {
+					// v0 (brokers before 0.10.1) answers with a list.
+					off = InvalidOffset
+					if len(p.OldStyleOffsets) > 0 {
+						off = p.OldStyleOffsets[0]
+					}
+				}
+				latest[TopicPartition{t.Topic, p.Partition}] = off
+			}
+		}
+	}
+	return latest, nil
+}
+
+// join pairs the end offsets with the committed ones. A partition without an
+// end offset is not measured (KEDA iterates over the end offsets); one
+// without a commit has InvalidOffset. A per-partition error in the commits
+// fails the round, as in KEDA.
+func join(tps []TopicPartition, committed kadm.OffsetResponses, latest map[TopicPartition]int64) ([]Offsets, error) {
+	out := make([]Offsets, 0, len(tps))
+	for _, tp := range tps {
+		end, ok := latest[tp]
+		if !ok {
+			continue
+		}
+		c := int64(InvalidOffset)
+		if r, found := committed.Lookup(tp.Topic, tp.Partition); found {
+			if r.Err != nil {
+				return nil, scalers.Unavailable(fmt.Sprintf("kafka: committed offset of %s/%d", tp.Topic, tp.Partition), r.Err)
+			}
+			c = r.At
+		}
+		out = append(out, Offsets{Topic: tp.Topic, Partition: tp.Partition, Committed: c, Latest: end})
+	}
+	return out, nil
+}

@@ -1,0 +1,239 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// Type is the scaler type name this package is registered under.
+const Type = "kafka"
+
+// DefaultMetadataAge is how long topic metadata (partitions and their
+// leaders) is reused before it is asked for again. A leader change is
+// noticed at once anyway: the broker answers NOT_LEADER and the client
+// refreshes and retries. New partitions show up within this time.
+const DefaultMetadataAge = 30 * time.Second
+
+// ErrClosed is returned by Metrics after Close.
+var ErrClosed = errors.New("kafka: scaler is closed")
+
+// Scaler measures the consumer lag of one group. It is safe for concurrent
+// use; it holds one Kafka client, shared by all calls.
+type Scaler struct {
+	md     *Metadata
+	opts   LagOptions
+	spec   scalers.MetricSpec
+	log    *slog.Logger
+	cl     *kgo.Client
+	adm    *kadm.Client
+	redact *scalers.Redactor
+	closed atomic.Bool
+
+	// mu guards prev, the committed offsets of the previous round (only
+	// used with excludePersistentLag). The arithmetic and the update of
+	// prev happen under it, so concurrent rounds see each other's commits
+	// in order, as KEDA's single polling loop would.
+	mu   sync.Mutex
+	prev map[TopicPartition]int64
+}
+
+var _ scalers.Scaler = (*Scaler)(nil)
+
+// options are the knobs of the client that tests turn.
+type options struct {
+	metadataAge time.Duration
+	extra       []kgo.Opt
+}
+
+// New is the scalers.Factory of the "kafka" type. It parses cfg.Metadata
+// (errors wrap scalers.ErrInvalidConfig) and creates the Kafka client; it
+// does not connect: an unreachable cluster shows as ErrUnavailable errors
+// from Metrics, until it is reachable.
+func New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
+	return newScaler(ctx, cfg, options{metadataAge: DefaultMetadataAge})
+}
+
+func newScaler(_ context.Context, cfg scalers.Config, o options) (*Scaler, error) {
+	md, err := ParseMetadata(cfg.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("scaler", Type, "group", md.ConsumerGroup, "topic", md.Topic)
+
+	s := &Scaler{
+		md:     md,
+		opts:   md.lagOptions(),
+		spec:   scalers.MetricSpec{Name: md.metricName(), Target: float64(md.LagThreshold)},
+		log:    log,
+		redact: scalers.NewRedactor(md.Username, md.Password),
+		prev:   map[TopicPartition]int64{},
+	}
+	if md.tlsConfig != nil {
+		s.redact = scalers.NewRedactor(md.Username, md.Password, md.tlsConfig.KeyPassword)
+	}
+	kopts, err := clientOptions(md, log, o)
+	if err != nil {
+		return nil, s.redact.Error(err)
+	}
+	s.cl, err = kgo.NewClient(kopts...)
+	if err != nil {
+		return nil, s.redact.Error(scalers.Invalid(scalers.NewFieldError("bootstrapServers",
+			fmt.Sprint(md.BootstrapServers), err.Error())))
+	}
+	s.adm = kadm.NewClient(s.cl)
+	return s, nil
+}
+
+// clientOptions turns the metadata into franz-go options.
+func clientOptions(md *Metadata, log *slog.Logger, o options) ([]kgo.Opt, error) {
+	age := o.metadataAge
+	if age <= 0 {
+		age = DefaultMetadataAge
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(md.BootstrapServers...),
+		kgo.ClientID("hpa-autoscaler"),
+		// Sharded requests (ListOffsets) and kadm's topic listing reuse
+		// metadata younger than this.
+		kgo.MetadataMinAge(age),
+		kgo.MetadataMaxAge(max(age, 5*time.Minute)),
+		kgo.WithLogger(kgoLogger{log}),
+	}
+	if md.maxVersion != nil {
+		opts = append(opts, kgo.MaxVersions(md.maxVersion))
+	}
+	if md.tlsConfig != nil {
+		tc, err := md.tlsConfig.Build()
+		if err != nil {
+			return nil, scalers.Invalid(err)
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	if m := saslMechanism(md); m != nil {
+		opts = append(opts, kgo.SASL(m))
+	}
+	return append(opts, o.extra...), nil
+}
+
+// saslMechanism returns the SASL mechanism, or nil for none. Credentials are
+// read at every connection, so a rotated usernameFile/passwordFile is used
+// by the next connection.
+func saslMechanism(md *Metadata) sasl.Mechanism {
+	creds := func() (user, pass string, err error) {
+		if user, err = md.Username.Value(); err != nil {
+			return "", "", err
+		}
+		pass, err = md.Password.Value()
+		return user, pass, err
+	}
+	switch md.SASL {
+	case SASLPlaintext:
+		return plain.Plain(func(context.Context) (plain.Auth, error) {
+			u, p, err := creds()
+			return plain.Auth{User: u, Pass: p}, err
+		})
+	case SASLScramSHA256, SASLScramSHA512:
+		fn := func(context.Context) (scram.Auth, error) {
+			u, p, err := creds()
+			return scram.Auth{User: u, Pass: p}, err
+		}
+		if md.SASL == SASLScramSHA256 {
+			return scram.Sha256(fn)
+		}
+		return scram.Sha512(fn)
+	}
+	return nil
+}
+
+// MetricSpecs returns the one metric: the lag, with lagThreshold as the
+// target per replica.
+func (s *Scaler) MetricSpecs() []scalers.MetricSpec {
+	return []scalers.MetricSpec{s.spec}
+}
+
+// Metrics fetches the offsets and returns the (capped) total lag; the
+// trigger is active when the total lag including persistent lag is above
+// activationLagThreshold. Errors wrap scalers.ErrUnavailable when Kafka
+// could not be asked, scalers.ErrNoData when a topic does not exist; they
+// never contain a secret.
+func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
+	if s.closed.Load() {
+		return scalers.Metrics{}, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return scalers.Metrics{}, scalers.Unavailable("kafka", err)
+	}
+	parts, err := s.fetch(ctx)
+	if err != nil {
+		return scalers.Metrics{}, s.redact.Error(err)
+	}
+	s.mu.Lock()
+	r := CalculateLag(parts, s.opts, s.prev)
+	if s.opts.ExcludePersistentLag {
+		RememberCommitted(s.prev, parts)
+	}
+	s.mu.Unlock()
+
+	s.log.Debug("kafka lag", "metric", r.Metric, "totalLag", r.TotalLag,
+		"totalLagWithPersistent", r.TotalLagWithPersistent, "partitions", r.Partitions,
+		"partitionsWithLag", r.PartitionsWithLag)
+	return scalers.Metrics{
+		Values: []scalers.MetricValue{{Name: s.spec.Name, Value: float64(r.Metric)}},
+		Active: r.TotalLagWithPersistent > s.md.ActivationLagThreshold,
+	}, nil
+}
+
+// Close closes the Kafka client. It is safe to call more than once.
+func (s *Scaler) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	s.cl.Close()
+	return nil
+}
+
+// kgoLogger sends franz-go's log lines to slog: its errors and warnings as
+// such, its info lines at debug level (they are about connections and
+// metadata, chatty for a scaler), its debug lines not at all.
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel {
+	ctx := context.Background()
+	switch {
+	case k.l.Enabled(ctx, slog.LevelDebug):
+		return kgo.LogLevelInfo
+	case k.l.Enabled(ctx, slog.LevelWarn):
+		return kgo.LogLevelWarn
+	case k.l.Enabled(ctx, slog.LevelError):
+		return kgo.LogLevelError
+	}
+	return kgo.LogLevelNone
+}
+
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	l := slog.LevelDebug
+	switch level {
+	case kgo.LogLevelError:
+		l = slog.LevelError
+	case kgo.LogLevelWarn:
+		l = slog.LevelWarn
+	}
+	k.l.Log(context.Background(), l, "kafka client: "+msg, keyvals...)
+}

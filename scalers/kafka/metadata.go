@@ -1,0 +1,344 @@
+package kafka
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"net"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// Reset policies, as in KEDA's offsetResetPolicy.
+const (
+	ResetLatest   = "latest"
+	ResetEarliest = "earliest"
+)
+
+// SASL mechanisms this scaler speaks (the values of the sasl key).
+const (
+	SASLNone        = "none"
+	SASLPlaintext   = "plaintext"
+	SASLScramSHA256 = "scram_sha256"
+	SASLScramSHA512 = "scram_sha512"
+)
+
+// Metadata is the parsed and validated trigger metadata of a kafka trigger.
+// The keys and defaults are KEDA's; see docs/scalers/kafka.md.
+type Metadata struct {
+	// BootstrapServers are the seed brokers, "host:port" (the port defaults
+	// to 9092). KEDA also reads bootstrapServersFromEnv; so do we.
+	BootstrapServers []string `meta:"bootstrapServers|bootstrapServersFromEnv"`
+	// ConsumerGroup is the group whose lag is measured.
+	ConsumerGroup string `meta:"consumerGroup|consumerGroupFromEnv"`
+	// Topic is the topic to measure; empty means every topic the group has
+	// committed offsets for.
+	Topic string `meta:"topic|topicFromEnv,optional"`
+	// PartitionLimitation is the raw "1,2,10-20" list; only these partitions
+	// of Topic count. Ignored when Topic is empty (as in KEDA).
+	PartitionLimitation string `meta:"partitionLimitation,optional"`
+
+	LagThreshold           int64  `meta:"lagThreshold,default=10,gt=0"`
+	ActivationLagThreshold int64  `meta:"activationLagThreshold,default=0,min=0"`
+	OffsetResetPolicy      string `meta:"offsetResetPolicy,default=latest,enum=latest|earliest"`
+
+	AllowIdleConsumers                 bool `meta:"allowIdleConsumers,default=false"`
+	ExcludePersistentLag               bool `meta:"excludePersistentLag,default=false"`
+	ScaleToZeroOnInvalidOffset         bool `meta:"scaleToZeroOnInvalidOffset,default=false"`
+	LimitToPartitionsWithLag           bool `meta:"limitToPartitionsWithLag,default=false"`
+	EnsureEvenDistributionOfPartitions bool `meta:"ensureEvenDistributionOfPartitions,default=false"`
+	// FullMetadata is accepted for compatibility: this scaler always asks
+	// for the metadata of the topics it measures only. KEDA's rule that
+	// false needs a topic is kept.
+	FullMetadata bool `meta:"fullMetadata,default=true"`
+	// Version caps the Kafka protocol versions used to those of this broker
+	// release ("2.8.0", "0.10.2.0"); empty negotiates with the brokers.
+	Version string `meta:"version,optional"`
+
+	// TLS is "enable" or "disable". With enable, ca, cert, key, keyPassword
+	// (each also as <key>File) and unsafeSsl configure it.
+	TLS       string `meta:"tls,default=disable,enum=enable|disable"`
+	UnsafeSsl bool   `meta:"unsafeSsl,default=false"`
+	// SASL is none, plaintext, scram_sha256 or scram_sha512; the others KEDA
+	// knows (oauthbearer, gssapi, aws_msk_iam) are rejected.
+	SASL     string         `meta:"sasl,default=none"`
+	Username scalers.Secret `meta:"username,secret,optional"`
+	Password scalers.Secret `meta:"password,secret,optional"`
+
+	partitions partitionSet       // parsed PartitionLimitation; empty when Topic is empty
+	tlsConfig  *scalers.TLSConfig // set when TLS is "enable"
+	maxVersion *kversion.Versions // set when Version is given
+}
+
+// ParseMetadata parses KEDA kafka trigger metadata. Every problem is
+// reported at once in an error wrapping scalers.ErrInvalidConfig; secret
+// values never appear in it.
+func ParseMetadata(md map[string]string) (*Metadata, error) {
+	m := &Metadata{}
+	// Fields first; relations between keys are checked below even when a
+	// field failed, so the user sees every problem in one round.
+	parseErr := scalers.ParseMetadata(md, m)
+	errs := []error{parseErr}
+	errs = append(errs, m.validate(md)...)
+	if err := scalers.Invalid(errs...); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// validate checks what field tags cannot express: KEDA's invalid
+// combinations, partitionLimitation, version, TLS and SASL settings. It
+// returns every problem.
+func (m *Metadata) validate(md map[string]string) []error {
+	var errs []error
+	for _, b := range m.BootstrapServers {
+		if msg := checkBroker(b); msg != "" {
+			errs = append(errs, scalers.NewFieldError("bootstrapServers", b, msg))
+		}
+	}
+
+	if strings.TrimSpace(m.PartitionLimitation) != "" {
+		ps, err := parsePartitionLimitation(m.PartitionLimitation)
+		if err != nil {
+			errs = append(errs, err)
+		} else if m.Topic != "" {
+			// Without a topic KEDA ignores the limitation (after checking
+			// its syntax): the partitions of different topics have nothing
+			// in common.
+			m.partitions = ps
+		}
+	}
+
+	if m.AllowIdleConsumers && m.LimitToPartitionsWithLag {
+		errs = append(errs, scalers.NewFieldError("limitToPartitionsWithLag", "true",
+			"cannot be set together with allowIdleConsumers"))
+	}
+	if m.Topic == "" && m.LimitToPartitionsWithLag {
+		errs = append(errs, scalers.NewFieldError("limitToPartitionsWithLag", "true",
+			"needs a topic (set the topic key)"))
+	}
+	if m.LimitToPartitionsWithLag && m.EnsureEvenDistributionOfPartitions {
+		errs = append(errs, scalers.NewFieldError("ensureEvenDistributionOfPartitions", "true",
+			"cannot be set together with limitToPartitionsWithLag"))
+	}
+	if m.Topic == "" && m.EnsureEvenDistributionOfPartitions {
+		errs = append(errs, scalers.NewFieldError("ensureEvenDistributionOfPartitions", "true",
+			"needs a topic (set the topic key)"))
+	}
+	if !m.FullMetadata && m.Topic == "" {
+		errs = append(errs, scalers.NewFieldError("fullMetadata", "false", "needs a topic (set the topic key)"))
+	}
+
+	if m.Version != "" {
+		v, msg := parseVersion(m.Version)
+		if msg != "" {
+			errs = append(errs, scalers.NewFieldError("version", m.Version, msg))
+		}
+		m.maxVersion = v
+	}
+
+	switch m.SASL {
+	case SASLNone:
+	case SASLPlaintext, SASLScramSHA256, SASLScramSHA512:
+		if !m.Username.IsSet() {
+			errs = append(errs, &scalers.FieldError{Key: "username", Missing: true,
+				Msg: "required with sasl " + m.SASL + " (set username, usernameFromEnv or usernameFile)"})
+		}
+		if !m.Password.IsSet() {
+			errs = append(errs, &scalers.FieldError{Key: "password", Missing: true,
+				Msg: "required with sasl " + m.SASL + " (set password, passwordFromEnv or passwordFile)"})
+		}
+	case "oauthbearer", "gssapi", "aws_msk_iam":
+		errs = append(errs, scalers.NewFieldError("sasl", m.SASL,
+			"not supported by this scaler, expected one of none, plaintext, scram_sha256, scram_sha512"))
+	default:
+		errs = append(errs, scalers.NewFieldError("sasl", m.SASL,
+			"expected one of none, plaintext, scram_sha256, scram_sha512"))
+	}
+
+	if m.TLS == "enable" {
+		// The TLS keys only matter (and are only checked, as in KEDA) when
+		// TLS is on. unsafeSsl is already a field of m.
+		tmd := maps.Clone(md)
+		delete(tmd, "unsafeSsl")
+		tc := &scalers.TLSConfig{}
+		if err := scalers.ParseMetadata(tmd, tc); err != nil {
+			errs = append(errs, err)
+		} else {
+			tc.UnsafeSsl = m.UnsafeSsl
+			m.tlsConfig = tc
+		}
+	}
+	return errs
+}
+
+// checkBroker returns why addr is not a broker address kgo can dial, or "".
+func checkBroker(addr string) string {
+	const want = `expected "host:port" (the port defaults to 9092)`
+	if strings.Contains(addr, "://") || strings.ContainsAny(addr, " \t\r\n/") {
+		return want
+	}
+	if strings.HasPrefix(addr, "[") && strings.HasSuffix(addr, "]") {
+		if net.ParseIP(addr[1:len(addr)-1]) == nil {
+			return want
+		}
+		return ""
+	}
+	if !strings.Contains(addr, ":") {
+		return ""
+	}
+	if net.ParseIP(addr) != nil { // a bare IPv6 literal
+		return ""
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return want
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "port " + strconv.Quote(port) + " is not a number from 1 to 65535"
+	}
+	return ""
+}
+
+// versionSyntax is the shape of Kafka release versions KEDA (sarama) accepts:
+// "2.8.0", or "0.10.2.0" for the 0.x releases.
+var versionSyntax = regexp.MustCompile(`^(?:[1-9]\d*\.\d+\.\d+|0\.\d+\.\d+\.\d+)$`)
+
+func parseVersion(s string) (*kversion.Versions, string) {
+	if !versionSyntax.MatchString(s) {
+		return nil, `not a Kafka version (e.g. "2.8.0" or "0.10.2.0")`
+	}
+	v := kversion.FromString(s)
+	if v == nil {
+		return nil, "unknown Kafka release, expected one of " + strings.Join(kversion.VersionStrings(), ", ")
+	}
+	return v, ""
+}
+
+// partitionSet is a set of partition numbers kept as sorted, disjoint,
+// non-adjacent inclusive ranges, so "0-2147483646" costs 8 bytes instead of
+// 8 GiB. The zero value is the empty set, which means "no limitation".
+type partitionSet struct {
+	ranges [][2]int32
+}
+
+func (s partitionSet) empty() bool { return len(s.ranges) == 0 }
+
+// contains reports whether p is in the set.
+func (s partitionSet) contains(p int32) bool {
+	_, found := slices.BinarySearchFunc(s.ranges, p, func(r [2]int32, p int32) int {
+		switch {
+		case r[1] < p:
+			return -1
+		case r[0] > p:
+			return 1
+		}
+		return 0
+	})
+	return found
+}
+
+// String returns the canonical form ("1-4,8,10-12").
+func (s partitionSet) String() string {
+	var b strings.Builder
+	for i, r := range s.ranges {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(int64(r[0]), 10))
+		if r[1] != r[0] {
+			b.WriteByte('-')
+			b.WriteString(strconv.FormatInt(int64(r[1]), 10))
+		}
+	}
+	return b.String()
+}
+
+// parsePartitionLimitation parses KEDA's partitionLimitation: a comma
+// separated list of partition numbers and inclusive "a-b" ranges, spaces
+// allowed around numbers. Like KEDA, an empty item ("1,,2") or a malformed
+// range ("1-2-3") is an error. Unlike KEDA, which silently drops it, a
+// reversed range ("5-1") is an error too.
+func parsePartitionLimitation(raw string) (partitionSet, error) {
+	fail := func(item, msg string) (partitionSet, error) {
+		return partitionSet{}, scalers.NewFieldError("partitionLimitation", raw,
+			strconv.Quote(item)+" "+msg+` (expected a list like "1,2,10-20")`)
+	}
+	num := func(s string) (int32, bool) {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 32)
+		return int32(n), err == nil && n >= 0
+	}
+	var ranges [][2]int32
+	for item := range strings.SplitSeq(raw, ",") {
+		item = strings.TrimSpace(item)
+		if lo, hi, isRange := strings.Cut(item, "-"); isRange {
+			if strings.Contains(hi, "-") {
+				return fail(item, "is not a range of two partition numbers")
+			}
+			a, okA := num(lo)
+			b, okB := num(hi)
+			if !okA || !okB {
+				return fail(item, "is not a range of two partition numbers")
+			}
+			if a > b {
+				return fail(item, "is a reversed range (the first number must not be greater than the second)")
+			}
+			ranges = append(ranges, [2]int32{a, b})
+			continue
+		}
+		n, ok := num(item)
+		if !ok {
+			return fail(item, "is not a partition number")
+		}
+		ranges = append(ranges, [2]int32{n, n})
+	}
+	return partitionSet{ranges: mergeRanges(ranges)}, nil
+}
+
+// mergeRanges sorts ranges and merges overlapping and adjacent ones.
+func mergeRanges(rs [][2]int32) [][2]int32 {
+	slices.SortFunc(rs, func(a, b [2]int32) int { return cmp.Compare(a[0], b[0]) })
+	out := rs[:0]
+	for _, r := range rs {
+		if n := len(out); n > 0 && int64(r[0]) <= int64(out[n-1][1])+1 {
+			if r[1] > out[n-1][1] {
+				out[n-1][1] = r[1]
+			}
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// metricName is KEDA's metric name: "kafka-<topic>", or
+// "kafka-<group>-topics" without a topic.
+func (m *Metadata) metricName() string {
+	if m.Topic != "" {
+		return scalers.MetricName("kafka", m.Topic)
+	}
+	return scalers.MetricName("kafka", m.ConsumerGroup, "topics")
+}
+
+// lagOptions returns the arithmetic settings.
+func (m *Metadata) lagOptions() LagOptions {
+	return LagOptions{
+		LagThreshold:                       m.LagThreshold,
+		OffsetResetPolicy:                  m.OffsetResetPolicy,
+		AllowIdleConsumers:                 m.AllowIdleConsumers,
+		ExcludePersistentLag:               m.ExcludePersistentLag,
+		ScaleToZeroOnInvalidOffset:         m.ScaleToZeroOnInvalidOffset,
+		LimitToPartitionsWithLag:           m.LimitToPartitionsWithLag,
+		EnsureEvenDistributionOfPartitions: m.EnsureEvenDistributionOfPartitions,
+	}
+}
+
+func (m *Metadata) String() string {
+	return fmt.Sprintf("kafka group %q topic %q on %s", m.ConsumerGroup, m.Topic, strings.Join(m.BootstrapServers, ","))
+}

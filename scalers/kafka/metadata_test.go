@@ -1,0 +1,395 @@
+package kafka
+
+import (
+	"errors"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// base is a valid trigger; cases add or override keys.
+func base(kv ...string) map[string]string {
+	md := map[string]string{"bootstrapServers": "foobar:9092", "consumerGroup": "my-group", "topic": "my-topic"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "<delete>" {
+			delete(md, kv[i])
+			continue
+		}
+		md[kv[i]] = kv[i+1]
+	}
+	return md
+}
+
+// parsed is the part of Metadata the table compares.
+type parsed struct {
+	Brokers                            []string
+	Group, Topic                       string
+	Partitions                         string
+	LagThreshold, Activation           int64
+	OffsetResetPolicy                  string
+	AllowIdleConsumers                 bool
+	ExcludePersistentLag               bool
+	ScaleToZeroOnInvalidOffset         bool
+	LimitToPartitionsWithLag           bool
+	EnsureEvenDistributionOfPartitions bool
+	FullMetadata                       bool
+	TLS                                bool
+	SASL                               string
+}
+
+func summarize(m *Metadata) parsed {
+	return parsed{
+		Brokers: m.BootstrapServers, Group: m.ConsumerGroup, Topic: m.Topic,
+		Partitions: m.partitions.String(), LagThreshold: m.LagThreshold, Activation: m.ActivationLagThreshold,
+		OffsetResetPolicy: m.OffsetResetPolicy, AllowIdleConsumers: m.AllowIdleConsumers,
+		ExcludePersistentLag: m.ExcludePersistentLag, ScaleToZeroOnInvalidOffset: m.ScaleToZeroOnInvalidOffset,
+		LimitToPartitionsWithLag: m.LimitToPartitionsWithLag, EnsureEvenDistributionOfPartitions: m.EnsureEvenDistributionOfPartitions,
+		FullMetadata: m.FullMetadata, TLS: m.tlsConfig != nil, SASL: m.SASL,
+	}
+}
+
+// defaults is what base() parses to.
+func defaults(change func(*parsed)) parsed {
+	p := parsed{
+		Brokers: []string{"foobar:9092"}, Group: "my-group", Topic: "my-topic", LagThreshold: 10,
+		OffsetResetPolicy: "latest", FullMetadata: true, SASL: "none",
+	}
+	if change != nil {
+		change(&p)
+	}
+	return p
+}
+
+// TestParseMetadata ports the facts of KEDA's parseKafkaMetadataTestDataset
+// (and the auth cases, with the auth keys in the metadata, which is where an
+// external scaler receives them).
+func TestParseMetadata(t *testing.T) {
+	tests := []struct {
+		name    string
+		md      map[string]string
+		want    parsed
+		wantErr []string // substrings of the error, one per problem
+	}{
+		{name: "nothing", md: map[string]string{},
+			wantErr: []string{"bootstrapServers: required key is missing", "consumerGroup: required key is missing"}},
+		{name: "no consumer group", md: map[string]string{"bootstrapServers": "foobar:9092"},
+			wantErr: []string{"consumerGroup: required key is missing"}},
+		{name: "no topic", md: base("topic", "<delete>"),
+			want: defaults(func(p *parsed) { p.Topic = "" })},
+		{name: "partitionLimitation ignored without topic", md: base("topic", "<delete>", "partitionLimitation", "1,2,3,4,5,6"),
+			want: defaults(func(p *parsed) { p.Topic = "" })},
+		{name: "partitionLimitation checked even without topic", md: base("topic", "<delete>", "partitionLimitation", "1,x"),
+			wantErr: []string{`partitionLimitation "1,x": "x" is not a partition number`}},
+		{name: "whitespace partitionLimitation is none", md: base("partitionLimitation", "           "),
+			want: defaults(nil)},
+		{name: "empty partitionLimitation is none", md: base("partitionLimitation", ""),
+			want: defaults(nil)},
+		{name: "version not supported", md: base("version", "1.2.3.4"),
+			wantErr: []string{`version "1.2.3.4": not a Kafka version`}},
+		{name: "version unknown release", md: base("version", "1.9.0"),
+			wantErr: []string{`version "1.9.0": unknown Kafka release`}},
+		{name: "version supported", md: base("version", "1.0.0", "allowIdleConsumers", "true"),
+			want: defaults(func(p *parsed) { p.AllowIdleConsumers = true })},
+		{name: "version 0.x", md: base("version", "0.10.2.0"), want: defaults(nil)},
+		{name: "lagThreshold negative", md: base("lagThreshold", "-1"),
+			wantErr: []string{`lagThreshold "-1": must be > 0`}},
+		{name: "lagThreshold zero", md: base("lagThreshold", "0"),
+			wantErr: []string{`lagThreshold "0": must be > 0`}},
+		{name: "lagThreshold fraction", md: base("lagThreshold", "1.5"),
+			wantErr: []string{`lagThreshold "1.5": not an integer`}},
+		{name: "lagThreshold 1000000", md: base("lagThreshold", "1000000", "activationLagThreshold", "0"),
+			want: defaults(func(p *parsed) { p.LagThreshold = 1000000 })},
+		{name: "activationLagThreshold not int", md: base("lagThreshold", "10", "activationLagThreshold", "AA"),
+			wantErr: []string{`activationLagThreshold "AA": not an integer`}},
+		{name: "activationLagThreshold negative", md: base("activationLagThreshold", "-1"),
+			wantErr: []string{`activationLagThreshold "-1": must be >= 0`}},
+		{name: "activationLagThreshold set", md: base("activationLagThreshold", "5"),
+			want: defaults(func(p *parsed) { p.Activation = 5 })},
+		{name: "partitionLimitation list", md: base("partitionLimitation", "1,2,3,4"),
+			want: defaults(func(p *parsed) { p.Partitions = "1-4" })},
+		{name: "partitionLimitation range", md: base("partitionLimitation", "1-4"),
+			want: defaults(func(p *parsed) { p.Partitions = "1-4" })},
+		{name: "partitionLimitation mixed", md: base("partitionLimitation", "1-4,8,10-12"),
+			want: defaults(func(p *parsed) { p.Partitions = "1-4,8,10-12" })},
+		{name: "partitionLimitation wrong type", md: base("partitionLimitation", "a,b,c,d"),
+			wantErr: []string{`"a" is not a partition number`}},
+		{name: "more brokers", md: base("bootstrapServers", "foo:9092, bar:9092"),
+			want: defaults(func(p *parsed) { p.Brokers = []string{"foo:9092", "bar:9092"} })},
+		{name: "brokers from env", md: base("bootstrapServers", "<delete>", "bootstrapServersFromEnv", "env:9092"),
+			want: defaults(func(p *parsed) { p.Brokers = []string{"env:9092"} })},
+		{name: "group and topic from env", md: base("consumerGroup", "<delete>", "consumerGroupFromEnv", "g", "topic", "<delete>", "topicFromEnv", "t"),
+			want: defaults(func(p *parsed) { p.Group, p.Topic = "g", "t" })},
+		{name: "broker without port", md: base("bootstrapServers", "kafka"),
+			want: defaults(func(p *parsed) { p.Brokers = []string{"kafka"} })},
+		{name: "bad brokers", md: base("bootstrapServers", "kafka://a:9092,b:x,c:70000"),
+			wantErr: []string{`bootstrapServers "kafka://a:9092": expected "host:port"`, `bootstrapServers "b:x": port "x"`, `bootstrapServers "c:70000": port "70000"`}},
+		{name: "offsetResetPolicy latest", md: base("offsetResetPolicy", "latest"), want: defaults(nil)},
+		{name: "offsetResetPolicy earliest", md: base("offsetResetPolicy", "earliest"),
+			want: defaults(func(p *parsed) { p.OffsetResetPolicy = "earliest" })},
+		{name: "offsetResetPolicy wrong", md: base("offsetResetPolicy", "foo"),
+			wantErr: []string{`offsetResetPolicy "foo": expected one of latest, earliest`}},
+		{name: "allowIdleConsumers malformed", md: base("allowIdleConsumers", "notvalid"),
+			wantErr: []string{`allowIdleConsumers "notvalid": not a boolean`}},
+		{name: "allowIdleConsumers", md: base("allowIdleConsumers", "true"),
+			want: defaults(func(p *parsed) { p.AllowIdleConsumers = true })},
+		{name: "excludePersistentLag malformed", md: base("excludePersistentLag", "notvalid"),
+			wantErr: []string{`excludePersistentLag "notvalid": not a boolean`}},
+		{name: "excludePersistentLag", md: base("excludePersistentLag", "true"),
+			want: defaults(func(p *parsed) { p.ExcludePersistentLag = true })},
+		{name: "scaleToZeroOnInvalidOffset", md: base("scaleToZeroOnInvalidOffset", "true"),
+			want: defaults(func(p *parsed) { p.ScaleToZeroOnInvalidOffset = true })},
+		{name: "limitToPartitionsWithLag", md: base("limitToPartitionsWithLag", "true"),
+			want: defaults(func(p *parsed) { p.LimitToPartitionsWithLag = true })},
+		{name: "limitToPartitionsWithLag malformed", md: base("limitToPartitionsWithLag", "notvalid"),
+			wantErr: []string{`limitToPartitionsWithLag "notvalid": not a boolean`}},
+		{name: "allowIdleConsumers with limitToPartitionsWithLag", md: base("allowIdleConsumers", "true", "limitToPartitionsWithLag", "true"),
+			wantErr: []string{`limitToPartitionsWithLag "true": cannot be set together with allowIdleConsumers`}},
+		{name: "allowIdleConsumers with limitToPartitionsWithLag false", md: base("allowIdleConsumers", "true", "limitToPartitionsWithLag", "false"),
+			want: defaults(func(p *parsed) { p.AllowIdleConsumers = true })},
+		{name: "limitToPartitionsWithLag without topic", md: base("topic", "<delete>", "limitToPartitionsWithLag", "true"),
+			wantErr: []string{`limitToPartitionsWithLag "true": needs a topic`}},
+		{name: "ensureEvenDistributionOfPartitions", md: base("ensureEvenDistributionOfPartitions", "true"),
+			want: defaults(func(p *parsed) { p.EnsureEvenDistributionOfPartitions = true })},
+		{name: "ensureEven with allowIdleConsumers", md: base("ensureEvenDistributionOfPartitions", "true", "allowIdleConsumers", "true"),
+			want: defaults(func(p *parsed) { p.EnsureEvenDistributionOfPartitions, p.AllowIdleConsumers = true, true })},
+		{name: "limitToPartitionsWithLag with ensureEven", md: base("ensureEvenDistributionOfPartitions", "true", "limitToPartitionsWithLag", "true"),
+			wantErr: []string{`ensureEvenDistributionOfPartitions "true": cannot be set together with limitToPartitionsWithLag`}},
+		{name: "ensureEven without topic", md: base("topic", "<delete>", "ensureEvenDistributionOfPartitions", "true"),
+			wantErr: []string{`ensureEvenDistributionOfPartitions "true": needs a topic`}},
+		{name: "fullMetadata true with topic", md: base("fullMetadata", "true"), want: defaults(nil)},
+		{name: "fullMetadata true without topic", md: base("topic", "<delete>", "fullMetadata", "true"),
+			want: defaults(func(p *parsed) { p.Topic = "" })},
+		{name: "fullMetadata false with topic", md: base("fullMetadata", "false"),
+			want: defaults(func(p *parsed) { p.FullMetadata = false })},
+		{name: "fullMetadata false without topic", md: base("topic", "<delete>", "fullMetadata", "false"),
+			wantErr: []string{`fullMetadata "false": needs a topic`}},
+		{name: "fullMetadata malformed", md: base("fullMetadata", "notabool"),
+			wantErr: []string{`fullMetadata "notabool": not a boolean`}},
+
+		// SASL and TLS (KEDA's parseKafkaAuthParamsTestDataset).
+		{name: "sasl plaintext", md: base("sasl", "plaintext", "username", "admin", "password", "admin"),
+			want: defaults(func(p *parsed) { p.SASL = "plaintext" })},
+		{name: "sasl scram_sha256", md: base("sasl", "scram_sha256", "username", "admin", "password", "admin"),
+			want: defaults(func(p *parsed) { p.SASL = "scram_sha256" })},
+		{name: "sasl scram_sha512", md: base("sasl", "scram_sha512", "username", "admin", "password", "admin"),
+			want: defaults(func(p *parsed) { p.SASL = "scram_sha512" })},
+		{name: "sasl with trailing newline", md: base("sasl", "plaintext\n", "username", "admin", "password", "admin"),
+			want: defaults(func(p *parsed) { p.SASL = "plaintext" })},
+		{name: "sasl with trailing space", md: base("sasl", "scram_sha512 ", "username", "admin", "password", "admin"),
+			want: defaults(func(p *parsed) { p.SASL = "scram_sha512" })},
+		{name: "sasl none", md: base("sasl", "none"), want: defaults(nil)},
+		{name: "sasl credentials from env", md: base("sasl", "plaintext", "usernameFromEnv", "admin", "passwordFromEnv", "admin"),
+			want: defaults(func(p *parsed) { p.SASL = "plaintext" })},
+		{name: "sasl wrong", md: base("sasl", "foo", "username", "admin", "password", "admin"),
+			wantErr: []string{`sasl "foo": expected one of none, plaintext, scram_sha256, scram_sha512`}},
+		{name: "sasl oauthbearer unsupported", md: base("sasl", "oauthbearer", "username", "admin", "password", "admin"),
+			wantErr: []string{`sasl "oauthbearer": not supported by this scaler`}},
+		{name: "sasl gssapi unsupported", md: base("sasl", "gssapi"),
+			wantErr: []string{`sasl "gssapi": not supported by this scaler`}},
+		{name: "sasl missing username", md: base("sasl", "plaintext", "password", "admin"),
+			wantErr: []string{"username: required with sasl plaintext"}},
+		{name: "sasl missing password", md: base("sasl", "plaintext", "username", "admin"),
+			wantErr: []string{"password: required with sasl plaintext"}},
+		{name: "tls only", md: base("tls", "enable", "ca", "caaa", "cert", "ceert", "key", "keey"),
+			want: defaults(func(p *parsed) { p.TLS = true })},
+		{name: "tls cert and key, public CA", md: base("tls", "enable", "cert", "ceert", "key", "keey"),
+			want: defaults(func(p *parsed) { p.TLS = true })},
+		{name: "tls cert, key and keyPassword", md: base("tls", "enable", "cert", "ceert", "key", "keey", "keyPassword", "keeyPassword"),
+			want: defaults(func(p *parsed) { p.TLS = true })},
+		{name: "tls ca only", md: base("tls", "enable", "ca", "caaa"),
+			want: defaults(func(p *parsed) { p.TLS = true })},
+		{name: "tls ca only and unsafeSsl", md: base("tls", "enable", "ca", "caaa", "unsafeSsl", "true"),
+			want: defaults(func(p *parsed) { p.TLS = true })},
+		{name: "sasl and tls", md: base("sasl", "plaintext", "username", "admin", "password", "admin", "tls", "enable", "ca", "caaa", "cert", "ceert", "key", "keey"),
+			want: defaults(func(p *parsed) { p.SASL, p.TLS = "plaintext", true })},
+		{name: "sasl and tls disabled", md: base("sasl", "plaintext", "username", "admin", "password", "admin", "tls", "disable"),
+			want: defaults(func(p *parsed) { p.SASL = "plaintext" })},
+		{name: "tls missing cert", md: base("tls", "enable", "ca", "caaa", "key", "keey"),
+			wantErr: []string{"cert and key must be given together"}},
+		{name: "tls missing key", md: base("tls", "enable", "ca", "caaa", "cert", "ceert"),
+			wantErr: []string{"cert and key must be given together"}},
+		{name: "tls disabled ignores a lone cert", md: base("tls", "disable", "cert", "ceert"),
+			want: defaults(nil)},
+		{name: "tls invalid", md: base("tls", "yes", "ca", "caaa", "cert", "ceert", "key", "keey"),
+			wantErr: []string{`tls "yes": expected one of enable, disable`}},
+		{name: "unsafeSsl malformed", md: base("tls", "enable", "unsafeSsl", "maybe"),
+			wantErr: []string{`unsafeSsl "maybe": not a boolean`}},
+		{name: "every problem at once", md: map[string]string{
+			"bootstrapServers": "a:1", "lagThreshold": "x", "allowIdleConsumers": "true", "limitToPartitionsWithLag": "true",
+			"ensureEvenDistributionOfPartitions": "true", "partitionLimitation": "3-1", "sasl": "plaintext", "tls": "enable", "cert": "c",
+		}, wantErr: []string{
+			"consumerGroup: required key is missing",
+			`lagThreshold "x": not an integer`,
+			`partitionLimitation "3-1": "3-1" is a reversed range`,
+			`limitToPartitionsWithLag "true": cannot be set together with allowIdleConsumers`,
+			`limitToPartitionsWithLag "true": needs a topic`,
+			`ensureEvenDistributionOfPartitions "true": cannot be set together with limitToPartitionsWithLag`,
+			`ensureEvenDistributionOfPartitions "true": needs a topic`,
+			"username: required with sasl plaintext",
+			"password: required with sasl plaintext",
+			"cert and key must be given together",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := ParseMetadata(tc.md)
+			if len(tc.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("got no error, want %q", tc.wantErr)
+				}
+				if !errors.Is(err, scalers.ErrInvalidConfig) {
+					t.Errorf("got error %v, want it to wrap ErrInvalidConfig", err)
+				}
+				for _, w := range tc.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("got error %q, want it to contain %q", err, w)
+					}
+				}
+				var me *scalers.MetadataError
+				if errors.As(err, &me) && len(me.Errs)+len(me.Other) != len(tc.wantErr) {
+					t.Errorf("got %d problems (%v), want %d", len(me.Errs)+len(me.Other), err, len(tc.wantErr))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			if diff := cmp.Diff(tc.want, summarize(m)); diff != "" {
+				t.Errorf("parsed metadata (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestParseMetadataSecretsStayOut checks that credentials never reach an
+// error message.
+func TestParseMetadataSecretsStayOut(t *testing.T) {
+	const pass = "s3cr3t-Passw0rd"
+	md := base("sasl", "plaintext", "password", pass, "keyPassword", pass, "tls", "enable", "key", pass, "lagThreshold", pass)
+	_, err := ParseMetadata(md)
+	if err == nil {
+		t.Fatal("got no error, want one (missing username, cert, bad lagThreshold)")
+	}
+	// lagThreshold is not a secret: a user who puts a password there sees it
+	// echoed; everything else must stay hidden.
+	msg := strings.Replace(err.Error(), `lagThreshold "`+pass+`"`, "", 1)
+	if strings.Contains(msg, pass) {
+		t.Errorf("got error %q, want no secret in it", msg)
+	}
+}
+
+func TestParseMetadataFileSecrets(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	md := base("sasl", "scram_sha512", "usernameFile", write("user", "alice\n"), "passwordFile", write("pass", "wonderland\n"))
+	m, err := ParseMetadata(md)
+	if err != nil {
+		t.Fatalf("got error %v, want none", err)
+	}
+	if u, _ := m.Username.Value(); u != "alice" {
+		t.Errorf("got username %q, want alice", u)
+	}
+	if p, _ := m.Password.Value(); p != "wonderland" {
+		t.Errorf("got password %q, want wonderland", p)
+	}
+
+	missing := maps.Clone(md)
+	missing["passwordFile"] = filepath.Join(dir, "nope")
+	if _, err := ParseMetadata(missing); err == nil || !strings.Contains(err.Error(), "passwordFile") {
+		t.Errorf("got error %v, want one naming passwordFile", err)
+	}
+}
+
+func TestParsePartitionLimitation(t *testing.T) {
+	tests := []struct {
+		name    string
+		input   string
+		want    string // canonical form
+		wantErr string
+	}{
+		{name: "single value", input: "1", want: "1"},
+		{name: "comma-separated list", input: "1,2,3,4", want: "1-4"},
+		{name: "list with whitespace around values", input: " 1 , 2 , 3 ", want: "1-3"},
+		{name: "simple range", input: "1-4", want: "1-4"},
+		{name: "single-element range", input: "3-3", want: "3"},
+		{name: "range with whitespace", input: " 1 - 4 ", want: "1-4"},
+		{name: "mixed list and ranges", input: "1-4,8,10-12", want: "1-4,8,10-12"},
+		{name: "unsorted and overlapping", input: "10-20,1,15-25,2", want: "1-2,10-25"},
+		{name: "partition 0", input: "0", want: "0"},
+		{name: "huge range stays small", input: "0-2147483647", want: "0-2147483647"},
+		{name: "non-numeric value", input: "a,b,c", wantErr: `"a" is not a partition number`},
+		{name: "too many parts", input: "1-2-3", wantErr: `"1-2-3" is not a range`},
+		{name: "non-numeric start", input: "a-3", wantErr: `"a-3" is not a range`},
+		{name: "non-numeric end", input: "1-b", wantErr: `"1-b" is not a range`},
+		{name: "negative", input: "-1", wantErr: `"-1" is not a range`},
+		{name: "empty item", input: "1,,2", wantErr: `"" is not a partition number`},
+		{name: "trailing comma", input: "1,2,", wantErr: `"" is not a partition number`},
+		{name: "out of int32", input: "2147483648", wantErr: `"2147483648" is not a partition number`},
+		{name: "reversed range", input: "5-1", wantErr: `"5-1" is a reversed range`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parsePartitionLimitation(tc.input)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got error %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			if got.String() != tc.want {
+				t.Errorf("got %q, want %q", got.String(), tc.want)
+			}
+		})
+	}
+}
+
+func TestPartitionSetContains(t *testing.T) {
+	s, err := parsePartitionLimitation("1-4,8,10-12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]bool{1: true, 2: true, 3: true, 4: true, 8: true, 10: true, 11: true, 12: true}
+	for p := int32(-1); p < 15; p++ {
+		if got := s.contains(p); got != want[p] {
+			t.Errorf("contains(%d): got %v, want %v", p, got, want[p])
+		}
+	}
+}
+
+func TestMetricName(t *testing.T) {
+	tests := []struct {
+		name string
+		md   map[string]string
+		want string
+	}{
+		{name: "topic", md: base(), want: "kafka-my-topic"},
+		{name: "all topics of the group", md: base("topic", "<delete>"), want: "kafka-my-group-topics"},
+		{name: "dots and underscores", md: base("topic", "Orders.v1_EU"), want: "kafka-orders-v1-eu"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := ParseMetadata(tc.md)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := m.metricName(); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
