@@ -1,0 +1,11 @@
+// Package testenv starts real servers for integration tests: each helper
+// runs its own instance of the installed binary (the Debian package) on a free
+// loopback port, in a temporary directory, with no persistence, and stops it
+// in t.Cleanup. Instances are isolated, so tests using them may run in
+// parallel.
+//
+// One file per server (redis.go, rabbitmq.go, prometheus.go, ...). Every
+// helper takes a testing.TB and calls t.Helper(). A helper whose binary is
+// missing fails the test loudly (t.Fatal) with the package to install
+// (hack/test-deps.sh installs them all); it never skips.
+package testenv
