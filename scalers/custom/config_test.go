@@ -1,0 +1,277 @@
+package custom
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// designExample is scalerSpec.custom of Example 4 of the original design,
+// with the cpu_usage source the design's expression reads but forgot to
+// declare.
+const designExample = `
+expression: |
+  (queue_length * processing_time > 300) ||
+  (active_users > 1000 && cpu_usage > 0.6)
+threshold: 1.0
+metricSources:
+  - name: "queue_length"
+    type: "prometheus"
+    configuration:
+      query: "sum(rabbitmq_queue_messages_ready)"
+      url: "http://prometheus:9090"
+  - name: "processing_time"
+    type: "prometheus"
+    configuration:
+      query: "avg(order_processing_duration_seconds)"
+      url: "http://prometheus:9090"
+  - name: "active_users"
+    type: "external"
+    configuration:
+      url: "https://api.analytics.company.com/metrics/active-users"
+      headers: "Authorization: Bearer abc"
+  - name: "cpu_usage"
+    type: "prometheus"
+    configuration:
+      query: "avg(rate(container_cpu_usage_seconds_total[5m]))"
+      url: "http://prometheus:9090"
+`
+
+// designFlat is designExample spelled as flat KEDA metadata (with keys KEDA
+// adds for an external scaler, which must be ignored).
+var designFlat = map[string]string{
+	"scalerAddress":                "hpa-autoscaler.hpa-system:9443",
+	"scalerType":                   "custom",
+	"expression":                   "(queue_length * processing_time > 300) ||\n(active_users > 1000 && cpu_usage > 0.6)\n",
+	"threshold":                    "1.0",
+	"source.queue_length.type":     "prometheus",
+	"source.queue_length.query":    "sum(rabbitmq_queue_messages_ready)",
+	"source.queue_length.url":      "http://prometheus:9090",
+	"source.processing_time.type":  "prometheus",
+	"source.processing_time.query": "avg(order_processing_duration_seconds)",
+	"source.processing_time.url":   "http://prometheus:9090",
+	"source.active_users.type":     "external",
+	"source.active_users.url":      "https://api.analytics.company.com/metrics/active-users",
+	"source.active_users.headers":  "Authorization: Bearer abc",
+	"source.cpu_usage.type":        "prometheus",
+	"source.cpu_usage.query":       "avg(rate(container_cpu_usage_seconds_total[5m]))",
+	"source.cpu_usage.url":         "http://prometheus:9090",
+}
+
+var designConfig = Config{
+	Expression: "(queue_length * processing_time > 300) ||\n(active_users > 1000 && cpu_usage > 0.6)",
+	Threshold:  1,
+	Sources: []Source{
+		{Name: "active_users", Type: "external", Metadata: map[string]string{
+			"url":     "https://api.analytics.company.com/metrics/active-users",
+			"headers": "Authorization: Bearer abc",
+		}},
+		{Name: "cpu_usage", Type: "prometheus", Metadata: map[string]string{
+			"query": "avg(rate(container_cpu_usage_seconds_total[5m]))",
+			"url":   "http://prometheus:9090",
+		}},
+		{Name: "processing_time", Type: "prometheus", Metadata: map[string]string{
+			"query": "avg(order_processing_duration_seconds)",
+			"url":   "http://prometheus:9090",
+		}},
+		{Name: "queue_length", Type: "prometheus", Metadata: map[string]string{
+			"query": "sum(rabbitmq_queue_messages_ready)",
+			"url":   "http://prometheus:9090",
+		}},
+	},
+}
+
+func TestBothSpellingsGiveTheSameConfig(t *testing.T) {
+	var spec Spec
+	if err := yaml.UnmarshalStrict([]byte(designExample), &spec); err != nil {
+		t.Fatalf("unmarshal the design example: %v", err)
+	}
+	fromSpec, err := FromSpec(spec)
+	if err != nil {
+		t.Fatalf("FromSpec: %v", err)
+	}
+	fromFlat, err := ParseMetadata(designFlat)
+	if err != nil {
+		t.Fatalf("ParseMetadata: %v", err)
+	}
+	if diff := cmp.Diff(designConfig, fromSpec); diff != "" {
+		t.Errorf("FromSpec (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(designConfig, fromFlat); diff != "" {
+		t.Errorf("ParseMetadata (-want +got):\n%s", diff)
+	}
+}
+
+func TestConfigRoundTrips(t *testing.T) {
+	cfg := designConfig
+	cfg.ActivationThreshold = 0.5
+	again, err := ParseMetadata(cfg.Metadata())
+	if err != nil {
+		t.Fatalf("ParseMetadata(Metadata()): %v", err)
+	}
+	if diff := cmp.Diff(cfg, again); diff != "" {
+		t.Errorf("flat round trip (-want +got):\n%s", diff)
+	}
+	again, err = FromSpec(cfg.Spec())
+	if err != nil {
+		t.Fatalf("FromSpec(Spec()): %v", err)
+	}
+	if diff := cmp.Diff(cfg, again); diff != "" {
+		t.Errorf("spec round trip (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseMetadata(t *testing.T) {
+	tests := []struct {
+		name    string
+		md      map[string]string
+		want    Config
+		wantErr []string // one substring per expected error
+	}{
+		{
+			name: "minimal",
+			md:   map[string]string{"expression": "q", "threshold": "5", "source.q.type": "redis", "source.q.listName": "jobs"},
+			want: Config{Expression: "q", Threshold: 5, Sources: []Source{
+				{Name: "q", Type: "redis", Metadata: map[string]string{"listName": "jobs"}},
+			}},
+		},
+		{
+			name: "secret keys and dotted keys pass through to the source",
+			md: map[string]string{
+				"expression": "a + b", "threshold": "2.5", "activationThreshold": "-1",
+				"source.a.type": " prometheus ", "source.a.passwordFromEnv": "s3cret", "source.a.passwordFile": "/run/p",
+				"source.b.type": "metrics-api", "source.b.valueLocation": "data.items.0.count",
+				"source.b.some.dotted.key": "v",
+			},
+			want: Config{Expression: "a + b", Threshold: 2.5, ActivationThreshold: -1, Sources: []Source{
+				{Name: "a", Type: "prometheus", Metadata: map[string]string{"passwordFromEnv": "s3cret", "passwordFile": "/run/p"}},
+				{Name: "b", Type: "metrics-api", Metadata: map[string]string{"valueLocation": "data.items.0.count", "some.dotted.key": "v"}},
+			}},
+		},
+		{
+			name:    "nothing given",
+			md:      map[string]string{"scalerAddress": "x:9443"},
+			wantErr: []string{"expression: required key is missing", "threshold: required key is missing", "source.<name>.type: at least one source is required"},
+		},
+		{
+			name: "every error at once",
+			md: map[string]string{
+				"expression": "x", "threshold": "0", "activationThreshold": "lots",
+				"source.9lives.type": "redis",
+				"source.sources.type": "redis",
+				"source.in.type": "redis",
+				"source.untyped.listName": "jobs",
+				"source.nested.type": "custom",
+				"source.x": "no key",
+				"source..type": "redis",
+				"source.y.": "no key",
+				"source.a-b.type": "redis",
+			},
+			wantErr: []string{
+				`threshold "0": must be > 0`,
+				`activationThreshold "lots": not a number`,
+				`source.9lives "9lives": not a valid CEL identifier`,
+				`source.sources "sources": reserved word`,
+				`source.in "in": reserved word`,
+				`source.untyped.type: required key is missing`,
+				`source.nested.type "custom": a source cannot be a custom scaler`,
+				`source.x "": expected source.<name>.<key>`,
+				`source..type "": expected source.<name>.<key>`,
+				`source.y. "": expected source.<name>.<key>`,
+				`source.a-b "a-b": not a valid CEL identifier`,
+			},
+		},
+		{
+			name: "too many sources",
+			md: func() map[string]string {
+				md := map[string]string{"expression": "s0", "threshold": "1"}
+				for i := range MaxSources + 1 {
+					md["source.s"+strconv.Itoa(i)+".type"] = "redis"
+				}
+				return md
+			}(),
+			wantErr: []string{`source.<name>.type "33": too many sources, at most 32`},
+		},
+		{
+			name:    "long name",
+			md:      map[string]string{"expression": "x", "threshold": "1", "source." + strings.Repeat("n", 64) + ".type": "redis"},
+			wantErr: []string{"longer than 63 characters"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseMetadata(tt.md)
+			checkErrs(t, err, tt.wantErr)
+			if len(tt.wantErr) == 0 {
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("config (-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
+
+func TestFromSpecErrorsNameTheField(t *testing.T) {
+	spec := Spec{
+		Expression: " ",
+		Threshold:  -1,
+		MetricSources: []MetricSource{
+			{Name: "ok", Type: "redis"},
+			{Name: "", Type: "redis"},
+			{Name: "ok", Type: ""},
+			{Name: "2x", Type: "custom"},
+		},
+	}
+	_, err := FromSpec(spec)
+	checkErrs(t, err, []string{
+		"expression: required key is missing",
+		`threshold "-1": must be > 0`,
+		`metricSources[1].name "": source name is empty`,
+		`metricSources[2].name "ok": duplicate source name`,
+		`metricSources[2].type: required key is missing`,
+		`metricSources[3].name "2x": not a valid CEL identifier`,
+		`metricSources[3].type "custom": a source cannot be a custom scaler`,
+	})
+	if _, err := FromSpec(Spec{Expression: "x", Threshold: 1}); err == nil ||
+		!strings.Contains(err.Error(), "metricSources: at least one source is required") {
+		t.Errorf("no sources: got %v, want an error about metricSources", err)
+	}
+}
+
+// checkErrs asserts that err is an ErrInvalidConfig *MetadataError with
+// exactly one error per wanted substring (or nil when want is empty).
+func checkErrs(tb testing.TB, err error, want []string) {
+	tb.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			tb.Fatalf("got error %v, want none", err)
+		}
+		return
+	}
+	if err == nil {
+		tb.Fatalf("got no error, want %d: %q", len(want), want)
+	}
+	if !errors.Is(err, scalers.ErrInvalidConfig) {
+		tb.Errorf("errors.Is(err, ErrInvalidConfig) = false for %v", err)
+	}
+	var me *scalers.MetadataError
+	if !errors.As(err, &me) {
+		tb.Fatalf("got %T (%v), want a *scalers.MetadataError", err, err)
+	}
+	got := me.Unwrap()
+	if len(got) != len(want) {
+		tb.Errorf("got %d errors, want %d:\n%v", len(got), len(want), err)
+	}
+	msg := err.Error()
+	for _, w := range want {
+		if !strings.Contains(msg, w) {
+			tb.Errorf("error does not mention %q:\n%v", w, msg)
+		}
+	}
+}

@@ -1,0 +1,21 @@
+// Package custom is the "custom" scaler type: a CEL expression (cel-go) over
+// named metric sources, each of them any other registered scaler type with
+// its own metadata.
+//
+// The package owns three things:
+//
+//   - the typed configuration (Config) and its two spellings: the flat KEDA
+//     trigger metadata (expression, threshold, source.<name>.type,
+//     source.<name>.<key>) parsed by ParseMetadata, and the Scaler CRD shape
+//     (scalerSpec.custom, mirrored by Spec) converted by FromSpec;
+//   - the expression compiler and evaluator (Compile, Program): type-checked
+//     once, bounded at run time by a CEL cost limit and a timeout, with every
+//     source declared as a double variable and all of them in the map
+//     variable `sources` so an expression can test for a failing source
+//     with has(sources.x) or sources.?x.orValue(0.0);
+//   - the Scaler, which fetches every source concurrently on each call and
+//     evaluates the expression over the results.
+//
+// Sources are built through the scalers.Registry given to NewFactory, so
+// this package imports no other scaler package.
+package custom

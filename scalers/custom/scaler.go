@@ -1,0 +1,299 @@
+package custom
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// Options are the dependencies of a custom scaler.
+type Options struct {
+	// Registry builds the sources. Required.
+	Registry *scalers.Registry
+	// Namespace and Name identify the scaled object; they are passed on to
+	// the sources.
+	Namespace, Name string
+	// Logger; nil discards.
+	Logger *slog.Logger
+	// Limits of the expression's evaluation; zero values are the defaults.
+	Limits Limits
+}
+
+// NewFactory returns the factory of the "custom" scaler type. The sources
+// are built through reg when a scaler is built, so every type registered by
+// then can be a source, whatever the order of registration.
+func NewFactory(reg *scalers.Registry) scalers.Factory {
+	return func(ctx context.Context, sc scalers.Config) (scalers.Scaler, error) {
+		cfg, err := ParseMetadata(sc.Metadata)
+		return build(ctx, cfg, err, Options{
+			Registry:  reg,
+			Namespace: sc.Namespace,
+			Name:      sc.Name,
+			Logger:    sc.Logger,
+		})
+	}
+}
+
+// Scaler is a custom scaler: one metric, the value of the expression over
+// the values of its sources.
+type Scaler struct {
+	cfg     Config
+	prog    *Program
+	sources []source // in the order of prog.Names()
+	metric  string
+	logger  *slog.Logger
+	closed  atomic.Bool
+}
+
+type source struct {
+	name   string
+	typ    string
+	scaler scalers.Scaler
+	// metric is the name of the source's metric whose value is bound.
+	metric string
+}
+
+var _ scalers.Scaler = (*Scaler)(nil)
+
+// New builds a custom scaler from cfg (from ParseMetadata, FromSpec or
+// code): it compiles the expression and builds every source. All
+// configuration problems, the expression's and those of each source's own
+// metadata (keys prefixed with source.<name>.), come back together as a
+// *scalers.MetadataError.
+func New(ctx context.Context, cfg Config, opts Options) (*Scaler, error) {
+	return build(ctx, cfg, cfg.Validate(), opts)
+}
+
+// build finishes what New and the factory share; invalid carries the
+// errors found so far, so every problem is reported in one go.
+func build(ctx context.Context, cfg Config, invalid error, opts Options) (*Scaler, error) {
+	if opts.Registry == nil {
+		return nil, errors.New("custom scaler: no registry of scaler types")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	errs := []error{invalid}
+
+	names := make([]string, len(cfg.Sources))
+	namesOK := len(cfg.Sources) > 0
+	seen := map[string]bool{}
+	for i, src := range cfg.Sources {
+		names[i] = src.Name
+		if checkName(src.Name) != nil || seen[src.Name] {
+			namesOK = false
+		}
+		seen[src.Name] = true
+	}
+	var prog *Program
+	// With a bad source name, compiling would only add errors about
+	// undeclared references that fixing the name makes go away.
+	if namesOK && strings.TrimSpace(cfg.Expression) != "" {
+		p, err := Compile(cfg.Expression, names, opts.Limits)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		prog = p
+	}
+
+	s := &Scaler{cfg: cfg, prog: prog, logger: logger, metric: metricName(cfg)}
+	s.sources = make([]source, len(cfg.Sources))
+	buildErrs := make([]error, len(cfg.Sources))
+	var wg sync.WaitGroup
+	// Sources connect while they are built: build them concurrently, so
+	// that a few unreachable ones do not add up their timeouts.
+	for i, src := range cfg.Sources {
+		typ, md, err := resolveSource(opts.Registry, src)
+		if err != nil {
+			buildErrs[i] = err
+			continue
+		}
+		wg.Go(func() {
+			sc, err := opts.Registry.New(ctx, scalers.Config{
+				Type:      typ,
+				Metadata:  md,
+				Namespace: opts.Namespace,
+				Name:      opts.Name,
+				Logger:    logger.With("source", src.Name),
+			})
+			if err != nil {
+				buildErrs[i] = sourceErr(src.Name, err)
+				return
+			}
+			s.sources[i] = source{name: src.Name, typ: typ, scaler: sc}
+			buildErrs[i] = s.sources[i].pickMetric()
+		})
+	}
+	wg.Wait()
+
+	var unavailable []error
+	for _, err := range buildErrs {
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, scalers.ErrInvalidConfig) {
+			errs = append(errs, err)
+		} else {
+			unavailable = append(unavailable, err)
+		}
+	}
+	if err := scalers.Invalid(errs...); err != nil {
+		_ = s.closeSources()
+		return nil, err
+	}
+	if len(unavailable) > 0 {
+		_ = s.closeSources()
+		return nil, errors.Join(unavailable...)
+	}
+	return s, nil
+}
+
+// pickMetric finds the metric whose value the source contributes.
+func (src *source) pickMetric() error {
+	specs := src.scaler.MetricSpecs()
+	if len(specs) != 1 {
+		names := make([]string, len(specs))
+		for i, sp := range specs {
+			names[i] = sp.Name
+		}
+		return scalers.Invalid(scalers.NewFieldError(sourcePrefix+src.name+"."+keyType, src.typ,
+			fmt.Sprintf("this source offers %d metrics (%s); a source must give exactly one value",
+				len(specs), strings.Join(names, ", "))))
+	}
+	src.metric = specs[0].Name
+	return nil
+}
+
+// sourceErr names the source in err: the keys of its metadata errors get the
+// source.<name>. prefix; other errors (the source is unreachable) are
+// wrapped with the source's name.
+func sourceErr(name string, err error) error {
+	prefixed := func(fe *scalers.FieldError) *scalers.FieldError {
+		c := *fe
+		c.Key = sourcePrefix + name + "." + fe.Key
+		return &c
+	}
+	var me *scalers.MetadataError
+	var fe *scalers.FieldError
+	switch {
+	case errors.As(err, &me):
+		out := &scalers.MetadataError{}
+		for _, fe := range me.Errs {
+			out.Errs = append(out.Errs, prefixed(fe))
+		}
+		for _, o := range me.Other {
+			out.Other = append(out.Other, fmt.Errorf("%s%s: %w", sourcePrefix, name, o))
+		}
+		return out
+	case errors.As(err, &fe):
+		return &scalers.MetadataError{Errs: []*scalers.FieldError{prefixed(fe)}}
+	case errors.Is(err, scalers.ErrInvalidConfig):
+		return fmt.Errorf("source %s: %w", name, err)
+	}
+	return scalers.Unavailable("source "+name, err)
+}
+
+// metricName is stable for a configuration and tells the scalers apart: it
+// carries a hash of the expression and the sources (never of their
+// metadata, which may hold secrets), then the source names for humans.
+func metricName(cfg Config) string {
+	h := fnv.New32a()
+	h.Write([]byte(cfg.Expression))
+	names := make([]string, 0, len(cfg.Sources))
+	for _, src := range cfg.Sources {
+		h.Write([]byte{0})
+		h.Write([]byte(src.Name))
+		h.Write([]byte{0})
+		h.Write([]byte(src.Type))
+		names = append(names, src.Name)
+	}
+	sum := strconv.FormatUint(uint64(h.Sum32()), 16)
+	return scalers.MetricName(append([]string{Type, sum}, names...)...)
+}
+
+// MetricSpecs implements scalers.Scaler: one metric, whose target is the
+// threshold.
+func (s *Scaler) MetricSpecs() []scalers.MetricSpec {
+	return []scalers.MetricSpec{{Name: s.metric, Target: s.cfg.Threshold}}
+}
+
+// Metrics implements scalers.Scaler: it fetches every source concurrently
+// with ctx, then evaluates the expression. A source that fails is left out
+// of `sources` and unbound: the expression may test for it, otherwise the
+// call fails with an error naming it that wraps scalers.ErrUnavailable.
+func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
+	if s.closed.Load() {
+		return scalers.Metrics{}, errors.New("custom scaler is closed")
+	}
+	in := make([]Input, len(s.sources))
+	if len(s.sources) == 1 {
+		in[0] = s.sources[0].fetch(ctx)
+	} else {
+		var wg sync.WaitGroup
+		for i := range s.sources {
+			wg.Go(func() { in[i] = s.sources[i].fetch(ctx) })
+		}
+		wg.Wait()
+	}
+	v, err := s.prog.Eval(ctx, in)
+	if err != nil {
+		return scalers.Metrics{}, err
+	}
+	for i, r := range in {
+		if r.Err != nil {
+			// The expression did without this source: say so, once per call.
+			s.logger.DebugContext(ctx, "source failed, the expression did without it",
+				"source", s.sources[i].name, "error", r.Err)
+		}
+	}
+	return scalers.Metrics{
+		Values: []scalers.MetricValue{{Name: s.metric, Value: v}},
+		Active: v > s.cfg.ActivationThreshold,
+	}, nil
+}
+
+// fetch gets the source's value.
+func (src *source) fetch(ctx context.Context) Input {
+	m, err := src.scaler.Metrics(ctx)
+	if err != nil {
+		return Input{Err: err}
+	}
+	v, ok := m.Value(src.metric)
+	if !ok {
+		return Input{Err: fmt.Errorf("metric %s missing from the answer: %w", src.metric, scalers.ErrNoData)}
+	}
+	return Input{Value: v}
+}
+
+// Close implements scalers.Scaler: it closes every source.
+func (s *Scaler) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.closeSources()
+}
+
+func (s *Scaler) closeSources() error {
+	var errs []error
+	for _, src := range s.sources {
+		if src.scaler == nil {
+			continue
+		}
+		if err := src.scaler.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close source %s: %w", src.name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Config returns the scaler's configuration.
+func (s *Scaler) Config() Config { return s.cfg }
