@@ -1,0 +1,264 @@
+package redis
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// ClientsOptions configures NewClients.
+type ClientsOptions struct {
+	// PoolSize is the most connections one shared client opens (per node of
+	// a cluster). 0 means 10 per CPU, go-redis's default.
+	PoolSize int
+}
+
+// Clients builds scalers that share go-redis clients: all scalers with
+// identical connection settings (topology, addresses, username, the source
+// of the password, database, sentinel settings, TLS settings) use one
+// client and its connection pool. The client is closed when the last scaler
+// using it is closed. A Clients needs no closing itself; it is safe for
+// concurrent use.
+type Clients struct {
+	poolSize int
+
+	mu     sync.Mutex
+	shared map[string]*sharedClient
+}
+
+// NewClients returns an empty set of shared clients.
+func NewClients(opts ClientsOptions) *Clients {
+	if opts.PoolSize <= 0 {
+		opts.PoolSize = 10 * runtime.GOMAXPROCS(0)
+	}
+	return &Clients{poolSize: opts.PoolSize, shared: map[string]*sharedClient{}}
+}
+
+// dedicatedPoolSize is the pool of a scaler built by a package-level
+// factory: KEDA asks one ScaledObject for a few values at a time at most
+// (GetMetrics, IsActive, a stream), so a small pool serves it, and a
+// thousand of them do not open thousands of idle connections.
+const dedicatedPoolSize = 4
+
+// bufferSize is the read and write buffer of each connection. The replies
+// read here are integers and small arrays, far below go-redis's 32 KiB
+// default; longer replies still work (the reader grows past its buffer).
+const bufferSize = 4096
+
+// sharedClient is one go-redis client and the scalers using it.
+type sharedClient struct {
+	key      string
+	conn     *connMeta // settings of the scaler that created it
+	poolSize int
+	refs     int // guarded by Clients.mu
+
+	cur atomic.Pointer[clientHandle]
+	// rebuildMu serializes rebuilds after a sentinel password rotation.
+	rebuildMu sync.Mutex
+}
+
+type clientHandle struct {
+	c redis.UniversalClient
+	// sentinelPassword is the value the client was built with.
+	sentinelPassword string
+}
+
+func (sc *sharedClient) client() redis.UniversalClient { return sc.cur.Load().c }
+
+// acquire returns the client for m's settings, creating it if needed. A nil
+// *Clients creates a dedicated client.
+func (c *Clients) acquire(m *connMeta) (*sharedClient, error) {
+	if c == nil {
+		return newSharedClient("", m, dedicatedPoolSize)
+	}
+	key := clientKey(m)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sc, ok := c.shared[key]; ok {
+		sc.refs++
+		return sc, nil
+	}
+	sc, err := newSharedClient(key, m, c.poolSize)
+	if err != nil {
+		return nil, err
+	}
+	c.shared[key] = sc
+	return sc, nil
+}
+
+// release drops one reference and closes the client after the last one.
+func (c *Clients) release(sc *sharedClient) error {
+	if c != nil {
+		c.mu.Lock()
+		sc.refs--
+		last := sc.refs == 0
+		if last {
+			delete(c.shared, sc.key)
+		}
+		c.mu.Unlock()
+		if !last {
+			return nil
+		}
+	}
+	return sc.client().Close()
+}
+
+func newSharedClient(key string, m *connMeta, poolSize int) (*sharedClient, error) {
+	sc := &sharedClient{key: key, conn: m, poolSize: poolSize, refs: 1}
+	h, err := buildClient(m, poolSize)
+	if err != nil {
+		return nil, err
+	}
+	sc.cur.Store(h)
+	return sc, nil
+}
+
+// rotateSentinelPassword rebuilds the client when the sentinel password
+// (from sentinelPasswordFile) changed since the client was built, and
+// reports whether it did. go-redis reads the sentinel password once, unlike
+// the Redis password, which a credentials provider reads on every new
+// connection; so a failed call is the moment to look for a rotation.
+func (sc *sharedClient) rotateSentinelPassword() bool {
+	m := sc.conn
+	if m.topo != sentinel || !m.SentinelPassword.IsSet() {
+		return false
+	}
+	sc.rebuildMu.Lock()
+	defer sc.rebuildMu.Unlock()
+	pw, err := m.SentinelPassword.Value()
+	old := sc.cur.Load()
+	if err != nil || pw == old.sentinelPassword {
+		return false
+	}
+	h, err := buildClient(m, sc.poolSize)
+	if err != nil {
+		return false
+	}
+	sc.cur.Store(h)
+	// Calls still running on the old client fail once; the next ones use
+	// the new client.
+	_ = old.c.Close()
+	return true
+}
+
+// clientKey identifies the connection settings. Secrets appear only as
+// their Identity (a digest or a file path); the key is never logged.
+func clientKey(m *connMeta) string {
+	parts := []string{
+		strconv.Itoa(int(m.topo)),
+		m.Username,
+		m.Password.Identity(),
+		strconv.FormatBool(m.useTLS),
+	}
+	switch m.topo {
+	case standalone:
+		// Only the first address is used, as in KEDA.
+		parts = append(parts, m.addrs[0], strconv.Itoa(m.DatabaseIndex))
+	case cluster:
+		parts = append(parts, strings.Join(m.addrs, ","))
+	case sentinel:
+		parts = append(parts, strings.Join(m.addrs, ","), strconv.Itoa(m.DatabaseIndex),
+			m.SentinelMaster, m.SentinelUsername, m.SentinelPassword.Identity())
+	}
+	if m.useTLS {
+		t := &m.TLS
+		parts = append(parts, t.CA.Identity(), t.Cert.Identity(), t.Key.Identity(),
+			t.KeyPassword.Identity(), strconv.FormatBool(t.UnsafeSsl))
+	}
+	return strings.Join(parts, "\x00")
+}
+
+// buildClient creates the go-redis client; it does no I/O (go-redis dials on
+// first use), so a Redis that is down does not stop a scaler from being
+// built: its metric spec is served and each Metrics call reports the
+// outage.
+func buildClient(m *connMeta, poolSize int) (*clientHandle, error) {
+	var tlsCfg *tls.Config
+	if m.useTLS {
+		var err error
+		if tlsCfg, err = m.TLS.Build(); err != nil {
+			return nil, scalers.Invalid(err)
+		}
+	}
+	// The password is read on every new connection, so a rotated
+	// passwordFile takes effect without rebuilding anything.
+	var creds func(context.Context) (string, string, error)
+	if m.Username != "" || m.Password.IsSet() {
+		creds = func(context.Context) (string, string, error) {
+			pw, err := m.Password.Value()
+			return m.Username, pw, err
+		}
+	}
+	h := &clientHandle{}
+	switch m.topo {
+	case cluster:
+		h.c = redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:                      m.addrs,
+			CredentialsProviderContext: creds,
+			TLSConfig:                  tlsCfg,
+			PoolSize:                   poolSize,
+			ReadBufferSize:             bufferSize,
+			WriteBufferSize:            bufferSize,
+			MaxRetries:                 1,
+			DialerRetries:              1,
+			ContextTimeoutEnabled:      true,
+			DisableIdentity:            true,
+			MaintNotificationsConfig:   &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		})
+	case sentinel:
+		pw, err := m.SentinelPassword.Value()
+		if err != nil {
+			return nil, scalers.Invalid(scalers.NewFieldError("sentinelPasswordFile", "", err.Error()))
+		}
+		h.sentinelPassword = pw
+		h.c = redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:                 m.SentinelMaster,
+			SentinelAddrs:              m.addrs,
+			SentinelUsername:           m.SentinelUsername,
+			SentinelPassword:           pw,
+			DB:                         m.DatabaseIndex,
+			CredentialsProviderContext: creds,
+			TLSConfig:                  tlsCfg,
+			PoolSize:                   poolSize,
+			ReadBufferSize:             bufferSize,
+			WriteBufferSize:            bufferSize,
+			MaxRetries:                 1,
+			DialerRetries:              1,
+			ContextTimeoutEnabled:      true,
+			DisableIdentity:            true,
+		})
+	default:
+		h.c = redis.NewClient(&redis.Options{
+			Addr:                       m.addrs[0],
+			DB:                         m.DatabaseIndex,
+			CredentialsProviderContext: creds,
+			TLSConfig:                  tlsCfg,
+			PoolSize:                   poolSize,
+			ReadBufferSize:             bufferSize,
+			WriteBufferSize:            bufferSize,
+			MaxRetries:                 1,
+			DialerRetries:              1,
+			ContextTimeoutEnabled:      true,
+			DisableIdentity:            true,
+			MaintNotificationsConfig:   &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		})
+	}
+	return h, nil
+}
+
+// redisReply reports whether err is an error reply of the server starting
+// with prefix (e.g. "WRONGTYPE", "NOGROUP").
+func redisReply(err error, prefix string) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), prefix)
+}
