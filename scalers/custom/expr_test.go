@@ -20,7 +20,7 @@ func TestCompileErrorsPointAtThePosition(t *testing.T) {
 	tests := []struct {
 		name       string
 		expr       string
-		line, col  int    // of the first issue; 0 when it has no position
+		line, col  int      // of the first issue; 0 when it has no position
 		wantSubstr []string // in the message
 	}{
 		{
@@ -81,9 +81,9 @@ func TestCompileErrorsPointAtThePosition(t *testing.T) {
 			wantSubstr: []string{"missing closing ]"},
 		},
 		{
-			name:       "field of a double",
-			expr:       "queue_length.value",
-			line:       1, col: 13,
+			name: "field of a double",
+			expr: "queue_length.value",
+			line: 1, col: 13,
 			wantSubstr: []string{"type 'double' does not support field selection"},
 		},
 	}
