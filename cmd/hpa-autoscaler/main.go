@@ -85,6 +85,7 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
 	root.AddCommand(
 		newVersionCmd(),
+		newServeCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,23 @@
+// Package externalscaler serves KEDA's external scaler gRPC contract
+// (externalscaler.ExternalScaler, with the generated types of
+// github.com/kedacore/keda/v2/pkg/scalers/externalscaler) on top of the
+// scalers registry.
+//
+// A ScaledObject trigger of `type: external` names our server in
+// scalerAddress and a scaler type in the metadata key scalerType; every
+// other key is the metadata of that scaler type, with KEDA's own keys and
+// defaults. The server keeps one scaler instance per ScaledObject
+// (namespace/name), built once on first use, rebuilt when the trigger's
+// metadata changes, and closed when idle. Values are fetched fresh on every
+// call: KEDA decides its own polling.
+//
+// The package owns:
+//   - Server: the RPC handlers (IsActive, StreamIsActive, GetMetricSpec,
+//     GetMetrics, StreamMetricSpec), the per-ScaledObject cache, the mapping
+//     of scaler errors to gRPC codes, and the request metrics;
+//   - Serve: the listeners' life cycle (gRPC with health and reflection,
+//     optional TLS/mTLS with certificate reload; HTTP with /metrics,
+//     /healthz and /readyz) and graceful shutdown.
+//
+// It knows nothing of Kubernetes; the binary wires it in cmd/hpa-autoscaler.
+package externalscaler

@@ -1,0 +1,172 @@
+package externalscaler
+
+import (
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
+)
+
+// The RPC names used as the method label; other services served on the same
+// gRPC server (health, reflection) are not instrumented.
+const (
+	methodIsActive         = "IsActive"
+	methodStreamIsActive   = "StreamIsActive"
+	methodGetMetricSpec    = "GetMetricSpec"
+	methodGetMetrics       = "GetMetrics"
+	methodStreamMetricSpec = "StreamMetricSpec"
+
+	servicePrefix = "/externalscaler.ExternalScaler/"
+)
+
+var methodNames = []string{methodIsActive, methodStreamIsActive, methodGetMetricSpec, methodGetMetrics, methodStreamMetricSpec}
+
+// numCodes is the number of gRPC status codes (OK .. Unauthenticated).
+const numCodes = int(codes.Unauthenticated) + 1
+
+// Error reasons of hpa_scaler_errors_total.
+const (
+	reasonInvalidConfig = "invalid_config"
+	reasonUnavailable   = "unavailable"
+	reasonNoData        = "no_data"
+	reasonTimeout       = "timeout"
+	reasonOther         = "other"
+)
+
+var reasons = []string{reasonInvalidConfig, reasonUnavailable, reasonNoData, reasonTimeout, reasonOther}
+
+// unknownType is the scaler_type label of a scalerType that is not
+// registered: the label must not take arbitrary client input.
+const unknownType = "unknown"
+
+// metrics holds every collector of the server. Label values are resolved
+// once (per method, per scaler type) so the request path does no label
+// lookups.
+type metrics struct {
+	requests   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	streams    *prometheus.GaugeVec
+	collection *prometheus.HistogramVec
+	errors     *prometheus.CounterVec
+	instances  *prometheus.GaugeVec
+	builds     *prometheus.CounterVec
+
+	methods map[string]*methodMetrics // by full gRPC method name; read-only
+
+	mu    sync.Mutex
+	types map[string]*typeMetrics
+}
+
+// methodMetrics are the collectors of one RPC with its labels applied.
+type methodMetrics struct {
+	name    string
+	codes   [numCodes]prometheus.Counter
+	latency prometheus.Observer
+	streams prometheus.Gauge
+}
+
+// typeMetrics are the collectors of one scaler type with its labels applied.
+type typeMetrics struct {
+	collection prometheus.Observer
+	errors     map[string]prometheus.Counter // by reason; read-only
+	instances  prometheus.Gauge
+	builds     prometheus.Counter
+}
+
+// latencyBuckets cover a loopback call (~100µs) up to a slow source (10s).
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hpa_grpc_requests_total",
+			Help: "External scaler RPCs handled, by method and gRPC status code.",
+		}, []string{"method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hpa_grpc_request_duration_seconds",
+			Help:    "Time to handle a unary external scaler RPC, by method.",
+			Buckets: latencyBuckets,
+		}, []string{"method"}),
+		streams: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hpa_grpc_open_streams",
+			Help: "Streams currently open, by method.",
+		}, []string{"method"}),
+		collection: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hpa_metric_collection_duration_seconds",
+			Help:    "Time to fetch metric values from the source, by scaler type.",
+			Buckets: latencyBuckets,
+		}, []string{"scaler_type"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hpa_scaler_errors_total",
+			Help: "Scaler failures (building a scaler or fetching values), by scaler type and reason.",
+		}, []string{"scaler_type", "reason"}),
+		instances: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hpa_scaler_instances",
+			Help: "Scaler instances currently open (one per ScaledObject trigger), by scaler type.",
+		}, []string{"scaler_type"}),
+		builds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hpa_scaler_builds_total",
+			Help: "Scaler instances built (first use of a ScaledObject or changed metadata), by scaler type.",
+		}, []string{"scaler_type"}),
+		methods: map[string]*methodMetrics{},
+		types:   map[string]*typeMetrics{},
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.requests, m.latency, m.streams, m.collection, m.errors, m.instances, m.builds} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, name := range methodNames {
+		mm := &methodMetrics{name: name}
+		if strings.HasPrefix(name, "Stream") {
+			mm.streams = m.streams.WithLabelValues(name)
+		} else {
+			// A stream's lifetime says nothing about latency.
+			mm.latency = m.latency.WithLabelValues(name)
+		}
+		for c := range numCodes {
+			mm.codes[c] = m.requests.WithLabelValues(name, codes.Code(c).String())
+		}
+		m.methods[servicePrefix+name] = mm
+	}
+	return m, nil
+}
+
+// method returns the collectors of a full gRPC method name, or nil for a
+// method of another service.
+func (m *metrics) method(fullMethod string) *methodMetrics {
+	return m.methods[fullMethod]
+}
+
+// forType returns the collectors of a scaler type; the server calls it only
+// when it builds a scaler, never per request.
+func (m *metrics) forType(typ string) *typeMetrics {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t, ok := m.types[typ]; ok {
+		return t
+	}
+	t := &typeMetrics{
+		collection: m.collection.WithLabelValues(typ),
+		errors:     make(map[string]prometheus.Counter, len(reasons)),
+		instances:  m.instances.WithLabelValues(typ),
+		builds:     m.builds.WithLabelValues(typ),
+	}
+	for _, r := range reasons {
+		t.errors[r] = m.errors.WithLabelValues(typ, r)
+	}
+	m.types[typ] = t
+	return t
+}
+
+func (mm *methodMetrics) done(code codes.Code, seconds float64) {
+	if int(code) < numCodes {
+		mm.codes[code].Inc()
+	}
+	if mm.latency != nil {
+		mm.latency.Observe(seconds)
+	}
+}

@@ -1,0 +1,472 @@
+package externalscaler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"k8s.io/utils/clock"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// Defaults of Options.
+const (
+	DefaultIdleTimeout  = 10 * time.Minute
+	DefaultPollInterval = 5 * time.Second
+	DefaultBuildTimeout = 30 * time.Second
+)
+
+// Options configure a Server. Registry is required; the rest have defaults.
+type Options struct {
+	// Registry resolves the scalerType metadata key. It must not be
+	// modified once the server runs.
+	Registry *scalers.Registry
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+	// Clock drives stream polling, idle reaping and timings; nil is the
+	// real clock.
+	Clock clock.WithTicker
+	// Registerer receives the server's metrics; nil registers them nowhere.
+	Registerer prometheus.Registerer
+	// IdleTimeout closes a scaler instance no call has used for that long
+	// (default 10m). KEDA calls at least every pollingInterval for every
+	// ScaledObject that exists, so only deleted or changed ones go idle.
+	IdleTimeout time.Duration
+	// DefaultPollInterval is the stream re-check interval of a trigger
+	// without a pollInterval key (default 5s).
+	DefaultPollInterval time.Duration
+	// BuildTimeout bounds building one scaler instance, connecting
+	// included (default 30s).
+	BuildTimeout time.Duration
+}
+
+func (o *Options) validate() error {
+	var errs []error
+	if o.Registry == nil {
+		errs = append(errs, errors.New("options: a scaler registry is required"))
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{
+		{"IdleTimeout", &o.IdleTimeout, DefaultIdleTimeout},
+		{"DefaultPollInterval", &o.DefaultPollInterval, DefaultPollInterval},
+		{"BuildTimeout", &o.BuildTimeout, DefaultBuildTimeout},
+	} {
+		switch {
+		case *d.v == 0:
+			*d.v = d.def
+		case *d.v < 0:
+			errs = append(errs, fmt.Errorf("%s %v: must be > 0", d.name, *d.v))
+		}
+	}
+	if o.DefaultPollInterval < minPollInterval || o.DefaultPollInterval > maxPollInterval {
+		errs = append(errs, fmt.Errorf("DefaultPollInterval %v: %v", o.DefaultPollInterval, errPollRange))
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	return errors.Join(errs...)
+}
+
+// Server implements pb.ExternalScalerServer. It is safe for concurrent use.
+type Server struct {
+	pb.UnimplementedExternalScalerServer
+
+	log   *slog.Logger
+	clock clock.WithTicker
+	m     *metrics
+	cache *cache
+
+	stopping chan struct{} // closed by Shutdown: streams end
+	stopOnce sync.Once
+}
+
+var _ pb.ExternalScalerServer = (*Server)(nil)
+
+// New returns a Server; call Close when done with it.
+func New(opts Options) (*Server, error) {
+	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("external scaler options: %w", err)
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("external scaler metrics: %w", err)
+	}
+	s := &Server{
+		log:      opts.Logger,
+		clock:    opts.Clock,
+		m:        m,
+		stopping: make(chan struct{}),
+	}
+	s.cache = newCache(cacheOptions{
+		registry:     opts.Registry,
+		logger:       opts.Logger,
+		clock:        opts.Clock,
+		idleTimeout:  opts.IdleTimeout,
+		buildTimeout: opts.BuildTimeout,
+		defaultPoll:  opts.DefaultPollInterval,
+		metrics:      m,
+	})
+	return s, nil
+}
+
+// Register adds the ExternalScaler service to g.
+func (s *Server) Register(g *grpc.Server) { pb.RegisterExternalScalerServer(g, s) }
+
+// GRPCOptions returns the server options the service needs: interceptors
+// that record metrics and turn a panic into an Internal error, and a Stop
+// that waits for handlers (so no scaler is used after Close).
+func (s *Server) GRPCOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
+		grpc.ChainStreamInterceptor(s.streamInterceptor),
+		grpc.WaitForHandlers(true),
+	}
+}
+
+// Shutdown makes open streams end cleanly, so a GracefulStop does not wait
+// for clients that would keep them open for ever. KEDA reopens them, on
+// another replica if there is one.
+func (s *Server) Shutdown() {
+	s.stopOnce.Do(func() { close(s.stopping) })
+}
+
+// Close ends streams and closes every scaler instance; later calls fail with
+// Unavailable. Call it after the gRPC server has stopped.
+func (s *Server) Close() {
+	s.Shutdown()
+	s.cache.close()
+}
+
+func checkRef(ref *pb.ScaledObjectRef) error {
+	switch {
+	case ref == nil:
+		return invalidArgument("scaledObjectRef is missing")
+	case ref.Name == "":
+		return invalidArgument("scaledObjectRef.name is empty")
+	case ref.Namespace == "":
+		return invalidArgument("scaledObjectRef.namespace is empty")
+	}
+	return nil
+}
+
+// IsActive fetches fresh values and reports whether the trigger is active.
+func (s *Server) IsActive(ctx context.Context, ref *pb.ScaledObjectRef) (*pb.IsActiveResponse, error) {
+	if err := checkRef(ref); err != nil {
+		return nil, err
+	}
+	e, err := s.cache.acquire(ctx, ref.Namespace, ref.Name, ref.ScalerMetadata)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	defer s.cache.release(e)
+	m, err := s.fetch(ctx, e)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.IsActiveResponse{Result: m.Active}, nil
+}
+
+// GetMetricSpec returns the trigger's metrics and targets (no I/O).
+func (s *Server) GetMetricSpec(ctx context.Context, ref *pb.ScaledObjectRef) (*pb.GetMetricSpecResponse, error) {
+	if err := checkRef(ref); err != nil {
+		return nil, err
+	}
+	e, err := s.cache.acquire(ctx, ref.Namespace, ref.Name, ref.ScalerMetadata)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	defer s.cache.release(e)
+	return specResponse(e.scaler.MetricSpecs()), nil
+}
+
+func specResponse(specs []scalers.MetricSpec) *pb.GetMetricSpecResponse {
+	out := make([]*pb.MetricSpec, len(specs))
+	backing := make([]pb.MetricSpec, len(specs))
+	for i, sp := range specs {
+		backing[i] = pb.MetricSpec{
+			MetricName:      sp.Name,
+			TargetSize:      targetInt64(sp.Target),
+			TargetSizeFloat: floatField(sp.Target),
+		}
+		out[i] = &backing[i]
+	}
+	return &pb.GetMetricSpecResponse{MetricSpecs: out}
+}
+
+// metricsResponse holds a GetMetricsResponse with its one value in a single
+// allocation.
+type metricsResponse struct {
+	resp pb.GetMetricsResponse
+	val  pb.MetricValue
+	arr  [1]*pb.MetricValue
+}
+
+// GetMetrics fetches fresh values and returns the one KEDA asked for (the
+// name from GetMetricSpec, without KEDA's "sN-" prefix).
+func (s *Server) GetMetrics(ctx context.Context, req *pb.GetMetricsRequest) (*pb.GetMetricsResponse, error) {
+	if req == nil {
+		return nil, invalidArgument("request is missing")
+	}
+	ref := req.ScaledObjectRef
+	if err := checkRef(ref); err != nil {
+		return nil, err
+	}
+	if req.MetricName == "" {
+		return nil, invalidArgument("metricName is empty")
+	}
+	e, err := s.cache.acquire(ctx, ref.Namespace, ref.Name, ref.ScalerMetadata)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	defer s.cache.release(e)
+	if !slices.Contains(e.names, req.MetricName) {
+		return nil, status.Errorf(codes.NotFound, "metric %q is not offered by this trigger (scalerType %s offers: %s)",
+			req.MetricName, e.meta.scalerType, strings.Join(e.names, ", "))
+	}
+	m, err := s.fetch(ctx, e)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	v, ok := m.Value(req.MetricName)
+	if !ok {
+		return nil, status.Errorf(codes.Internal, "internal error: scaler type %q returned no value for metric %q",
+			e.meta.scalerType, req.MetricName)
+	}
+	r := &metricsResponse{}
+	r.val = pb.MetricValue{MetricName: req.MetricName, MetricValue: valueInt64(v), MetricValueFloat: floatField(v)}
+	r.arr[0] = &r.val
+	r.resp.MetricValues = r.arr[:]
+	return &r.resp, nil
+}
+
+// fetch asks e's scaler for fresh values and records the collection.
+func (s *Server) fetch(ctx context.Context, e *entry) (scalers.Metrics, error) {
+	start := s.clock.Now()
+	m, err := e.scaler.Metrics(ctx)
+	e.tm.collection.Observe(s.clock.Since(start).Seconds())
+	if err != nil && ctx.Err() == nil {
+		// A caller that went away is not a scaler error.
+		e.tm.errors[reasonOf(err)].Inc()
+	}
+	return m, err
+}
+
+// StreamIsActive sends the trigger's activity at once and then whenever it
+// changes. A scaler that can push (scalers.PushScaler) reports changes
+// itself; any other is polled every pollInterval.
+//
+// An error before the first message ends the stream with its status (bad
+// metadata, source unreachable); after it, a failed poll keeps the last
+// state and is retried at the next tick, so a short outage of the source
+// does not make KEDA back off from the stream.
+func (s *Server) StreamIsActive(ref *pb.ScaledObjectRef, stream grpc.ServerStreamingServer[pb.IsActiveResponse]) error {
+	if err := checkRef(ref); err != nil {
+		return err
+	}
+	ctx := stream.Context()
+	e, err := s.cache.acquire(ctx, ref.Namespace, ref.Name, ref.ScalerMetadata)
+	if err != nil {
+		return toStatus(err)
+	}
+	defer s.releaseStream(e)
+
+	// Start watching before the first fetch, so no change can fall between
+	// the first message and the first tick or push.
+	var tick <-chan time.Time
+	var pushed <-chan bool
+	var pushDone <-chan struct{}
+	if ps, ok := e.scaler.(scalers.PushScaler); ok {
+		var stop func()
+		pushed, pushDone, stop = s.runPush(ctx, e, ps)
+		defer stop()
+	} else {
+		t := s.clock.NewTicker(e.meta.pollInterval)
+		defer t.Stop()
+		tick = t.C()
+	}
+
+	m, err := s.fetch(ctx, e)
+	if err != nil {
+		return toStatus(err)
+	}
+	last := m.Active
+	if err := stream.Send(&pb.IsActiveResponse{Result: last}); err != nil {
+		return err
+	}
+	for {
+		var active bool
+		select {
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		case <-s.stopping:
+			return nil
+		case <-pushDone:
+			return status.Errorf(codes.Internal, "internal error: scaler type %q stopped pushing activity", e.meta.scalerType)
+		case active = <-pushed:
+		case <-tick:
+			m, err := s.fetch(ctx, e)
+			if err != nil {
+				s.debugErr(ctx, "stream poll failed", e, err)
+				continue
+			}
+			active = m.Active
+		}
+		if active == last {
+			continue
+		}
+		last = active
+		if err := stream.Send(&pb.IsActiveResponse{Result: last}); err != nil {
+			return err
+		}
+	}
+}
+
+// runPush runs a PushScaler's Run for one stream. stop cancels it and
+// drains its channel until Run has returned, so no goroutine outlives the
+// stream even if Run blocks on a send.
+func (s *Server) runPush(ctx context.Context, e *entry, ps scalers.PushScaler) (active <-chan bool, done <-chan struct{}, stop func()) {
+	runCtx, cancel := context.WithCancel(ctx)
+	ch := make(chan bool, 1)
+	runDone := make(chan struct{})
+	go func() {
+		defer close(runDone)
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("push scaler panicked", "scalerType", e.meta.scalerType,
+					"scaledObject", e.key.String(), "panic", r, "stack", string(debug.Stack()))
+			}
+		}()
+		ps.Run(runCtx, ch)
+	}()
+	stop = func() {
+		cancel()
+		for {
+			select {
+			case <-ch:
+			case <-runDone:
+				return
+			}
+		}
+	}
+	return ch, runDone, stop
+}
+
+// StreamMetricSpec sends the trigger's metric specs at once and then
+// whenever they change (checked every pollInterval; MetricSpecs does no
+// I/O). GetMetricSpec returns the same specs, as the contract requires.
+func (s *Server) StreamMetricSpec(ref *pb.ScaledObjectRef, stream grpc.ServerStreamingServer[pb.GetMetricSpecResponse]) error {
+	if err := checkRef(ref); err != nil {
+		return err
+	}
+	ctx := stream.Context()
+	e, err := s.cache.acquire(ctx, ref.Namespace, ref.Name, ref.ScalerMetadata)
+	if err != nil {
+		return toStatus(err)
+	}
+	defer s.releaseStream(e)
+	t := s.clock.NewTicker(e.meta.pollInterval)
+	defer t.Stop()
+	last := e.scaler.MetricSpecs()
+	if err := stream.Send(specResponse(last)); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		case <-s.stopping:
+			return nil
+		case <-t.C():
+		}
+		specs := e.scaler.MetricSpecs()
+		if slices.Equal(specs, last) {
+			continue
+		}
+		last = specs
+		if err := stream.Send(specResponse(specs)); err != nil {
+			return err
+		}
+	}
+}
+
+// releaseStream marks the instance used (the stream kept it alive until
+// now) and releases it.
+func (s *Server) releaseStream(e *entry) {
+	e.used.Store(true)
+	s.cache.release(e)
+}
+
+func (s *Server) debugErr(ctx context.Context, msg string, e *entry, err error) {
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.DebugContext(ctx, msg, "scalerType", e.meta.scalerType, "scaledObject", e.key.String(), "err", err)
+	}
+}
+
+// unaryInterceptor records metrics of ExternalScaler calls and turns a panic
+// into an Internal error.
+func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	mm := s.m.method(info.FullMethod)
+	start := s.clock.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			resp, err = nil, s.panicked(info.FullMethod, r)
+		}
+		if mm != nil {
+			s.done(ctx, mm, err, start)
+		}
+	}()
+	return handler(ctx, req)
+}
+
+// streamInterceptor is unaryInterceptor for streams; it also counts open
+// streams.
+func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	mm := s.m.method(info.FullMethod)
+	start := s.clock.Now()
+	if mm != nil && mm.streams != nil {
+		mm.streams.Inc()
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = s.panicked(info.FullMethod, r)
+		}
+		if mm != nil {
+			if mm.streams != nil {
+				mm.streams.Dec()
+			}
+			s.done(ss.Context(), mm, err, start)
+		}
+	}()
+	return handler(srv, ss)
+}
+
+func (s *Server) done(ctx context.Context, mm *methodMetrics, err error, start time.Time) {
+	code := status.Code(err)
+	mm.done(code, s.clock.Since(start).Seconds())
+	if err != nil && s.log.Enabled(ctx, slog.LevelDebug) {
+		s.log.DebugContext(ctx, "rpc failed", "method", mm.name, "code", code.String(), "err", err)
+	}
+}
+
+func (s *Server) panicked(method string, r any) error {
+	s.log.Error("panic in handler", "method", method, "panic", r, "stack", string(debug.Stack()))
+	return status.Error(codes.Internal, "internal error")
+}

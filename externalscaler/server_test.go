@@ -1,0 +1,528 @@
+package externalscaler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/testing/protocmp"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+func TestGetMetricsValues(t *testing.T) {
+	env := &fakeEnv{}
+	ts := startServer(t, Options{Registry: env.registry()}, ServeOptions{})
+	src := env.source("q1")
+	r := ref("app", fakeMD("q1", "activation", "2"))
+
+	tests := []struct {
+		name       string
+		value      float64
+		wantInt    int64
+		wantFloat  float64
+		wantActive bool
+	}{
+		{name: "integer", value: 7, wantInt: 7, wantFloat: 7, wantActive: true},
+		{name: "fraction rounds half away from zero", value: 2.5, wantInt: 3, wantFloat: 2.5, wantActive: true},
+		{name: "at the activation threshold is not active", value: 2, wantInt: 2, wantFloat: 2},
+		{name: "small positive never reads as zero", value: 0.3, wantInt: 1, wantFloat: 0.3},
+		{name: "zero", value: 0, wantInt: 0, wantFloat: 0},
+		{name: "negative rounds (KEDA reads the int64 when the float is <= 0)", value: -2.6, wantInt: -3, wantFloat: -2.6},
+		{name: "huge clamps", value: 1e30, wantInt: math.MaxInt64, wantFloat: 1e30, wantActive: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src.set(tc.value, nil)
+			got := getValue(t, ts.client, r, "fake-q1")
+			want := &pb.MetricValue{MetricName: "fake-q1", MetricValue: tc.wantInt, MetricValueFloat: tc.wantFloat}
+			if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+				t.Errorf("GetMetrics (-want +got):\n%s", diff)
+			}
+			act, err := ts.client.IsActive(t.Context(), r)
+			if err != nil {
+				t.Fatalf("IsActive: %v", err)
+			}
+			if act.Result != tc.wantActive {
+				t.Errorf("IsActive: got %v, want %v", act.Result, tc.wantActive)
+			}
+		})
+	}
+	if got := src.builds.Load(); got != 1 {
+		t.Errorf("builds: got %d, want 1 (one instance per ScaledObject)", got)
+	}
+}
+
+func TestGetMetricSpec(t *testing.T) {
+	env := &fakeEnv{}
+	ts := startServer(t, Options{Registry: env.registry()}, ServeOptions{})
+	tests := []struct {
+		name   string
+		target string
+		want   *pb.MetricSpec
+	}{
+		{name: "integer target", target: "10", want: &pb.MetricSpec{MetricName: "fake-orders", TargetSize: 10, TargetSizeFloat: 10}},
+		{name: "fractional target", target: "2.4", want: &pb.MetricSpec{MetricName: "fake-orders", TargetSize: 2, TargetSizeFloat: 2.4}},
+		{name: "target below one keeps int64 >= 1", target: "0.25", want: &pb.MetricSpec{MetricName: "fake-orders", TargetSize: 1, TargetSizeFloat: 0.25}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := ts.client.GetMetricSpec(t.Context(), ref("spec-"+tc.target, fakeMD("orders", "target", tc.target)))
+			if err != nil {
+				t.Fatalf("GetMetricSpec: %v", err)
+			}
+			want := &pb.GetMetricSpecResponse{MetricSpecs: []*pb.MetricSpec{tc.want}}
+			if diff := cmp.Diff(want, resp, protocmp.Transform()); diff != "" {
+				t.Errorf("GetMetricSpec (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestErrors(t *testing.T) {
+	env := &fakeEnv{}
+	ts := startServer(t, Options{Registry: env.registry()}, ServeOptions{})
+	env.source("down").set(0, scalers.Unavailable("fake source", errors.New("dial tcp 127.0.0.1:1: connection refused")))
+	env.source("empty").set(0, fmt.Errorf("fake query: %w", scalers.ErrNoData))
+	good := fakeMD("ok")
+
+	tests := []struct {
+		name  string
+		req   *pb.GetMetricsRequest
+		code  codes.Code
+		parts []string
+	}{
+		{name: "nil ref", req: &pb.GetMetricsRequest{MetricName: "x"}, code: codes.InvalidArgument, parts: []string{"scaledObjectRef is missing"}},
+		{name: "empty name", req: &pb.GetMetricsRequest{ScaledObjectRef: &pb.ScaledObjectRef{Namespace: "ns", ScalerMetadata: good}, MetricName: "fake-ok"},
+			code: codes.InvalidArgument, parts: []string{"scaledObjectRef.name is empty"}},
+		{name: "empty namespace", req: &pb.GetMetricsRequest{ScaledObjectRef: &pb.ScaledObjectRef{Name: "a", ScalerMetadata: good}, MetricName: "fake-ok"},
+			code: codes.InvalidArgument, parts: []string{"scaledObjectRef.namespace is empty"}},
+		{name: "empty metric name", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("a", good)}, code: codes.InvalidArgument, parts: []string{"metricName is empty"}},
+		{name: "no metadata", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("nomd", nil), MetricName: "m"},
+			code: codes.InvalidArgument, parts: []string{"scalerType: required key is missing"}},
+		{name: "unknown scaler type", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("u", map[string]string{"scalerType": "kafkaa"}), MetricName: "m"},
+			code: codes.InvalidArgument, parts: []string{`scalerType "kafkaa"`, "fake, fake-bad-specs, fake-push"}},
+		{name: "bad scaler metadata names the key and value", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("b", fakeMD("ok", "target", "abc", "activation", "x")), MetricName: "fake-ok"},
+			code: codes.InvalidArgument, parts: []string{`target "abc": not a number`, `activation "x": not a number`}},
+		{name: "missing scaler key", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("m", map[string]string{"scalerType": "fake"}), MetricName: "fake-ok"},
+			code: codes.InvalidArgument, parts: []string{"source: required key is missing"}},
+		{name: "bad pollInterval", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("p", fakeMD("ok", "pollInterval", "soon")), MetricName: "fake-ok"},
+			code: codes.InvalidArgument, parts: []string{`pollInterval "soon": not a duration`}},
+		{name: "pollInterval out of range", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("p2", fakeMD("ok", "pollInterval", "5ms")), MetricName: "fake-ok"},
+			code: codes.InvalidArgument, parts: []string{`pollInterval "5ms": must be between 100ms and 1h0m0s`}},
+		{name: "metric not offered", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("a", good), MetricName: "fake-other"},
+			code: codes.NotFound, parts: []string{`metric "fake-other" is not offered`, "fake-ok"}},
+		{name: "source unreachable", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("d", fakeMD("down")), MetricName: "fake-down"},
+			code: codes.Unavailable, parts: []string{"connection refused"}},
+		{name: "no data", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("e", fakeMD("empty")), MetricName: "fake-empty"},
+			code: codes.NotFound, parts: []string{"no data"}},
+		{name: "factory panic", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("fp", fakeMD("ok", "panicOnBuild", "true")), MetricName: "fake-ok"},
+			code: codes.Internal, parts: []string{`scaler type "fake" failed while being built`}},
+		{name: "Metrics panic", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("mp", fakeMD("ok", "panicOnMetrics", "true")), MetricName: "fake-ok"},
+			code: codes.Internal, parts: []string{"internal error"}},
+		{name: "scaler breaking the spec contract", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("bs", map[string]string{"scalerType": "fake-bad-specs", "source": "ok"}), MetricName: "same"},
+			code: codes.Internal, parts: []string{`metric name "same" twice`, `target 0, want > 0`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ts.client.GetMetrics(t.Context(), tc.req)
+			wantCode(t, err, tc.code, tc.parts...)
+			if tc.req.ScaledObjectRef == nil || tc.req.MetricName == "" {
+				return
+			}
+			if tc.code == codes.InvalidArgument || tc.code == codes.Unavailable {
+				// IsActive reports the same for the same ref.
+				_, err := ts.client.IsActive(t.Context(), tc.req.ScaledObjectRef)
+				wantCode(t, err, tc.code, tc.parts...)
+			}
+		})
+	}
+
+	// The server survived every one of them.
+	env.source("ok").set(4, nil)
+	if got := getValue(t, ts.client, ref("a", good), "fake-ok").MetricValueFloat; got != 4 {
+		t.Errorf("after errors: got %v, want 4", got)
+	}
+}
+
+func TestNilRequests(t *testing.T) {
+	// A nil message cannot go over the wire; call the handlers directly.
+	env := &fakeEnv{}
+	srv, err := New(Options{Registry: env.registry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := t.Context()
+	if _, err := srv.GetMetrics(ctx, nil); err == nil {
+		t.Error("GetMetrics(nil): got nil error")
+	} else {
+		wantCode(t, err, codes.InvalidArgument, "request is missing")
+	}
+	_, err = srv.IsActive(ctx, nil)
+	wantCode(t, err, codes.InvalidArgument, "scaledObjectRef is missing")
+	_, err = srv.GetMetricSpec(ctx, nil)
+	wantCode(t, err, codes.InvalidArgument, "scaledObjectRef is missing")
+}
+
+func TestMetadataChangeRebuilds(t *testing.T) {
+	env := &fakeEnv{}
+	ts := startServer(t, Options{Registry: env.registry()}, ServeOptions{})
+	src := env.source("jobs")
+	src.set(1, nil)
+	specTarget := func(md map[string]string) float64 {
+		t.Helper()
+		resp, err := ts.client.GetMetricSpec(t.Context(), ref("worker", md))
+		if err != nil {
+			t.Fatalf("GetMetricSpec: %v", err)
+		}
+		return resp.MetricSpecs[0].TargetSizeFloat
+	}
+	a, b := fakeMD("jobs", "target", "5"), fakeMD("jobs", "target", "8")
+	steps := []struct {
+		md                   map[string]string
+		wantTarget           float64
+		wantBuilds, wantOpen int32
+	}{
+		{md: a, wantTarget: 5, wantBuilds: 1, wantOpen: 1},
+		{md: a, wantTarget: 5, wantBuilds: 1, wantOpen: 1},
+		{md: b, wantTarget: 8, wantBuilds: 2, wantOpen: 1},
+		{md: b, wantTarget: 8, wantBuilds: 2, wantOpen: 1},
+	}
+	for i, st := range steps {
+		if got := specTarget(st.md); got != st.wantTarget {
+			t.Errorf("step %d: target got %v, want %v", i, got, st.wantTarget)
+		}
+		if got := src.builds.Load(); got != st.wantBuilds {
+			t.Errorf("step %d: builds got %d, want %d", i, got, st.wantBuilds)
+		}
+		if got := src.builds.Load() - src.closes.Load(); got != st.wantOpen {
+			t.Errorf("step %d: open instances got %d, want %d (the replaced one is closed)", i, got, st.wantOpen)
+		}
+	}
+	if got := metricValue(t, ts.srv.m.instances.WithLabelValues("fake")); got != 1 {
+		t.Errorf("hpa_scaler_instances{fake}: got %v, want 1", got)
+	}
+}
+
+func TestSeveralTriggersOfOneScaledObject(t *testing.T) {
+	// KEDA sends the same namespace/name for each external trigger of a
+	// ScaledObject, each with its own metadata: after one mistaken
+	// replacement both instances must live side by side, not be rebuilt on
+	// every call.
+	env := &fakeEnv{}
+	ts := startServer(t, Options{Registry: env.registry()}, ServeOptions{})
+	env.source("t0").set(3, nil)
+	env.source("t1").set(9, nil)
+	r0, r1 := ref("multi", fakeMD("t0")), ref("multi", fakeMD("t1"))
+	for range 5 {
+		if got := getValue(t, ts.client, r0, "fake-t0").MetricValueFloat; got != 3 {
+			t.Fatalf("trigger 0: got %v, want 3", got)
+		}
+		if got := getValue(t, ts.client, r1, "fake-t1").MetricValueFloat; got != 9 {
+			t.Fatalf("trigger 1: got %v, want 9", got)
+		}
+	}
+	if got := env.source("t0").builds.Load(); got != 2 {
+		t.Errorf("trigger 0 builds: got %d, want 2 (one replacement, then side by side)", got)
+	}
+	if got := env.source("t1").builds.Load(); got != 1 {
+		t.Errorf("trigger 1 builds: got %d, want 1", got)
+	}
+	if got := ts.srv.cache.len(); got != 2 {
+		t.Errorf("instances: got %d, want 2", got)
+	}
+}
+
+func TestConcurrentCallers(t *testing.T) {
+	env := &fakeEnv{}
+	ts := startServer(t, Options{Registry: env.registry()}, ServeOptions{})
+	const objects, callers, calls = 20, 64, 30
+	for i := range objects {
+		env.source(fmt.Sprint("c", i)).set(float64(i), nil)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for c := range callers {
+		wg.Go(func() {
+			for k := range calls {
+				i := (c + k) % objects
+				src := fmt.Sprint("c", i)
+				resp, err := ts.client.GetMetrics(t.Context(), &pb.GetMetricsRequest{
+					ScaledObjectRef: ref(fmt.Sprint("obj", i), fakeMD(src)), MetricName: "fake-" + src})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if got := resp.MetricValues[0].MetricValueFloat; got != float64(i) {
+					errs <- fmt.Errorf("object %d: got %v, want %d", i, got, i)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i := range objects {
+		if got := env.source(fmt.Sprint("c", i)).builds.Load(); got != 1 {
+			t.Errorf("object %d: builds got %d, want 1", i, got)
+		}
+	}
+}
+
+func TestSlowBuildBlocksOnlyItsObject(t *testing.T) {
+	env := &fakeEnv{}
+	ts := startServer(t, Options{Registry: env.registry()}, ServeOptions{})
+	slow := env.source("slow")
+	slow.gate = make(chan struct{})
+	slow.set(2, nil)
+	env.source("fast").set(1, nil)
+
+	const waiters = 10
+	results := make(chan error, waiters)
+	for range waiters {
+		go func() {
+			_, err := ts.client.GetMetrics(context.Background(), &pb.GetMetricsRequest{
+				ScaledObjectRef: ref("slow", fakeMD("slow")), MetricName: "fake-slow"})
+			results <- err
+		}()
+	}
+	// A caller that gives up while the build runs gets its own deadline.
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	_, err := ts.client.IsActive(ctx, ref("slow", fakeMD("slow")))
+	cancel()
+	wantCode(t, err, codes.DeadlineExceeded)
+
+	// Other objects are served while "slow" builds.
+	if got := getValue(t, ts.client, ref("fast", fakeMD("fast")), "fake-fast").MetricValueFloat; got != 1 {
+		t.Errorf("fast: got %v, want 1", got)
+	}
+	close(slow.gate)
+	for range waiters {
+		if err := <-results; err != nil {
+			t.Errorf("waiter: %v", err)
+		}
+	}
+	if got := slow.builds.Load(); got != 1 {
+		t.Errorf("slow builds: got %d, want 1 (one build for every waiter)", got)
+	}
+}
+
+func TestIdleInstancesAreClosed(t *testing.T) {
+	env := &fakeEnv{}
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
+	const idle = time.Minute
+	ts := startServer(t, Options{Registry: env.registry(), Clock: clk, IdleTimeout: idle}, ServeOptions{})
+	src := env.source("idle")
+	src.set(1, nil)
+	r := ref("idle", fakeMD("idle"))
+	getValue(t, ts.client, r, "fake-idle")
+
+	c := ts.srv.cache
+	now := clk.Now()
+	steps := []struct {
+		at         time.Duration
+		use        bool
+		wantCloses int32
+	}{
+		{at: 10 * time.Second, wantCloses: 0},            // used since the last sweep: stays
+		{at: 50 * time.Second, use: true, wantCloses: 0}, // used again: idle counts from this sweep
+		{at: 60 * time.Second, wantCloses: 0},
+		{at: 50*time.Second + idle - time.Second, wantCloses: 0}, // 59s unused
+		{at: 50*time.Second + idle, wantCloses: 1},               // 60s unused: closed
+	}
+	for _, st := range steps {
+		if st.use {
+			getValue(t, ts.client, r, "fake-idle")
+		}
+		c.reap(now.Add(st.at))
+		if got := src.closes.Load(); got != st.wantCloses {
+			t.Fatalf("at %v: closes got %d, want %d", st.at, got, st.wantCloses)
+		}
+	}
+	if got := c.len(); got != 0 {
+		t.Errorf("instances after reaping: got %d, want 0", got)
+	}
+	// Used again: rebuilt.
+	getValue(t, ts.client, r, "fake-idle")
+	if got := src.builds.Load(); got != 2 {
+		t.Errorf("builds: got %d, want 2", got)
+	}
+
+	// The janitor does the same on its own ticker.
+	eventually(t, "janitor closes the idle instance", func() bool {
+		clk.Step(janitorInterval(idle))
+		return src.closes.Load() == 2
+	})
+}
+
+func TestOpenStreamKeepsInstance(t *testing.T) {
+	env := &fakeEnv{}
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
+	ts := startServer(t, Options{Registry: env.registry(), Clock: clk, IdleTimeout: time.Minute}, ServeOptions{})
+	src := env.source("s")
+	src.set(1, nil)
+	a := fakeMD("s", "pollInterval", "1s")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	stream, err := ts.client.StreamIsActive(ctx, ref("so", a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := stream.Recv(); err != nil || !msg.Result {
+		t.Fatalf("first message: got %v, %v; want true", msg, err)
+	}
+	// Neither idleness nor a metadata change closes a scaler a stream uses.
+	ts.srv.cache.reap(clk.Now().Add(time.Hour))
+	ts.srv.cache.reap(clk.Now().Add(2 * time.Hour))
+	getValue(t, ts.client, ref("so", fakeMD("s", "target", "3")), "fake-s")
+	if got := src.closes.Load(); got != 0 {
+		t.Fatalf("closes with the stream open: got %d, want 0", got)
+	}
+	// The stream still polls its (replaced) instance.
+	src.set(0, nil)
+	msg := recvStepping(t, clk, time.Second, stream.Recv)
+	if msg.Result {
+		t.Errorf("after the source dropped to 0: got active, want inactive")
+	}
+	cancel()
+	eventually(t, "the replaced instance closes when the stream ends", func() bool { return src.closes.Load() == 1 })
+}
+
+// recvStepping receives the next stream message, stepping the fake clock
+// while it waits so the server's ticker fires.
+func recvStepping[T any](tb testing.TB, clk *clocktesting.FakeClock, step time.Duration, recv func() (T, error)) T {
+	tb.Helper()
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := recv()
+		ch <- result{v, err}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		select {
+		case r := <-ch:
+			if r.err != nil {
+				tb.Fatalf("Recv: %v", r.err)
+			}
+			return r.v
+		case <-time.After(5 * time.Millisecond):
+			if time.Now().After(deadline) {
+				tb.Fatalf("Recv: no message within 10s")
+			}
+			clk.Step(step)
+		}
+	}
+}
+
+func TestMetricsAreRecorded(t *testing.T) {
+	env := &fakeEnv{}
+	reg := prometheus.NewRegistry()
+	ts := startServer(t, Options{Registry: env.registry(), Registerer: reg}, ServeOptions{})
+	env.source("m").set(1, nil)
+	env.source("down").set(0, scalers.Unavailable("fake", errors.New("refused")))
+	for range 3 {
+		getValue(t, ts.client, ref("m", fakeMD("m")), "fake-m")
+	}
+	_, err := ts.client.GetMetrics(t.Context(), &pb.GetMetricsRequest{ScaledObjectRef: ref("d", fakeMD("down")), MetricName: "fake-down"})
+	wantCode(t, err, codes.Unavailable)
+	_, err = ts.client.IsActive(t.Context(), ref("u", map[string]string{"scalerType": "nope"}))
+	wantCode(t, err, codes.InvalidArgument)
+
+	m := ts.srv.m
+	checks := []struct {
+		name string
+		c    prometheus.Metric
+		want float64
+	}{
+		{"requests GetMetrics OK", m.requests.WithLabelValues("GetMetrics", "OK"), 3},
+		{"requests GetMetrics Unavailable", m.requests.WithLabelValues("GetMetrics", "Unavailable"), 1},
+		{"requests IsActive InvalidArgument", m.requests.WithLabelValues("IsActive", "InvalidArgument"), 1},
+		{"errors fake unavailable", m.errors.WithLabelValues("fake", "unavailable"), 1},
+		{"errors unknown invalid_config (no client input in labels)", m.errors.WithLabelValues("unknown", "invalid_config"), 1},
+		{"instances fake", m.instances.WithLabelValues("fake"), 2},
+		{"builds fake", m.builds.WithLabelValues("fake"), 2},
+	}
+	for _, c := range checks {
+		if got := metricValue(t, c.c); got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	series := map[string]int{}
+	for _, mf := range mfs {
+		series[mf.GetName()] = len(mf.GetMetric())
+	}
+	if got := series["hpa_metric_collection_duration_seconds"]; got != 2 {
+		t.Errorf("collection duration series: got %d, want 2 (scaler_type fake and unknown)", got)
+	}
+	if got := series["hpa_grpc_request_duration_seconds"]; got != 3 {
+		t.Errorf("latency series: got %d, want 3 (the unary methods)", got)
+	}
+	for _, n := range []string{"hpa_grpc_requests_total", "hpa_grpc_request_duration_seconds", "hpa_metric_collection_duration_seconds",
+		"hpa_scaler_errors_total", "hpa_scaler_instances", "hpa_scaler_builds_total"} {
+		if series[n] == 0 {
+			t.Errorf("metric %s not registered", n)
+		}
+	}
+}
+
+func TestOptionsValidate(t *testing.T) {
+	reg := scalers.NewRegistry()
+	tests := []struct {
+		name string
+		o    Options
+		want string
+	}{
+		{name: "no registry", o: Options{}, want: "a scaler registry is required"},
+		{name: "negative idle", o: Options{Registry: reg, IdleTimeout: -time.Second}, want: "IdleTimeout -1s: must be > 0"},
+		{name: "poll too fast", o: Options{Registry: reg, DefaultPollInterval: time.Millisecond}, want: "DefaultPollInterval 1ms"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New: got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// metricValue reads a counter or gauge.
+func metricValue(tb testing.TB, m prometheus.Metric) float64 {
+	tb.Helper()
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		tb.Fatalf("write metric: %v", err)
+	}
+	switch {
+	case d.Counter != nil:
+		return d.Counter.GetValue()
+	case d.Gauge != nil:
+		return d.Gauge.GetValue()
+	}
+	tb.Fatalf("metric %v: neither counter nor gauge", m.Desc())
+	return 0
+}
