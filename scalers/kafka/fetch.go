@@ -79,6 +79,11 @@ func (s *Scaler) fetch(ctx context.Context) ([]Offsets, error) {
 // fetchCommitted returns every committed offset of the group.
 func (s *Scaler) fetchCommitted(ctx context.Context) (kadm.OffsetResponses, error) {
 	o, err := s.adm.FetchOffsets(ctx, s.md.ConsumerGroup)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		// Some brokers (and kfake) answer so for a group that never
+		// committed; others answer with no offsets. Both mean no commits.
+		return kadm.OffsetResponses{}, nil
+	}
 	if err != nil {
 		return nil, scalers.Unavailable(fmt.Sprintf("kafka: fetch committed offsets of group %q", s.md.ConsumerGroup), err)
 	}

@@ -1,0 +1,356 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// newTestScaler builds a scaler for md and closes it at the end of the test.
+func newTestScaler(t testing.TB, md map[string]string) *Scaler {
+	t.Helper()
+	s, err := newScaler(context.Background(), scalers.Config{Type: Type, Metadata: md}, options{metadataAge: DefaultMetadataAge})
+	if err != nil {
+		t.Fatalf("new scaler: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// lagOf runs one round and returns the metric value and activity.
+func lagOf(t testing.TB, s *Scaler) (float64, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m, err := s.Metrics(ctx)
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	v, ok := m.Value(s.MetricSpecs()[0].Name)
+	if !ok || len(m.Values) != 1 {
+		t.Fatalf("got values %v, want one named %s", m.Values, s.MetricSpecs()[0].Name)
+	}
+	return v, m.Active
+}
+
+func trigger(k *testenv.Kafka, kv ...string) map[string]string {
+	md := map[string]string{"bootstrapServers": k.Addrs()[0] + "," + k.Addrs()[len(k.Addrs())-1], "consumerGroup": "g", "topic": "orders"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "<delete>" {
+			delete(md, kv[i])
+			continue
+		}
+		md[kv[i]] = kv[i+1]
+	}
+	return md
+}
+
+// TestMetricsFlags runs every lag setting against one cluster state:
+// topic orders with 4 partitions holding 30, 20, 0 and 5 records; group g
+// has committed 10 on partition 0 and 20 on partition 1, nothing on 2 and 3.
+func TestMetricsFlags(t *testing.T) {
+	k := testenv.StartKafka(t, testenv.KafkaConfig{Opts: []kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(4, "orders", "other")}})
+	for p, n := range []int{30, 20, 0, 5} {
+		k.Produce(t, "orders", int32(p), n)
+	}
+	k.Produce(t, "other", 0, 1000) // another topic never counts with topic set
+	k.Commit(t, "g", map[string]map[int32]int64{"orders": {0: 10, 1: 20}, "other": {0: 0}})
+
+	tests := []struct {
+		name       string
+		md         []string
+		wantMetric float64
+		wantActive bool
+	}{
+		// p0 lag 20, p1 0, p2 and p3 have no commit: 1 each with latest.
+		{name: "defaults", wantMetric: 22, wantActive: true},
+		{name: "earliest counts uncommitted partitions from the start", md: []string{"offsetResetPolicy", "earliest"}, wantMetric: 25, wantActive: true},
+		{name: "scaleToZeroOnInvalidOffset", md: []string{"scaleToZeroOnInvalidOffset", "true"}, wantMetric: 20, wantActive: true},
+		{name: "earliest and scaleToZeroOnInvalidOffset", md: []string{"offsetResetPolicy", "earliest", "scaleToZeroOnInvalidOffset", "true"}, wantMetric: 20, wantActive: true},
+		{name: "partitionLimitation", md: []string{"partitionLimitation", "0-1"}, wantMetric: 20, wantActive: true},
+		{name: "partitionLimitation on a caught-up partition", md: []string{"partitionLimitation", "1"}, wantMetric: 0, wantActive: false},
+		{name: "partitionLimitation list with a missing partition", md: []string{"partitionLimitation", "1,3,99"}, wantMetric: 1, wantActive: true},
+		{name: "below the cap", md: []string{"lagThreshold", "5"}, wantMetric: 22, wantActive: true},
+		{name: "capped at 4 partitions", md: []string{"lagThreshold", "2"}, wantMetric: 8, wantActive: true},
+		{name: "allowIdleConsumers", md: []string{"lagThreshold", "2", "allowIdleConsumers", "true"}, wantMetric: 22, wantActive: true},
+		{name: "limitToPartitionsWithLag", md: []string{"lagThreshold", "2", "limitToPartitionsWithLag", "true"}, wantMetric: 6, wantActive: true},
+		{name: "ensureEvenDistributionOfPartitions", md: []string{"ensureEvenDistributionOfPartitions", "true"}, wantMetric: 40, wantActive: true},
+		{name: "activationLagThreshold not exceeded", md: []string{"activationLagThreshold", "22"}, wantMetric: 22, wantActive: false},
+		{name: "activationLagThreshold exceeded", md: []string{"activationLagThreshold", "21"}, wantMetric: 22, wantActive: true},
+		{name: "excludePersistentLag first round", md: []string{"excludePersistentLag", "true"}, wantMetric: 22, wantActive: true},
+		{name: "protocol capped at Kafka 1.0.0", md: []string{"version", "1.0.0"}, wantMetric: 22, wantActive: true},
+		{name: "fullMetadata false", md: []string{"fullMetadata", "false"}, wantMetric: 22, wantActive: true},
+		{name: "group without commits", md: []string{"consumerGroup", "nobody"}, wantMetric: 4, wantActive: true},
+		{name: "group without commits, scaleToZeroOnInvalidOffset", md: []string{"consumerGroup", "nobody", "scaleToZeroOnInvalidOffset", "true"}, wantMetric: 0, wantActive: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestScaler(t, trigger(k, tc.md...))
+			got, active := lagOf(t, s)
+			if got != tc.wantMetric || active != tc.wantActive {
+				t.Errorf("got metric %v active %v, want %v %v", got, active, tc.wantMetric, tc.wantActive)
+			}
+		})
+	}
+}
+
+// TestMetricsAllTopics leaves topic empty: every topic the group committed
+// to counts, with all its partitions.
+func TestMetricsAllTopics(t *testing.T) {
+	k := testenv.StartKafka(t, testenv.KafkaConfig{Opts: []kfake.Opt{kfake.NumBrokers(2)}})
+	k.CreateTopic(t, "a", 2)
+	k.CreateTopic(t, "b", 3)
+	k.CreateTopic(t, "c", 1)
+	k.ProduceMany(t, "a", []int32{0, 1}, 10)
+	k.ProduceMany(t, "b", []int32{0, 1, 2}, 3)
+	k.ProduceMany(t, "c", []int32{0}, 100)
+	k.Commit(t, "g", map[string]map[int32]int64{"a": {0: 5}, "b": {1: 0}})
+
+	s := newTestScaler(t, trigger(k, "topic", "<delete>"))
+	if got, want := s.MetricSpecs()[0].Name, "kafka-g-topics"; got != want {
+		t.Errorf("got metric name %q, want %q", got, want)
+	}
+	// a0 5, a1 no commit 1, b0 1, b1 3, b2 1; c is not the group's.
+	if got, active := lagOf(t, s); got != 11 || !active {
+		t.Errorf("got %v active %v, want 11 true", got, active)
+	}
+
+	k.Commit(t, "g", map[string]map[int32]int64{"a": {0: 10, 1: 10}, "b": {0: 3, 1: 3, 2: 3}})
+	if got, active := lagOf(t, s); got != 0 || active {
+		t.Errorf("after catching up: got %v active %v, want 0 false", got, active)
+	}
+
+	empty := newTestScaler(t, trigger(k, "topic", "<delete>", "consumerGroup", "nobody"))
+	if got, active := lagOf(t, empty); got != 0 || active {
+		t.Errorf("group without commits: got %v active %v, want 0 false", got, active)
+	}
+}
+
+// TestMetricsProducersAdvance follows a topic through several rounds while
+// producers add records and the group commits.
+func TestMetricsProducersAdvance(t *testing.T) {
+	k := testenv.StartKafka(t, testenv.KafkaConfig{Opts: []kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(3, "orders")}})
+	s := newTestScaler(t, trigger(k, "lagThreshold", "5"))
+	persistent := newTestScaler(t, trigger(k, "lagThreshold", "5", "excludePersistentLag", "true"))
+
+	k.Commit(t, "g", map[string]map[int32]int64{"orders": {0: 0, 1: 0, 2: 0}})
+	steps := []struct {
+		name                 string
+		produce              [3]int
+		commit               map[int32]int64
+		want, wantPersistent float64
+		wantActive           bool
+	}{
+		{name: "empty topic", want: 0, wantPersistent: 0},
+		// The commits have not moved since the previous round, so the
+		// persistent scaler leaves this lag out of the metric (but stays
+		// active): KEDA cannot tell a stuck consumer from an idle one.
+		{name: "records arrive", produce: [3]int{4, 2, 0}, want: 6, wantPersistent: 0, wantActive: true},
+		{name: "more records, no commits", produce: [3]int{3, 0, 1}, want: 10, wantPersistent: 0, wantActive: true},
+		{name: "group commits some", commit: map[int32]int64{0: 5}, want: 5, wantPersistent: 2, wantActive: true},
+		{name: "burst beyond the cap", produce: [3]int{100, 100, 100}, want: 15, wantPersistent: 0, wantActive: true},
+		{name: "group moves on every partition", commit: map[int32]int64{0: 6, 1: 3, 2: 2}, want: 15, wantPersistent: 15, wantActive: true},
+		{name: "group catches up", commit: map[int32]int64{0: 107, 1: 102, 2: 101}, want: 0, wantPersistent: 0},
+		{name: "records arrive while the group is idle", produce: [3]int{2, 0, 0}, want: 2, wantPersistent: 0, wantActive: true},
+	}
+	for _, st := range steps {
+		for p, n := range st.produce {
+			k.Produce(t, "orders", int32(p), n)
+		}
+		if st.commit != nil {
+			k.Commit(t, "g", map[string]map[int32]int64{"orders": st.commit})
+		}
+		got, active := lagOf(t, s)
+		gotP, activeP := lagOf(t, persistent)
+		if got != st.want || active != st.wantActive || gotP != st.wantPersistent || activeP != st.wantActive {
+			t.Errorf("%s: got %v/%v (persistent %v/%v), want %v/%v (persistent %v/%v)",
+				st.name, got, active, gotP, activeP, st.want, st.wantActive, st.wantPersistent, st.wantActive)
+		}
+	}
+}
+
+func TestMetricsUnknownTopic(t *testing.T) {
+	k := testenv.StartKafka(t, testenv.KafkaConfig{Opts: []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(2, "orders")}})
+	tests := []struct {
+		name string
+		md   map[string]string
+		want error
+	}{
+		{name: "topic does not exist", md: trigger(k, "topic", "nope"), want: scalers.ErrNoData},
+		{name: "partitionLimitation matches nothing", md: trigger(k, "partitionLimitation", "7-9"), want: scalers.ErrNoData},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestScaler(t, tc.md)
+			_, err := s.Metrics(t.Context())
+			if !errors.Is(err, tc.want) {
+				t.Errorf("got error %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestMetricsConcurrent calls one scaler from many goroutines (run with
+// -race): one client, one state map.
+func TestMetricsConcurrent(t *testing.T) {
+	k := testenv.StartKafka(t, testenv.KafkaConfig{Opts: []kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(8, "orders")}})
+	for p := range int32(8) {
+		k.Produce(t, "orders", p, 3)
+	}
+	k.Commit(t, "g", map[string]map[int32]int64{"orders": {0: 1, 1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1, 7: 1}})
+	s := newTestScaler(t, trigger(k, "excludePersistentLag", "true", "allowIdleConsumers", "true"))
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 8 {
+		wg.Go(func() {
+			for range 8 {
+				m, err := s.Metrics(t.Context())
+				if err != nil {
+					errs <- err
+					return
+				}
+				// Persistent lag: only the first round that records the
+				// commits counts them; all are active.
+				if v := m.Values[0].Value; (v != 16 && v != 0) || !m.Active {
+					errs <- errors.New("unexpected value")
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestClose(t *testing.T) {
+	k := testenv.StartKafka(t, testenv.KafkaConfig{Opts: []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(1, "orders")}})
+	s := newTestScaler(t, trigger(k))
+	lagOf(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second close: %v", err)
+	}
+	if _, err := s.Metrics(t.Context()); !errors.Is(err, ErrClosed) {
+		t.Errorf("got %v, want ErrClosed", err)
+	}
+}
+
+// TestBrokerGoesAwayAndComesBack stops the whole cluster: rounds fail with
+// ErrUnavailable within their deadline; after a restart (same ports, same
+// state) the values are right again, and new records are seen.
+func TestBrokerGoesAwayAndComesBack(t *testing.T) {
+	k := testenv.StartKafka(t, testenv.KafkaConfig{Restartable: true, Opts: []kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(3, "orders")}})
+	k.ProduceMany(t, "orders", []int32{0, 1, 2}, 4)
+	k.Commit(t, "g", map[string]map[int32]int64{"orders": {0: 1, 1: 2, 2: 3}})
+	s := newTestScaler(t, trigger(k, "lagThreshold", "1", "allowIdleConsumers", "true"))
+	if got, _ := lagOf(t, s); got != 6 {
+		t.Fatalf("before: got %v, want 6", got)
+	}
+
+	k.Stop()
+	for i := range 2 {
+		const deadline = 1500 * time.Millisecond
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.Metrics(ctx)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, scalers.ErrUnavailable) {
+				t.Errorf("round %d while down: got error %v, want ErrUnavailable", i, err)
+			}
+			t.Logf("round %d while down: %v", i, err)
+		case <-time.After(deadline + 10*time.Second):
+			t.Fatalf("round %d while down: Metrics did not return within 10s after its deadline", i)
+		}
+		cancel()
+	}
+
+	k.Start(t)
+	var got float64
+	var err error
+	for range 60 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		var m scalers.Metrics
+		m, err = s.Metrics(ctx)
+		cancel()
+		if err == nil {
+			got = m.Values[0].Value
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("after restart: still failing: %v", err)
+	}
+	if got != 6 {
+		t.Errorf("after restart: got %v, want 6", got)
+	}
+	k.Produce(t, "orders", 1, 5)
+	if got, _ := lagOf(t, s); got != 11 {
+		t.Errorf("after restart and 5 more records: got %v, want 11", got)
+	}
+}
+
+// TestNew covers the factory: it returns config errors without connecting
+// and does not need Kafka to be up.
+func TestNew(t *testing.T) {
+	tests := []struct {
+		name    string
+		md      map[string]string
+		wantErr error
+	}{
+		{name: "unreachable brokers are not an error yet", md: base("bootstrapServers", "127.0.0.1:1")},
+		{name: "bad metadata", md: base("lagThreshold", "0"), wantErr: scalers.ErrInvalidConfig},
+		{name: "bad CA", md: base("tls", "enable", "ca", "caaa"), wantErr: scalers.ErrInvalidConfig},
+		{name: "bad client pair", md: base("tls", "enable", "cert", "ceert", "key", "keey"), wantErr: scalers.ErrInvalidConfig},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(t.Context(), scalers.Config{Type: Type, Metadata: maps.Clone(tc.md)})
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatalf("got error %v, want none", err)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("got error %v, want %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestRegistry checks the type is usable through a registry.
+func TestRegistry(t *testing.T) {
+	r := scalers.NewRegistry()
+	r.MustRegister(Type, New)
+	s, err := r.New(t.Context(), scalers.Config{Type: Type, Metadata: base()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	specs := s.MetricSpecs()
+	if len(specs) != 1 || specs[0].Name != "kafka-my-topic" || specs[0].Target != 10 {
+		t.Errorf("got specs %+v, want one kafka-my-topic with target 10", specs)
+	}
+}
