@@ -354,3 +354,8 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("got specs %+v, want one kafka-my-topic with target 10", specs)
 	}
 }
+
+func contextWithTimeout(t testing.TB, d time.Duration) (context.Context, context.CancelFunc) {
+	t.Helper()
+	return context.WithTimeout(t.Context(), d)
+}

@@ -1,0 +1,252 @@
+package kafka
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// TestSASL runs against a kfake cluster that requires SASL, with one user
+// per mechanism.
+func TestSASL(t *testing.T) {
+	k := testenv.StartKafka(t, testenv.KafkaConfig{
+		Opts: []kfake.Opt{
+			kfake.NumBrokers(2), kfake.SeedTopics(2, "orders"), kfake.EnableSASL(),
+			kfake.Superuser("PLAIN", "plainuser", "plain-pass"),
+			kfake.Superuser("SCRAM-SHA-256", "scram256user", "scram-256-pass"),
+			kfake.Superuser("SCRAM-SHA-512", "scram512user", "scram-512-pass"),
+		},
+		ClientOpts: []kgo.Opt{kgo.SASL(scram.Auth{User: "scram256user", Pass: "scram-256-pass"}.AsSha256Mechanism())},
+	})
+	k.ProduceMany(t, "orders", []int32{0, 1}, 3)
+	k.Commit(t, "g", map[string]map[int32]int64{"orders": {0: 1, 1: 1}})
+
+	tests := []struct {
+		name    string
+		md      []string
+		wantErr bool
+	}{
+		{name: "plaintext", md: []string{"sasl", "plaintext", "username", "plainuser", "password", "plain-pass"}},
+		{name: "scram_sha256", md: []string{"sasl", "scram_sha256", "username", "scram256user", "password", "scram-256-pass"}},
+		{name: "scram_sha512", md: []string{"sasl", "scram_sha512", "username", "scram512user", "password", "scram-512-pass"}},
+		{name: "credentials resolved by KEDA from env", md: []string{"sasl", "scram_sha512", "usernameFromEnv", "scram512user", "passwordFromEnv", "scram-512-pass"}},
+		{name: "wrong password", md: []string{"sasl", "scram_sha512", "username", "scram512user", "password", "not-the-pass"}, wantErr: true},
+		{name: "wrong mechanism for the user", md: []string{"sasl", "scram_sha256", "username", "scram512user", "password", "scram-512-pass"}, wantErr: true},
+		{name: "no sasl", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestScaler(t, trigger(k, tc.md...))
+			if !tc.wantErr {
+				if got, active := lagOf(t, s); got != 4 || !active {
+					t.Errorf("got %v active %v, want 4 true", got, active)
+				}
+				return
+			}
+			_, err := s.Metrics(t.Context())
+			if !errors.Is(err, scalers.ErrUnavailable) {
+				t.Fatalf("got error %v, want ErrUnavailable", err)
+			}
+			t.Logf("error: %v", err)
+			for i := 0; i+1 < len(tc.md); i += 2 {
+				if strings.HasPrefix(tc.md[i], "password") && strings.Contains(err.Error(), tc.md[i+1]) {
+					t.Errorf("got error %q, want the password kept out", err)
+				}
+			}
+		})
+	}
+}
+
+// TestSASLPasswordFileRotation starts with a wrong password in passwordFile
+// and fixes the file: the next connection uses the new content.
+func TestSASLPasswordFileRotation(t *testing.T) {
+	k := testenv.StartKafka(t, testenv.KafkaConfig{
+		Opts: []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(1, "orders"), kfake.EnableSASL(),
+			kfake.Superuser("SCRAM-SHA-512", "alice", "right-password")},
+		ClientOpts: []kgo.Opt{kgo.SASL(scram.Auth{User: "alice", Pass: "right-password"}.AsSha512Mechanism())},
+	})
+	k.Produce(t, "orders", 0, 7)
+	k.Commit(t, "g", map[string]map[int32]int64{"orders": {0: 2}})
+
+	path := filepath.Join(t.TempDir(), "password")
+	if err := os.WriteFile(path, []byte("wrong\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newTestScaler(t, trigger(k, "sasl", "scram_sha512", "username", "alice", "passwordFile", path))
+	if _, err := s.Metrics(t.Context()); !errors.Is(err, scalers.ErrUnavailable) {
+		t.Fatalf("with the wrong password: got %v, want ErrUnavailable", err)
+	}
+	if err := os.WriteFile(path, []byte("right-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := lagOf(t, s); got != 5 {
+		t.Errorf("after rotation: got %v, want 5", got)
+	}
+}
+
+// pki is a throwaway CA with a server certificate for 127.0.0.1 and a client
+// certificate.
+type pki struct {
+	caPEM, serverCertPEM, serverKeyPEM, clientCertPEM, clientKeyPEM []byte
+	clientKeyEncryptedPEM                                           []byte // clientKeyPEM encrypted with keyPassword
+}
+
+const keyPassword = "key-pass-123"
+
+func newPKI(t testing.TB) pki {
+	t.Helper()
+	now := time.Now()
+	newKey := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	caKey := newKey()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := func(serial int64, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte, keyDER []byte) {
+		key := newKey()
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "leaf"},
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kder, err := x509.MarshalECPrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+			pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), kder
+	}
+	var p pki
+	p.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
+	p.serverCertPEM, p.serverKeyPEM, _ = leaf(2, x509.ExtKeyUsageServerAuth)
+	var clientDER []byte
+	p.clientCertPEM, p.clientKeyPEM, clientDER = leaf(3, x509.ExtKeyUsageClientAuth)
+	//lint:ignore SA1019 keyPassword is KEDA's legacy encrypted PEM key; we must produce one to test it
+	block, err := x509.EncryptPEMBlock(rand.Reader, "EC PRIVATE KEY", clientDER, []byte(keyPassword), x509.PEMCipherAES256) //nolint:staticcheck
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.clientKeyEncryptedPEM = pem.EncodeToMemory(block)
+	return p
+}
+
+// TestTLS runs against a kfake cluster listening with TLS that requires a
+// client certificate signed by the test CA (mutual TLS).
+func TestTLS(t *testing.T) {
+	p := newPKI(t)
+	serverPair, err := tls.X509KeyPair(p.serverCertPEM, p.serverKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(p.caPEM)
+	clientPair, err := tls.X509KeyPair(p.clientCertPEM, p.clientKeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := testenv.StartKafka(t, testenv.KafkaConfig{
+		Opts: []kfake.Opt{kfake.NumBrokers(2), kfake.SeedTopics(2, "orders"), kfake.TLS(&tls.Config{
+			Certificates: []tls.Certificate{serverPair}, ClientAuth: tls.RequireAndVerifyClientCert,
+			ClientCAs: pool, MinVersion: tls.VersionTLS12,
+		})},
+		ClientOpts: []kgo.Opt{kgo.DialTLSConfig(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clientPair}, MinVersion: tls.VersionTLS12})},
+	})
+	k.ProduceMany(t, "orders", []int32{0, 1}, 5)
+	k.Commit(t, "g", map[string]map[int32]int64{"orders": {0: 2, 1: 2}})
+
+	dir := t.TempDir()
+	file := func(name string, content []byte) string {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	caFile, certFile, keyFile := file("ca.crt", p.caPEM), file("tls.crt", p.clientCertPEM), file("tls.key", p.clientKeyPEM)
+
+	tests := []struct {
+		name    string
+		md      []string
+		wantErr string // substring of an ErrUnavailable error; "" for success
+	}{
+		{name: "ca, cert and key inline", md: []string{"tls", "enable", "ca", string(p.caPEM), "cert", string(p.clientCertPEM), "key", string(p.clientKeyPEM)}},
+		{name: "ca, cert and key from files", md: []string{"tls", "enable", "caFile", caFile, "certFile", certFile, "keyFile", keyFile}},
+		{name: "encrypted key with keyPassword", md: []string{"tls", "enable", "ca", string(p.caPEM), "cert", string(p.clientCertPEM),
+			"key", string(p.clientKeyEncryptedPEM), "keyPassword", keyPassword}},
+		{name: "unsafeSsl skips server verification", md: []string{"tls", "enable", "unsafeSsl", "true", "cert", string(p.clientCertPEM), "key", string(p.clientKeyPEM)}},
+		{name: "unknown CA", md: []string{"tls", "enable", "cert", string(p.clientCertPEM), "key", string(p.clientKeyPEM)}, wantErr: "unknown authority"},
+		{name: "no client certificate", md: []string{"tls", "enable", "ca", string(p.caPEM)}, wantErr: "certificate required"},
+		{name: "tls disabled", md: []string{"tls", "disable"}, wantErr: "TLS missing"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestScaler(t, trigger(k, tc.md...))
+			if tc.wantErr == "" {
+				if got, active := lagOf(t, s); got != 6 || !active {
+					t.Errorf("got %v active %v, want 6 true", got, active)
+				}
+				return
+			}
+			ctx, cancel := contextWithTimeout(t, 5*time.Second)
+			defer cancel()
+			_, err := s.Metrics(ctx)
+			if !errors.Is(err, scalers.ErrUnavailable) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got error %v, want ErrUnavailable mentioning %q", err, tc.wantErr)
+			}
+			t.Logf("error: %v", err)
+		})
+	}
+}
+
+// TestTLSWrongKeyPassword is a configuration error found when the scaler is
+// built, and the password is not in it.
+func TestTLSWrongKeyPassword(t *testing.T) {
+	p := newPKI(t)
+	md := base("tls", "enable", "cert", string(p.clientCertPEM), "key", string(p.clientKeyEncryptedPEM), "keyPassword", "wrong-password-x")
+	_, err := New(t.Context(), scalers.Config{Type: Type, Metadata: md})
+	if !errors.Is(err, scalers.ErrInvalidConfig) || !strings.Contains(err.Error(), "keyPassword") {
+		t.Fatalf("got error %v, want ErrInvalidConfig naming keyPassword", err)
+	}
+	if strings.Contains(err.Error(), "wrong-password-x") {
+		t.Errorf("got error %q, want the password kept out", err)
+	}
+}
