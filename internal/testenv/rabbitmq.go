@@ -28,8 +28,8 @@ import (
 // server run as a child process with its own node name, data, logs, config,
 // Erlang cookie and free loopback ports (AMQP, management HTTP API, Erlang
 // distribution), next to any system instance on 5672. The management plugin
-// is enabled and statistics are collected every 500 ms so message rates show
-// up quickly.
+// is enabled, statistics are collected every 500 ms and rates are sampled
+// every second, so message counts and rates show up within about a second.
 //
 // Start one per test with StartRabbitMQ, or share one across a package with
 // LaunchRabbitMQ (from a sync.Once) and Close it at the end of TestMain:
@@ -48,6 +48,9 @@ type RabbitMQ struct {
 	dir, bin, node string
 	distPort       int
 	vhostSeq       atomic.Int64
+	// client keeps no idle connections, so tests that check for leaked
+	// goroutines (goleak) find none of its.
+	client *http.Client
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -117,6 +120,7 @@ func LaunchRabbitMQ() (*RabbitMQ, error) {
 		AMQPPort: ports[0], HTTPPort: ports[1], distPort: ports[2],
 		User: "admin", Password: "pw-" + hex.EncodeToString(pass),
 		dir: dir, bin: bin, node: fmt.Sprintf("test-%d@localhost", ports[0]),
+		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second},
 	}
 	if err := r.writeFiles(); err != nil {
 		_ = os.RemoveAll(dir)
@@ -143,6 +147,11 @@ default_pass = %s
 default_user_tags.administrator = true
 loopback_users = none
 collect_statistics_interval = 500
+management.sample_retention_policies.global.minute = 1
+management.sample_retention_policies.global.hour = 60
+management.sample_retention_policies.basic.minute = 1
+management.sample_retention_policies.basic.hour = 60
+management.sample_retention_policies.detailed.10 = 1
 log.file.level = info
 `, r.AMQPPort, r.HTTPPort, r.User, r.Password)
 	files := map[string]string{
@@ -271,6 +280,23 @@ func (r *RabbitMQ) kill() {
 // see their connections drop.
 func (r *RabbitMQ) Stop() { r.kill() }
 
+// Freeze stops (SIGSTOP) the broker's processes without closing anything:
+// connections stay open and requests hang, as with a broker that stopped
+// answering. Thaw resumes it.
+func (r *RabbitMQ) Freeze() error { return r.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen broker.
+func (r *RabbitMQ) Thaw() error { return r.signal(syscall.SIGCONT) }
+
+func (r *RabbitMQ) signal(sig syscall.Signal) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return errors.New("rabbitmq: not running")
+	}
+	return syscall.Kill(-r.cmd.Process.Pid, sig)
+}
+
 // Restart starts a stopped broker again on the same ports and data
 // directory and waits until it is ready.
 func (r *RabbitMQ) Restart() error {
@@ -349,7 +375,7 @@ func (r *RabbitMQ) API(ctx context.Context, method, path string, body, out any) 
 	}
 	req.SetBasicAuth(r.User, r.Password)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := r.client.Do(req)
 	if err != nil {
 		return err
 	}

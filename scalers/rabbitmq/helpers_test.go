@@ -1,0 +1,267 @@
+package rabbitmq
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+	"go.uber.org/goleak"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// shared is the broker most tests use: started on first use (startup takes
+// seconds) and stopped after the last test. Each test works in its own
+// vhost.
+var shared struct {
+	once sync.Once
+	srv  *testenv.RabbitMQ
+	err  error
+}
+
+func broker(tb testing.TB) *testenv.RabbitMQ {
+	tb.Helper()
+	shared.once.Do(func() { shared.srv, shared.err = testenv.LaunchRabbitMQ() })
+	if shared.err != nil {
+		tb.Fatalf("start RabbitMQ: %v", shared.err)
+	}
+	return shared.srv
+}
+
+type mainRunner struct{ m *testing.M }
+
+func (r mainRunner) Run() int {
+	code := r.m.Run()
+	if shared.srv != nil {
+		if err := shared.srv.Close(); err != nil {
+			fmt.Println("stop RabbitMQ:", err)
+			code = 1
+		}
+	}
+	return code
+}
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(mainRunner{m})
+}
+
+// dialBroker opens an AMQP connection as the administrator, closed in
+// tb.Cleanup.
+func dialBroker(tb testing.TB, srv *testenv.RabbitMQ, vhost string) *amqp.Connection {
+	tb.Helper()
+	conn, err := amqp.DialConfig(srv.AMQPURL(""), amqp.Config{Vhost: vhost})
+	if err != nil {
+		tb.Fatalf("dial broker vhost %q: %v", vhost, err)
+	}
+	tb.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+func openChannel(tb testing.TB, conn *amqp.Connection) *amqp.Channel {
+	tb.Helper()
+	ch, err := conn.Channel()
+	if err != nil {
+		tb.Fatalf("open channel: %v", err)
+	}
+	return ch
+}
+
+// declare declares a queue (durable ones survive a broker restart).
+func declare(tb testing.TB, ch *amqp.Channel, name string, durable bool) {
+	tb.Helper()
+	if _, err := ch.QueueDeclare(name, durable, false, false, false, nil); err != nil {
+		tb.Fatalf("declare queue %q: %v", name, err)
+	}
+}
+
+// publish sends n persistent messages to queue through the default
+// exchange.
+func publish(tb testing.TB, ch *amqp.Channel, queue string, n int) {
+	tb.Helper()
+	for i := range n {
+		err := ch.PublishWithContext(context.Background(), "", queue, false, false,
+			amqp.Publishing{Body: []byte(fmt.Sprint(i)), DeliveryMode: amqp.Persistent})
+		if err != nil {
+			tb.Fatalf("publish to %q: %v", queue, err)
+		}
+	}
+}
+
+// takeUnacked consumes n messages without acknowledging them; they stay
+// unacknowledged until the channel closes.
+func takeUnacked(tb testing.TB, ch *amqp.Channel, queue string, n int) {
+	tb.Helper()
+	if err := ch.Qos(n, 0, false); err != nil {
+		tb.Fatalf("qos: %v", err)
+	}
+	deliveries, err := ch.Consume(queue, "", false, false, false, false, nil)
+	if err != nil {
+		tb.Fatalf("consume %q: %v", queue, err)
+	}
+	for range n {
+		select {
+		case <-deliveries:
+		case <-time.After(10 * time.Second):
+			tb.Fatalf("consume %q: no delivery within 10s", queue)
+		}
+	}
+}
+
+// newScaler builds a scaler and closes it in tb.Cleanup.
+func newScaler(tb testing.TB, md map[string]string) *Scaler {
+	tb.Helper()
+	s, err := New(tb.Context(), scalers.Config{Type: Type, Metadata: md, Namespace: "test", Name: tb.Name()})
+	if err != nil {
+		tb.Fatalf("New(%v): %v", redactedMD(md), err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+	})
+	return s.(*Scaler)
+}
+
+// redactedMD hides URL passwords in test failure messages.
+func redactedMD(md map[string]string) map[string]string {
+	out := make(map[string]string, len(md))
+	for k, v := range md {
+		out[k] = scalers.RedactURL(v)
+	}
+	return out
+}
+
+// metric fetches the one metric value and the activity.
+func metric(tb testing.TB, s *Scaler) (float64, bool, error) {
+	tb.Helper()
+	m, err := s.Metrics(tb.Context())
+	if err != nil {
+		return 0, false, err
+	}
+	if len(m.Values) != 1 {
+		tb.Fatalf("got %d metric values, want 1", len(m.Values))
+	}
+	return m.Values[0].Value, m.Active, nil
+}
+
+// eventually polls f until it returns "" (success) or the limit passes; the
+// management API's statistics settle within a second or two. It is not a
+// timing assertion: the limit is far above what is needed.
+func eventually(tb testing.TB, limit time.Duration, f func() string) {
+	tb.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		msg := f()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("after %s: %s", limit, msg)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// wantMetric polls until the scaler reports want (and activity active).
+func wantMetric(tb testing.TB, s *Scaler, want float64, active bool) {
+	tb.Helper()
+	eventually(tb, 20*time.Second, func() string {
+		got, gotActive, err := metric(tb, s)
+		if err != nil {
+			return fmt.Sprintf("Metrics: %v", err)
+		}
+		if got != want || gotActive != active {
+			return fmt.Sprintf("got value %v active %v, want %v active %v", got, gotActive, want, active)
+		}
+		return ""
+	})
+}
+
+// certs is a CA and a certificate it signed for 127.0.0.1 (server and
+// client use), PEM encoded.
+type certs struct {
+	caPEM, certPEM, keyPEM string
+	pool                   *x509.CertPool
+	pair                   tls.Certificate
+}
+
+func newCerts(tb testing.TB) certs {
+	tb.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ca := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c := certs{
+		caPEM:   string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})),
+		certPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		keyPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})),
+		pool:    x509.NewCertPool(),
+	}
+	c.pool.AddCert(caCert)
+	c.pair, err = tls.X509KeyPair([]byte(c.certPEM), []byte(c.keyPEM))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// checkErr fails unless err wraps want and its message holds none of the
+// forbidden strings (secrets).
+func checkErr(tb testing.TB, err, want error, forbidden ...string) {
+	tb.Helper()
+	if err == nil {
+		tb.Fatalf("got no error, want one wrapping %v", want)
+	}
+	if !errors.Is(err, want) {
+		tb.Errorf("got error %q, want it to wrap %v", err, want)
+	}
+	for _, f := range forbidden {
+		if f != "" && strings.Contains(err.Error(), f) {
+			tb.Errorf("error %q contains the secret %q", err, f)
+		}
+	}
+}

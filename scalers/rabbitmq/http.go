@@ -1,0 +1,298 @@
+package rabbitmq
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// maxBodyBytes bounds a management API answer. With the columns the
+// scaler asks for, one queue takes about 150 bytes, so this fits a regular
+// expression page of some 100,000 queues.
+const maxBodyBytes = 16 << 20
+
+// queueColumns limits the answer to the fields the scaler reads (the full
+// queue object is several kilobytes).
+const queueColumns = "name,messages,messages_ready,message_stats.publish_details.rate,message_stats.deliver_get_details.rate"
+
+// httpSource reads queue statistics from the management API.
+type httpSource struct {
+	md        *Metadata
+	client    *http.Client
+	transport *http.Transport
+}
+
+func newHTTPSource(md *Metadata) (*httpSource, error) {
+	timeout := md.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	tlsCfg := md.tlsConfig
+	if tlsCfg == nil && md.UnsafeSsl {
+		// KEDA's HTTP client honours unsafeSsl with or without tls=enable.
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true} //nolint:gosec // the user asked for it with unsafeSsl
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsCfg,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	s := &httpSource{md: md, transport: tr, client: &http.Client{Transport: tr, Timeout: timeout}}
+	if md.oauth {
+		secret, err := md.ClientSecret.Value()
+		if err != nil {
+			return nil, scalers.Invalid(scalers.NewFieldError("clientSecretFile", "", err.Error()))
+		}
+		cc := clientcredentials.Config{
+			ClientID:       md.ClientID,
+			ClientSecret:   secret,
+			TokenURL:       md.OAuthTokenURI,
+			Scopes:         md.Scopes,
+			EndpointParams: md.endpointParams,
+		}
+		// The token endpoint is called through the same transport and
+		// timeout; the token is cached and refreshed by oauth2.
+		base := &http.Client{Transport: tr, Timeout: timeout}
+		tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, base)
+		s.client = &http.Client{
+			Transport: &oauth2.Transport{Source: cc.TokenSource(tokenCtx), Base: tr},
+			Timeout:   timeout,
+		}
+	}
+	return s, nil
+}
+
+func (s *httpSource) close() error {
+	s.transport.CloseIdleConnections()
+	return nil
+}
+
+// apiEndpoint is a management API request built from the host URL.
+type apiEndpoint struct {
+	url        string // without credentials
+	user, pass string
+	hasAuth    bool
+	vhost      string // decoded, for messages
+}
+
+// endpoint builds the request URL from the current host URL (a file secret
+// may have changed since the last call) and the credentials to send.
+func (s *httpSource) endpoint() (apiEndpoint, error) {
+	md := s.md
+	raw, err := md.Host.Value()
+	if err != nil {
+		return apiEndpoint{}, err
+	}
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return apiEndpoint{}, errors.New("host is not a valid URL")
+	}
+	var ep apiEndpoint
+	if u.User != nil {
+		ep.user = u.User.Username()
+		ep.pass, _ = u.User.Password()
+		ep.hasAuth = true
+	}
+	if md.Username.IsSet() {
+		if ep.user, err = md.Username.Value(); err != nil {
+			return apiEndpoint{}, err
+		}
+		if ep.pass, err = md.Password.Value(); err != nil {
+			return apiEndpoint{}, err
+		}
+		ep.hasAuth = true
+	}
+	prefix, vhost := managementPath(u.EscapedPath(), md.VhostName)
+	ep.vhost, _ = url.PathUnescape(vhost)
+	base := u.Scheme + "://" + u.Host + prefix + "/api/queues/" + vhost
+	if md.UseRegex {
+		ep.url = base + "?page=1&use_regex=true&pagination=false&name=" + url.QueryEscape(md.QueueName) +
+			"&page_size=" + strconv.FormatInt(md.PageSize, 10) + "&columns=" + queueColumns
+	} else {
+		ep.url = base + "/" + url.PathEscape(md.QueueName) + "?columns=" + queueColumns
+	}
+	return ep, nil
+}
+
+// managementPath splits the escaped path of a management API host URL into
+// the prefix the API is served under and the escaped vhost, which is the
+// last segment, as KEDA reads it: "/sub/my-vhost" -> "/sub", "my-vhost".
+// vhostName, if given, replaces the vhost; no vhost means "/" ("%2F").
+func managementPath(escapedPath, vhostName string) (prefix, vhost string) {
+	parts := strings.Split(escapedPath, "/")
+	vhost = parts[len(parts)-1]
+	if p := path.Join(parts[:len(parts)-1]...); p != "" {
+		prefix = "/" + p
+	}
+	if vhostName != "" {
+		vhost = url.PathEscape(vhostName)
+	}
+	if vhost == "" {
+		vhost = "%2F"
+	}
+	return prefix, vhost
+}
+
+func (s *httpSource) stats(ctx context.Context) (QueueStats, error) {
+	ep, err := s.endpoint()
+	if err != nil {
+		return QueueStats{}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.url, nil)
+	if err != nil {
+		return QueueStats{}, fmt.Errorf("build management API request: %w", err)
+	}
+	if ep.hasAuth && !s.md.oauth {
+		req.SetBasicAuth(ep.user, ep.pass)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return QueueStats{}, scalers.Unavailable("rabbitmq management API", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
+	if err != nil {
+		return QueueStats{}, scalers.Unavailable("rabbitmq management API: read answer", err)
+	}
+	if len(body) > maxBodyBytes {
+		return QueueStats{}, scalers.Unavailable("rabbitmq management API",
+			fmt.Errorf("answer larger than %d MiB (lower pageSize or narrow the queueName expression)", maxBodyBytes>>20))
+	}
+	switch {
+	case resp.StatusCode == http.StatusOK:
+	case resp.StatusCode == http.StatusNotFound && s.md.UseRegex:
+		return QueueStats{}, fmt.Errorf("vhost %q not found: %w", ep.vhost, scalers.ErrNoData)
+	case resp.StatusCode == http.StatusNotFound:
+		return QueueStats{}, fmt.Errorf("queue %q not found in vhost %q: %w", s.md.QueueName, ep.vhost, scalers.ErrNoData)
+	case resp.StatusCode == http.StatusUnauthorized:
+		return QueueStats{}, scalers.Unavailable("rabbitmq management API",
+			fmt.Errorf("authentication failed (%s): check the credentials in host, username/password or OAuth2", resp.Status))
+	case resp.StatusCode == http.StatusForbidden:
+		return QueueStats{}, scalers.Unavailable("rabbitmq management API",
+			fmt.Errorf("access refused (%s): the user needs the management (or monitoring) tag and access to vhost %q", resp.Status, ep.vhost))
+	default:
+		return QueueStats{}, scalers.Unavailable("rabbitmq management API",
+			fmt.Errorf("unexpected answer %s: %s", resp.Status, snippet(body)))
+	}
+	if s.md.UseRegex {
+		qs, err := ParseQueuePage(body)
+		if err != nil {
+			return QueueStats{}, err
+		}
+		return Combine(s.md.Operation, qs), nil
+	}
+	return ParseQueue(body)
+}
+
+// snippet is the start of an error answer, for messages.
+func snippet(b []byte) string {
+	b = bytes.TrimSpace(b)
+	const n = 200
+	if len(b) > n {
+		return strconv.Quote(string(b[:n])) + "..."
+	}
+	return strconv.Quote(string(b))
+}
+
+// apiQueue is the part of a management API queue object the scaler reads.
+type apiQueue struct {
+	Name          string `json:"name"`
+	Messages      *int64 `json:"messages"`
+	MessagesReady *int64 `json:"messages_ready"`
+	MessageStats  struct {
+		PublishDetails struct {
+			Rate float64 `json:"rate"`
+		} `json:"publish_details"`
+		DeliverGetDetails struct {
+			Rate float64 `json:"rate"`
+		} `json:"deliver_get_details"`
+	} `json:"message_stats"`
+}
+
+func (q *apiQueue) stats() QueueStats {
+	st := QueueStats{
+		PublishRate:    q.MessageStats.PublishDetails.Rate,
+		DeliverGetRate: q.MessageStats.DeliverGetDetails.Rate,
+	}
+	if q.Messages != nil {
+		st.Messages = *q.Messages
+	}
+	if q.MessagesReady != nil {
+		st.Ready = *q.MessagesReady
+	}
+	return st
+}
+
+// ParseQueue reads the statistics from a management API answer for one
+// queue (GET /api/queues/{vhost}/{name}). A queue the broker has not yet
+// collected statistics for (its first seconds) has no message counts: that
+// is an ErrNoData error, not zero.
+func ParseQueue(body []byte) (QueueStats, error) {
+	var q apiQueue
+	if err := json.Unmarshal(body, &q); err != nil {
+		return QueueStats{}, fmt.Errorf("rabbitmq management API: malformed queue answer: %w: %w", jsonErr(err), scalers.ErrNoData)
+	}
+	if q.Messages == nil || q.MessagesReady == nil {
+		return QueueStats{}, fmt.Errorf("rabbitmq management API: queue %q has no message counts yet (statistics not collected): %w", q.Name, scalers.ErrNoData)
+	}
+	return q.stats(), nil
+}
+
+// ParseQueuePage reads the statistics of every queue in a management API
+// page (GET /api/queues/{vhost}?use_regex=true...). More than one page is an
+// error, as in KEDA: pageSize must cover every matching queue. Queues whose
+// statistics are not collected yet count as empty.
+func ParseQueuePage(body []byte) ([]QueueStats, error) {
+	var page struct {
+		Items     []apiQueue `json:"items"`
+		PageCount int        `json:"page_count"`
+	}
+	if err := json.Unmarshal(body, &page); err != nil {
+		return nil, fmt.Errorf("rabbitmq management API: malformed queue list answer: %w: %w", jsonErr(err), scalers.ErrNoData)
+	}
+	if page.PageCount > 1 {
+		return nil, fmt.Errorf("rabbitmq management API: the expression matches more queues than one page holds (%d pages): raise pageSize: %w",
+			page.PageCount, scalers.ErrNoData)
+	}
+	out := make([]QueueStats, len(page.Items))
+	for i := range page.Items {
+		out[i] = page.Items[i].stats()
+	}
+	return out, nil
+}
+
+// jsonErr keeps a JSON error short and free of the answer's content.
+func jsonErr(err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Errorf("invalid JSON at byte %d", se.Offset)
+	case errors.As(err, &te):
+		return fmt.Errorf("field %q: got JSON %s, want %s", te.Field, te.Value, te.Type)
+	default:
+		return errors.New("invalid JSON")
+	}
+}

@@ -1,0 +1,471 @@
+package rabbitmq
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+const fullQueueAnswer = `{"consumer_details":[],"arguments":{},"auto_delete":false,"backing_queue_status":{"len":3,"mode":"default"},
+"consumers":0,"durable":false,"message_bytes":3,"message_stats":{"publish":3,"publish_details":{"rate":1.5},"deliver_get":1,"deliver_get_details":{"rate":0.5}},
+"messages":4,"messages_details":{"rate":0.0},"messages_ready":3,"messages_unacknowledged":1,"name":"q1","node":"rabbit@localhost","state":"running","type":"classic","vhost":"/"}`
+
+func TestParseQueue(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		want    QueueStats
+		wantErr string
+	}{
+		{name: "full object", body: fullQueueAnswer, want: QueueStats{Messages: 4, Ready: 3, PublishRate: 1.5, DeliverGetRate: 0.5}},
+		{name: "columns answer", body: `{"message_stats":{"publish_details":{"rate":0.0}},"messages":3,"messages_ready":3,"name":"q1"}`,
+			want: QueueStats{Messages: 3, Ready: 3}},
+		{name: "no message_stats yet", body: `{"messages":0,"messages_ready":0,"name":"q"}`, want: QueueStats{}},
+		{name: "statistics not collected yet", body: `{"arguments":{},"name":"q1","type":"classic","vhost":"/"}`,
+			wantErr: `queue "q1" has no message counts yet`},
+		{name: "not JSON", body: `<html>gateway</html>`, wantErr: "malformed queue answer: invalid JSON at byte 1"},
+		{name: "wrong type", body: `{"messages":"many","messages_ready":1}`, wantErr: `field "messages": got JSON string, want int64`},
+		{name: "fraction", body: `{"messages":1.5,"messages_ready":1}`, wantErr: `field "messages": got JSON number 1.5, want int64`},
+		{name: "empty", body: ``, wantErr: "malformed queue answer"},
+		{name: "null", body: `null`, wantErr: "has no message counts yet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseQueue([]byte(tt.body))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, scalers.ErrNoData) {
+					t.Fatalf("got error %v, want one containing %q and wrapping ErrNoData", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %q, want none", err)
+			}
+			if got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseQueuePage(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		want    []QueueStats
+		wantErr string
+	}{
+		{name: "two queues", body: `{"items":[{"messages":4,"messages_ready":3,"message_stats":{"publish_details":{"rate":2},"deliver_get_details":{"rate":1}},"name":"a"},
+			{"messages":1,"messages_ready":1,"name":"b"}],"page":1,"page_count":1}`,
+			want: []QueueStats{{Messages: 4, Ready: 3, PublishRate: 2, DeliverGetRate: 1}, {Messages: 1, Ready: 1}}},
+		{name: "no match", body: `{"items":[],"page":1,"page_count":0}`, want: []QueueStats{}},
+		{name: "queue without statistics counts as empty", body: `{"items":[{"name":"new"}],"page_count":1}`, want: []QueueStats{{}}},
+		{name: "more than one page", body: `{"items":[], "filtered_count": 250, "page": 1, "page_count": 3}`, wantErr: "more queues than one page holds (3 pages): raise pageSize"},
+		{name: "one page", body: `{"items":[], "filtered_count": 250, "page": 1, "page_count": 1}`, want: []QueueStats{}},
+		{name: "an object, not a page", body: fullQueueAnswer, want: []QueueStats{}},
+		{name: "a list", body: `[{"messages":1}]`, wantErr: "malformed queue list answer"},
+		{name: "truncated", body: `{"items":[{"messages":1`, wantErr: "malformed queue list answer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseQueuePage([]byte(tt.body))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, scalers.ErrNoData) {
+					t.Fatalf("got error %v, want one containing %q and wrapping ErrNoData", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %q, want none", err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzParseQueue: any answer gives statistics or an ErrNoData error that
+// does not echo the answer; never a panic.
+func FuzzParseQueue(f *testing.F) {
+	f.Add([]byte(fullQueueAnswer))
+	f.Add([]byte(`{"messages":1,"messages_ready":1}`))
+	f.Add([]byte(`{"messages":-1,"messages_ready":9223372036854775807,"message_stats":{"publish_details":{"rate":1e308}}}`))
+	f.Add([]byte(`{"name":"q"}`))
+	f.Add([]byte(`secret-token-xyz`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		st, err := ParseQueue(body)
+		if err != nil {
+			if !errors.Is(err, scalers.ErrNoData) {
+				t.Fatalf("got error %q, want ErrNoData", err)
+			}
+			if len(body) >= 16 && !json.Valid(body) && strings.Contains(err.Error(), string(body)) {
+				t.Fatalf("error %q echoes the answer", err)
+			}
+			return
+		}
+		_ = st
+	})
+}
+
+// FuzzParseQueuePage: as FuzzParseQueue for regular expression pages.
+func FuzzParseQueuePage(f *testing.F) {
+	f.Add([]byte(`{"items":[{"messages":4,"messages_ready":3,"name":"a"}],"page_count":1}`))
+	f.Add([]byte(`{"items":[],"page_count":7}`))
+	f.Add([]byte(`{"items":null}`))
+	f.Add([]byte(`{"items":[{"message_stats":{"deliver_get_details":{"rate":-2}}}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		qs, err := ParseQueuePage(body)
+		if err != nil {
+			if !errors.Is(err, scalers.ErrNoData) {
+				t.Fatalf("got error %q, want ErrNoData", err)
+			}
+			return
+		}
+		for _, op := range []string{OperationSum, OperationMax, OperationAvg} {
+			_ = Combine(op, qs)
+		}
+	})
+}
+
+func BenchmarkParseQueuePage(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"items":[`)
+	for i := range 1000 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"message_stats":{"publish_details":{"rate":%d.5},"deliver_get_details":{"rate":1.0}},"messages":%d,"messages_ready":%d,"name":"queue-%d"}`, i, i*3, i*2, i)
+	}
+	sb.WriteString(`],"page":1,"page_count":1,"page_size":1000}`)
+	body := []byte(sb.String())
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		qs, err := ParseQueuePage(body)
+		if err != nil || len(qs) != 1000 {
+			b.Fatal(err)
+		}
+		_ = Combine(OperationSum, qs)
+	}
+}
+
+// stubAPI is a management API stand-in that records requests and answers
+// with a fixed status and body.
+type stubAPI struct {
+	*httptest.Server
+	mu     sync.Mutex
+	reqs   []*http.Request
+	status int
+	body   string
+}
+
+func newStubAPI(tb testing.TB, status int, body string) *stubAPI {
+	tb.Helper()
+	s := &stubAPI{status: status, body: body}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.reqs = append(s.reqs, r)
+		s.mu.Unlock()
+		w.WriteHeader(s.status)
+		_, _ = w.Write([]byte(s.body))
+	}))
+	tb.Cleanup(s.Close)
+	return s
+}
+
+func (s *stubAPI) last(tb testing.TB) *http.Request {
+	tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.reqs) == 0 {
+		tb.Fatal("got no request")
+	}
+	return s.reqs[len(s.reqs)-1]
+}
+
+// withUser puts credentials into an http://host URL.
+func withUser(raw, user, pass string) string {
+	u, _ := url.Parse(raw)
+	u.User = url.UserPassword(user, pass)
+	return u.String()
+}
+
+// TestHTTPRequest checks the request the scaler sends: path (API prefix,
+// vhost, queue), query (regular expression paging as in KEDA) and
+// credentials.
+func TestHTTPRequest(t *testing.T) {
+	api := newStubAPI(t, http.StatusOK, `{"messages":5,"messages_ready":5,"name":"q","items":[],"page_count":1}`)
+	cols := "&columns=" + queueColumns
+	tests := []struct {
+		name       string
+		md         map[string]string
+		wantURI    string
+		wantUser   string
+		wantPass   string
+		wantNoAuth bool
+	}{
+		{name: "root vhost", md: map[string]string{"host": withUser(api.URL, "u", "p"), "queueName": "q"},
+			wantURI: "/api/queues/%2F/q?columns=" + queueColumns, wantUser: "u", wantPass: "p"},
+		{name: "vhost in URL", md: map[string]string{"host": withUser(api.URL, "u", "p") + "/team%2Fa", "queueName": "q"},
+			wantURI: "/api/queues/team%2Fa/q?columns=" + queueColumns, wantUser: "u", wantPass: "p"},
+		{name: "API under a path prefix", md: map[string]string{"host": api.URL + "/rabbit/mgmt/vh", "queueName": "q", "username": "a", "password": "b"},
+			wantURI: "/rabbit/mgmt/api/queues/vh/q?columns=" + queueColumns, wantUser: "a", wantPass: "b"},
+		{name: "vhostName overrides and username/password override the URL", md: map[string]string{"host": withUser(api.URL, "u", "p") + "/ignored", "vhostName": "/", "queueName": "q", "username": "a", "password": "b"},
+			wantURI: "/api/queues/%2F/q?columns=" + queueColumns, wantUser: "a", wantPass: "b"},
+		{name: "queue name with slash and space", md: map[string]string{"host": api.URL, "queueName": "ns/my queue"},
+			wantURI: "/api/queues/%2F/ns%2Fmy%20queue?columns=" + queueColumns, wantNoAuth: true},
+		{name: "regular expression", md: map[string]string{"host": api.URL + "/%2F", "queueName": "^evaluate_trials$", "useRegex": "true"},
+			wantURI: "/api/queues/%2F?page=1&use_regex=true&pagination=false&name=%5Eevaluate_trials%24&page_size=100" + cols, wantNoAuth: true},
+		{name: "regular expression with page size", md: map[string]string{"host": api.URL + "/sub1/sub2/", "queueName": "^q", "useRegex": "true", "pageSize": "500", "vhostName": "v"},
+			wantURI: "/sub1/sub2/api/queues/v?page=1&use_regex=true&pagination=false&name=%5Eq&page_size=500" + cols, wantNoAuth: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScaler(t, tt.md)
+			if _, _, err := metric(t, s); err != nil {
+				t.Fatalf("Metrics: %v", err)
+			}
+			r := api.last(t)
+			if r.RequestURI != tt.wantURI {
+				t.Errorf("got request URI %q, want %q", r.RequestURI, tt.wantURI)
+			}
+			user, pass, ok := r.BasicAuth()
+			if tt.wantNoAuth {
+				if ok {
+					t.Errorf("got basic auth %q, want none", user)
+				}
+				return
+			}
+			if user != tt.wantUser || pass != tt.wantPass {
+				t.Errorf("got basic auth %q:%q, want %q:%q", user, pass, tt.wantUser, tt.wantPass)
+			}
+		})
+	}
+}
+
+// TestHTTPAnswers covers answers a broker (or something in front of it)
+// may give besides a good one.
+func TestHTTPAnswers(t *testing.T) {
+	const pw = "very-secret-pw"
+	tests := []struct {
+		name    string
+		status  int
+		body    string
+		md      map[string]string
+		want    error
+		wantMsg string
+	}{
+		{name: "missing queue", status: http.StatusNotFound, body: `{"error":"Object Not Found","reason":"Not Found"}`,
+			want: scalers.ErrNoData, wantMsg: `queue "q" not found in vhost "/"`},
+		{name: "missing vhost with regex", status: http.StatusNotFound, body: `{"error":"Object Not Found"}`, md: map[string]string{"useRegex": "true"},
+			want: scalers.ErrNoData, wantMsg: `vhost "/" not found`},
+		{name: "bad credentials", status: http.StatusUnauthorized, body: `{"error":"not_authorised","reason":"Login failed"}`,
+			want: scalers.ErrUnavailable, wantMsg: "authentication failed (401 Unauthorized)"},
+		{name: "no management tag", status: http.StatusForbidden, body: `{"error":"not_authorised"}`,
+			want: scalers.ErrUnavailable, wantMsg: "access refused (403 Forbidden)"},
+		{name: "server error echoing the password", status: http.StatusInternalServerError, body: "boom " + pw,
+			want: scalers.ErrUnavailable, wantMsg: `unexpected answer 500 Internal Server Error: "boom [redacted]"`},
+		{name: "not JSON", status: http.StatusOK, body: "<html>proxy login</html>", want: scalers.ErrNoData, wantMsg: "malformed queue answer"},
+		{name: "too large", status: http.StatusOK, body: `{"messages":1,"x":"` + strings.Repeat("a", maxBodyBytes) + `"}`,
+			want: scalers.ErrUnavailable, wantMsg: "answer larger than 16 MiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := newStubAPI(t, tt.status, tt.body)
+			md := map[string]string{"host": withUser(api.URL, "user", pw), "queueName": "q"}
+			for k, v := range tt.md {
+				md[k] = v
+			}
+			s := newScaler(t, md)
+			_, _, err := metric(t, s)
+			checkErr(t, err, tt.want, pw)
+			if err != nil && !strings.Contains(err.Error(), tt.wantMsg) {
+				t.Errorf("got error %q, want it to contain %q", err, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestHTTPTimeoutAndUnreachable(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() { close(release) })
+
+	t.Run("slow answer", func(t *testing.T) {
+		s := newScaler(t, map[string]string{"host": withUser(slow.URL, "u", "pw-abc"), "queueName": "q", "timeout": "200"})
+		_, _, err := metric(t, s)
+		checkErr(t, err, scalers.ErrUnavailable, "pw-abc")
+	})
+	t.Run("nothing listening", func(t *testing.T) {
+		dead := httptest.NewServer(http.NotFoundHandler())
+		addr := dead.URL
+		dead.Close()
+		s := newScaler(t, map[string]string{"host": withUser(addr, "u", "pw-abc"), "queueName": "q"})
+		_, _, err := metric(t, s)
+		checkErr(t, err, scalers.ErrUnavailable, "pw-abc")
+	})
+}
+
+// TestHTTPTLS talks to an HTTPS management API stand-in that requires a
+// client certificate, with the keys tls, ca, cert, key and unsafeSsl.
+func TestHTTPTLS(t *testing.T) {
+	c := newCerts(t)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"messages":7,"messages_ready":7}`))
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{c.pair}, ClientCAs: c.pool, ClientAuth: tls.RequireAndVerifyClientCert}
+	// The failing cases make handshake errors on purpose.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	base := map[string]string{"host": srv.URL, "queueName": "q"}
+	tests := []struct {
+		name   string
+		md     map[string]string
+		wantOK bool
+	}{
+		{"ca, cert and key", with(base, "tls", "enable", "ca", c.caPEM, "cert", c.certPEM, "key", c.keyPEM), true},
+		{"unsafeSsl with cert and key", with(base, "tls", "enable", "unsafeSsl", "true", "cert", c.certPEM, "key", c.keyPEM), true},
+		{"no client certificate", with(base, "tls", "enable", "ca", c.caPEM), false},
+		{"unknown authority", with(base, "tls", "enable", "cert", c.certPEM, "key", c.keyPEM), false},
+		{"tls material ignored without tls enable", with(base, "ca", c.caPEM, "cert", c.certPEM, "key", c.keyPEM), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScaler(t, tt.md)
+			v, _, err := metric(t, s)
+			if !tt.wantOK {
+				checkErr(t, err, scalers.ErrUnavailable)
+				return
+			}
+			if err != nil || v != 7 {
+				t.Fatalf("got %v, %v; want 7, no error", v, err)
+			}
+		})
+	}
+}
+
+// oauthServer is a client-credentials token endpoint.
+func oauthServer(tb testing.TB, clientID, clientSecret, token string) (*httptest.Server, *int) {
+	tb.Helper()
+	var mu sync.Mutex
+	calls := new(int)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		*calls++
+		mu.Unlock()
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		id, secret, ok := r.BasicAuth()
+		if !ok {
+			id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+		}
+		if r.PostForm.Get("grant_type") != "client_credentials" || id != clientID || secret != clientSecret {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"invalid_client"}`))
+			return
+		}
+		if r.PostForm.Get("audience") != "rabbitmq" || r.PostForm.Get("scope") != "rabbitmq.read rabbitmq.tag:monitoring" {
+			http.Error(w, "unexpected audience or scope", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, token)
+	}))
+	tb.Cleanup(srv.Close)
+	return srv, calls
+}
+
+// TestHTTPOAuth2 fetches a token with client credentials and sends it as a
+// bearer token; the token is reused across calls. With the real broker, see
+// TestOAuth2AgainstBroker.
+func TestHTTPOAuth2(t *testing.T) {
+	const token = "tok-123456"
+	tokens, calls := oauthServer(t, "my-client", "my-client-secret", token)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write([]byte(`{"messages":3,"messages_ready":3}`))
+	}))
+	t.Cleanup(api.Close)
+	md := map[string]string{
+		"host": api.URL, "queueName": "q", "oauthTokenURI": tokens.URL, "clientID": "my-client",
+		"clientSecret": "my-client-secret", "scopes": "rabbitmq.read, rabbitmq.tag:monitoring", "endpointParams": "audience=rabbitmq",
+	}
+	s := newScaler(t, md)
+	for range 3 {
+		v, active, err := metric(t, s)
+		if err != nil || v != 3 || !active {
+			t.Fatalf("got %v %v %v, want 3 true no error", v, active, err)
+		}
+	}
+	if *calls != 1 {
+		t.Errorf("got %d token requests, want 1 (the token is cached)", *calls)
+	}
+
+	bad := newScaler(t, with(md, "clientSecret", "wrong-client-secret"))
+	_, _, err := metric(t, bad)
+	checkErr(t, err, scalers.ErrUnavailable, "wrong-client-secret")
+}
+
+func TestMetricSpecs(t *testing.T) {
+	tests := []struct {
+		name string
+		md   map[string]string
+		want scalers.MetricSpec
+	}{
+		{"default target", map[string]string{"host": "http://h", "queueName": "sample"}, scalers.MetricSpec{Name: "rabbitmq-sample", Target: 20}},
+		{"queueLength", map[string]string{"host": "http://h", "queueName": "namespace/name", "queueLength": "5"}, scalers.MetricSpec{Name: "rabbitmq-namespace-name", Target: 5}},
+		{"rate", map[string]string{"host": "http://h", "queueName": "^jobs-.*$", "useRegex": "true", "mode": "MessageRate", "value": "2.5"}, scalers.MetricSpec{Name: "rabbitmq--jobs", Target: 2.5}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScaler(t, tt.md)
+			got := s.MetricSpecs()
+			if len(got) != 1 || got[0] != tt.want {
+				t.Errorf("got %+v, want [%+v]", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestClosed: Metrics after Close is an error; Close twice is fine.
+func TestClosed(t *testing.T) {
+	api := newStubAPI(t, http.StatusOK, `{"messages":1,"messages_ready":1}`)
+	s, err := New(t.Context(), scalers.Config{Type: Type, Metadata: map[string]string{"host": api.URL, "queueName": "q"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second close: %v", err)
+	}
+	if _, err := s.Metrics(t.Context()); err == nil {
+		t.Fatal("got no error from Metrics after Close, want one")
+	}
+}
