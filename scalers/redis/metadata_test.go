@@ -1,0 +1,542 @@
+package redis
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// connSummary renders what a connection parse decided, for comparison.
+func connSummary(m *connMeta) string {
+	return fmt.Sprintf("addrs=%v db=%d tls=%t user=%q pw=%q smaster=%q suser=%q spw=%q unsafe=%t",
+		m.addrs, m.DatabaseIndex, m.useTLS, m.Username, m.Password.MustValue(),
+		m.SentinelMaster, m.SentinelUsername, m.SentinelPassword.MustValue(), m.TLS.UnsafeSsl)
+}
+
+func TestParseListMeta(t *testing.T) {
+	tests := []struct {
+		name string
+		topo topology
+		md   map[string]string
+		want string
+	}{
+		{
+			name: "address and defaults",
+			topo: standalone,
+			md:   map[string]string{"address": "redis:6379", "listName": "jobs"},
+			want: `list=jobs len=5 act=0 addrs=[redis:6379] db=0 tls=false user="" pw="" smaster="" suser="" spw="" unsafe=false`,
+		},
+		{
+			name: "values resolved by KEDA from the environment",
+			topo: standalone,
+			md: map[string]string{"addressFromEnv": "10.0.0.1:6380", "listName": "jobs", "usernameFromEnv": "app",
+				"passwordFromEnv": "from-env-pw", "listLength": "10", "activationListLength": "2", "databaseIndex": "3"},
+			want: `list=jobs len=10 act=2 addrs=[10.0.0.1:6380] db=3 tls=false user="app" pw="from-env-pw" smaster="" suser="" spw="" unsafe=false`,
+		},
+		{
+			name: "host and port",
+			topo: standalone,
+			md:   map[string]string{"host": "redis.default.svc", "port": "6380", "listName": "jobs", "password": "inline"},
+			want: `list=jobs len=5 act=0 addrs=[redis.default.svc:6380] db=0 tls=false user="" pw="inline" smaster="" suser="" spw="" unsafe=false`,
+		},
+		{
+			name: "host and port from env",
+			topo: standalone,
+			md:   map[string]string{"hostFromEnv": "redis", "portFromEnv": "6379", "listName": "jobs"},
+			want: `list=jobs len=5 act=0 addrs=[redis:6379] db=0 tls=false user="" pw="" smaster="" suser="" spw="" unsafe=false`,
+		},
+		{
+			name: "address wins over host and port for a single server",
+			topo: standalone,
+			md:   map[string]string{"address": "a:1", "host": "b", "port": "2", "listName": "jobs"},
+			want: `list=jobs len=5 act=0 addrs=[a:1 b:2] db=0 tls=false user="" pw="" smaster="" suser="" spw="" unsafe=false`,
+		},
+		{
+			name: "enableTLS",
+			topo: standalone,
+			md:   map[string]string{"address": "a:1", "listName": "jobs", "enableTLS": "true", "unsafeSsl": "true"},
+			want: `list=jobs len=5 act=0 addrs=[a:1] db=0 tls=true user="" pw="" smaster="" suser="" spw="" unsafe=true`,
+		},
+		{
+			name: "tls disable overrides enableTLS meant for KEDA's gRPC connection",
+			topo: standalone,
+			md:   map[string]string{"address": "a:1", "listName": "jobs", "enableTLS": "true", "tls": "disable"},
+			want: `list=jobs len=5 act=0 addrs=[a:1] db=0 tls=false user="" pw="" smaster="" suser="" spw="" unsafe=false`,
+		},
+		{
+			name: "tls enable alone",
+			topo: standalone,
+			md:   map[string]string{"address": "a:1", "listName": "jobs", "tls": "enable"},
+			want: `list=jobs len=5 act=0 addrs=[a:1] db=0 tls=true user="" pw="" smaster="" suser="" spw="" unsafe=false`,
+		},
+		{
+			name: "keys of KEDA and of the external scaler are ignored",
+			topo: standalone,
+			md: map[string]string{"address": "a:1", "listName": "jobs", "scalerAddress": "hpa:9443", "scalerType": "redis",
+				"unknownKey": "x"},
+			want: `list=jobs len=5 act=0 addrs=[a:1] db=0 tls=false user="" pw="" smaster="" suser="" spw="" unsafe=false`,
+		},
+		{
+			name: "negative activation is accepted as in KEDA",
+			topo: standalone,
+			md:   map[string]string{"address": "a:1", "listName": "jobs", "activationListLength": "-1"},
+			want: `list=jobs len=5 act=-1 addrs=[a:1] db=0 tls=false user="" pw="" smaster="" suser="" spw="" unsafe=false`,
+		},
+		{
+			name: "cluster hosts and ports with spaces",
+			topo: cluster,
+			md:   map[string]string{"hosts": "   a, b,    c ", "ports": "1, 2, 3", "listName": "jobs"},
+			want: `list=jobs len=5 act=0 addrs=[a:1 b:2 c:3] db=0 tls=false user="" pw="" smaster="" suser="" spw="" unsafe=false`,
+		},
+		{
+			name: "cluster addresses",
+			topo: cluster,
+			md:   map[string]string{"addresses": ":7001, :7002", "listName": "jobs"},
+			want: `list=jobs len=5 act=0 addrs=[:7001 :7002] db=0 tls=false user="" pw="" smaster="" suser="" spw="" unsafe=false`,
+		},
+		{
+			name: "sentinel",
+			topo: sentinel,
+			md: map[string]string{"addresses": "s1:26379,s2:26379", "listName": "jobs", "sentinelMaster": "mymaster",
+				"sentinelUsernameFromEnv": "sentinel-user", "sentinelPasswordFromEnv": "sentinel-pw", "password": "master-pw"},
+			want: `list=jobs len=5 act=0 addrs=[s1:26379 s2:26379] db=0 tls=false user="" pw="master-pw" smaster="mymaster" suser="sentinel-user" spw="sentinel-pw" unsafe=false`,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := parseListMeta(tc.md, tc.topo)
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			got := fmt.Sprintf("list=%s len=%d act=%d %s", m.ListName, m.ListLength, m.ActivationListLength, connSummary(&m.Conn))
+			if got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseListMetaErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope")
+	tests := []struct {
+		name string
+		topo topology
+		md   map[string]string
+		want []string // one substring per expected field error
+	}{
+		{
+			name: "nothing",
+			topo: standalone,
+			md:   map[string]string{},
+			want: []string{"address: no Redis address", "listName: required key is missing"},
+		},
+		{
+			name: "every bad value at once",
+			topo: standalone,
+			md: map[string]string{"address": "a:1", "listName": "jobs", "listLength": "AA", "activationListLength": "1.5",
+				"databaseIndex": "-1", "enableTLS": "no", "tls": "yes"},
+			want: []string{
+				`listLength "AA": not an integer`,
+				`activationListLength "1.5": not an integer`,
+				`databaseIndex "-1": must be >= 0`,
+				`enableTLS "no": not a boolean`,
+				`tls "yes": expected one of enable, disable`,
+			},
+		},
+		{
+			name: "zero target",
+			topo: standalone,
+			md:   map[string]string{"address": "a:1", "listName": "jobs", "listLength": "0"},
+			want: []string{`listLength "0": must be > 0`},
+		},
+		{
+			name: "address without port",
+			topo: standalone,
+			md:   map[string]string{"address": "redis", "listName": "jobs"},
+			want: []string{`address "redis": expected host:port`},
+		},
+		{
+			name: "address with a bad port",
+			topo: cluster,
+			md:   map[string]string{"addresses": "a:1,b:http,c:0", "listName": "jobs"},
+			want: []string{`address "b:http": expected host:port with a port in 1..65535`, `address "c:0": expected host:port with a port in 1..65535`},
+		},
+		{
+			name: "unequal hosts and ports",
+			topo: cluster,
+			md:   map[string]string{"hosts": "a, b, c", "ports": "1, 2", "listName": "jobs"},
+			want: []string{`ports "1,2": 3 hosts but 2 ports`},
+		},
+		{
+			name: "host without port",
+			topo: standalone,
+			md:   map[string]string{"host": "redis", "listName": "jobs"},
+			want: []string{"port: required with host"},
+		},
+		{
+			name: "port without host",
+			topo: standalone,
+			md:   map[string]string{"port": "6379", "listName": "jobs"},
+			want: []string{"host: required with port"},
+		},
+		{
+			name: "port out of range",
+			topo: standalone,
+			md:   map[string]string{"host": "redis", "port": "70000", "listName": "jobs"},
+			want: []string{`port "70000": must be <= 65535`},
+		},
+		{
+			name: "sentinel without master",
+			topo: sentinel,
+			md:   map[string]string{"addresses": "s:26379", "listName": "jobs"},
+			want: []string{"sentinelMaster: required"},
+		},
+		{
+			name: "cert without key",
+			topo: standalone,
+			md:   map[string]string{"address": "a:1", "listName": "jobs", "enableTLS": "true", "cert": "PEM"},
+			want: []string{"cert and key must be given together"},
+		},
+		{
+			name: "password file missing",
+			topo: standalone,
+			md:   map[string]string{"address": "a:1", "listName": "jobs", "passwordFile": missing},
+			want: []string{"passwordFile " + fmt.Sprintf("%q", missing)},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseListMeta(tc.md, tc.topo)
+			checkMetadataError(t, err, tc.want)
+		})
+	}
+}
+
+// checkMetadataError checks that err is a *MetadataError with exactly one
+// field error per wanted substring.
+func checkMetadataError(t *testing.T, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want %q", want)
+	}
+	var me *scalers.MetadataError
+	if !errors.As(err, &me) || !errors.Is(err, scalers.ErrInvalidConfig) {
+		t.Fatalf("got %T %v, want a *scalers.MetadataError wrapping ErrInvalidConfig", err, err)
+	}
+	if len(me.Errs)+len(me.Other) != len(want) {
+		t.Errorf("got %d errors (%v), want %d", len(me.Errs)+len(me.Other), err, len(want))
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+}
+
+func TestParseStreamsMeta(t *testing.T) {
+	tests := []struct {
+		name string
+		md   map[string]string
+		want string
+	}{
+		{
+			name: "consumer group selects pending entries",
+			md:   map[string]string{"address": "a:1", "stream": "s", "consumerGroup": "g", "pendingEntriesCount": "15"},
+			want: "mode=pendingEntriesCount target=15 act=0",
+		},
+		{
+			name: "pending entries default target",
+			md:   map[string]string{"address": "a:1", "stream": "s", "consumerGroup": "g"},
+			want: "mode=pendingEntriesCount target=5 act=0",
+		},
+		{
+			name: "lagCount selects the lag",
+			md:   map[string]string{"address": "a:1", "stream": "s", "consumerGroup": "g", "lagCount": "6", "activationLagCount": "3", "pendingEntriesCount": "9"},
+			want: "mode=lagCount target=6 act=3",
+		},
+		{
+			name: "lagCount 0 is pending entries",
+			md:   map[string]string{"address": "a:1", "stream": "s", "consumerGroup": "g", "lagCount": "0"},
+			want: "mode=pendingEntriesCount target=5 act=0",
+		},
+		{
+			name: "no consumer group is the stream length",
+			md:   map[string]string{"address": "a:1", "stream": "s", "streamLength": "10"},
+			want: "mode=streamLength target=10 act=0",
+		},
+		{
+			name: "no consumer group ignores lag and pending targets",
+			md:   map[string]string{"address": "a:1", "stream": "s", "lagCount": "7", "pendingEntriesCount": "0"},
+			want: "mode=streamLength target=5 act=0",
+		},
+		{
+			name: "targets of unused modes are not checked",
+			md:   map[string]string{"address": "a:1", "stream": "s", "consumerGroup": "g", "streamLength": "0"},
+			want: "mode=pendingEntriesCount target=5 act=0",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := parseStreamsMeta(tc.md, standalone)
+			if err != nil {
+				t.Fatalf("parse: %v", err)
+			}
+			got := fmt.Sprintf("mode=%s target=%d act=%d", m.mode, m.target, m.ActivationLagCount)
+			if got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseStreamsMetaErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		md   map[string]string
+		want []string
+	}{
+		{
+			name: "nothing",
+			md:   map[string]string{},
+			want: []string{"address: no Redis address", "stream: required key is missing"},
+		},
+		{
+			name: "bad numbers",
+			md: map[string]string{"address": "a:1", "stream": "s", "consumerGroup": "g", "lagCount": "junk",
+				"pendingEntriesCount": "junk", "streamLength": "junk", "activationLagCount": "x", "databaseIndex": "junk"},
+			want: []string{
+				`lagCount "junk": not an integer`, `pendingEntriesCount "junk": not an integer`,
+				`streamLength "junk": not an integer`, `activationLagCount "x": not an integer`,
+				`databaseIndex "junk": not an integer`,
+			},
+		},
+		{
+			name: "negative lag",
+			md:   map[string]string{"address": "a:1", "stream": "s", "consumerGroup": "g", "lagCount": "-1"},
+			want: []string{`lagCount "-1": must be >= 0`},
+		},
+		{
+			name: "zero pending target",
+			md:   map[string]string{"address": "a:1", "stream": "s", "consumerGroup": "g", "pendingEntriesCount": "0"},
+			want: []string{`pendingEntriesCount "0": must be > 0`},
+		},
+		{
+			name: "zero stream length target",
+			md:   map[string]string{"address": "a:1", "stream": "s", "streamLength": "-3"},
+			want: []string{`streamLength "-3": must be > 0`},
+		},
+		{
+			name: "enableTLS not a boolean",
+			md:   map[string]string{"address": "a:1", "stream": "s", "enableTLS": "no"},
+			want: []string{`enableTLS "no": not a boolean`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parseStreamsMeta(tc.md, standalone)
+			checkMetadataError(t, err, tc.want)
+		})
+	}
+}
+
+func TestChooseStreamMode(t *testing.T) {
+	tests := []struct {
+		group string
+		lag   int64
+		want  streamMode
+	}{
+		{"", 0, modeLength},
+		{"", 5, modeLength},
+		{"g", 0, modePending},
+		{"g", 5, modeLag},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("group=%q lag=%d", tc.group, tc.lag), func(t *testing.T) {
+			if got := chooseStreamMode(tc.group, tc.lag); got != tc.want {
+				t.Errorf("got %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMetricNames(t *testing.T) {
+	tests := []struct {
+		name    string
+		factory func(*Clients, map[string]string) (scalers.Scaler, error)
+		md      map[string]string
+		want    string
+		target  float64
+	}{
+		{
+			name:    "list as KEDA names it",
+			factory: func(c *Clients, md map[string]string) (scalers.Scaler, error) { return c.NewList(t.Context(), scalers.Config{Metadata: md}) },
+			md:      map[string]string{"address": "a:1", "listName": "mylist", "listLength": "7", "password": "p4ssw0rd"},
+			want:    "redis-mylist",
+			target:  7,
+		},
+		{
+			name:    "list name normalized",
+			factory: func(c *Clients, md map[string]string) (scalers.Scaler, error) { return c.NewList(t.Context(), scalers.Config{Metadata: md}) },
+			md:      map[string]string{"address": "a:1", "listName": "Jobs:High.Prio"},
+			want:    "redis-jobs-high-prio",
+			target:  5,
+		},
+		{
+			name:    "stream as KEDA names it",
+			factory: func(c *Clients, md map[string]string) (scalers.Scaler, error) { return c.NewStreams(t.Context(), scalers.Config{Metadata: md}) },
+			md:      map[string]string{"address": "a:1", "stream": "my-stream", "consumerGroup": "g", "lagCount": "9"},
+			want:    "redis-streams-my-stream",
+			target:  9,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := tc.factory(NewClients(ClientsOptions{}), tc.md)
+			if err != nil {
+				t.Fatalf("new: %v", err)
+			}
+			defer s.Close()
+			specs := s.MetricSpecs()
+			if len(specs) != 1 || specs[0].Name != tc.want || specs[0].Target != tc.target {
+				t.Errorf("got %+v, want one spec %s with target %v", specs, tc.want, tc.target)
+			}
+		})
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pwFile, []byte("one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key := func(topo topology, md map[string]string) string {
+		t.Helper()
+		md["listName"] = "jobs"
+		m, err := parseListMeta(md, topo)
+		if err != nil {
+			t.Fatalf("parse %v: %v", md, err)
+		}
+		return clientKey(&m.Conn)
+	}
+	base := key(standalone, map[string]string{"address": "a:1", "password": "pw"})
+	same := []map[string]string{
+		{"address": "a:1", "password": "pw", "listLength": "9"},
+		{"address": "a:1", "passwordFromEnv": "pw"},
+		{"host": "a", "port": "1", "password": "pw"},
+		{"address": "a:1", "password": "pw", "unsafeSsl": "true"}, // TLS is off
+	}
+	for _, md := range same {
+		if got := key(standalone, md); got != base {
+			t.Errorf("key of %v differs from the base, want the same client", md)
+		}
+	}
+	different := []struct {
+		topo topology
+		md   map[string]string
+	}{
+		{standalone, map[string]string{"address": "a:2", "password": "pw"}},
+		{standalone, map[string]string{"address": "a:1", "password": "other"}},
+		{standalone, map[string]string{"address": "a:1"}},
+		{standalone, map[string]string{"address": "a:1", "passwordFile": pwFile}},
+		{standalone, map[string]string{"address": "a:1", "password": "pw", "username": "u"}},
+		{standalone, map[string]string{"address": "a:1", "password": "pw", "databaseIndex": "1"}},
+		{standalone, map[string]string{"address": "a:1", "password": "pw", "enableTLS": "true"}},
+		{cluster, map[string]string{"address": "a:1", "password": "pw"}},
+		{sentinel, map[string]string{"address": "a:1", "password": "pw", "sentinelMaster": "m"}},
+	}
+	for _, d := range different {
+		if got := key(d.topo, d.md); got == base {
+			t.Errorf("key of %s %v equals the base, want another client", d.topo, d.md)
+		}
+	}
+	if k := key(standalone, map[string]string{"address": "a:1", "password": "pw"}); strings.Contains(k, "pw\x00") {
+		t.Errorf("client key holds the password in clear: %q", k)
+	}
+}
+
+func TestRedisMajorVersion(t *testing.T) {
+	tests := []struct {
+		name   string
+		info   string
+		want   int
+		wantOK bool
+	}{
+		{"redis 7", "# Server\r\nredis_version:7.0.15\r\nredis_git_sha1:00000000\r\n", 7, true},
+		{"redis 6", "# Server\r\nredis_version:6.2.14\r\n", 6, true},
+		{"no version", "# Server\r\nfoo:bar\r\n", 0, false},
+		{"garbage version", "redis_version:x.y\r\n", 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := redisMajorVersion(tc.info)
+			if got != tc.want || ok != tc.wantOK {
+				t.Errorf("got %d, %t; want %d, %t", got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+}
+
+func TestKindOf(t *testing.T) {
+	tests := []struct {
+		typ    string
+		want   keyKind
+		wantOK bool
+	}{
+		{"list", kindList, true},
+		{"none", kindList, true},
+		{"set", kindSet, true},
+		{"zset", kindZSet, true},
+		{"hash", kindHash, true},
+		{"string", kindUnknown, false},
+		{"stream", kindUnknown, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.typ, func(t *testing.T) {
+			got, ok := kindOf(tc.typ)
+			if got != tc.want || ok != tc.wantOK {
+				t.Errorf("got %d, %t; want %d, %t", got, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+}
+
+func TestWrapRedactsAndClassifies(t *testing.T) {
+	m, err := parseListMeta(map[string]string{"address": "a:1", "listName": "jobs", "password": "hunter2-secret"}, standalone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newBase(nil, &m.Conn, "list", "jobs", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	tests := []struct {
+		name string
+		in   error
+		is   error
+		not  error
+	}{
+		{"connection error", errors.New("dial with hunter2-secret failed"), scalers.ErrUnavailable, scalers.ErrNoData},
+		{"data error", &noData{msg: "key holds hunter2-secret"}, scalers.ErrNoData, scalers.ErrUnavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := b.wrap(tc.in)
+			if strings.Contains(got.Error(), "hunter2-secret") {
+				t.Errorf("error %q holds the password", got)
+			}
+			if !strings.Contains(got.Error(), `redis list "jobs" at a:1`) {
+				t.Errorf("error %q does not say which scaler", got)
+			}
+			if !errors.Is(got, tc.is) || errors.Is(got, tc.not) {
+				t.Errorf("error %q: Is(%v) = %t, Is(%v) = %t; want true, false", got, tc.is, errors.Is(got, tc.is), tc.not, errors.Is(got, tc.not))
+			}
+		})
+	}
+}
