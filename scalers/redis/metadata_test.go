@@ -373,25 +373,31 @@ func TestMetricNames(t *testing.T) {
 		target  float64
 	}{
 		{
-			name:    "list as KEDA names it",
-			factory: func(c *Clients, md map[string]string) (scalers.Scaler, error) { return c.NewList(t.Context(), scalers.Config{Metadata: md}) },
-			md:      map[string]string{"address": "a:1", "listName": "mylist", "listLength": "7", "password": "p4ssw0rd"},
-			want:    "redis-mylist",
-			target:  7,
+			name: "list as KEDA names it",
+			factory: func(c *Clients, md map[string]string) (scalers.Scaler, error) {
+				return c.NewList(t.Context(), scalers.Config{Metadata: md})
+			},
+			md:     map[string]string{"address": "a:1", "listName": "mylist", "listLength": "7", "password": "p4ssw0rd"},
+			want:   "redis-mylist",
+			target: 7,
 		},
 		{
-			name:    "list name normalized",
-			factory: func(c *Clients, md map[string]string) (scalers.Scaler, error) { return c.NewList(t.Context(), scalers.Config{Metadata: md}) },
-			md:      map[string]string{"address": "a:1", "listName": "Jobs:High.Prio"},
-			want:    "redis-jobs-high-prio",
-			target:  5,
+			name: "list name normalized",
+			factory: func(c *Clients, md map[string]string) (scalers.Scaler, error) {
+				return c.NewList(t.Context(), scalers.Config{Metadata: md})
+			},
+			md:     map[string]string{"address": "a:1", "listName": "Jobs:High.Prio"},
+			want:   "redis-jobs-high-prio",
+			target: 5,
 		},
 		{
-			name:    "stream as KEDA names it",
-			factory: func(c *Clients, md map[string]string) (scalers.Scaler, error) { return c.NewStreams(t.Context(), scalers.Config{Metadata: md}) },
-			md:      map[string]string{"address": "a:1", "stream": "my-stream", "consumerGroup": "g", "lagCount": "9"},
-			want:    "redis-streams-my-stream",
-			target:  9,
+			name: "stream as KEDA names it",
+			factory: func(c *Clients, md map[string]string) (scalers.Scaler, error) {
+				return c.NewStreams(t.Context(), scalers.Config{Metadata: md})
+			},
+			md:     map[string]string{"address": "a:1", "stream": "my-stream", "consumerGroup": "g", "lagCount": "9"},
+			want:   "redis-streams-my-stream",
+			target: 9,
 		},
 	}
 	for _, tc := range tests {
