@@ -1,0 +1,153 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// addEntries appends n entries to stream and returns their IDs.
+func addEntries(tb testing.TB, rdb redis.Cmdable, stream string, n int) []string {
+	tb.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		id, err := rdb.XAdd(context.Background(), redisXAdd(stream)).Result()
+		must(tb, err)
+		ids[i] = id
+	}
+	return ids
+}
+
+// readGroup delivers n entries to consumer c of group (without acking).
+func readGroup(tb testing.TB, rdb redis.Cmdable, stream, group string, n int64) []redis.XMessage {
+	tb.Helper()
+	res, err := rdb.XReadGroup(context.Background(), &redis.XReadGroupArgs{
+		Group: group, Consumer: "c1", Streams: []string{stream, ">"}, Count: n, Block: -1,
+	}).Result()
+	must(tb, err)
+	return res[0].Messages
+}
+
+func TestStreamsLength(t *testing.T) {
+	r := testenv.StartRedis(t)
+	rdb := client(t, r, 0)
+	addEntries(t, rdb, "s", 7)
+	tests := []struct {
+		name       string
+		md         map[string]string
+		want       float64
+		wantActive bool
+	}{
+		{"length", map[string]string{"stream": "s"}, 7, true},
+		{"missing stream is 0", map[string]string{"stream": "nope"}, 0, false},
+		{"activationLagCount applies to the length", map[string]string{"stream": "s", "activationLagCount": "7"}, 7, false},
+		{"lagCount without a group still measures the length", map[string]string{"stream": "s", "lagCount": "3"}, 7, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.md["address"] = r.Addr()
+			wantMetric(t, newScaler(t, NewStreams, tc.md), tc.want, tc.wantActive)
+		})
+	}
+}
+
+func TestStreamsPending(t *testing.T) {
+	r := testenv.StartRedis(t)
+	rdb := client(t, r, 0)
+	ctx := t.Context()
+	addEntries(t, rdb, "s", 5)
+	must(t, rdb.XGroupCreate(ctx, "s", "g", "0").Err())
+	s := newScaler(t, NewStreams, map[string]string{"address": r.Addr(), "stream": "s", "consumerGroup": "g", "pendingEntriesCount": "2"})
+	if spec := s.MetricSpecs()[0]; spec.Target != 2 || spec.Name != "redis-streams-s" {
+		t.Errorf("spec = %+v, want redis-streams-s with target 2", spec)
+	}
+	wantMetric(t, s, 0, false) // nothing delivered yet
+
+	msgs := readGroup(t, rdb, "s", "g", 3)
+	wantMetric(t, s, 3, true)
+	must(t, rdb.XAck(ctx, "s", "g", msgs[0].ID).Err())
+	wantMetric(t, s, 2, true)
+
+	act := newScaler(t, NewStreams, map[string]string{"address": r.Addr(), "stream": "s", "consumerGroup": "g", "activationLagCount": "2"})
+	wantMetric(t, act, 2, false)
+
+	for _, tc := range []struct{ name, stream, group string }{
+		{"missing group", "s", "other"},
+		{"missing stream", "nope", "g"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newScaler(t, NewStreams, map[string]string{"address": r.Addr(), "stream": tc.stream, "consumerGroup": tc.group})
+			err := wantError(t, s, scalers.ErrNoData)
+			if errors.Is(err, scalers.ErrUnavailable) || !strings.Contains(err.Error(), "NOGROUP") {
+				t.Errorf("error %q: want a no-data NOGROUP error", err)
+			}
+		})
+	}
+}
+
+func TestStreamsLag(t *testing.T) {
+	r := testenv.StartRedis(t)
+	rdb := client(t, r, 0)
+	ctx := t.Context()
+	ids := addEntries(t, rdb, "s", 6)
+	must(t, rdb.XGroupCreate(ctx, "s", "g", "0").Err())
+	md := func(stream, group, activation string) map[string]string {
+		return map[string]string{"address": r.Addr(), "stream": stream, "consumerGroup": group, "lagCount": "4", "activationLagCount": activation}
+	}
+	s := newScaler(t, NewStreams, md("s", "g", "3"))
+	if spec := s.MetricSpecs()[0]; spec.Target != 4 {
+		t.Errorf("target = %v, want lagCount 4", spec.Target)
+	}
+	wantMetric(t, s, 6, true)
+
+	readGroup(t, rdb, "s", "g", 2) // delivered entries no longer lag, acked or not
+	wantMetric(t, s, 4, true)
+	readGroup(t, rdb, "s", "g", 1)
+	wantMetric(t, s, 3, false) // at activationLagCount
+	addEntries(t, rdb, "s", 2)
+	wantMetric(t, s, 5, true)
+
+	t.Run("group not created yet lags by the whole stream", func(t *testing.T) {
+		wantMetric(t, newScaler(t, NewStreams, md("s", "later", "0")), 8, true)
+	})
+	t.Run("missing stream has no lag", func(t *testing.T) {
+		wantMetric(t, newScaler(t, NewStreams, md("nope", "g", "0")), 0, false)
+	})
+	t.Run("lag Redis cannot compute is -1", func(t *testing.T) {
+		// A group created at an entry in the middle of the stream has no
+		// known entries-read count, so XINFO GROUPS reports lag nil.
+		must(t, rdb.XGroupCreate(ctx, "s", "mid", ids[2]).Err())
+		wantMetric(t, newScaler(t, NewStreams, md("s", "mid", "0")), -1, false)
+	})
+	t.Run("key of another type", func(t *testing.T) {
+		must(t, rdb.RPush(ctx, "list", "a").Err())
+		wantError(t, newScaler(t, NewStreams, md("list", "g", "0")), scalers.ErrNoData)
+	})
+}
+
+func TestStreamsRedisRestart(t *testing.T) {
+	r := testenv.StartRedis(t)
+	rdb := client(t, r, 0)
+	addEntries(t, rdb, "s", 4)
+	must(t, rdb.XGroupCreate(t.Context(), "s", "g", "0").Err())
+	s := newScaler(t, NewStreams, map[string]string{"address": r.Addr(), "stream": "s", "consumerGroup": "g", "lagCount": "1"})
+	wantMetric(t, s, 4, true)
+
+	r.Stop()
+	wantError(t, s, scalers.ErrUnavailable)
+	wantError(t, s, scalers.ErrUnavailable)
+
+	r.Start()
+	addEntries(t, rdb, "s", 2)
+	eventually(t, "metrics after the restart", func() error {
+		_, err := s.Metrics(context.Background())
+		return err
+	})
+	wantMetric(t, s, 2, true) // the group is gone: XLEN stands in
+}
