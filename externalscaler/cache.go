@@ -235,21 +235,24 @@ func (c *cache) create(ctx context.Context, key objKey, md map[string]string) (*
 func (c *cache) build(e *entry) {
 	defer c.wg.Done()
 	sc, names, err := c.newScaler(e)
+	// The build's reference goes before ready closes, so a waiter that
+	// wakes up holds the only references besides the cache's: what it sees
+	// afterwards (a replacement closing the scaler) is not raced by us.
 	if err != nil {
 		e.err = err
 		e.tm.errors[reasonOf(err)].Inc()
-		close(e.ready)
 		c.remove(e)
 		c.release(e)
+		close(e.ready)
 		return
 	}
 	e.scaler, e.names = sc, names
 	e.tm.builds.Inc()
 	e.tm.instances.Inc()
 	e.ok.Store(true)
-	close(e.ready)
 	c.debug("scaler instance built", e)
 	c.release(e)
+	close(e.ready)
 }
 
 func (c *cache) newScaler(e *entry) (sc scalers.Scaler, names []string, err error) {
