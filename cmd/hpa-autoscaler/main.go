@@ -86,6 +86,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newServeCmd(g),
+		newDecideCmd(),
 	)
 	return root
 }
