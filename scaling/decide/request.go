@@ -62,7 +62,7 @@ type Request struct {
 // and its current value.
 type Metric struct {
 	autoscalingv2.MetricSpec
-	TargetMilli *int64  `json:"targetMilli,omitempty"`
+	TargetMilli *int64   `json:"targetMilli,omitempty"`
 	Current     *Current `json:"current,omitempty"`
 }
 
