@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,7 +37,12 @@ other key is that scaler's KEDA metadata. See docs/external-scaler.md.
 
 Every flag can also come from the environment as HPA_<FLAG> (dashes become
 underscores): HPA_GRPC_ADDR, HPA_HTTP_ADDR, HPA_TLS_CERT, ...`,
-		Args: cobra.NoArgs,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("serve takes no arguments, got %q", args)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return o.run(cmd, g)
 		},
@@ -62,7 +68,7 @@ func (o *serveOpts) validate() error {
 	if o.httpAddr != "" {
 		if err := checkAddr(o.httpAddr); err != nil {
 			errs = append(errs, fmt.Errorf("--http-addr %q: %v", o.httpAddr, err))
-		} else if o.httpAddr == o.grpcAddr {
+		} else if o.httpAddr == o.grpcAddr && !strings.HasSuffix(o.grpcAddr, ":0") {
 			errs = append(errs, fmt.Errorf("--http-addr %q: same address as --grpc-addr", o.httpAddr))
 		}
 	}

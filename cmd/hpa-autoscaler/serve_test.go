@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+)
+
+func TestServeFlagErrors(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{name: "address without port", args: []string{"--grpc-addr", "localhost"},
+			want: []string{`--grpc-addr "localhost": expected host:port`}},
+		{name: "port out of range", args: []string{"--http-addr", "127.0.0.1:70000"},
+			want: []string{`--http-addr "127.0.0.1:70000": port "70000": expected a number from 0 to 65535`}},
+		{name: "same address twice", args: []string{"--grpc-addr", "127.0.0.1:9000", "--http-addr", "127.0.0.1:9000"},
+			want: []string{"same address as --grpc-addr"}},
+		{name: "key without certificate", args: []string{"--tls-key", "k.pem"}, want: []string{"--tls-key needs --tls-cert"}},
+		{name: "client CA alone", args: []string{"--tls-client-ca", "ca.pem"},
+			want: []string{"--tls-client-ca needs --tls-cert and --tls-key"}},
+		{name: "missing TLS files", args: []string{"--tls-cert", missing, "--tls-key", missing},
+			want: []string{"--tls-cert/--tls-key/--tls-client-ca", "missing.pem"}},
+		{name: "every problem at once", args: []string{"--grpc-addr", "x", "--idle-timeout", "0s", "--poll-interval", "10ms"},
+			want: []string{`--grpc-addr "x"`, "--idle-timeout 0s: must be > 0", "--poll-interval 10ms: must be between 100ms and 1h"}},
+		{name: "not a duration", args: []string{"--shutdown-timeout", "soon"}, want: []string{`invalid argument "soon"`}},
+		{name: "unknown flag", args: []string{"--grpc-port", "9443"}, want: []string{"unknown flag: --grpc-port"}},
+		{name: "arguments", args: []string{"extra"}, want: []string{`serve takes no arguments, got ["extra"]`}},
+		{name: "bad log level", args: []string{"--log-level", "loud"}, want: []string{`--log-level "loud"`}},
+		{name: "from the environment", env: map[string]string{"HPA_GRPC_ADDR": "nowhere", "HPA_IDLE_TIMEOUT": "-1m"},
+			want: []string{`--grpc-addr "nowhere"`, "--idle-timeout -1m0s: must be > 0"}},
+		{name: "bad duration in the environment", env: map[string]string{"HPA_POLL_INTERVAL": "often"},
+			want: []string{`HPA_POLL_INTERVAL "often"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run(t.Context(), append([]string{"serve"}, tc.args...), strings.NewReader(""), &stdout, &stderr)
+			if code != 2 {
+				t.Fatalf("exit code: got %d, want 2 (stderr %q)", code, stderr.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr %q: want it to mention %q", stderr.String(), w)
+				}
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's logging goroutine and
+// the test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestServeRunsAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stdout bytes.Buffer
+	var stderr syncBuffer
+	t.Setenv("HPA_LOG_FORMAT", "json")
+	codec := make(chan int, 1)
+	go func() {
+		codec <- run(ctx, []string{"serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, strings.NewReader(""), &stdout, &stderr)
+	}()
+
+	// The "serving" log line carries the addresses picked.
+	var serving struct{ GRPC, HTTP string }
+	deadline := time.Now().Add(20 * time.Second)
+	for serving.GRPC == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no serving line within 20s; stderr:\n%s", stderr.String())
+		}
+		select {
+		case code := <-codec:
+			t.Fatalf("serve exited early with %d; stderr:\n%s", code, stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			if strings.Contains(line, `"external scaler serving"`) {
+				var rec struct {
+					GRPC string `json:"grpc"`
+					HTTP string `json:"http"`
+				}
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Fatalf("log line %q: %v", line, err)
+				}
+				serving.GRPC, serving.HTTP = rec.GRPC, rec.HTTP
+			}
+		}
+	}
+
+	conn, err := grpc.NewClient(serving.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	resp, err := healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{Service: "externalscaler.ExternalScaler"})
+	if err != nil || resp.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("health: got %v, %v; want SERVING", resp, err)
+	}
+	hresp, err := http.Get("http://" + serving.HTTP + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(hresp.Body)
+	hresp.Body.Close()
+	for _, want := range []string{"hpa_grpc_requests_total", "go_goroutines", "process_cpu_seconds_total"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics: want %s", want)
+		}
+	}
+	http.DefaultClient.CloseIdleConnections()
+
+	// SIGTERM cancels the context in main.
+	cancel()
+	select {
+	case code := <-codec:
+		if code != 0 {
+			t.Fatalf("exit code after shutdown: got %d, want 0; stderr:\n%s", code, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of the context ending")
+	}
+}
