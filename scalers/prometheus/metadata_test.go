@@ -1,0 +1,174 @@
+package prometheus
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// md returns valid metadata with kv (key, value, ...) applied; an empty
+// value deletes the key.
+func md(kv ...string) map[string]string {
+	m := map[string]string{"serverAddress": "http://localhost:9090", "query": "up", "threshold": "100"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			delete(m, kv[i])
+			continue
+		}
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+func TestParseMetadata(t *testing.T) {
+	defaults := Metadata{ServerAddress: "http://localhost:9090", Query: "up", Threshold: 100,
+		IgnoreNullValues: true, Timeout: DefaultTimeout}
+	with := func(f func(*Metadata)) Metadata { m := defaults; f(&m); return m }
+	tests := []struct {
+		name    string
+		md      map[string]string
+		want    Metadata
+		wantErr []string // substrings of the error, one per expected problem
+	}{
+		{name: "defaults", md: md(), want: defaults},
+		{name: "KEDA's extra keys are ignored", md: md("metricName", "http_requests_total", "scalerAddress", "x:9443", "awsRegion", "eu"), want: defaults},
+		{
+			name: "every key",
+			md: md("namespace", "foo", "ignoreNullValues", "false", "activationThreshold", "50", "threshold", "2.5",
+				"customHeaders", "X-Scope-OrgID=team-a, X-Other = b", "queryParameters", "dedup=true,partial_response=false",
+				"timeout", "1500", "unsafeSsl", "true"),
+			want: with(func(m *Metadata) {
+				m.Namespace, m.IgnoreNullValues, m.ActivationThreshold, m.Threshold = "foo", false, 50, 2.5
+				m.CustomHeaders = map[string]string{"X-Scope-OrgID": "team-a", "X-Other": "b"}
+				m.QueryParameters = map[string]string{"dedup": "true", "partial_response": "false"}
+				m.Timeout = 1500 * time.Millisecond
+			}),
+		},
+		{name: "timeout as a duration", md: md("timeout", "2s"), want: with(func(m *Metadata) { m.Timeout = 2 * time.Second })},
+		{name: "timeout 0 means the default", md: md("timeout", "0"), want: defaults},
+		{name: "negative activation threshold", md: md("activationThreshold", "-1"), want: with(func(m *Metadata) { m.ActivationThreshold = -1 })},
+
+		{name: "empty", md: map[string]string{}, wantErr: []string{"serverAddress: required", "query: required", "threshold: required"}},
+		{name: "empty serverAddress", md: md("serverAddress", " "), wantErr: []string{"serverAddress: required"}},
+		{name: "serverAddress without scheme", md: md("serverAddress", "localhost:9090"), wantErr: []string{`serverAddress "localhost:9090": expected an http:// or https:// URL`}},
+		{name: "serverAddress without host", md: md("serverAddress", "http:///x"), wantErr: []string{"URL has no host"}},
+		{name: "missing threshold", md: md("threshold", ""), wantErr: []string{"threshold: required key is missing"}},
+		{name: "threshold not a number", md: md("threshold", "one"), wantErr: []string{`threshold "one": not a number`}},
+		{name: "threshold zero", md: md("threshold", "0"), wantErr: []string{`threshold "0": must be > 0`}},
+		{name: "activationThreshold not a number", md: md("activationThreshold", "one"), wantErr: []string{`activationThreshold "one": not a number`}},
+		{name: "missing query", md: md("query", ""), wantErr: []string{"query: required"}},
+		{name: "ignoreNullValues not a bool", md: md("ignoreNullValues", "xxxx"), wantErr: []string{`ignoreNullValues "xxxx": not a boolean`}},
+		{name: "unsafeSsl not a bool", md: md("unsafeSsl", "yes"), wantErr: []string{`unsafeSsl "yes": not a boolean`}},
+		{name: "customHeaders malformed", md: md("customHeaders", "key1=value1,key2"), wantErr: []string{`customHeaders "key1=value1,key2": expected key=value pairs`}},
+		{name: "customHeaders bad name", md: md("customHeaders", "bad name=1"), wantErr: []string{`"bad name" is not a valid HTTP header name`}},
+		{name: "queryParameters malformed", md: md("queryParameters", "key1=value1,key2"), wantErr: []string{`queryParameters "key1=value1,key2": expected key=value pairs`}},
+		{name: "queryParameters overriding the query", md: md("queryParameters", "query=up"), wantErr: []string{"parameter query is set by the scaler"}},
+		{name: "timeout negative", md: md("timeout", "-1"), wantErr: []string{`timeout "-1": must be >= 0`}},
+		{name: "timeout not a number", md: md("timeout", "a"), wantErr: []string{`timeout "a": not a duration`}},
+		{
+			name:    "every problem at once",
+			md:      map[string]string{"serverAddress": "ftp://x", "threshold": "x", "timeout": "a"},
+			wantErr: []string{"query: required", `threshold "x"`, `timeout "a"`},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseMetadata(tc.md)
+			if len(tc.wantErr) > 0 {
+				checkErr(t, err, scalers.ErrInvalidConfig, tc.wantErr...)
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseMetadata: %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(Metadata{}, "Auth")); diff != "" {
+				t.Errorf("metadata (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseMetadataAuth(t *testing.T) {
+	tests := []struct {
+		name    string
+		md      map[string]string
+		modes   []string
+		wantErr []string
+	}{
+		{name: "tls", md: md("authModes", "tls", "ca", "caaa", "cert", "ceert", "key", "keey"), modes: []string{"tls"}},
+		{name: "tls, ca is optional", md: md("authModes", "tls", "cert", "ceert", "key", "keey"), modes: []string{"tls"}},
+		{name: "tls without key", md: md("authModes", "tls", "ca", "caaa", "cert", "ceert"), wantErr: []string{"cert and key must be given together"}},
+		{name: "tls without cert", md: md("authModes", "tls", "ca", "caaa", "key", "keey"), wantErr: []string{"cert and key must be given together"}},
+		{name: "bearer", md: md("authModes", "bearer", "bearerToken", "tooooken"), modes: []string{"bearer"}},
+		{name: "bearer, token alias", md: md("authModes", "bearer", "token", "tooooken"), modes: []string{"bearer"}},
+		{name: "bearer from env", md: md("authModes", "bearer", "bearerTokenFromEnv", "tooooken"), modes: []string{"bearer"}},
+		{name: "bearer without token", md: md("authModes", "bearer"), wantErr: []string{"bearerToken: required when authModes includes bearer"}},
+		{name: "basic", md: md("authModes", "basic", "username", "user", "password", "pass"), modes: []string{"basic"}},
+		{name: "basic, password optional", md: md("authModes", "basic", "username", "user"), modes: []string{"basic"}},
+		{name: "basic without username", md: md("authModes", "basic"), wantErr: []string{"username: required when authModes includes basic"}},
+		{name: "tls and basic", md: md("authModes", "tls, basic", "ca", "caaa", "cert", "ceert", "key", "keey", "username", "user", "password", "pass"), modes: []string{"tls", "basic"}},
+		{name: "tls and basic without certs", md: md("authModes", "tls,basic", "username", "user", "password", "pass"), wantErr: []string{"cert: required", "key: required"}},
+		{name: "custom", md: md("authModes", "custom", "customAuthHeader", "header", "customAuthValue", "value"), modes: []string{"custom"}},
+		{name: "custom without header", md: md("authModes", "custom", "customAuthValue", "value"), wantErr: []string{"customAuthHeader: required"}},
+		{name: "custom without value", md: md("authModes", "custom", "customAuthHeader", "header"), wantErr: []string{"customAuthValue: required"}},
+		{name: "authMode alias", md: md("authMode", "bearer", "bearerToken", "t0k"), modes: []string{"bearer"}},
+		{name: "bearer and basic exclude each other", md: md("authModes", "bearer,basic", "bearerToken", "t", "username", "u"), wantErr: []string{"only one of bearer, basic and oauth"}},
+		{name: "unknown mode", md: md("authModes", "kerberos"), wantErr: []string{`unknown mode "kerberos"`}},
+		{name: "apiKey is not implemented here", md: md("authModes", "apiKey", "apiKey", "k"), wantErr: []string{`mode "apiKey" is not supported by the prometheus scaler`}},
+		{name: "oauth is not implemented here", md: md("authModes", "oauth"), wantErr: []string{`mode "oauth" is not supported`}},
+		{name: "cert without key", md: md("cert", "c"), wantErr: []string{"cert and key must be given together"}},
+		{name: "missing secret file", md: md("authModes", "bearer", "bearerTokenFile", "/nonexistent/token"), wantErr: []string{"bearerTokenFile", "/nonexistent/token"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseMetadata(tc.md)
+			if len(tc.wantErr) > 0 {
+				checkErr(t, err, scalers.ErrInvalidConfig, tc.wantErr...)
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseMetadata: %v", err)
+			}
+			if diff := cmp.Diff(tc.modes, got.Auth.Modes); diff != "" {
+				t.Errorf("modes (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseMetadataHidesSecrets(t *testing.T) {
+	m := md("serverAddress", "ftp://admin:hunter2-pw@prom:9090", "authModes", "bearer,basic",
+		"bearerToken", "tok-XYZ-123", "username", "u", "password", "pw-ABC-456")
+	_, err := ParseMetadata(m)
+	if err == nil {
+		t.Fatal("got no error, want one")
+	}
+	for _, secret := range []string{"hunter2-pw", "tok-XYZ-123", "pw-ABC-456"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error %q contains the secret %q", err, secret)
+		}
+	}
+}
+
+// checkErr fails unless err wraps sentinel and its message contains every
+// substring.
+func checkErr(tb testing.TB, err, sentinel error, subs ...string) {
+	tb.Helper()
+	if err == nil {
+		tb.Fatalf("got no error, want one wrapping %v containing %q", sentinel, subs)
+	}
+	if sentinel != nil && !errors.Is(err, sentinel) {
+		tb.Errorf("error %q does not wrap %v", err, sentinel)
+	}
+	for _, s := range subs {
+		if !strings.Contains(err.Error(), s) {
+			tb.Errorf("error %q does not contain %q", err, s)
+		}
+	}
+}

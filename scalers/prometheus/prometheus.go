@@ -1,0 +1,311 @@
+package prometheus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"golang.org/x/net/http/httpguts"
+	"k8s.io/utils/clock"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// Type is the scaler type of this package, as in KEDA.
+const Type = "prometheus"
+
+const (
+	// DefaultTimeout bounds one query when timeout is not given; it is
+	// KEDA's default HTTP timeout (KEDA_HTTP_DEFAULT_TIMEOUT, 3000 ms).
+	DefaultTimeout = 3 * time.Second
+	// MaxAnswerBytes caps the size of one answer; a query that returns more
+	// is an error rather than a memory spike.
+	MaxAnswerBytes = 10 << 20
+)
+
+// Metadata is the typed trigger metadata, with KEDA's keys and defaults.
+type Metadata struct {
+	// ServerAddress is the base URL of the Prometheus HTTP API (the part
+	// before /api/v1/query).
+	ServerAddress string `meta:"serverAddress"`
+	// Query is the PromQL expression.
+	Query string `meta:"query"`
+	// QueryParameters are added to the query string of every request
+	// ("k1=v1,k2=v2"), e.g. Thanos's dedup=true.
+	QueryParameters map[string]string `meta:"queryParameters,optional"`
+	// Threshold is the target value per replica.
+	Threshold float64 `meta:"threshold,gt=0"`
+	// ActivationThreshold: the trigger is active while the value is above it.
+	ActivationThreshold float64 `meta:"activationThreshold,default=0"`
+	// Namespace is sent as the namespace query parameter, which tenancy
+	// proxies in front of Thanos Querier (kube-rbac-proxy,
+	// prom-label-proxy) use to restrict the query.
+	Namespace string `meta:"namespace,optional"`
+	// CustomHeaders are added to every request ("k1=v1,k2=v2"), e.g.
+	// X-Scope-OrgID for Cortex and Mimir tenants.
+	CustomHeaders map[string]string `meta:"customHeaders,optional"`
+	// IgnoreNullValues turns an empty answer, NaN and ±Inf into 0; when
+	// false they are errors.
+	IgnoreNullValues bool `meta:"ignoreNullValues,default=true"`
+	// Timeout bounds each query; a plain number is milliseconds, as in
+	// KEDA. 0 means DefaultTimeout.
+	Timeout time.Duration `meta:"timeout,unit=ms,min=0,optional"`
+	// Auth holds authModes (basic, bearer, tls, custom) and their
+	// credentials, plus ca and unsafeSsl.
+	Auth scalers.HTTPAuth
+}
+
+// Supported authentication modes.
+var authModes = []string{scalers.AuthModeBasic, scalers.AuthModeBearer, scalers.AuthModeTLS, scalers.AuthModeCustom}
+
+// reservedParams are set by the client for every query.
+var reservedParams = []string{"query", "time"}
+
+// Validate checks relations ParseMetadata cannot express.
+func (m *Metadata) Validate() error {
+	var errs []error
+	if err := validateServerAddress(m.ServerAddress); err != nil {
+		errs = append(errs, err)
+	}
+	for k := range m.QueryParameters {
+		for _, r := range reservedParams {
+			if k == r {
+				errs = append(errs, scalers.NewFieldError("queryParameters", joinMap(m.QueryParameters),
+					"parameter "+k+" is set by the scaler and cannot be overridden"))
+			}
+		}
+	}
+	for k, v := range m.CustomHeaders {
+		if !httpguts.ValidHeaderFieldName(k) {
+			errs = append(errs, scalers.NewFieldError("customHeaders", joinMap(m.CustomHeaders), fmt.Sprintf("%q is not a valid HTTP header name", k)))
+		} else if !httpguts.ValidHeaderFieldValue(v) {
+			errs = append(errs, scalers.NewFieldError("customHeaders", joinMap(m.CustomHeaders), fmt.Sprintf("the value of %s is not a valid HTTP header value", k)))
+		}
+	}
+	errs = append(errs, m.Auth.Supported(Type, authModes...))
+	return scalers.Invalid(errs...)
+}
+
+func validateServerAddress(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return scalers.NewFieldError("serverAddress", scalers.RedactURL(raw), "not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return scalers.NewFieldError("serverAddress", scalers.RedactURL(raw), "expected an http:// or https:// URL")
+	case u.Host == "":
+		return scalers.NewFieldError("serverAddress", scalers.RedactURL(raw), "URL has no host")
+	}
+	return nil
+}
+
+func joinMap(m map[string]string) string {
+	parts := make([]string, 0, len(m))
+	for k, v := range m {
+		parts = append(parts, k+"="+v)
+	}
+	return strings.Join(parts, ",")
+}
+
+// ParseMetadata parses and validates trigger metadata; errors wrap
+// scalers.ErrInvalidConfig and name every bad key.
+func ParseMetadata(md map[string]string) (Metadata, error) {
+	var m Metadata
+	if err := scalers.ParseMetadata(md, &m); err != nil {
+		return Metadata{}, err
+	}
+	if m.Timeout == 0 {
+		m.Timeout = DefaultTimeout
+	}
+	return m, nil
+}
+
+// Options are optional dependencies of a Scaler.
+type Options struct {
+	// Clock gives the evaluation time of every query; nil means the real
+	// clock.
+	Clock clock.PassiveClock
+	// Transport replaces the HTTP transport (tests and fuzzing use an
+	// in-memory one); nil means a new transport with the TLS settings of
+	// the metadata.
+	Transport http.RoundTripper
+}
+
+// Scaler queries Prometheus. It is safe for concurrent use.
+type Scaler struct {
+	md        Metadata
+	api       v1.API
+	transport http.RoundTripper
+	clock     clock.PassiveClock
+	log       *slog.Logger
+	red       *scalers.Redactor
+	server    string // redacted serverAddress for messages
+	name      string
+	closed    atomic.Bool
+}
+
+var _ scalers.Scaler = (*Scaler)(nil)
+
+// New is the scalers.Factory of the prometheus type. It does no I/O.
+func New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
+	s, err := NewWithOptions(ctx, cfg, Options{})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewWithOptions is New with explicit dependencies.
+func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scaler, error) {
+	md, err := ParseMetadata(cfg.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	red := scalers.NewRedactor(md.Auth.Secrets()...)
+	red.AddURL(md.ServerAddress)
+	base := opts.Transport
+	if base == nil {
+		t, err := scalers.NewHTTPTransport(&md.Auth.TLS)
+		if err != nil {
+			return nil, red.Error(scalers.Invalid(err))
+		}
+		base = t
+	}
+	server, _ := url.Parse(md.ServerAddress) // validated by ParseMetadata
+	params := url.Values{}
+	for k, v := range md.QueryParameters {
+		params.Set(k, v)
+	}
+	if md.Namespace != "" {
+		params.Set("namespace", md.Namespace)
+	}
+	rt := &requestEditor{next: base, host: server.Host, params: params, headers: md.CustomHeaders, auth: &md.Auth}
+	client, err := api.NewClient(api.Config{Address: md.ServerAddress, Client: &http.Client{Transport: rt}})
+	if err != nil {
+		return nil, red.Error(scalers.Invalid(scalers.NewFieldError("serverAddress", scalers.RedactURL(md.ServerAddress), err.Error())))
+	}
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Scaler{
+		md:        md,
+		api:       v1.NewAPI(client),
+		transport: base,
+		clock:     clk,
+		log:       log.With("scaler", Type, "namespace", cfg.Namespace, "name", cfg.Name),
+		red:       red,
+		server:    scalers.RedactURL(md.ServerAddress),
+		name:      scalers.MetricName(Type),
+	}, nil
+}
+
+// MetricSpecs returns the one metric, "prometheus", with threshold as its
+// target.
+func (s *Scaler) MetricSpecs() []scalers.MetricSpec {
+	return []scalers.MetricSpec{{Name: s.name, Target: s.md.Threshold}}
+}
+
+// Metrics runs the query and reports its value; the trigger is active when
+// the value is above activationThreshold.
+func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
+	v, err := s.Value(ctx)
+	if err != nil {
+		return scalers.Metrics{}, err
+	}
+	return scalers.Metrics{
+		Values: []scalers.MetricValue{{Name: s.name, Value: v}},
+		Active: v > s.md.ActivationThreshold,
+	}, nil
+}
+
+var errClosed = errors.New("prometheus scaler: closed")
+
+// Value runs the query at the clock's now and returns its single value.
+func (s *Scaler) Value(ctx context.Context) (float64, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
+	qctx, cancel := context.WithTimeout(ctx, s.md.Timeout)
+	defer cancel()
+	res, warnings, _, err := s.api.Query(qctx, s.md.Query, s.clock.Now())
+	if err != nil {
+		return 0, s.queryError(ctx, err)
+	}
+	if len(warnings) > 0 {
+		s.log.DebugContext(ctx, "prometheus query warnings", "warnings", s.red.String(strings.Join(warnings, "; ")))
+	}
+	v, err := SampleValue(res, s.md.IgnoreNullValues)
+	if err != nil {
+		return 0, s.red.Error(fmt.Errorf("prometheus query %q: %w", s.md.Query, err))
+	}
+	return v, nil
+}
+
+// queryError turns a failed exchange into an error for the caller: the
+// caller's own cancellation as is, a query the server rejects as invalid
+// configuration, anything else as the source being unavailable. Messages
+// name the server (without credentials) and never carry a secret.
+func (s *Scaler) queryError(parent context.Context, err error) error {
+	if perr := parent.Err(); perr != nil {
+		return fmt.Errorf("prometheus query: %w", perr)
+	}
+	var apiErr *v1.Error
+	var cause error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		cause = fmt.Errorf("%s: no answer within %s (timeout)", s.server, s.md.Timeout)
+	case errors.Is(err, errAnswerTooLarge):
+		cause = fmt.Errorf("%s: answer larger than %d MiB", s.server, MaxAnswerBytes>>20)
+	case errors.As(err, &apiErr) && apiErr.Type == v1.ErrBadData:
+		// The server parsed the request and refused it: the query (or a
+		// query parameter) is wrong, and retrying cannot help.
+		return s.red.Error(scalers.Invalid(scalers.NewFieldError("query", s.md.Query,
+			"rejected by "+s.server+": "+apiErr.Msg)))
+	case errors.As(err, &apiErr):
+		cause = fmt.Errorf("%s: %s", s.server, describeAPIError(apiErr))
+	default:
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			// The url.Error would repeat the request URL, query
+			// parameters included; the server name is enough.
+			err = ue.Err
+		}
+		cause = fmt.Errorf("%s: %w", s.server, err)
+	}
+	return scalers.Unavailable("prometheus query", s.red.Error(cause))
+}
+
+// describeAPIError words a client_golang error. The body of a non-API
+// error answer is left out: a proxy may echo the request, credentials
+// included (even base64-encoded, which no redactor would find).
+func describeAPIError(e *v1.Error) string {
+	switch e.Type {
+	case v1.ErrBadResponse:
+		return "malformed answer: " + e.Msg
+	case v1.ErrExec, v1.ErrTimeout, v1.ErrCanceled:
+		return "query failed on the server (" + string(e.Type) + "): " + e.Msg
+	}
+	return e.Msg
+}
+
+// Close releases idle connections; Metrics fails afterwards.
+func (s *Scaler) Close() error {
+	s.closed.Store(true)
+	if ci, ok := s.transport.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+	return nil
+}
