@@ -5,6 +5,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,10 +183,7 @@ func (k *Kafka) Produce(t testing.TB, topic string, partition int32, n int) int6
 	for i := range recs {
 		recs[i] = &kgo.Record{Topic: topic, Partition: partition, Value: []byte("x")}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res := k.Client(t).ProduceSync(ctx, recs...)
-	if err := res.FirstErr(); err != nil {
+	if err := k.produceSync(t, recs); err != nil {
 		t.Fatalf("produce %d records to %s/%d: %v", n, topic, partition, err)
 	}
 	return recs[n-1].Offset + 1
@@ -201,10 +199,36 @@ func (k *Kafka) ProduceMany(t testing.TB, topic string, partitions []int32, perP
 			recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Value: []byte("x")})
 		}
 	}
+	if err := k.produceSync(t, recs); err != nil {
+		t.Fatalf("produce to %s: %v", topic, err)
+	}
+}
+
+// produceSync produces recs; records the client cannot place because it
+// does not know their partition yet (just created) are retried, after a
+// metadata refresh, for a while.
+func (k *Kafka) produceSync(t testing.TB, recs []*kgo.Record) error {
+	t.Helper()
+	cl := k.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := k.Client(t).ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatalf("produce to %s: %v", topic, err)
+	for {
+		var retry []*kgo.Record
+		for _, r := range cl.ProduceSync(ctx, recs...) {
+			switch {
+			case r.Err == nil:
+			case strings.Contains(r.Err.Error(), "invalid record partitioning choice") && ctx.Err() == nil:
+				retry = append(retry, r.Record)
+			default:
+				return r.Err
+			}
+		}
+		if len(retry) == 0 {
+			return nil
+		}
+		recs = retry
+		cl.ForceMetadataRefresh()
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -16,9 +19,9 @@ import (
 
 // fetch reads the offsets of one round: the group's committed offsets (one
 // OffsetFetch to the group coordinator) and the end offsets of the measured
-// partitions (one ListOffsets per partition leader). Topic metadata comes
-// from the client's cache (refreshed after metadataAge) and costs a Metadata
-// request only when stale.
+// partitions (one ListOffsets per partition leader). The partitions come
+// from metadata cached for metadataAge: a Metadata request is sent only when
+// that is stale or the topics changed.
 //
 // The result has one entry per measured partition that the brokers reported
 // an end offset for, in topic and partition order.
@@ -90,19 +93,55 @@ func (s *Scaler) fetchCommitted(ctx context.Context) (kadm.OffsetResponses, erro
 	return o, nil
 }
 
-// partitions returns the measured partitions of topics, from (cached)
-// metadata, filtered by partitionLimitation.
+// partitionCache remembers the measured partitions of the last topic set
+// for metadataAge: partitions rarely change, and a moved leader is handled
+// by the client (NOT_LEADER answers make it refresh and retry).
+type partitionCache struct {
+	mu  sync.Mutex
+	key string // the topics, joined by NUL
+	at  time.Time
+	tps []TopicPartition // read-only once stored
+}
+
+// partitions returns the measured partitions of topics (sorted by topic,
+// then partition), filtered by partitionLimitation. It asks the brokers for
+// metadata only when its cache is older than metadataAge or the topics
+// changed.
 func (s *Scaler) partitions(ctx context.Context, topics []string) ([]TopicPartition, error) {
-	details, err := s.adm.ListTopics(ctx, topics...)
+	key := strings.Join(topics, "\x00")
+	c := &s.partCache
+	c.mu.Lock()
+	if c.key == key && c.tps != nil && s.clock.Since(c.at) < s.metadataAge {
+		tps := c.tps
+		c.mu.Unlock()
+		return tps, nil
+	}
+	c.mu.Unlock()
+
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		req.Topics = append(req.Topics, rt)
+	}
+	// A direct request (not the client's cache): the answer also refreshes
+	// the client's cache, which the sharded ListOffsets uses for leaders.
+	resp, err := req.RequestWith(ctx, s.cl)
 	if err != nil {
 		return nil, scalers.Unavailable("kafka: read topic metadata", err)
 	}
+	byName := make(map[string]*kmsg.MetadataResponseTopic, len(resp.Topics))
+	for i := range resp.Topics {
+		if t := resp.Topics[i].Topic; t != nil {
+			byName[*t] = &resp.Topics[i]
+		}
+	}
 	var tps []TopicPartition
 	for _, t := range topics {
-		td, ok := details[t]
-		err := td.Err
-		if !ok {
-			err = kerr.UnknownTopicOrPartition
+		mt, ok := byName[t]
+		var err error = kerr.UnknownTopicOrPartition
+		if ok {
+			err = kerr.ErrorForCode(mt.ErrorCode)
 		}
 		if errors.Is(err, kerr.UnknownTopicOrPartition) {
 			// The brokers answered and do not know the topic.
@@ -112,11 +151,11 @@ func (s *Scaler) partitions(ctx context.Context, topics []string) ([]TopicPartit
 			return nil, scalers.Unavailable(fmt.Sprintf("kafka: topic %q", t), err)
 		}
 		first := len(tps)
-		for p := range td.Partitions {
-			if !s.md.partitions.empty() && !s.md.partitions.contains(p) {
+		for _, p := range mt.Partitions {
+			if !s.md.partitions.empty() && !s.md.partitions.contains(p.Partition) {
 				continue
 			}
-			tps = append(tps, TopicPartition{Topic: t, Partition: p})
+			tps = append(tps, TopicPartition{Topic: t, Partition: p.Partition})
 		}
 		if len(tps) == first {
 			if !s.md.partitions.empty() {
@@ -127,6 +166,10 @@ func (s *Scaler) partitions(ctx context.Context, topics []string) ([]TopicPartit
 		}
 		slices.SortFunc(tps[first:], func(a, b TopicPartition) int { return cmp.Compare(a.Partition, b.Partition) })
 	}
+
+	c.mu.Lock()
+	c.key, c.at, c.tps = key, s.clock.Now(), tps
+	c.mu.Unlock()
 	return tps, nil
 }
 

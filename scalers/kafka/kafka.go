@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"k8s.io/utils/clock"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
@@ -42,6 +43,10 @@ type Scaler struct {
 	redact *scalers.Redactor
 	closed atomic.Bool
 
+	clock       clock.PassiveClock
+	metadataAge time.Duration
+	partCache   partitionCache
+
 	// mu guards prev, the committed offsets of the previous round (only
 	// used with excludePersistentLag). The arithmetic and the update of
 	// prev happen under it, so concurrent rounds see each other's commits
@@ -52,9 +57,10 @@ type Scaler struct {
 
 var _ scalers.Scaler = (*Scaler)(nil)
 
-// options are the knobs of the client that tests turn.
+// options are the knobs tests turn.
 type options struct {
 	metadataAge time.Duration
+	clock       clock.PassiveClock // nil: the real clock
 	extra       []kgo.Opt
 }
 
@@ -84,7 +90,17 @@ func newScaler(_ context.Context, cfg scalers.Config, o options) (*Scaler, error
 		log:    log,
 		redact: scalers.NewRedactor(md.Username, md.Password),
 		prev:   map[TopicPartition]int64{},
+
+		clock:       o.clock,
+		metadataAge: o.metadataAge,
 	}
+	if s.clock == nil {
+		s.clock = clock.RealClock{}
+	}
+	if s.metadataAge <= 0 {
+		s.metadataAge = DefaultMetadataAge
+	}
+	o.metadataAge = s.metadataAge
 	if md.tlsConfig != nil {
 		s.redact = scalers.NewRedactor(md.Username, md.Password, md.tlsConfig.KeyPassword)
 	}
@@ -104,14 +120,11 @@ func newScaler(_ context.Context, cfg scalers.Config, o options) (*Scaler, error
 // clientOptions turns the metadata into franz-go options.
 func clientOptions(md *Metadata, log *slog.Logger, o options) ([]kgo.Opt, error) {
 	age := o.metadataAge
-	if age <= 0 {
-		age = DefaultMetadataAge
-	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(md.BootstrapServers...),
 		kgo.ClientID("hpa-autoscaler"),
-		// Sharded requests (ListOffsets) and kadm's topic listing reuse
-		// metadata younger than this.
+		// The sharded ListOffsets reuses the client's metadata (leaders)
+		// while younger than this.
 		kgo.MetadataMinAge(age),
 		kgo.MetadataMaxAge(max(age, 5*time.Minute)),
 		kgo.WithLogger(kgoLogger{log}),

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
@@ -358,4 +360,43 @@ func TestRegistry(t *testing.T) {
 func contextWithTimeout(t testing.TB, d time.Duration) (context.Context, context.CancelFunc) {
 	t.Helper()
 	return context.WithTimeout(t.Context(), d)
+}
+
+// TestMetadataAge checks that partitions added to a topic are measured once
+// the cached metadata is older than metadataAge (time from a fake clock).
+func TestMetadataAge(t *testing.T) {
+	k := testenv.StartKafka(t, testenv.KafkaConfig{Opts: []kfake.Opt{kfake.NumBrokers(2), kfake.SeedTopics(2, "orders")}})
+	k.ProduceMany(t, "orders", []int32{0, 1}, 5)
+	k.Commit(t, "g", map[string]map[int32]int64{"orders": {0: 0, 1: 0}})
+
+	clk := clocktesting.NewFakePassiveClock(time.Now())
+	s, err := newScaler(t.Context(), scalers.Config{Type: Type, Metadata: trigger(k)}, options{metadataAge: time.Minute, clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if got, _ := lagOf(t, s); got != 10 {
+		t.Fatalf("got %v, want 10", got)
+	}
+
+	ctx, cancel := contextWithTimeout(t, 10*time.Second)
+	defer cancel()
+	resp, err := kadm.NewClient(k.Client(t)).CreatePartitions(ctx, 2, "orders")
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("create partitions: %v", err)
+	}
+	k.ProduceMany(t, "orders", []int32{2, 3}, 5)
+
+	clk.SetTime(clk.Now().Add(59 * time.Second))
+	if got, _ := lagOf(t, s); got != 10 {
+		t.Errorf("within metadataAge: got %v, want 10 (the 2 known partitions)", got)
+	}
+	clk.SetTime(clk.Now().Add(2 * time.Second))
+	// Partitions 2 and 3 have no commit: 1 each with offsetResetPolicy latest.
+	if got, _ := lagOf(t, s); got != 12 {
+		t.Errorf("after metadataAge: got %v, want 12 (4 partitions)", got)
+	}
 }

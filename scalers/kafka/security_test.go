@@ -62,7 +62,12 @@ func TestSASL(t *testing.T) {
 				}
 				return
 			}
-			_, err := s.Metrics(t.Context())
+			// kfake drops the connection on a failed login (Kafka answers
+			// with an error code), which the client retries: the deadline
+			// ends it.
+			ctx, cancel := contextWithTimeout(t, 3*time.Second)
+			defer cancel()
+			_, err := s.Metrics(ctx)
 			if !errors.Is(err, scalers.ErrUnavailable) {
 				t.Fatalf("got error %v, want ErrUnavailable", err)
 			}
@@ -92,7 +97,9 @@ func TestSASLPasswordFileRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newTestScaler(t, trigger(k, "sasl", "scram_sha512", "username", "alice", "passwordFile", path))
-	if _, err := s.Metrics(t.Context()); !errors.Is(err, scalers.ErrUnavailable) {
+	ctx, cancel := contextWithTimeout(t, 3*time.Second)
+	defer cancel()
+	if _, err := s.Metrics(ctx); !errors.Is(err, scalers.ErrUnavailable) {
 		t.Fatalf("with the wrong password: got %v, want ErrUnavailable", err)
 	}
 	if err := os.WriteFile(path, []byte("right-password\n"), 0o600); err != nil {
