@@ -8,8 +8,12 @@ import (
 // (stored recommendations and scale events), plus what our additions need
 // (consecutive metric failures, last good metric values, the last scaling
 // action, the last active time), and runs Decide on it. All buffers are
-// reused: after warm-up a Step does not allocate. History is pruned to the
-// longest window or period of the spec, which does not change results.
+// reused: after warm-up a Step does not allocate. The history stays bounded
+// the way the controller's does: a new recommendation reuses the slot of one
+// older than every stabilization window, a new scale event the slot of one
+// older than its direction's longest policy period. (Dropping old entries
+// instead would change results: the scale-up limit also counts scale-down
+// events over scale-up periods, which may be longer.)
 //
 // An Autoscaler is not safe for concurrent use.
 type Autoscaler struct {
@@ -139,8 +143,6 @@ func (a *Autoscaler) Commit(applied bool, now time.Time) {
 		k.ValueMilli = w.ValueMilli
 		a.lastKnownAt[i], a.hasKnown[i] = now, true
 	}
-	recAge, eventAge := retention(spec)
-	a.hist.prune(nowNs, recAge, eventAge)
 }
 
 // Step is Decide followed by Commit(true): the decision is applied.
@@ -157,16 +159,4 @@ func (a *Autoscaler) Reset() {
 		a.failures[i], a.hasKnown[i] = 0, false
 	}
 	a.lastScale, a.lastActive = time.Time{}, time.Time{}
-}
-
-// retention returns how old a recommendation and an event may get before no
-// window or period of spec can see it.
-func retention(spec *Spec) (recAge, eventAge int64) {
-	if spec.Behavior == nil {
-		return int64(spec.Controller.DownscaleStabilizationWindow), 0
-	}
-	up, down := windows(spec.Behavior, spec.Controller.DownscaleStabilizationWindow)
-	recAge = max(up, down)
-	eventAge = int64(max(longestPeriod(&spec.Behavior.ScaleUp), longestPeriod(&spec.Behavior.ScaleDown))) * int64(time.Second)
-	return recAge, eventAge
 }

@@ -166,44 +166,6 @@ func (h *History) storeScaleEvent(up bool, change int32, longestPeriodSeconds in
 	}
 }
 
-// prune drops recommendations older than recAge and events older than (or
-// as old as) eventAge. Entries that old take no part in any window or
-// period of the current spec, so results do not change; it keeps the
-// history bounded.
-func (h *History) prune(now int64, recAge, eventAge int64) {
-	if recAge >= 0 {
-		cutoff := now - recAge
-		h.recs = compactRecs(h.recs, cutoff)
-	}
-	if eventAge >= 0 {
-		cutoff := now - eventAge
-		h.up = compactEvents(h.up, cutoff)
-		h.down = compactEvents(h.down, cutoff)
-	}
-}
-
-func compactRecs(recs []recEntry, cutoff int64) []recEntry {
-	n := 0
-	for _, r := range recs {
-		if r.at >= cutoff {
-			recs[n] = r
-			n++
-		}
-	}
-	return recs[:n]
-}
-
-func compactEvents(events []eventEntry, cutoff int64) []eventEntry {
-	n := 0
-	for _, e := range events {
-		if e.at > cutoff {
-			events[n] = e
-			n++
-		}
-	}
-	return events[:n]
-}
-
 // changeInPeriod is getReplicasChangePerPeriod: the sum of changes of the
 // events strictly younger than the period.
 func changeInPeriod(events []eventEntry, now int64, periodSeconds int32) int32 {

@@ -77,19 +77,21 @@ func windows(b *Behavior, controllerDown time.Duration) (up, down int64) {
 func stabilizeWithBehavior(h *History, seed bool, current, proposal int32, now, upWindow, downWindow int64) (int32, string) {
 	upRec, downRec := proposal, proposal
 	upCutoff, downCutoff := now-upWindow, now-downWindow
-	consider := func(replicas int32, at int64) {
-		if at > upCutoff && replicas < upRec {
-			upRec = replicas
-		}
-		if at > downCutoff && replicas > downRec {
-			downRec = replicas
-		}
-	}
 	if seed {
-		consider(current, now-seedAge)
+		if now-seedAge > upCutoff && current < upRec {
+			upRec = current
+		}
+		if now-seedAge > downCutoff && current > downRec {
+			downRec = current
+		}
 	}
-	for i := range h.recs {
-		consider(h.recs[i].replicas, h.recs[i].at)
+	for _, r := range h.recs {
+		if r.at > upCutoff && r.replicas < upRec {
+			upRec = r.replicas
+		}
+		if r.at > downCutoff && r.replicas > downRec {
+			downRec = r.replicas
+		}
 	}
 	rec := current
 	if rec < upRec {
