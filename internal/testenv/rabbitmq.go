@@ -282,8 +282,71 @@ func (r *RabbitMQ) Stop() { r.kill() }
 
 // Freeze stops (SIGSTOP) the broker's processes without closing anything:
 // connections stay open and requests hang, as with a broker that stopped
-// answering. Thaw resumes it.
-func (r *RabbitMQ) Freeze() error { return r.signal(syscall.SIGSTOP) }
+// answering. It returns once every thread of the Erlang VM has stopped.
+// Thaw resumes it.
+func (r *RabbitMQ) Freeze() error {
+	if err := r.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	pgid := r.cmd.Process.Pid
+	r.mu.Unlock()
+	// A multi-threaded process stops when each of its threads notices the
+	// signal, which on a busy machine is not immediate.
+	deadline := time.Now().Add(10 * time.Second)
+	for !groupStopped(pgid) {
+		if time.Now().After(deadline) {
+			return errors.New("rabbitmq: broker threads still running 10s after SIGSTOP")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+// groupStopped reports whether every thread of every process in process
+// group pgid is stopped, from /proc.
+func groupStopped(pgid int) bool {
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, stat := range procs {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			continue
+		}
+		state, group, ok := procState(string(b))
+		if !ok || group != pgid {
+			continue
+		}
+		if state != "T" && state != "t" {
+			return false
+		}
+		tasks, _ := filepath.Glob(filepath.Join(filepath.Dir(stat), "task", "*", "stat"))
+		for _, task := range tasks {
+			tb, err := os.ReadFile(task)
+			if err != nil {
+				continue
+			}
+			if st, _, ok := procState(string(tb)); ok && st != "T" && st != "t" && st != "Z" {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// procState parses the state and process group of a /proc/.../stat line:
+// "pid (comm) state ppid pgrp ...", where comm may hold spaces.
+func procState(stat string) (state string, pgrp int, ok bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return "", 0, false
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 3 {
+		return "", 0, false
+	}
+	pgrp, err := strconv.Atoi(f[2])
+	return f[0], pgrp, err == nil
+}
 
 // Thaw resumes a frozen broker.
 func (r *RabbitMQ) Thaw() error { return r.signal(syscall.SIGCONT) }

@@ -202,7 +202,7 @@ func (s *amqpSource) channel(ctx context.Context) (*amqp.Channel, dialParams, er
 	if conn == nil {
 		conn, err = s.dial(ctx, p)
 		if err != nil {
-			return nil, p, scalers.Unavailable("rabbitmq: connect", amqpErr(err))
+			return nil, p, scalers.Unavailable("rabbitmq: connect", amqpErr(err, p.vhost))
 		}
 		down := conn.NotifyClose(make(chan *amqp.Error, 1))
 		s.mu.Lock()
@@ -219,7 +219,7 @@ func (s *amqpSource) channel(ctx context.Context) (*amqp.Channel, dialParams, er
 		s.mu.Lock()
 		s.dropLocked()
 		s.mu.Unlock()
-		return nil, p, scalers.Unavailable("rabbitmq: open channel", amqpErr(err))
+		return nil, p, scalers.Unavailable("rabbitmq: open channel", amqpErr(err, p.vhost))
 	}
 	s.mu.Lock()
 	s.ch = ch
@@ -291,27 +291,29 @@ func (s *amqpSource) stats(ctx context.Context) (QueueStats, error) {
 				return QueueStats{}, scalers.Unavailable("rabbitmq",
 					fmt.Errorf("queue %q is exclusive to another connection: %s", s.md.QueueName, ae.Reason))
 			}
-			return QueueStats{}, scalers.Unavailable("rabbitmq: queue.declare", amqpErr(r.err))
+			return QueueStats{}, scalers.Unavailable("rabbitmq: queue.declare", amqpErr(r.err, p.vhost))
 		}
 		s.mu.Lock()
 		s.dropLocked()
 		s.mu.Unlock()
-		return QueueStats{}, scalers.Unavailable("rabbitmq: queue.declare", amqpErr(r.err))
+		return QueueStats{}, scalers.Unavailable("rabbitmq: queue.declare", amqpErr(r.err, p.vhost))
 	}
 	n := int64(r.q.Messages)
 	return QueueStats{Messages: n, Ready: n}, nil
 }
 
 // amqpErr gives handshake failures a message that says what to check.
-func amqpErr(err error) error {
+func amqpErr(err error, vhost string) error {
 	var ae *amqp.Error
-	if errors.As(err, &ae) && ae.Code == amqp.AccessRefused {
-		switch ae.Reason {
-		case amqp.ErrCredentials.Reason:
-			return errors.New("authentication failed: username or password not accepted")
-		case amqp.ErrVhost.Reason:
-			return errors.New("access refused: the user has no access to the vhost")
-		}
+	if !errors.As(err, &ae) {
+		return err
+	}
+	switch {
+	case ae.Code == amqp.AccessRefused && ae.Reason == amqp.ErrCredentials.Reason:
+		return errors.New("authentication failed: username or password not accepted")
+	case ae.Code == amqp.AccessRefused && ae.Reason == amqp.ErrVhost.Reason,
+		ae.Code == amqp.NotAllowed && strings.Contains(ae.Reason, "vhost"):
+		return fmt.Errorf("vhost %q does not exist or the user has no access to it (%s)", vhost, ae.Reason)
 	}
 	return err
 }

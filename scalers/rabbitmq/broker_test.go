@@ -1,0 +1,536 @@
+package rabbitmq
+
+// Tests against a real RabbitMQ broker: the installed rabbitmq-server,
+// started privately by internal/testenv.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// TestQueueLength: 7 messages, 2 of them taken without acknowledgement.
+// AMQP sees the 5 ready ones; the management API sees 7, or 5 with
+// excludeUnacknowledged.
+func TestQueueLength(t *testing.T) {
+	srv := broker(t)
+	vhost := srv.NewVhost(t)
+	conn := dialBroker(t, srv, vhost)
+	ch := openChannel(t, conn)
+	declare(t, ch, "jobs", false)
+	publish(t, ch, "jobs", 7)
+	takeUnacked(t, openChannel(t, conn), "jobs", 2)
+
+	tests := []struct {
+		name       string
+		md         map[string]string
+		want       float64
+		wantActive bool
+	}{
+		{"amqp counts ready messages", map[string]string{"host": srv.AMQPURL(vhost), "queueName": "jobs"}, 5, true},
+		{"amqp with queueLength and activation", map[string]string{"host": srv.AMQPURL(vhost), "queueName": "jobs", "queueLength": "2", "activationValue": "5"}, 5, false},
+		{"http counts unacknowledged too", map[string]string{"host": srv.HTTPURL(vhost), "queueName": "jobs", "mode": "QueueLength", "value": "3"}, 7, true},
+		{"http excludeUnacknowledged", map[string]string{"host": srv.HTTPURL(vhost), "queueName": "jobs", "excludeUnacknowledged": "true"}, 5, true},
+		{"http activation above length", map[string]string{"host": srv.HTTPURL(vhost), "queueName": "jobs", "activationValue": "7"}, 7, false},
+		{"http activation below length", map[string]string{"host": srv.HTTPURL(vhost), "queueName": "jobs", "activationValue": "6.5"}, 7, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantMetric(t, newScaler(t, tt.md), tt.want, tt.wantActive)
+		})
+	}
+}
+
+// TestMessageRate publishes (and consumes) at about 40 messages a second
+// and waits for the management API's rates.
+func TestMessageRate(t *testing.T) {
+	srv := broker(t)
+	vhost := srv.NewVhost(t)
+	conn := dialBroker(t, srv, vhost)
+	ch := openChannel(t, conn)
+	declare(t, ch, "events", false)
+
+	ctx, stop := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(25 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				_ = ch.PublishWithContext(ctx, "", "events", false, false, amqp.Publishing{Body: []byte("e")})
+			}
+		}
+	})
+	t.Cleanup(func() { stop(); wg.Wait() })
+
+	rate := newScaler(t, map[string]string{"host": srv.HTTPURL(vhost), "queueName": "events", "mode": "MessageRate", "value": "10", "activationValue": "5"})
+	eventually(t, 30*time.Second, func() string {
+		v, active, err := metric(t, rate)
+		if err != nil || v < 10 || !active {
+			return fmt.Sprintf("publish rate: got %v active %v err %v, want >= 10 (about 40) and active", v, active, err)
+		}
+		return ""
+	})
+
+	// A consumer: deliveries now have a rate too.
+	consumer := openChannel(t, conn)
+	if _, err := consumer.Consume("events", "", true, false, false, false, nil); err != nil {
+		t.Fatalf("consume: %v", err)
+	}
+	deliver := newScaler(t, map[string]string{"host": srv.HTTPURL(vhost), "queueName": "events", "mode": "DeliverGetRate", "value": "10"})
+	ratio := newScaler(t, map[string]string{"host": srv.HTTPURL(vhost), "queueName": "events", "mode": "PublishedToDeliveredRatio", "value": "1"})
+	eventually(t, 30*time.Second, func() string {
+		dv, _, err := metric(t, deliver)
+		if err != nil || dv < 10 {
+			return fmt.Sprintf("deliver rate: got %v err %v, want >= 10", dv, err)
+		}
+		rv, _, err := metric(t, ratio)
+		if err != nil || rv < 0.5 || rv > 2 {
+			return fmt.Sprintf("published/delivered: got %v err %v, want about 1", rv, err)
+		}
+		return ""
+	})
+
+	// Publishing stops: the rate falls to 0 and, with nothing queued, the
+	// trigger turns inactive.
+	stop()
+	wg.Wait()
+	wantMetric(t, rate, 0, false)
+}
+
+// TestRegex selects queues by regular expression and combines them.
+func TestRegex(t *testing.T) {
+	srv := broker(t)
+	vhost := srv.NewVhost(t)
+	ch := openChannel(t, dialBroker(t, srv, vhost))
+	for name, n := range map[string]int{"job-a": 3, "job-b": 6, "job-c": 0, "other": 100} {
+		declare(t, ch, name, false)
+		publish(t, ch, name, n)
+	}
+	base := map[string]string{"host": srv.HTTPURL(vhost), "queueName": "^job-", "useRegex": "true"}
+	tests := []struct {
+		name string
+		md   map[string]string
+		want float64
+	}{
+		{"sum", base, 9},
+		{"max", with(base, "operation", "max"), 6},
+		{"avg", with(base, "operation", "avg"), 3},
+		{"no match", with(base, "queueName", "^none$"), 0},
+		{"everything", with(base, "queueName", ".*"), 109},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantMetric(t, newScaler(t, tt.md), tt.want, tt.want > 0)
+		})
+	}
+	t.Run("more queues than a page", func(t *testing.T) {
+		s := newScaler(t, with(base, "pageSize", "2"))
+		_, _, err := metric(t, s)
+		checkErr(t, err, scalers.ErrNoData)
+		if err != nil && !strings.Contains(err.Error(), "raise pageSize") {
+			t.Errorf("got %q, want it to say raise pageSize", err)
+		}
+	})
+}
+
+// TestVhosts: a vhost named with a slash and a space, given in the URL or
+// with vhostName, over both protocols, and the default vhost "/".
+func TestVhosts(t *testing.T) {
+	srv := broker(t)
+	odd := "team/a b " + strings.ReplaceAll(t.Name(), "/", "_")
+	srv.AddVhost(t, odd)
+	other := srv.NewVhost(t)
+	ch := openChannel(t, dialBroker(t, srv, odd))
+	declare(t, ch, "q", false)
+	publish(t, ch, "q", 4)
+	// The default vhost is shared by the package's tests: a unique name.
+	rootQueue := "root-" + strings.ReplaceAll(t.Name(), "/", "_")
+	rootCh := openChannel(t, dialBroker(t, srv, "/"))
+	declare(t, rootCh, rootQueue, false)
+	publish(t, rootCh, rootQueue, 2)
+	t.Cleanup(func() { _, _ = rootCh.QueueDelete(rootQueue, false, false, false) })
+
+	tests := []struct {
+		name string
+		md   map[string]string
+		want float64
+	}{
+		{"amqp vhost in URL", map[string]string{"host": srv.AMQPURL(odd), "queueName": "q"}, 4},
+		{"amqp vhostName overrides URL", map[string]string{"host": srv.AMQPURL(other), "vhostName": odd, "queueName": "q"}, 4},
+		{"http vhost in URL", map[string]string{"host": srv.HTTPURL(odd), "queueName": "q"}, 4},
+		{"http vhostName overrides URL", map[string]string{"host": srv.HTTPURL(other), "vhostName": odd, "queueName": "q"}, 4},
+		{"amqp default vhost", map[string]string{"host": srv.AMQPURL(""), "queueName": rootQueue}, 2},
+		{"http default vhost", map[string]string{"host": srv.HTTPURL(""), "queueName": rootQueue}, 2},
+		{"http vhostName /", map[string]string{"host": srv.HTTPURL(other), "vhostName": "/", "queueName": rootQueue}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantMetric(t, newScaler(t, tt.md), tt.want, true)
+		})
+	}
+}
+
+// TestMissingQueue: a missing queue is an ErrNoData error, and the scaler
+// keeps working: once the queue exists, the next call reads it (the AMQP
+// channel the broker closed is opened again).
+func TestMissingQueue(t *testing.T) {
+	srv := broker(t)
+	for _, proto := range []string{"amqp", "http"} {
+		t.Run(proto, func(t *testing.T) {
+			vhost := srv.NewVhost(t)
+			host := srv.AMQPURL(vhost)
+			if proto == "http" {
+				host = srv.HTTPURL(vhost)
+			}
+			s := newScaler(t, map[string]string{"host": host, "queueName": "later"})
+			for range 2 {
+				_, _, err := metric(t, s)
+				checkErr(t, err, scalers.ErrNoData, srv.Password)
+				if err != nil && !strings.Contains(err.Error(), fmt.Sprintf(`queue "later" not found in vhost %q`, vhost)) {
+					t.Errorf("got %q, want it to name the queue and vhost", err)
+				}
+			}
+			ch := openChannel(t, dialBroker(t, srv, vhost))
+			declare(t, ch, "later", false)
+			publish(t, ch, "later", 3)
+			wantMetric(t, s, 3, true)
+		})
+	}
+}
+
+// TestMissingVhost: a vhost that does not exist.
+func TestMissingVhost(t *testing.T) {
+	srv := broker(t)
+	_, err := New(t.Context(), scalers.Config{Type: Type, Metadata: map[string]string{"host": srv.AMQPURL("no-such-vhost"), "queueName": "q"}})
+	checkErr(t, err, scalers.ErrUnavailable, srv.Password)
+	if err != nil && !strings.Contains(err.Error(), `vhost "no-such-vhost" does not exist or the user has no access to it`) {
+		t.Errorf("got %q, want it to say the vhost is not accessible", err)
+	}
+	s := newScaler(t, map[string]string{"host": srv.HTTPURL("no-such-vhost"), "queueName": "q"})
+	_, _, err = metric(t, s)
+	checkErr(t, err, scalers.ErrNoData, srv.Password)
+}
+
+// TestBadCredentials: refused credentials are clear errors that hold no
+// password, from the URL or from the username/password keys.
+func TestBadCredentials(t *testing.T) {
+	srv := broker(t)
+	vhost := srv.NewVhost(t)
+	srv.AddUser(t, vhost, "worker-"+vhost, "right-pw-123")
+	ch := openChannel(t, dialBroker(t, srv, vhost))
+	declare(t, ch, "q", false)
+	publish(t, ch, "q", 1)
+
+	amqpURL := func(user, pass string) string {
+		return fmt.Sprintf("amqp://%s:%s@127.0.0.1:%d/%s", user, pass, srv.AMQPPort, url.PathEscape(vhost))
+	}
+	httpURL := func(user, pass string) string {
+		return fmt.Sprintf("http://%s:%s@127.0.0.1:%d/%s", user, pass, srv.HTTPPort, url.PathEscape(vhost))
+	}
+	noCreds := fmt.Sprintf("amqp://127.0.0.1:%d/%s", srv.AMQPPort, url.PathEscape(vhost))
+
+	t.Run("amqp wrong password in URL", func(t *testing.T) {
+		_, err := New(t.Context(), scalers.Config{Type: Type, Metadata: map[string]string{"host": amqpURL(srv.User, "wrong-pw-456"), "queueName": "q"}})
+		checkErr(t, err, scalers.ErrUnavailable, "wrong-pw-456")
+		if err != nil && !strings.Contains(err.Error(), "authentication failed") {
+			t.Errorf("got %q, want it to say authentication failed", err)
+		}
+	})
+	t.Run("amqp wrong password key", func(t *testing.T) {
+		_, err := New(t.Context(), scalers.Config{Type: Type, Metadata: map[string]string{"host": noCreds, "queueName": "q", "username": srv.User, "password": "wrong-pw-789"}})
+		checkErr(t, err, scalers.ErrUnavailable, "wrong-pw-789")
+	})
+	t.Run("amqp username and password keys", func(t *testing.T) {
+		wantMetric(t, newScaler(t, map[string]string{"host": noCreds, "queueName": "q", "username": "worker-" + vhost, "password": "right-pw-123"}), 1, true)
+	})
+	t.Run("http wrong password in URL", func(t *testing.T) {
+		s := newScaler(t, map[string]string{"host": httpURL(srv.User, "wrong-pw-456"), "queueName": "q"})
+		_, _, err := metric(t, s)
+		checkErr(t, err, scalers.ErrUnavailable, "wrong-pw-456")
+		if err != nil && !strings.Contains(err.Error(), "authentication failed") {
+			t.Errorf("got %q, want it to say authentication failed", err)
+		}
+	})
+	t.Run("http user without management tag", func(t *testing.T) {
+		s := newScaler(t, map[string]string{"host": httpURL("worker-"+vhost, "right-pw-123"), "queueName": "q"})
+		_, _, err := metric(t, s)
+		checkErr(t, err, scalers.ErrUnavailable, "right-pw-123")
+	})
+}
+
+// TestHostFileRotation: the host URL comes from a file; when the file
+// changes (a rotated Secret), the scaler dials again with the new
+// credentials.
+func TestHostFileRotation(t *testing.T) {
+	srv := broker(t)
+	vhost := srv.NewVhost(t)
+	ch := openChannel(t, dialBroker(t, srv, vhost))
+	declare(t, ch, "q", false)
+	publish(t, ch, "q", 2)
+	user := "rot-" + vhost
+	srv.AddUser(t, vhost, user, "first-pw-111")
+
+	for _, proto := range []string{"amqp", "http"} {
+		t.Run(proto, func(t *testing.T) {
+			hostURL := func(pass string) string {
+				if proto == "http" {
+					// The management API needs a tagged user: the
+					// administrator, whose password does not change here.
+					return srv.HTTPURL(vhost)
+				}
+				return fmt.Sprintf("amqp://%s:%s@127.0.0.1:%d/%s", user, pass, srv.AMQPPort, url.PathEscape(vhost))
+			}
+			path := filepath.Join(t.TempDir(), "host")
+			if err := os.WriteFile(path, []byte(hostURL("first-pw-111")), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := newScaler(t, map[string]string{"hostFile": path, "queueName": "q"})
+			wantMetric(t, s, 2, true)
+			if proto == "http" {
+				return
+			}
+			// The broker's password changes and so does the file.
+			srv.AddUser(t, vhost, user, "second-pw-222")
+			if err := os.WriteFile(path, []byte(hostURL("second-pw-222")+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			// File modification times can be coarse: make sure it looks new.
+			later := time.Now().Add(2 * time.Second)
+			if err := os.Chtimes(path, later, later); err != nil {
+				t.Fatal(err)
+			}
+			wantMetric(t, s, 2, true)
+		})
+	}
+}
+
+// TestConcurrentMetrics calls one scaler from many goroutines (run with
+// -race), with a missing queue mixed in to close channels under load.
+func TestConcurrentMetrics(t *testing.T) {
+	srv := broker(t)
+	vhost := srv.NewVhost(t)
+	ch := openChannel(t, dialBroker(t, srv, vhost))
+	declare(t, ch, "q", false)
+	publish(t, ch, "q", 3)
+	good := newScaler(t, map[string]string{"host": srv.AMQPURL(vhost), "queueName": "q"})
+	missing := newScaler(t, map[string]string{"host": srv.AMQPURL(vhost), "queueName": "missing"})
+	web := newScaler(t, map[string]string{"host": srv.HTTPURL(vhost), "queueName": "q"})
+	wantMetric(t, web, 3, true)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i := range 8 {
+		wg.Go(func() {
+			for range 20 {
+				if v, _, err := metric(t, good); err != nil || v != 3 {
+					errs <- fmt.Errorf("amqp: got %v, %v; want 3", v, err)
+				}
+				if v, _, err := metric(t, web); err != nil || v != 3 {
+					errs <- fmt.Errorf("http: got %v, %v; want 3", v, err)
+				}
+				if i%2 == 0 {
+					if _, _, err := metric(t, missing); !errors.Is(err, scalers.ErrNoData) {
+						errs <- fmt.Errorf("missing queue: got %v, want ErrNoData", err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestBrokerFaults uses a broker of its own: it stops it and starts it
+// again, and freezes it.
+func TestBrokerFaults(t *testing.T) {
+	srv := testenv.StartRabbitMQ(t)
+	vhost := srv.NewVhost(t)
+	conn := dialBroker(t, srv, vhost)
+	ch := openChannel(t, conn)
+	declare(t, ch, "durable", true)
+	publish(t, ch, "durable", 4)
+
+	amqpScaler := newScaler(t, map[string]string{"host": srv.AMQPURL(vhost), "queueName": "durable"})
+	httpScaler := newScaler(t, map[string]string{"host": srv.HTTPURL(vhost), "queueName": "durable", "timeout": "2000"})
+	wantMetric(t, amqpScaler, 4, true)
+	wantMetric(t, httpScaler, 4, true)
+
+	t.Run("stopped and back", func(t *testing.T) {
+		srv.Stop()
+		for _, s := range []*Scaler{amqpScaler, httpScaler} {
+			_, _, err := metric(t, s)
+			checkErr(t, err, scalers.ErrUnavailable, srv.Password)
+		}
+		if err := srv.Restart(); err != nil {
+			t.Fatalf("restart: %v", err)
+		}
+		// The durable queue and its persistent messages survive.
+		wantMetric(t, amqpScaler, 4, true)
+		wantMetric(t, httpScaler, 4, true)
+	})
+
+	t.Run("frozen broker", func(t *testing.T) {
+		if err := srv.Freeze(); err != nil {
+			t.Fatal(err)
+		}
+		thawed := false
+		thaw := func() {
+			if !thawed {
+				thawed = true
+				if err := srv.Thaw(); err != nil {
+					t.Errorf("thaw: %v", err)
+				}
+			}
+		}
+		defer thaw()
+		for _, s := range []*Scaler{amqpScaler, httpScaler} {
+			ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+			_, err := s.Metrics(ctx)
+			cancel()
+			checkErr(t, err, scalers.ErrUnavailable, srv.Password)
+		}
+		thaw()
+		wantMetric(t, amqpScaler, 4, true)
+		wantMetric(t, httpScaler, 4, true)
+	})
+
+	t.Run("connection closed by the broker", func(t *testing.T) {
+		// Close every connection named after this scaler through the
+		// management API, as an operator (or a broker restart) would.
+		type connection struct {
+			Name       string `json:"name"`
+			ClientName struct {
+				ConnectionName string `json:"connection_name"`
+			} `json:"client_properties"`
+		}
+		// The connection list follows the broker's statistics: poll.
+		eventually(t, 20*time.Second, func() string {
+			var conns []connection
+			if err := srv.API(t.Context(), http.MethodGet, "/api/connections", nil, &conns); err != nil {
+				return err.Error()
+			}
+			closed := 0
+			for _, c := range conns {
+				if c.ClientName.ConnectionName == "hpa-autoscaler-test-TestBrokerFaults" {
+					if err := srv.API(t.Context(), http.MethodDelete, "/api/connections/"+url.PathEscape(c.Name), nil, nil); err != nil {
+						return err.Error()
+					}
+					closed++
+				}
+			}
+			if closed != 1 {
+				return fmt.Sprintf("got %d scaler connections, want 1", closed)
+			}
+			return ""
+		})
+		// The scaler learns of the close (NotifyClose) and dials again: at
+		// most the call racing with the close fails.
+		failures := 0
+		eventually(t, 20*time.Second, func() string {
+			v, _, err := metric(t, amqpScaler)
+			if err != nil {
+				failures++
+				return err.Error()
+			}
+			if v != 4 {
+				return fmt.Sprintf("got %v, want 4", v)
+			}
+			return ""
+		})
+		if failures > 1 {
+			t.Errorf("got %d failed calls after the broker closed the connection, want at most 1", failures)
+		}
+	})
+}
+
+// TestOAuth2AgainstBroker: the management API is reached through a
+// gateway that accepts only the bearer token the token endpoint issued
+// (and forwards with the administrator's credentials).
+func TestOAuth2AgainstBroker(t *testing.T) {
+	srv := broker(t)
+	vhost := srv.NewVhost(t)
+	ch := openChannel(t, dialBroker(t, srv, vhost))
+	declare(t, ch, "q", false)
+	publish(t, ch, "q", 5)
+
+	const token = "gateway-token-42"
+	tokens, _ := oauthServer(t, "scaler", "client-secret-xyz", token)
+	target, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", srv.HTTPPort))
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.Header.Del("Authorization")
+		r.Out.SetBasicAuth(srv.User, srv.Password)
+	}}
+	gateway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			http.Error(w, "no token", http.StatusUnauthorized)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(gateway.Close)
+
+	s := newScaler(t, map[string]string{
+		"host": gateway.URL + "/" + url.PathEscape(vhost), "queueName": "q",
+		"oauthTokenURI": tokens.URL, "clientID": "scaler", "clientSecret": "client-secret-xyz",
+		"scope": "rabbitmq.read,rabbitmq.tag:monitoring", "endpointParams": "audience=rabbitmq",
+	})
+	wantMetric(t, s, 5, true)
+}
+
+func BenchmarkMetrics(b *testing.B) {
+	srv := broker(b)
+	vhost := srv.NewVhost(b)
+	ch := openChannel(b, dialBroker(b, srv, vhost))
+	declare(b, ch, "q", false)
+	publish(b, ch, "q", 3)
+	for i := range 50 {
+		declare(b, ch, fmt.Sprintf("r-%02d", i), false)
+	}
+	for _, bc := range []struct {
+		name string
+		md   map[string]string
+	}{
+		{"amqp", map[string]string{"host": srv.AMQPURL(vhost), "queueName": "q"}},
+		{"http", map[string]string{"host": srv.HTTPURL(vhost), "queueName": "q"}},
+		{"http-regex-50-queues", map[string]string{"host": srv.HTTPURL(vhost), "queueName": "^r-", "useRegex": "true"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := newScaler(b, bc.md)
+			eventually(b, 20*time.Second, func() string {
+				if _, _, err := metric(b, s); err != nil {
+					return err.Error()
+				}
+				return ""
+			})
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.Metrics(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
