@@ -10,10 +10,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common"
+	"github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/common/types/traits"
@@ -116,6 +118,10 @@ const (
 // Program is a compiled, type-checked expression over a fixed list of
 // source names. It is safe for concurrent use.
 type Program struct {
+	// loops reports whether the expression has comprehensions (macros such
+	// as all, map, filter, cel.bind): only those can be interrupted, so only
+	// those pay for a context with a deadline.
+	loops     bool
 	names     []string
 	index     map[string]int
 	prg       cel.Program
@@ -126,6 +132,40 @@ type Program struct {
 	pool      sync.Pool // of *activation
 }
 
+// Compiler compiles expressions. It holds the CEL environment they share
+// (building one is most of the cost of compiling). It is safe for
+// concurrent use.
+type Compiler struct {
+	base *cel.Env
+	lim  Limits
+}
+
+// NewCompiler returns a Compiler whose programs have the limits lim (zero
+// values are the defaults).
+func NewCompiler(lim Limits) (*Compiler, error) {
+	base, err := cel.NewEnv(
+		cel.OptionalTypes(),
+		ext.Math(),
+		ext.Bindings(),
+		cel.CrossTypeNumericComparisons(true),
+		cel.ParserExpressionSizeLimit(MaxExpressionLength),
+		cel.Variable(SourcesVar, cel.MapType(cel.StringType, cel.DoubleType)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("build the CEL environment: %w", err)
+	}
+	return &Compiler{base: base, lim: lim.withDefaults()}, nil
+}
+
+// Compile is NewCompiler(lim) then Compile, for a single expression.
+func Compile(expression string, names []string, lim Limits) (*Program, error) {
+	c, err := NewCompiler(lim)
+	if err != nil {
+		return nil, err
+	}
+	return c.Compile(expression, names)
+}
+
 // Compile parses and type-checks expression with each name declared as a
 // double variable and all of them in the map(string, double) variable
 // `sources`, and plans it for evaluation. Besides CEL's standard library it
@@ -133,23 +173,16 @@ type Program struct {
 // (math.greatest, math.ceil, ...), cel.bind, and comparisons across numeric
 // types (x > 300 where x is a double). The expression must give a number or
 // a bool. It never panics; errors are *CompileError values.
-func Compile(expression string, names []string, lim Limits) (*Program, error) {
-	lim = lim.withDefaults()
+func (c *Compiler) Compile(expression string, names []string) (*Program, error) {
+	lim := c.lim
 	if strings.TrimSpace(expression) == "" {
 		return nil, compileErr("the expression is empty")
 	}
-	if n := len([]rune(expression)); n > MaxExpressionLength {
+	if n := utf8.RuneCountInString(expression); n > MaxExpressionLength {
 		return nil, compileErr(fmt.Sprintf("the expression has %d characters, at most %d are allowed", n, MaxExpressionLength))
 	}
 	index := make(map[string]int, len(names))
-	opts := []cel.EnvOption{
-		cel.OptionalTypes(),
-		ext.Math(),
-		ext.Bindings(),
-		cel.CrossTypeNumericComparisons(true),
-		cel.ParserExpressionSizeLimit(MaxExpressionLength),
-		cel.Variable(SourcesVar, cel.MapType(cel.StringType, cel.DoubleType)),
-	}
+	vars := make([]cel.EnvOption, 0, len(names))
 	for i, n := range names {
 		if err := checkName(n); err != nil {
 			return nil, compileErr(fmt.Sprintf("source name %q: %v", n, err))
@@ -158,9 +191,9 @@ func Compile(expression string, names []string, lim Limits) (*Program, error) {
 			return nil, compileErr(fmt.Sprintf("source name %q: duplicate", n))
 		}
 		index[n] = i
-		opts = append(opts, cel.Variable(n, cel.DoubleType))
+		vars = append(vars, cel.Variable(n, cel.DoubleType))
 	}
-	env, err := cel.NewEnv(opts...)
+	env, err := c.base.Extend(vars...)
 	if err != nil {
 		return nil, compileErr("build the CEL environment: " + err.Error())
 	}
@@ -208,6 +241,7 @@ func Compile(expression string, names []string, lim Limits) (*Program, error) {
 		return nil, compileErr(err.Error())
 	}
 	p := &Program{
+		loops:     hasComprehension(checked),
 		names:     slicesClone(names),
 		index:     index,
 		prg:       prg,
@@ -300,9 +334,18 @@ func (p *Program) Eval(ctx context.Context, in []Input) (float64, error) {
 	defer p.pool.Put(a)
 	a.reset(in)
 
-	evalCtx, cancel := context.WithTimeout(ctx, p.timeout)
-	out, _, err := p.prg.ContextEval(evalCtx, a)
-	cancel()
+	var out ref.Val
+	var err error
+	if p.loops {
+		evalCtx, cancel := context.WithTimeout(ctx, p.timeout)
+		out, _, err = p.prg.ContextEval(evalCtx, a)
+		cancel()
+	} else {
+		// Without comprehensions the work is bounded by the size of the
+		// expression (and by the cost limit); there is nothing to
+		// interrupt.
+		out, _, err = p.prg.Eval(a)
+	}
 	if err != nil {
 		return 0, p.evalError(ctx, a, in, err)
 	}
@@ -402,8 +445,13 @@ func (a *activation) reset(in []Input) {
 			a.vals[i] = nil
 			continue
 		}
-		a.vals[i] = types.Double(in[i].Value)
 		a.count++
+		// Metric values often repeat from one call to the next: keep the
+		// boxed value then instead of allocating a new one.
+		if old, ok := a.vals[i].(types.Double); ok && float64(old) == in[i].Value {
+			continue
+		}
+		a.vals[i] = types.Double(in[i].Value)
 	}
 }
 
@@ -572,6 +620,18 @@ func (it *sourceIter) ConvertToType(ref.Type) ref.Val { return types.NewErr("no 
 func (it *sourceIter) Equal(ref.Val) ref.Val          { return types.NewErr("no such overload") }
 func (it *sourceIter) Type() ref.Type                 { return types.IteratorType }
 func (it *sourceIter) Value() any                     { return nil }
+
+// hasComprehension reports whether the checked expression has a
+// comprehension (the expansion of all, exists, map, filter, cel.bind ...).
+func hasComprehension(checked *cel.Ast) bool {
+	found := false
+	ast.PreOrderVisit(checked.NativeRep().Expr(), ast.NewExprVisitor(func(e ast.Expr) {
+		if e.Kind() == ast.ComprehensionKind {
+			found = true
+		}
+	}))
+	return found
+}
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -23,21 +23,29 @@ type Options struct {
 	Namespace, Name string
 	// Logger; nil discards.
 	Logger *slog.Logger
-	// Limits of the expression's evaluation; zero values are the defaults.
-	Limits Limits
+	// Compiler compiles the expression; nil means one with the default
+	// limits.
+	Compiler *Compiler
 }
 
 // NewFactory returns the factory of the "custom" scaler type. The sources
 // are built through reg when a scaler is built, so every type registered by
 // then can be a source, whatever the order of registration.
 func NewFactory(reg *scalers.Registry) scalers.Factory {
+	// The compiler is built once, at the first scaler, and shared.
+	compiler := sync.OnceValues(func() (*Compiler, error) { return NewCompiler(Limits{}) })
 	return func(ctx context.Context, sc scalers.Config) (scalers.Scaler, error) {
+		c, err := compiler()
+		if err != nil {
+			return nil, err
+		}
 		cfg, err := ParseMetadata(sc.Metadata)
 		return build(ctx, cfg, err, Options{
 			Registry:  reg,
 			Namespace: sc.Namespace,
 			Name:      sc.Name,
 			Logger:    sc.Logger,
+			Compiler:  c,
 		})
 	}
 }
@@ -82,6 +90,14 @@ func build(ctx context.Context, cfg Config, invalid error, opts Options) (*Scale
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	compiler := opts.Compiler
+	if compiler == nil {
+		c, err := NewCompiler(Limits{})
+		if err != nil {
+			return nil, err
+		}
+		compiler = c
+	}
 	errs := []error{invalid}
 
 	names := make([]string, len(cfg.Sources))
@@ -98,7 +114,7 @@ func build(ctx context.Context, cfg Config, invalid error, opts Options) (*Scale
 	// With a bad source name, compiling would only add errors about
 	// undeclared references that fixing the name makes go away.
 	if namesOK && strings.TrimSpace(cfg.Expression) != "" {
-		p, err := Compile(cfg.Expression, names, opts.Limits)
+		p, err := compiler.Compile(cfg.Expression, names)
 		if err != nil {
 			errs = append(errs, err)
 		}
