@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/kafka"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/rabbitmq"
 )
 
@@ -9,6 +10,7 @@ import (
 // Each scaler package adds one line here.
 func newRegistry() *scalers.Registry {
 	r := scalers.NewRegistry()
+	r.MustRegister("kafka", kafka.New)
 	r.MustRegister("rabbitmq", rabbitmq.New)
 	return r
 }
