@@ -1,0 +1,124 @@
+package prometheus
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// linesToMap turns "key=value" lines into metadata.
+func linesToMap(s string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		m[k] = v
+	}
+	return m
+}
+
+func FuzzParseMetadata(f *testing.F) {
+	for _, seed := range []string{
+		"serverAddress=http://localhost:9090\nquery=up\nthreshold=100",
+		"serverAddress=http://localhost:9090\nquery=up\nthreshold=100\nnamespace=foo\nignoreNullValues=false\nactivationThreshold=50",
+		"serverAddress=https://u:p@localhost:9090/prom\nquery=sum(x)\nthreshold=0.5\ntimeout=1500\nunsafeSsl=true",
+		"serverAddress=http://h\nquery=up\nthreshold=1\ncustomHeaders=key1=value1,key2=value2\nqueryParameters=a=b,c=d",
+		"serverAddress=http://h\nquery=up\nthreshold=1\ncustomHeaders=key1=value1,key2",
+		"serverAddress=http://h\nquery=up\nthreshold=1\nauthModes=tls,basic\nusername=u\npassword=p\ncert=c\nkey=k",
+		"serverAddress=http://h\nquery=up\nthreshold=1\nauthModes=bearer\nbearerToken=t\ntimeout=-1",
+		"serverAddress=http://h\nquery=up\nthreshold=1\nauthModes=custom\ncustomAuthHeader=X\ncustomAuthValue=v",
+		"serverAddress=::\nquery=\nthreshold=NaN",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		m, err := ParseMetadata(linesToMap(in))
+		if err != nil {
+			if !errors.Is(err, scalers.ErrInvalidConfig) {
+				t.Fatalf("error %v does not wrap ErrInvalidConfig", err)
+			}
+			return
+		}
+		if m.Threshold <= 0 || m.Timeout <= 0 || m.Query == "" {
+			t.Fatalf("accepted invalid metadata: %+v", m)
+		}
+		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: linesToMap(in)}, Options{Transport: answer(200, vectorBody("1"))})
+		if err != nil {
+			t.Fatalf("ParseMetadata accepted what New refuses: %v", err)
+		}
+		_ = s.Close()
+	})
+}
+
+// answer is an in-memory transport that always answers status and body.
+func answer(status int, body string) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return &http.Response{
+			StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(bytes.NewReader([]byte(body))), Request: req,
+		}, nil
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// FuzzAnswer feeds arbitrary answers through the client library's decoding
+// and SampleValue: never a panic, every error wraps a sentinel, every value
+// is finite.
+func FuzzAnswer(f *testing.F) {
+	for _, seed := range []struct {
+		status int
+		body   string
+	}{
+		{200, vectorBody("1")},
+		{200, vectorBody()},
+		{200, vectorBody("NaN")},
+		{200, vectorBody("1", "2")},
+		{200, `{"status":"success","data":{"resultType":"scalar","result":[1,"3"]}}`},
+		{200, `{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"1"]]}]}}`},
+		{200, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"histogram":[1,{"count":"2","sum":"3","buckets":[[0,"0","1","2"]]}]}]}}`},
+		{200, `{"status":"success","data":{"resultType":"string","result":[1,"x"]}}`},
+		{200, `{}`},
+		{200, `{"status":"error","errorType":"execution","error":"boom"}`},
+		{400, `{"status":"error","errorType":"bad_data","error":"parse error"}`},
+		{422, `{"status":"success"}`},
+		{500, `<html>`},
+		{204, ``},
+	} {
+		f.Add(seed.status, seed.body, false)
+	}
+	f.Fuzz(func(t *testing.T, status int, body string, ignoreNull bool) {
+		if status < 100 || status > 999 {
+			status = 200
+		}
+		ign := "false"
+		if ignoreNull {
+			ign = "true"
+		}
+		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: md("ignoreNullValues", ign)}, Options{Transport: answer(status, body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		v, err := s.Value(t.Context())
+		if err != nil {
+			if !errors.Is(err, scalers.ErrUnavailable) && !errors.Is(err, scalers.ErrNoData) && !errors.Is(err, scalers.ErrInvalidConfig) {
+				t.Fatalf("error %v wraps no sentinel", err)
+			}
+			return
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			t.Fatalf("got non-finite value %v", v)
+		}
+	})
+}
