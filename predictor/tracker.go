@@ -536,29 +536,31 @@ func (t *Tracker) choosePeriods(y []float64) []int {
 		}
 		return ps
 	}
-	found := period.Detect(y, period.Options{MaxPeriods: t.opts.MaxPeriods})
+	var hints []int
+	if t.opts.Step > 0 {
+		for _, c := range calendar {
+			if c%t.opts.Step == 0 {
+				hints = append(hints, int(c/t.opts.Step))
+			}
+		}
+	}
+	found := period.Detect(y, period.Options{MaxPeriods: t.opts.MaxPeriods, Hints: hints})
 	var ps []int
 	for _, f := range found {
 		p := f.Steps
-		// A period within 2% of an hour, a day or a week is that calendar
-		// period: sampling jitter and holidays move the autocorrelation
-		// peak by a step or two.
-		if t.opts.Step > 0 {
-			for _, c := range calendar {
-				if c%t.opts.Step != 0 {
-					continue
-				}
-				cp := int(c / t.opts.Step)
-				if math.Abs(float64(p-cp)) <= 0.02*float64(cp) && cp <= n/2 {
-					p = cp
-				}
-			}
-		}
 		// Keep the period already in use when the new estimate is within
 		// 3% of it, so the models keep their scores.
 		for _, q := range t.periods {
 			if math.Abs(float64(p-q)) <= 0.03*float64(q) {
 				p = q
+			}
+		}
+		// A period within a step or 2% of an hour, a day or a week is that
+		// calendar period: sampling jitter and holidays move the
+		// autocorrelation peak by a step or two.
+		for _, cp := range hints {
+			if math.Abs(float64(p-cp)) <= max(1, 0.02*float64(cp)) && cp <= n/2 {
+				p = cp
 			}
 		}
 		if p >= 2 && !slices.Contains(ps, p) {

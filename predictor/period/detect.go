@@ -17,7 +17,8 @@ type Period struct {
 	// (about 1 for a clean periodic signal, about 0 for noise).
 	ACF float64
 	// Power is the periodogram ordinate of the peak that proposed it,
-	// relative to the mean ordinate.
+	// relative to the mean ordinate: how much of the series' variance the
+	// period carries. Detect orders periods by it.
 	Power float64
 }
 
@@ -42,6 +43,11 @@ type Options struct {
 	// Candidates is the number of periodogram peaks examined by raw power,
 	// and again by local prominence (default 8 each).
 	Candidates int
+	// Hints are periods (in samples) examined in addition to the peaks,
+	// such as a day and a week when the sampling interval is known. A hint
+	// must be confirmed like any candidate: it only makes sure a weak line
+	// among many stronger ones is looked at.
+	Hints []int
 }
 
 func (o Options) withDefaults(n int) Options {
@@ -71,7 +77,7 @@ func (o Options) withDefaults(n int) Options {
 	return o
 }
 
-// Detect returns the confirmed periods of y, strongest autocorrelation
+// Detect returns the confirmed periods of y, strongest spectral line
 // first. It returns nil for series too short or without periodicity, and
 // ignores non-finite values (they are treated as the series mean).
 func Detect(y []float64, opts Options) []Period {
@@ -144,23 +150,77 @@ func Detect(y []float64, opts Options) []Period {
 			cands = append(cands, p)
 		}
 	}
+	for _, h := range o.Hints {
+		if h < o.MinPeriod || h > o.MaxPeriod {
+			continue
+		}
+		// The strongest bin around the hinted frequency stands for it.
+		k := int(math.Round(float64(size) / float64(h)))
+		best := -1
+		for j := max(1, k-1); j <= min(len(power)-2, k+1); j++ {
+			if best < 0 || power[j] > power[best] {
+				best = j
+			}
+		}
+		if best > 0 && !slices.ContainsFunc(cands, func(q peak) bool { return q.k == best }) {
+			cands = append(cands, peak{k: best, raw: power[best]})
+		}
+	}
 
-	var found []Period
+	// Stronger lines first: once a period is confirmed, its mean profile
+	// is taken out of the series and the remaining candidates are looked
+	// at again, strongest first, so that a candidate's autocorrelation is
+	// not pulled toward the multiples of another period (a lag of 96
+	// correlates better than 100 in a series of periods 12 and 100) and a
+	// confirmed period's harmonics are not confirmed again.
+	slices.SortFunc(cands, func(a, b peak) int { return cmp.Compare(b.raw, a.raw) })
+	resid := slices.Clone(x)
 	z := make([]float64, n)
 	spec := make([]complex128, len(coef))
-	for _, pk := range cands {
-		// The peak at bin k stands for any period between the neighbouring
-		// bins' periods; the autocorrelation picks the integer lag.
-		lo := max(o.MinPeriod, int(math.Floor(float64(size)/float64(pk.k+1))))
-		hi := min(o.MaxPeriod, int(math.Ceil(float64(size)/float64(max(pk.k-1, 1)))))
+	var found []Period
+	confirm := func(pk peak) (Period, bool) {
+		k := pk.k
+		// A sidelobe of a much stronger line close by is not a line.
+		if slices.ContainsFunc(peaks, func(q peak) bool {
+			return q.k != k && abs(q.k-k) <= max(4, k/8) && q.raw > 20*pk.raw
+		}) {
+			return Period{}, false
+		}
+		// The peak's frequency, interpolated between bins, gives the
+		// period to within about a bin (a bin and a half for a line of few
+		// cycles, whose neighbours carry the trend's leakage); the
+		// autocorrelation then picks the integer lag inside that range.
+		kk := float64(k)
+		if a, b, c := power[k-1], power[k], power[k+1]; a > 0 && b > 0 && c > 0 {
+			la, lb, lc := math.Log(a), math.Log(b), math.Log(c)
+			if d := la - 2*lb + lc; d < 0 {
+				kk += 0.5 * (la - lc) / d
+			}
+		}
+		pHat := float64(size) / kk
+		bins := 1.0
+		if k < 16 {
+			bins = 1.5
+		}
+		delta := max(0.5, bins*pHat*pHat/float64(size))
+		lo := max(o.MinPeriod, int(math.Ceil(pHat-delta)))
+		hi := min(o.MaxPeriod, int(math.Floor(pHat+delta)))
 		if lo > hi {
-			continue
+			return Period{}, false
+		}
+		// The same period proposed by a second peak, or one within 10%
+		// of a stronger period (the slope of its autocorrelation peak),
+		// is not a new period.
+		if slices.ContainsFunc(found, func(q Period) bool {
+			return math.Abs(pHat-float64(q.Steps)) <= max(1, 0.1*float64(q.Steps))
+		}) {
+			return Period{}, false
 		}
 		// Confirm on the series minus its moving average over about two
 		// cycles: a level that wanders more slowly than the candidate
 		// period would otherwise keep the autocorrelation high at every
 		// lag and hide the seasonal rise and fall.
-		highPass(z, x, 2*int(math.Round(float64(size)/float64(pk.k))))
+		highPass(z, resid, 2*int(math.Round(pHat)))
 		acf := autocorrelation(fft, buf, coef, spec, z)
 		best, bestR := 0, math.Inf(-1)
 		for lag := lo; lag <= hi; lag++ {
@@ -169,42 +229,59 @@ func Detect(y []float64, opts Options) []Period {
 			}
 		}
 		if best == 0 || bestR < o.MinACF {
-			continue
+			return Period{}, false
 		}
-		// A confirmed period is a local maximum of the autocorrelation; an
-		// edge of the search range that still rises is not.
-		if acf(best-1) > bestR || acf(best+1) > bestR {
-			continue
+		// Over a wide range, the best lag must be a local maximum of the
+		// autocorrelation: an edge of the range that still rises is not.
+		if hi-lo >= 2 && (acf(best-1) > bestR || acf(best+1) > bestR) {
+			return Period{}, false
 		}
 		trough := bestR
 		for lag := 1; lag < best; lag++ {
 			trough = min(trough, acf(lag))
 		}
 		if bestR-trough < o.MinProminence {
-			continue
+			return Period{}, false
 		}
-		if slices.ContainsFunc(found, func(p Period) bool { return p.Steps == best }) {
-			continue
-		}
-		found = append(found, Period{Steps: best, ACF: bestR, Power: power[pk.k] / meanPower})
+		return Period{Steps: best, ACF: bestR, Power: power[k] / meanPower}, true
 	}
-	// A multiple of a confirmed period repeats what the shorter one already
-	// says unless it correlates better (a week over a day does, when
-	// weekends differ); a divisor that correlates worse than its multiple is
-	// a harmonic of a longer pattern only when it is not periodic itself,
-	// which the autocorrelation threshold already decided.
-	slices.SortFunc(found, func(a, b Period) int { return cmp.Compare(a.Steps, b.Steps) })
-	var kept []Period
-	for _, p := range found {
-		redundant := slices.ContainsFunc(kept, func(q Period) bool {
-			return p.Steps%q.Steps == 0 && p.ACF <= q.ACF+0.02
+	pending := cands
+	for len(found) < o.MaxPeriods+2 {
+		confirmed := -1
+		for i, pk := range pending {
+			if p, ok := confirm(pk); ok {
+				found = append(found, p)
+				removeProfile(resid, p.Steps)
+				confirmed = i
+				break
+			}
+		}
+		if confirmed < 0 {
+			break
+		}
+		pending = slices.Delete(pending, confirmed, confirmed+1)
+	}
+	distinct := found
+	// A whole fraction of a longer period (within 2%) is a harmonic of it,
+	// or a sideband of a shorter period modulated by it (a day's lines
+	// split by the weekly pattern fall on a week's harmonics), unless it
+	// is strongly periodic in its own right, as a day is within a week.
+	found = nil
+	for _, p := range distinct {
+		harmonic := slices.ContainsFunc(distinct, func(q Period) bool {
+			if q.Steps <= p.Steps {
+				return false
+			}
+			r := float64(q.Steps) / float64(p.Steps)
+			return math.Abs(r-math.Round(r)) <= 0.02*r && p.ACF < 0.5 && p.ACF < q.ACF
 		})
-		if !redundant {
-			kept = append(kept, p)
+		if !harmonic {
+			found = append(found, p)
 		}
 	}
+	kept := found
 	slices.SortFunc(kept, func(a, b Period) int {
-		if c := cmp.Compare(b.ACF, a.ACF); c != 0 {
+		if c := cmp.Compare(b.Power, a.Power); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Steps, b.Steps)
@@ -298,5 +375,25 @@ func autocorrelation(fft *fourier.FFT, buf []float64, coef, spec []complex128, z
 		}
 		// Unbiased estimate: a lag of n/2 is seen on half the series only.
 		return acov[lag] / acov[0] * float64(n) / float64(n-lag)
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// removeProfile subtracts from x its mean value at each phase of period p.
+func removeProfile(x []float64, p int) {
+	sum := make([]float64, p)
+	cnt := make([]int, p)
+	for i, v := range x {
+		sum[i%p] += v
+		cnt[i%p]++
+	}
+	for i := range x {
+		x[i] -= sum[i%p] / float64(cnt[i%p])
 	}
 }
