@@ -96,17 +96,17 @@ func (s *listScaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
 // asked and the right command sent. A key of a type without a length
 // (string, stream) is asked its TYPE on every call, in case it changes.
 func (s *listScaler) length(ctx context.Context) (int64, error) {
-	c := s.sc.client()
 	key := s.meta.ListName
 	kind := keyKind(s.kind.Load())
 	// Three tries: the key may change type between TYPE and the length
 	// command; more changes than that in one call is not a queue.
 	for range 3 {
 		if kind == kindUnknown {
-			typ, err := c.Type(ctx, key).Result()
-			if err != nil {
+			cmd := redis.NewStatusCmd(ctx, "type", key)
+			if err := s.sc.run(ctx, cmd); err != nil {
 				return 0, err
 			}
+			typ := cmd.Val()
 			k, ok := kindOf(typ)
 			s.kind.Store(int32(k))
 			if !ok {
@@ -114,9 +114,10 @@ func (s *listScaler) length(ctx context.Context) (int64, error) {
 			}
 			kind = k
 		}
-		n, err := lengthCmd(ctx, c, kind, key).Result()
+		cmd := lengthCmd(ctx, kind, key)
+		err := s.sc.run(ctx, cmd)
 		if err == nil {
-			return n, nil
+			return cmd.Val(), nil
 		}
 		if !redisReply(err, "WRONGTYPE") {
 			return 0, err
@@ -126,15 +127,15 @@ func (s *listScaler) length(ctx context.Context) (int64, error) {
 	return 0, &noData{msg: "key " + strconv.Quote(key) + " kept changing its type"}
 }
 
-func lengthCmd(ctx context.Context, c redis.Cmdable, kind keyKind, key string) *redis.IntCmd {
+func lengthCmd(ctx context.Context, kind keyKind, key string) *redis.IntCmd {
+	name := "llen"
 	switch kind {
 	case kindSet:
-		return c.SCard(ctx, key)
+		name = "scard"
 	case kindZSet:
-		return c.ZCard(ctx, key)
+		name = "zcard"
 	case kindHash:
-		return c.HLen(ctx, key)
-	default:
-		return c.LLen(ctx, key)
+		name = "hlen"
 	}
+	return redis.NewIntCmd(ctx, name, key)
 }

@@ -2,10 +2,15 @@ package redis
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
@@ -215,4 +220,77 @@ func TestSharedClients(t *testing.T) {
 	if n, _ := entries(); n != 0 {
 		t.Fatalf("got %d shared clients after closing every scaler, want 0", n)
 	}
+}
+
+// TestSharedClientConcurrentRestart drives many scalers on one shared
+// client from many goroutines (so calls go through the auto-pipeline) while
+// Redis stops and starts: every error while it is down wraps ErrUnavailable
+// (or is the caller's own deadline), and every scaler reads correct values
+// once it is back.
+func TestSharedClientConcurrentRestart(t *testing.T) {
+	r := testenv.StartRedis(t)
+	rdb := client(t, r, 0)
+	const n = 40
+	fill := func(extra int) {
+		t.Helper()
+		for i := range n {
+			key := "jobs-" + strconv.Itoa(i)
+			must(t, rdb.Del(t.Context(), key).Err())
+			for range i%5 + extra {
+				must(t, rdb.RPush(t.Context(), key, "x").Err())
+			}
+		}
+	}
+	fill(0)
+	clients := NewClients(ClientsOptions{PoolSize: 8})
+	ss := make([]scalers.Scaler, n)
+	for i := range ss {
+		ss[i] = newScaler(t, clients.NewList, map[string]string{"address": r.Addr(), "listName": "jobs-" + strconv.Itoa(i)})
+	}
+	check := func(extra int) error {
+		var wg sync.WaitGroup
+		errs := make(chan error, n*4)
+		for g := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range 10 {
+					i := (g*7 + k*3) % n
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					m, err := ss[i].Metrics(ctx)
+					cancel()
+					switch {
+					case err != nil:
+						errs <- err
+					case m.Values[0].Value != float64(i%5+extra):
+						errs <- fmt.Errorf("scaler %d: got %v, want %d", i, m.Values[0].Value, i%5+extra)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		return <-errs
+	}
+	if err := check(0); err != nil {
+		t.Fatalf("before the restart: %v", err)
+	}
+	if got := clients.shared[clientKey(&ss[0].(*listScaler).meta.Conn)].cur.Load().ap; got == nil {
+		t.Fatalf("shared client has no auto-pipeline")
+	}
+
+	r.Stop()
+	for range 3 {
+		err := check(0)
+		if err == nil {
+			t.Fatalf("while Redis is down: got values, want errors")
+		}
+		if !errors.Is(err, scalers.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("while Redis is down: %v, want ErrUnavailable", err)
+		}
+	}
+
+	r.Start()
+	fill(1)
+	eventually(t, "every scaler after the restart", func() error { return check(1) })
 }
