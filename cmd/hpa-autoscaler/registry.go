@@ -4,6 +4,7 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/kafka"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/rabbitmq"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/redis"
 )
 
 // newRegistry returns a registry with every scaler type of the project.
@@ -12,5 +13,15 @@ func newRegistry() *scalers.Registry {
 	r := scalers.NewRegistry()
 	r.MustRegister("kafka", kafka.New)
 	r.MustRegister("rabbitmq", rabbitmq.New)
+	// One go-redis client (and pool) per distinct Redis connection, shared
+	// by every ScaledObject on it; the package-level redis.NewList etc. would
+	// give each ScaledObject its own pool.
+	rc := redis.NewClients(redis.ClientsOptions{})
+	r.MustRegister("redis", rc.NewList)
+	r.MustRegister("redis-cluster", rc.NewClusterList)
+	r.MustRegister("redis-sentinel", rc.NewSentinelList)
+	r.MustRegister("redis-streams", rc.NewStreams)
+	r.MustRegister("redis-cluster-streams", rc.NewClusterStreams)
+	r.MustRegister("redis-sentinel-streams", rc.NewSentinelStreams)
 	return r
 }
