@@ -103,6 +103,13 @@ type partitionCache struct {
 	tps []TopicPartition // read-only once stored
 }
 
+// forget drops the cached partitions.
+func (c *partitionCache) forget() {
+	c.mu.Lock()
+	c.key, c.tps = "", nil
+	c.mu.Unlock()
+}
+
 // partitions returns the measured partitions of topics (sorted by topic,
 // then partition), filtered by partitionLimitation. It asks the brokers for
 // metadata only when its cache is older than metadataAge or the topics
@@ -189,18 +196,24 @@ func (s *Scaler) listLatest(ctx context.Context, tps []TopicPartition) (map[Topi
 		req.Topics = append(req.Topics, t)
 	}
 	latest := make(map[TopicPartition]int64, len(tps))
+	// After a failure the partitions are read again next round: the error
+	// may come from a topic that was deleted or changed.
+	fail := func(what string, err error) (map[TopicPartition]int64, error) {
+		s.partCache.forget()
+		return nil, scalers.Unavailable(what, err)
+	}
 	for _, shard := range s.cl.RequestSharded(ctx, req) {
 		if shard.Err != nil {
-			return nil, scalers.Unavailable("kafka: list end offsets", shard.Err)
+			return fail("kafka: list end offsets", shard.Err)
 		}
 		resp, ok := shard.Resp.(*kmsg.ListOffsetsResponse)
 		if !ok {
-			return nil, scalers.Unavailable("kafka: list end offsets", fmt.Errorf("unexpected response %T", shard.Resp))
+			return fail("kafka: list end offsets", fmt.Errorf("unexpected response %T", shard.Resp))
 		}
 		for _, t := range resp.Topics {
 			for _, p := range t.Partitions {
 				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					return nil, scalers.Unavailable(fmt.Sprintf("kafka: list end offset of %s/%d", t.Topic, p.Partition), err)
+					return fail(fmt.Sprintf("kafka: list end offset of %s/%d", t.Topic, p.Partition), err)
 				}
 				off := p.Offset
 				if resp.Version == 0 {

@@ -151,3 +151,76 @@ func referenceLimitation(raw string) ([][2]int32, bool) {
 	}
 	return out, true
 }
+
+// FuzzCalculateLag checks the arithmetic's promises on arbitrary offsets and
+// settings: the cap holds, activity never counts less than the metric's
+// lag, and prev is left alone.
+func FuzzCalculateLag(f *testing.F) {
+	f.Add([]byte{10, 0, 20, 5, 0, 0, 255, 3}, int64(10), uint8(0))
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9}, int64(1), uint8(0xff))
+	f.Add([]byte{}, int64(3), uint8(4))
+	f.Fuzz(func(t *testing.T, data []byte, threshold int64, flags uint8) {
+		if threshold <= 0 || threshold > 1<<40 {
+			return
+		}
+		opts := LagOptions{
+			LagThreshold: threshold, OffsetResetPolicy: ResetLatest,
+			AllowIdleConsumers:                 flags&1 != 0,
+			ExcludePersistentLag:               flags&2 != 0,
+			ScaleToZeroOnInvalidOffset:         flags&4 != 0,
+			LimitToPartitionsWithLag:           flags&8 != 0,
+			EnsureEvenDistributionOfPartitions: flags&16 != 0,
+		}
+		if flags&32 != 0 {
+			opts.OffsetResetPolicy = ResetEarliest
+		}
+		if opts.LimitToPartitionsWithLag && (opts.AllowIdleConsumers || opts.EnsureEvenDistributionOfPartitions) {
+			return // combinations ParseMetadata rejects
+		}
+		// Each partition takes 3 bytes: committed (255 = no commit), the
+		// lag to the end, and the previous commit (255 = none).
+		var ps []Offsets
+		prev := map[TopicPartition]int64{}
+		for i := 0; i+2 < len(data); i += 3 {
+			p := int32(i / 3)
+			c := int64(data[i]) * 1000
+			if data[i] == 255 {
+				c = InvalidOffset
+			}
+			latest := max(c, 0) + int64(data[i+1])
+			ps = append(ps, Offsets{Topic: "t", Partition: p, Committed: c, Latest: latest})
+			if data[i+2] != 255 {
+				prev[TopicPartition{"t", p}] = int64(data[i+2]) * 1000
+			}
+		}
+		before := len(prev)
+		r := CalculateLag(ps, opts, prev)
+		if len(prev) != before {
+			t.Fatalf("prev changed size: %d -> %d", before, len(prev))
+		}
+		if r.Partitions != int64(len(ps)) || r.PartitionsWithLag > r.Partitions {
+			t.Fatalf("partitions %d with lag %d for %d inputs", r.Partitions, r.PartitionsWithLag, len(ps))
+		}
+		if r.TotalLag < 0 || r.TotalLagWithPersistent < r.TotalLag {
+			t.Fatalf("total lag %d, with persistent %d", r.TotalLag, r.TotalLagWithPersistent)
+		}
+		if !opts.ExcludePersistentLag && r.TotalLag != r.TotalLagWithPersistent {
+			t.Fatalf("without excludePersistentLag: total lag %d != with persistent %d", r.TotalLag, r.TotalLagWithPersistent)
+		}
+		capped := !opts.AllowIdleConsumers || opts.LimitToPartitionsWithLag || opts.EnsureEvenDistributionOfPartitions
+		upper := r.Partitions
+		if opts.LimitToPartitionsWithLag {
+			upper = r.PartitionsWithLag
+		}
+		switch {
+		case capped && r.Metric/threshold > upper:
+			t.Fatalf("metric %d / threshold %d exceeds the cap %d", r.Metric, threshold, upper)
+		case !capped && r.Metric != r.TotalLag:
+			t.Fatalf("uncapped metric %d != total lag %d", r.Metric, r.TotalLag)
+		case opts.EnsureEvenDistributionOfPartitions && r.Partitions > 0 && (r.Metric%threshold != 0 || r.Partitions%(r.Metric/threshold) != 0):
+			t.Fatalf("even distribution: metric %d is not threshold %d times a factor of %d", r.Metric, threshold, r.Partitions)
+		case !opts.EnsureEvenDistributionOfPartitions && r.Metric > r.TotalLag:
+			t.Fatalf("metric %d above total lag %d", r.Metric, r.TotalLag)
+		}
+	})
+}

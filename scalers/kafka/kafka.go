@@ -61,7 +61,6 @@ var _ scalers.Scaler = (*Scaler)(nil)
 type options struct {
 	metadataAge time.Duration
 	clock       clock.PassiveClock // nil: the real clock
-	extra       []kgo.Opt
 }
 
 // New is the scalers.Factory of the "kafka" type. It parses cfg.Metadata
@@ -142,7 +141,7 @@ func clientOptions(md *Metadata, log *slog.Logger, o options) ([]kgo.Opt, error)
 	if m := saslMechanism(md); m != nil {
 		opts = append(opts, kgo.SASL(m))
 	}
-	return append(opts, o.extra...), nil
+	return opts, nil
 }
 
 // saslMechanism returns the SASL mechanism, or nil for none. Credentials are
