@@ -41,10 +41,14 @@ type RabbitMQ struct {
 	// AMQPPort and HTTPPort are the loopback ports of the AMQP listener and
 	// of the management HTTP API.
 	AMQPPort, HTTPPort int
+	// AMQPSPort is the AMQP-over-TLS listener, 0 unless
+	// RabbitMQOptions.TLS was given.
+	AMQPSPort int
 	// User and Password are the administrator (tagged administrator, all
 	// permissions on every vhost created through this type).
 	User, Password string
 
+	opts           RabbitMQOptions
 	dir, bin, node string
 	distPort       int
 	vhostSeq       atomic.Int64
@@ -81,12 +85,37 @@ func findRabbitMQServer() (string, error) {
 		strings.Join(rabbitMQServerPaths, ", "))
 }
 
+// RabbitMQOptions adds to the default broker configuration.
+type RabbitMQOptions struct {
+	// TLS, if not nil, adds an AMQPS listener on AMQPSPort.
+	TLS *RabbitMQTLS
+	// Plugins are enabled besides rabbitmq_management (for example
+	// rabbitmq_auth_mechanism_ssl).
+	Plugins []string
+	// Config lines are appended to rabbitmq.conf.
+	Config string
+}
+
+// RabbitMQTLS is the AMQPS listener's material, PEM encoded.
+type RabbitMQTLS struct {
+	CA, Cert, Key string
+	// RequireClientCert makes the broker demand a client certificate
+	// signed by CA.
+	RequireClientCert bool
+}
+
 // StartRabbitMQ starts a private broker for one test and stops it (and
 // removes its files) in tb.Cleanup. It fails tb when the server cannot be
 // started; it never skips.
 func StartRabbitMQ(tb testing.TB) *RabbitMQ {
 	tb.Helper()
-	r, err := LaunchRabbitMQ()
+	return StartRabbitMQWith(tb, RabbitMQOptions{})
+}
+
+// StartRabbitMQWith is StartRabbitMQ with options.
+func StartRabbitMQWith(tb testing.TB, opts RabbitMQOptions) *RabbitMQ {
+	tb.Helper()
+	r, err := LaunchRabbitMQWith(opts)
 	if err != nil {
 		tb.Fatalf("start RabbitMQ: %v", err)
 	}
@@ -100,7 +129,10 @@ func StartRabbitMQ(tb testing.TB) *RabbitMQ {
 
 // LaunchRabbitMQ starts a private broker and waits until both its AMQP
 // listener and its management API answer. The caller must Close it.
-func LaunchRabbitMQ() (*RabbitMQ, error) {
+func LaunchRabbitMQ() (*RabbitMQ, error) { return LaunchRabbitMQWith(RabbitMQOptions{}) }
+
+// LaunchRabbitMQWith is LaunchRabbitMQ with options.
+func LaunchRabbitMQWith(opts RabbitMQOptions) (*RabbitMQ, error) {
 	bin, err := findRabbitMQServer()
 	if err != nil {
 		return nil, err
@@ -109,7 +141,7 @@ func LaunchRabbitMQ() (*RabbitMQ, error) {
 	if err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(3)
+	ports, err := freePorts(4)
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
@@ -119,8 +151,11 @@ func LaunchRabbitMQ() (*RabbitMQ, error) {
 	r := &RabbitMQ{
 		AMQPPort: ports[0], HTTPPort: ports[1], distPort: ports[2],
 		User: "admin", Password: "pw-" + hex.EncodeToString(pass),
-		dir: dir, bin: bin, node: fmt.Sprintf("test-%d@localhost", ports[0]),
+		opts: opts, dir: dir, bin: bin, node: fmt.Sprintf("test-%d@localhost", ports[0]),
 		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second},
+	}
+	if opts.TLS != nil {
+		r.AMQPSPort = ports[3]
 	}
 	if err := r.writeFiles(); err != nil {
 		_ = os.RemoveAll(dir)
@@ -154,12 +189,27 @@ management.sample_retention_policies.basic.hour = 60
 management.sample_retention_policies.detailed.10 = 1
 log.file.level = info
 `, r.AMQPPort, r.HTTPPort, r.User, r.Password)
-	files := map[string]string{
+	files := map[string]string{}
+	if t := r.opts.TLS; t != nil {
+		files["ca.pem"], files["cert.pem"], files["key.pem"] = t.CA, t.Cert, t.Key
+		conf += fmt.Sprintf(`listeners.ssl.1 = 127.0.0.1:%d
+ssl_options.cacertfile = %s
+ssl_options.certfile = %s
+ssl_options.keyfile = %s
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = %t
+`, r.AMQPSPort, filepath.Join(r.dir, "ca.pem"), filepath.Join(r.dir, "cert.pem"), filepath.Join(r.dir, "key.pem"), t.RequireClientCert)
+	}
+	conf += r.opts.Config
+	plugins := append([]string{"rabbitmq_management"}, r.opts.Plugins...)
+	for name, content := range map[string]string{
 		"rabbitmq.conf":   conf,
-		"enabled_plugins": "[rabbitmq_management].\n",
+		"enabled_plugins": "[" + strings.Join(plugins, ",") + "].\n",
 		// An empty env file keeps /etc/rabbitmq/rabbitmq-env.conf (the
 		// system node's name and ports) out of this node.
 		"rabbitmq-env.conf": "",
+	} {
+		files[name] = content
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(r.dir, name), []byte(content), 0o600); err != nil {
@@ -404,6 +454,15 @@ func (r *RabbitMQ) logTail(n int) string {
 // credentials ("" means the URL has no vhost path, i.e. the default "/").
 func (r *RabbitMQ) AMQPURL(vhost string) string {
 	u := fmt.Sprintf("amqp://%s:%s@127.0.0.1:%d", r.User, r.Password, r.AMQPPort)
+	if vhost != "" {
+		u += "/" + url.PathEscape(vhost)
+	}
+	return u
+}
+
+// AMQPSURL is AMQPURL for the TLS listener (host 127.0.0.1).
+func (r *RabbitMQ) AMQPSURL(vhost string) string {
+	u := fmt.Sprintf("amqps://%s:%s@127.0.0.1:%d", r.User, r.Password, r.AMQPSPort)
 	if vhost != "" {
 		u += "/" + url.PathEscape(vhost)
 	}

@@ -248,7 +248,10 @@ func TestBadCredentials(t *testing.T) {
 	}
 	noCreds := fmt.Sprintf("amqp://127.0.0.1:%d/%s", srv.AMQPPort, url.PathEscape(vhost))
 
+	// The broker answers a failed AMQP login after a few seconds: in
+	// parallel.
 	t.Run("amqp wrong password in URL", func(t *testing.T) {
+		t.Parallel()
 		_, err := New(t.Context(), scalers.Config{Type: Type, Metadata: map[string]string{"host": amqpURL(srv.User, "wrong-pw-456"), "queueName": "q"}})
 		checkErr(t, err, scalers.ErrUnavailable, "wrong-pw-456")
 		if err != nil && !strings.Contains(err.Error(), "authentication failed") {
@@ -256,6 +259,7 @@ func TestBadCredentials(t *testing.T) {
 		}
 	})
 	t.Run("amqp wrong password key", func(t *testing.T) {
+		t.Parallel()
 		_, err := New(t.Context(), scalers.Config{Type: Type, Metadata: map[string]string{"host": noCreds, "queueName": "q", "username": srv.User, "password": "wrong-pw-789"}})
 		checkErr(t, err, scalers.ErrUnavailable, "wrong-pw-789")
 	})
@@ -531,6 +535,53 @@ func BenchmarkMetrics(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// TestAMQPS uses a broker of its own with a TLS listener that requires a
+// client certificate and accepts SASL EXTERNAL (the certificate's common
+// name is the user).
+func TestAMQPS(t *testing.T) {
+	c := newCerts(t)
+	srv := testenv.StartRabbitMQWith(t, testenv.RabbitMQOptions{
+		TLS:     &testenv.RabbitMQTLS{CA: c.caPEM, Cert: c.certPEM, Key: c.keyPEM, RequireClientCert: true},
+		Plugins: []string{"rabbitmq_auth_mechanism_ssl"},
+		Config:  "auth_mechanisms.1 = PLAIN\nauth_mechanisms.2 = AMQPLAIN\nauth_mechanisms.3 = EXTERNAL\nssl_cert_login_from = common_name\n",
+	})
+	vhost := srv.NewVhost(t)
+	// The certificate's common name, for EXTERNAL.
+	srv.AddUser(t, vhost, "127.0.0.1", "unused-pw-1")
+	ch := openChannel(t, dialBroker(t, srv, vhost))
+	declare(t, ch, "q", false)
+	publish(t, ch, "q", 6)
+
+	noPassword := fmt.Sprintf("amqps://127.0.0.1:%d/%s", srv.AMQPSPort, url.PathEscape(vhost))
+	base := map[string]string{"host": srv.AMQPSURL(vhost), "queueName": "q"}
+	tests := []struct {
+		name   string
+		md     map[string]string
+		wantOK bool
+	}{
+		{"ca and client certificate", with(base, "tls", "enable", "ca", c.caPEM, "cert", c.certPEM, "key", c.keyPEM), true},
+		{"unsafeSsl and client certificate", with(base, "tls", "enable", "unsafeSsl", "true", "cert", c.certPEM, "key", c.keyPEM), true},
+		{"SASL EXTERNAL", map[string]string{"host": noPassword, "queueName": "q", "tls": "enable", "ca": c.caPEM, "cert": c.certPEM, "key": c.keyPEM}, true},
+		{"no client certificate", with(base, "tls", "enable", "ca", c.caPEM), false},
+		{"unknown authority", with(base, "tls", "enable", "cert", c.certPEM, "key", c.keyPEM), false},
+		{"tls not enabled", with(base, "unsafeSsl", "true"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := New(t.Context(), scalers.Config{Type: Type, Metadata: tt.md})
+			if !tt.wantOK {
+				checkErr(t, err, scalers.ErrUnavailable, srv.Password)
+				return
+			}
+			if err != nil {
+				t.Fatalf("New: %v", err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			wantMetric(t, s.(*Scaler), 6, true)
 		})
 	}
 }
