@@ -101,11 +101,12 @@ func newScaler(_ context.Context, cfg scalers.Config, o options) (*Scaler, error
 	}
 	o.metadataAge = s.metadataAge
 	if md.tlsConfig != nil {
-		s.redact = scalers.NewRedactor(md.Username, md.Password, md.tlsConfig.KeyPassword)
+		s.redact = scalers.NewRedactor(md.Username, md.Password, md.tlsConfig.Key, md.tlsConfig.KeyPassword)
 	}
 	kopts, err := clientOptions(md, log, o)
 	if err != nil {
-		return nil, s.redact.Error(err)
+		// TLS errors name the key at fault, never its content.
+		return nil, err
 	}
 	s.cl, err = kgo.NewClient(kopts...)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -317,11 +318,12 @@ func TestNew(t *testing.T) {
 		name    string
 		md      map[string]string
 		wantErr error
+		wantIn  string // in the message of a *scalers.MetadataError
 	}{
 		{name: "unreachable brokers are not an error yet", md: base("bootstrapServers", "127.0.0.1:1")},
 		{name: "bad metadata", md: base("lagThreshold", "0"), wantErr: scalers.ErrInvalidConfig},
-		{name: "bad CA", md: base("tls", "enable", "ca", "caaa"), wantErr: scalers.ErrInvalidConfig},
-		{name: "bad client pair", md: base("tls", "enable", "cert", "ceert", "key", "keey"), wantErr: scalers.ErrInvalidConfig},
+		{name: "bad CA", md: base("tls", "enable", "ca", "caaa"), wantErr: scalers.ErrInvalidConfig, wantIn: "no PEM certificate found"},
+		{name: "bad client pair", md: base("tls", "enable", "cert", "ceert", "key", "keey"), wantErr: scalers.ErrInvalidConfig, wantIn: "invalid certificate/key pair"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -337,6 +339,10 @@ func TestNew(t *testing.T) {
 			}
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("got error %v, want %v", err, tc.wantErr)
+			}
+			var me *scalers.MetadataError
+			if !errors.As(err, &me) || !strings.Contains(err.Error(), tc.wantIn) {
+				t.Errorf("got error %v, want a *scalers.MetadataError containing %q", err, tc.wantIn)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"cmp"
-	"fmt"
 	"maps"
 	"net"
 	"regexp"
@@ -337,8 +336,4 @@ func (m *Metadata) lagOptions() LagOptions {
 		LimitToPartitionsWithLag:           m.LimitToPartitionsWithLag,
 		EnsureEvenDistributionOfPartitions: m.EnsureEvenDistributionOfPartitions,
 	}
-}
-
-func (m *Metadata) String() string {
-	return fmt.Sprintf("kafka group %q topic %q on %s", m.ConsumerGroup, m.Topic, strings.Join(m.BootstrapServers, ","))
 }
