@@ -87,6 +87,7 @@ func newRootCmd() *cobra.Command {
 		newVersionCmd(),
 		newServeCmd(g),
 		newDecideCmd(),
+		newSimulateCmd(),
 		newPredictCmd(),
 	)
 	return root
