@@ -1,0 +1,156 @@
+package metricsapi
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// md returns valid metadata with kv (key, value, ...) applied; an empty
+// value deletes the key.
+func md(kv ...string) map[string]string {
+	m := map[string]string{"url": "http://dummy:1230/api/v1/", "valueLocation": "metric.test", "targetValue": "42"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			delete(m, kv[i])
+			continue
+		}
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+func TestParseMetadata(t *testing.T) {
+	defaults := Metadata{URL: "http://dummy:1230/api/v1/", ValueLocation: "metric.test", TargetValue: 42,
+		Format: "json", Timeout: DefaultTimeout, AggregationType: "average"}
+	with := func(f func(*Metadata)) Metadata { m := defaults; f(&m); return m }
+	ignore := cmpopts.IgnoreFields(Metadata{}, "Auth", "loc")
+	tests := []struct {
+		name    string
+		md      map[string]string
+		want    Metadata
+		wantErr []string
+	}{
+		{name: "defaults", md: md(), want: defaults},
+		{name: "every key", md: md("targetValue", "8.8", "activationTargetValue", "3.8", "format", "yaml", "timeout", "1000", "unsafeSsl", "true"),
+			want: with(func(m *Metadata) {
+				m.TargetValue, m.ActivationTargetValue, m.Format, m.Timeout = 8.8, 3.8, "yaml", time.Second
+			})},
+		{name: "prometheus selector", md: md("format", "prometheus", "valueLocation", `backend_queue_size{queueName="two", instance="zero"}`),
+			want: with(func(m *Metadata) {
+				m.Format, m.ValueLocation = "prometheus", `backend_queue_size{queueName="two", instance="zero"}`
+			})},
+		{name: "gjson modifier", md: md("valueLocation", "@this"), want: with(func(m *Metadata) { m.ValueLocation = "@this" })},
+		{name: "aggregation off", md: md("aggregateFromKubeServiceEndpoints", "false", "aggregationType", "sum"),
+			want: with(func(m *Metadata) { m.AggregationType = "sum" })},
+
+		{name: "no metadata", md: map[string]string{}, wantErr: []string{"url: required", "valueLocation: required", "targetValue: required"}},
+		{name: "target not a number", md: md("targetValue", "aa"), wantErr: []string{`targetValue "aa": not a number`}},
+		{name: "target zero", md: md("targetValue", "0"), wantErr: []string{`targetValue "0": must be > 0`}},
+		{name: "activation target not a number", md: md("activationTargetValue", "aa"), wantErr: []string{`activationTargetValue "aa": not a number`}},
+		{name: "missing valueLocation", md: md("valueLocation", ""), wantErr: []string{"valueLocation: required"}},
+		{name: "missing url", md: md("url", ""), wantErr: []string{"url: required"}},
+		{name: "missing targetValue", md: md("targetValue", ""), wantErr: []string{"targetValue: required"}},
+		{name: "url without scheme", md: md("url", "dummy:1230/x"), wantErr: []string{`url "dummy:1230/x": expected an http:// or https:// URL`}},
+		{name: "timeout negative", md: md("timeout", "-1"), wantErr: []string{`timeout "-1": must be >= 0`}},
+		{name: "timeout not a number", md: md("timeout", "a"), wantErr: []string{`timeout "a": not a duration`}},
+		{name: "unsafeSsl not a bool", md: md("unsafeSsl", "yes"), wantErr: []string{`unsafeSsl "yes": not a boolean`}},
+		{name: "unknown format", md: md("format", "csv"), wantErr: []string{`format "csv": expected one of prometheus, json, xml, yaml`}},
+		{name: "bad yaml path", md: md("format", "yaml", "valueLocation", "a..b"), wantErr: []string{`valueLocation "a..b": empty path segment`}},
+		{name: "bad selector", md: md("format", "prometheus", "valueLocation", `backend_queue_size{invalid=test}`),
+			wantErr: []string{`valueLocation "backend_queue_size{invalid=test}": not a metric selector`, "expected a quoted string"}},
+		{name: "bad regexp", md: md("format", "prometheus", "valueLocation", `q{a=~"("}`), wantErr: []string{"bad regular expression"}},
+		{name: "aggregation needs Kubernetes", md: md("aggregateFromKubeServiceEndpoints", "true"), wantErr: []string{"aggregateFromKubeServiceEndpoints \"true\": not supported"}},
+		{name: "bad aggregation type", md: md("aggregationType", "median"), wantErr: []string{`aggregationType "median"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseMetadata(tc.md)
+			if len(tc.wantErr) > 0 {
+				checkErr(t, err, scalers.ErrInvalidConfig, tc.wantErr...)
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseMetadata: %v", err)
+			}
+			if diff := cmp.Diff(tc.want, got, ignore); diff != "" {
+				t.Errorf("metadata (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestParseMetadataAuth(t *testing.T) {
+	tests := []struct {
+		name    string
+		md      map[string]string
+		wantErr []string
+	}{
+		{name: "tls", md: md("authMode", "tls", "ca", "caaa", "cert", "ceert", "key", "keey")},
+		{name: "tls, ca not given", md: md("authMode", "tls", "cert", "ceert", "key", "keey")},
+		{name: "tls, key not given", md: md("authMode", "tls", "ca", "caaa", "cert", "ceert"), wantErr: []string{"cert and key must be given together"}},
+		{name: "tls, cert not given", md: md("authMode", "tls", "ca", "caaa", "key", "keey"), wantErr: []string{"cert and key must be given together"}},
+		{name: "apiKey", md: md("authMode", "apiKey", "apiKey", "apiikey")},
+		{name: "apiKey as query", md: md("authMode", "apiKey", "apiKey", "apiikey", "method", "query")},
+		{name: "apiKey header, custom name", md: md("authMode", "apiKey", "apiKey", "apiikey", "method", "header", "keyParamName", "custom")},
+		{name: "apiKey query, custom name", md: md("authMode", "apiKey", "apiKey", "apiikey", "method", "query", "keyParamName", "custom")},
+		{name: "apiKey without key", md: md("authMode", "apiKey"), wantErr: []string{"apiKey: required when authModes includes apiKey"}},
+		{name: "apiKey bad method", md: md("authMode", "apiKey", "apiKey", "k", "method", "cookie"), wantErr: []string{`method "cookie": expected one of header, query`}},
+		{name: "apiKey bad header name", md: md("authMode", "apiKey", "apiKey", "k", "keyParamName", "bad name"), wantErr: []string{`keyParamName "bad name": not a valid HTTP header name`}},
+		{name: "basic", md: md("authMode", "basic", "username", "user", "password", "pass")},
+		{name: "basic without username", md: md("authMode", "basic"), wantErr: []string{"username: required"}},
+		{name: "bearer, token alias", md: md("authMode", "bearer", "token", "bearerTokenValue")},
+		{name: "bearer without token", md: md("authMode", "bearer"), wantErr: []string{"bearerToken: required"}},
+		{name: "apiKey and tls", md: md("authMode", "apiKey,tls", "apiKey", "apiikey", "ca", "caaa", "cert", "ceert", "key", "keey")},
+		{name: "custom header", md: md("authModes", "custom", "customAuthHeader", "X-Token", "customAuthValue", "v")},
+		{name: "oauth is not implemented", md: md("authModes", "oauth"), wantErr: []string{`mode "oauth" is not supported by the metrics-api scaler`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseMetadata(tc.md)
+			if len(tc.wantErr) > 0 {
+				checkErr(t, err, scalers.ErrInvalidConfig, tc.wantErr...)
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseMetadata: %v", err)
+			}
+		})
+	}
+}
+
+func TestParseMetadataHidesSecrets(t *testing.T) {
+	_, err := ParseMetadata(md("url", "ftp://admin:hunter2-pw@api", "authModes", "bearer,basic", "bearerToken", "tok-XYZ-123",
+		"username", "u", "password", "pw-ABC-456"))
+	if err == nil {
+		t.Fatal("got no error, want one")
+	}
+	for _, secret := range []string{"hunter2-pw", "tok-XYZ-123", "pw-ABC-456"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error %q contains the secret %q", err, secret)
+		}
+	}
+}
+
+// checkErr fails unless err wraps sentinel and its message contains every
+// substring.
+func checkErr(tb testing.TB, err, sentinel error, subs ...string) {
+	tb.Helper()
+	if err == nil {
+		tb.Fatalf("got no error, want one wrapping %v containing %q", sentinel, subs)
+	}
+	if sentinel != nil && !errors.Is(err, sentinel) {
+		tb.Errorf("error %q does not wrap %v", err, sentinel)
+	}
+	for _, s := range subs {
+		if !strings.Contains(err.Error(), s) {
+			tb.Errorf("error %q does not contain %q", err, s)
+		}
+	}
+}

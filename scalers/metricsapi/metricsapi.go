@@ -1,0 +1,283 @@
+package metricsapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// Type is the scaler type of this package, as in KEDA.
+const Type = "metrics-api"
+
+const (
+	// DefaultTimeout bounds one request when timeout is not given; it is
+	// KEDA's default HTTP timeout (KEDA_HTTP_DEFAULT_TIMEOUT, 3000 ms).
+	DefaultTimeout = 3 * time.Second
+	// MaxAnswerBytes caps the size of one answer.
+	MaxAnswerBytes = 10 << 20
+)
+
+// Metadata is the typed trigger metadata, with KEDA's keys and defaults.
+type Metadata struct {
+	// URL is fetched with GET on every poll.
+	URL string `meta:"url"`
+	// ValueLocation says where the number is in the answer; its syntax
+	// depends on Format.
+	ValueLocation string `meta:"valueLocation"`
+	// TargetValue is the target value per replica.
+	TargetValue float64 `meta:"targetValue,gt=0"`
+	// ActivationTargetValue: the trigger is active while the value is
+	// above it.
+	ActivationTargetValue float64 `meta:"activationTargetValue,default=0"`
+	// Format of the answer: json, yaml, xml or prometheus.
+	Format string `meta:"format,default=json,enum=prometheus|json|xml|yaml"`
+	// Timeout bounds each request; a plain number is milliseconds, as in
+	// KEDA. 0 means DefaultTimeout.
+	Timeout time.Duration `meta:"timeout,unit=ms,min=0,optional"`
+	// AggregateFromKubeServiceEndpoints asks KEDA to query every endpoint
+	// of a Service; it needs the Kubernetes API and is refused here.
+	AggregateFromKubeServiceEndpoints bool   `meta:"aggregateFromKubeServiceEndpoints,default=false"`
+	AggregationType                   string `meta:"aggregationType,default=average,enum=average|sum|max|min"`
+	// Auth holds authModes (basic, bearer, apiKey, tls and custom) and
+	// their credentials, plus ca and unsafeSsl.
+	Auth scalers.HTTPAuth
+
+	loc locator
+}
+
+// Supported authentication modes. KEDA accepts custom for metrics-api but
+// never sends the header; here it is sent.
+var authModes = []string{scalers.AuthModeBasic, scalers.AuthModeBearer, scalers.AuthModeAPIKey, scalers.AuthModeTLS, scalers.AuthModeCustom}
+
+// Validate checks relations ParseMetadata cannot express and compiles
+// valueLocation.
+func (m *Metadata) Validate() error {
+	var errs []error
+	if err := validateURL(m.URL); err != nil {
+		errs = append(errs, err)
+	}
+	if m.AggregateFromKubeServiceEndpoints {
+		errs = append(errs, scalers.NewFieldError("aggregateFromKubeServiceEndpoints", "true",
+			"not supported by the external scaler (it would need the Kubernetes API); point url at a single endpoint or aggregate in the source"))
+	}
+	loc, err := compileLocation(m.Format, m.ValueLocation)
+	if err != nil {
+		errs = append(errs, scalers.NewFieldError("valueLocation", m.ValueLocation, err.Error()+" (format "+m.Format+")"))
+	}
+	m.loc = loc
+	errs = append(errs, m.Auth.Supported(Type, authModes...), m.Auth.ValidateKeyParamName())
+	return scalers.Invalid(errs...)
+}
+
+func validateURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return scalers.NewFieldError("url", scalers.RedactURL(raw), "not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return scalers.NewFieldError("url", scalers.RedactURL(raw), "expected an http:// or https:// URL")
+	case u.Host == "":
+		return scalers.NewFieldError("url", scalers.RedactURL(raw), "URL has no host")
+	}
+	return nil
+}
+
+// ParseMetadata parses and validates trigger metadata; errors wrap
+// scalers.ErrInvalidConfig and name every bad key.
+func ParseMetadata(md map[string]string) (Metadata, error) {
+	var m Metadata
+	if err := scalers.ParseMetadata(md, &m); err != nil {
+		return Metadata{}, err
+	}
+	if m.Timeout == 0 {
+		m.Timeout = DefaultTimeout
+	}
+	return m, nil
+}
+
+// Options are optional dependencies of a Scaler.
+type Options struct {
+	// Transport replaces the HTTP transport (tests and fuzzing use an
+	// in-memory one); nil means a new transport with the TLS settings of
+	// the metadata.
+	Transport http.RoundTripper
+}
+
+// Scaler fetches the URL and reads the value. It is safe for concurrent
+// use.
+type Scaler struct {
+	md        Metadata
+	client    *http.Client
+	transport http.RoundTripper
+	red       *scalers.Redactor
+	target    string // scheme://host/path, for messages
+	name      string
+	log       *slog.Logger
+	closed    atomic.Bool
+}
+
+var _ scalers.Scaler = (*Scaler)(nil)
+
+// New is the scalers.Factory of the metrics-api type. It does no I/O.
+func New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
+	s, err := NewWithOptions(ctx, cfg, Options{})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewWithOptions is New with explicit dependencies.
+func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scaler, error) {
+	md, err := ParseMetadata(cfg.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	red := scalers.NewRedactor(md.Auth.Secrets()...)
+	red.AddURL(md.URL)
+	base := opts.Transport
+	if base == nil {
+		t, err := scalers.NewHTTPTransport(&md.Auth.TLS)
+		if err != nil {
+			return nil, red.Error(scalers.Invalid(err))
+		}
+		base = t
+	}
+	u, _ := url.Parse(md.URL) // validated by ParseMetadata
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Scaler{
+		md:        md,
+		client:    &http.Client{Transport: &authTransport{next: base, host: u.Host, auth: &md.Auth}},
+		transport: base,
+		red:       red,
+		target:    (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(),
+		name:      scalers.MetricName("metric-api", md.ValueLocation),
+		log:       log.With("scaler", Type, "namespace", cfg.Namespace, "name", cfg.Name),
+	}, nil
+}
+
+// MetricSpecs returns the one metric, named after valueLocation as KEDA
+// names it, with targetValue as its target.
+func (s *Scaler) MetricSpecs() []scalers.MetricSpec {
+	return []scalers.MetricSpec{{Name: s.name, Target: s.md.TargetValue}}
+}
+
+// Metrics fetches the value; the trigger is active when the value is above
+// activationTargetValue.
+func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
+	v, err := s.Value(ctx)
+	if err != nil {
+		return scalers.Metrics{}, err
+	}
+	return scalers.Metrics{
+		Values: []scalers.MetricValue{{Name: s.name, Value: v}},
+		Active: v > s.md.ActivationTargetValue,
+	}, nil
+}
+
+var errClosed = errors.New("metrics-api scaler: closed")
+
+// Value fetches the URL and returns the number at valueLocation.
+func (s *Scaler) Value(ctx context.Context) (float64, error) {
+	if s.closed.Load() {
+		return 0, errClosed
+	}
+	body, err := s.fetch(ctx)
+	if err != nil {
+		return 0, err
+	}
+	v, err := s.md.loc.value(body)
+	if err != nil {
+		return 0, s.red.Error(fmt.Errorf("metrics-api %s: %w", s.target, err))
+	}
+	return v, nil
+}
+
+// fetch GETs the URL and returns the body of a 200 answer.
+func (s *Scaler) fetch(parent context.Context) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(parent, s.md.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.md.URL, nil)
+	if err != nil {
+		return nil, s.red.Error(scalers.Invalid(scalers.NewFieldError("url", scalers.RedactURL(s.md.URL), err.Error())))
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return nil, s.fetchError(parent, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		// Read a little so the connection can be reused; the body itself
+		// stays out of the error (a proxy may echo credentials).
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return nil, scalers.Unavailable("metrics-api", s.red.Error(fmt.Errorf("%s: status %s, want 200", s.target, resp.Status)))
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes+1))
+	if err != nil {
+		return nil, s.fetchError(parent, err)
+	}
+	if len(body) > MaxAnswerBytes {
+		return nil, scalers.Unavailable("metrics-api", fmt.Errorf("%s: answer larger than %d MiB", s.target, MaxAnswerBytes>>20))
+	}
+	return body, nil
+}
+
+// fetchError words a failed exchange: the caller's own cancellation as is,
+// everything else as the source being unavailable. The request URL (which
+// may carry an API key) stays out of the message.
+func (s *Scaler) fetchError(parent context.Context, err error) error {
+	if perr := parent.Err(); perr != nil {
+		return fmt.Errorf("metrics-api: %w", perr)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return scalers.Unavailable("metrics-api", fmt.Errorf("%s: no answer within %s (timeout)", s.target, s.md.Timeout))
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return scalers.Unavailable("metrics-api", s.red.Error(fmt.Errorf("%s: %w", s.target, err)))
+}
+
+// Close releases idle connections; Metrics fails afterwards.
+func (s *Scaler) Close() error {
+	s.closed.Store(true)
+	if ci, ok := s.transport.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+	return nil
+}
+
+// authTransport adds credentials to requests for the configured host only,
+// so a redirect elsewhere never carries them (net/http would forward a
+// custom header such as X-API-KEY).
+type authTransport struct {
+	next http.RoundTripper
+	host string
+	auth *scalers.HTTPAuth
+}
+
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host == t.host && len(t.auth.Modes) > 0 {
+		r := req.Clone(req.Context())
+		if err := t.auth.Apply(r); err != nil {
+			if req.Body != nil {
+				_ = req.Body.Close()
+			}
+			return nil, err
+		}
+		req = r
+	}
+	return t.next.RoundTrip(req)
+}
