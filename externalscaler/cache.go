@@ -52,6 +52,10 @@ type entry struct {
 	refs atomic.Int64
 	used atomic.Bool // set by callers, cleared by the janitor
 
+	// replaces are the instances a successful build of this one retires
+	// (the ScaledObject's metadata changed); only the build reads it.
+	replaces []*entry
+
 	lastUsed time.Time // guarded by cache.mu
 }
 
@@ -210,21 +214,18 @@ func (c *cache) create(ctx context.Context, key objKey, md map[string]string) (*
 		}
 	} else {
 		// New metadata: the ScaledObject changed, and its new instance
-		// replaces the old ones.
-		old = sl.entries
-		for _, o := range old {
-			sl.retired = append(sl.retired, o.fp)
-		}
-		if n := len(sl.retired); n > maxRetired {
-			sl.retired = slices.Delete(sl.retired, 0, n-maxRetired)
-		}
-		sl.entries = []*entry{e}
+		// replaces the old ones once it is built. Until then the old ones
+		// keep serving calls that still carry the old metadata; if the
+		// build fails they stay (a broken trigger next to a working one
+		// must not make the working one be rebuilt on every call).
+		e.replaces = slices.Clone(sl.entries)
+		sl.entries = append(sl.entries, e)
 	}
 	c.wg.Add(1)
 	c.mu.Unlock()
 
 	for _, o := range old {
-		c.debug("scaler instance replaced", o)
+		c.debug("scaler instance evicted", o)
 		c.release(o)
 	}
 	go c.build(e)
@@ -251,8 +252,38 @@ func (c *cache) build(e *entry) {
 	e.tm.instances.Inc()
 	e.ok.Store(true)
 	c.debug("scaler instance built", e)
+	c.retire(e)
 	c.release(e)
 	close(e.ready)
+}
+
+// retire takes the instances e replaces out of the map, remembering their
+// fingerprints, and drops the cache's references to them.
+func (c *cache) retire(e *entry) {
+	if len(e.replaces) == 0 {
+		return
+	}
+	var gone []*entry
+	c.mu.Lock()
+	if sl := c.objs[e.key]; sl != nil && slices.Contains(sl.entries, e) {
+		sl.entries = slices.DeleteFunc(sl.entries, func(o *entry) bool {
+			if slices.Contains(e.replaces, o) {
+				gone = append(gone, o)
+				sl.retired = append(sl.retired, o.fp)
+				return true
+			}
+			return false
+		})
+		if n := len(sl.retired); n > maxRetired {
+			sl.retired = slices.Delete(sl.retired, 0, n-maxRetired)
+		}
+	}
+	c.mu.Unlock()
+	e.replaces = nil
+	for _, o := range gone {
+		c.debug("scaler instance replaced", o)
+		c.release(o)
+	}
 }
 
 func (c *cache) newScaler(e *entry) (sc scalers.Scaler, names []string, err error) {

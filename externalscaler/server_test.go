@@ -245,6 +245,28 @@ func TestSeveralTriggersOfOneScaledObject(t *testing.T) {
 	}
 }
 
+func TestBrokenTriggerBesideAWorkingOne(t *testing.T) {
+	// A trigger with bad metadata on the same ScaledObject as a good one:
+	// the good one keeps its instance, the bad one reports its error.
+	env := &fakeEnv{}
+	ts := startServer(t, Options{Registry: env.registry()}, ServeOptions{})
+	env.source("good").set(6, nil)
+	good, bad := ref("mixed", fakeMD("good")), ref("mixed", fakeMD("bad", "target", "abc"))
+	for range 5 {
+		if got := getValue(t, ts.client, good, "fake-good").MetricValueFloat; got != 6 {
+			t.Fatalf("good trigger: got %v, want 6", got)
+		}
+		_, err := ts.client.IsActive(t.Context(), bad)
+		wantCode(t, err, codes.InvalidArgument, `target "abc": not a number`)
+	}
+	if got := env.source("good").builds.Load(); got != 1 {
+		t.Errorf("good trigger builds: got %d, want 1", got)
+	}
+	if got := env.source("good").closes.Load(); got != 0 {
+		t.Errorf("good trigger closes: got %d, want 0", got)
+	}
+}
+
 func TestConcurrentCallers(t *testing.T) {
 	env := &fakeEnv{}
 	ts := startServer(t, Options{Registry: env.registry()}, ServeOptions{})
