@@ -9,11 +9,12 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
-// topology is how the scaler reaches Redis.
+// topology is how the scaler reaches Redis. The zero value is a single
+// server.
 type topology int
 
 const (
-	standalone topology = iota + 1
+	standalone topology = iota
 	cluster
 	sentinel
 )
