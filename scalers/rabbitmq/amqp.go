@@ -162,7 +162,7 @@ func (s *amqpSource) release() { <-s.sem }
 func (s *amqpSource) channel(ctx context.Context) (*amqp.Channel, dialParams, error) {
 	p, err := s.params()
 	if err != nil {
-		return nil, p, err
+		return nil, p, scalers.Unavailable("rabbitmq: read credentials", err)
 	}
 	s.mu.Lock()
 	if s.closed {

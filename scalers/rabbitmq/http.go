@@ -157,7 +157,7 @@ func managementPath(escapedPath, vhostName string) (prefix, vhost string) {
 func (s *httpSource) stats(ctx context.Context) (QueueStats, error) {
 	ep, err := s.endpoint()
 	if err != nil {
-		return QueueStats{}, err
+		return QueueStats{}, scalers.Unavailable("rabbitmq: read credentials", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.url, nil)
 	if err != nil {

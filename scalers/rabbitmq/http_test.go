@@ -1,15 +1,19 @@
 package rabbitmq
 
 import (
+	"bytes"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -467,5 +471,56 @@ func TestClosed(t *testing.T) {
 	}
 	if _, err := s.Metrics(t.Context()); err == nil {
 		t.Fatal("got no error from Metrics after Close, want one")
+	}
+}
+
+// TestHostFileRemoved: a host file that disappears at run time is an
+// unavailable source (a Secret being rotated), naming the file.
+func TestHostFileRemoved(t *testing.T) {
+	api := newStubAPI(t, http.StatusOK, `{"messages":2,"messages_ready":2}`)
+	path := filepath.Join(t.TempDir(), "host")
+	if err := os.WriteFile(path, []byte(withUser(api.URL, "u", "pw-in-file")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newScaler(t, map[string]string{"hostFile": path, "queueName": "q"})
+	if v, _, err := metric(t, s); err != nil || v != 2 {
+		t.Fatalf("got %v, %v; want 2, no error", v, err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := metric(t, s)
+	checkErr(t, err, scalers.ErrUnavailable, "pw-in-file")
+	if err != nil && !strings.Contains(err.Error(), path) {
+		t.Errorf("got %q, want it to name %s", err, path)
+	}
+}
+
+// TestLogs: warnings for settings that will not do what they seem to, and
+// no secret in any log line.
+func TestLogs(t *testing.T) {
+	api := newStubAPI(t, http.StatusOK, `{"items":[],"page_count":1}`)
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := newCerts(t)
+	md := map[string]string{"host": withUser(api.URL, "u", "log-secret-pw"), "queueName": "([", "useRegex": "true", "ca": c.caPEM}
+	s, err := New(t.Context(), scalers.Config{Type: Type, Metadata: md, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Metrics(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"not a valid regular expression", `ignored unless tls is \"enable\"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("got log %q, want it to contain %q", out, want)
+		}
+	}
+	if strings.Contains(out, "log-secret-pw") {
+		t.Errorf("log %q contains the password", out)
 	}
 }

@@ -3,6 +3,7 @@ package rabbitmq
 import (
 	"context"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync/atomic"
 
@@ -45,6 +46,14 @@ func New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
 	log = log.With("scaler", Type, "queue", md.QueueName)
 	s := &Scaler{md: md, metric: scalers.MetricName(Type, md.QueueName), log: log}
 
+	if md.UseRegex {
+		// The broker matches with PCRE, a superset of Go's syntax for
+		// most uses; an expression Go rejects is likely a mistake, and the
+		// broker answers a broken one with no match at all, silently.
+		if _, err := regexp.Compile(md.QueueName); err != nil {
+			log.Warn("rabbitmq: queueName is not a valid regular expression in Go's syntax; the broker may match nothing", "error", err.Error())
+		}
+	}
 	if md.TLS != "enable" && (md.CA.IsSet() || md.Cert.IsSet()) {
 		log.Warn("rabbitmq: ca/cert/key are ignored unless tls is \"enable\"")
 	}
