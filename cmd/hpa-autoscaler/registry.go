@@ -3,6 +3,8 @@ package main
 import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/kafka"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/metricsapi"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/prometheus"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/rabbitmq"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/redis"
 )
@@ -13,6 +15,8 @@ func newRegistry() *scalers.Registry {
 	r := scalers.NewRegistry()
 	r.MustRegister("kafka", kafka.New)
 	r.MustRegister("rabbitmq", rabbitmq.New)
+	r.MustRegister(prometheus.Type, prometheus.New)
+	r.MustRegister(metricsapi.Type, metricsapi.New)
 	// One go-redis client (and pool) per distinct Redis connection, shared
 	// by every ScaledObject on it; the package-level redis.NewList etc. would
 	// give each ScaledObject its own pool.
