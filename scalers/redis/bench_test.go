@@ -2,10 +2,14 @@ package redis
 
 import (
 	"context"
+	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -52,7 +56,8 @@ func BenchmarkListMetrics(b *testing.B) {
 
 // BenchmarkListMetrics1000 is the external scaler's load: 1,000 list
 // scalers (one per ScaledObject, each on its own list) on one Redis, called
-// by 64 goroutines; with one shared client, and with a client per scaler.
+// by 8 and by 64 goroutines; with one shared client, and with a client per
+// scaler. It reports the 50th and 99th percentile latency of a call.
 func BenchmarkListMetrics1000(b *testing.B) {
 	r := testenv.StartRedis(b)
 	rdb := client(b, r, 0)
@@ -67,20 +72,39 @@ func BenchmarkListMetrics1000(b *testing.B) {
 		{"shared", NewClients(ClientsOptions{}).NewList},
 		{"dedicated", NewList},
 	} {
-		b.Run(mode.name, func(b *testing.B) {
-			ss := make([]scalers.Scaler, n)
-			for i := range ss {
-				ss[i] = newScaler(b, mode.factory, map[string]string{"address": r.Addr(), "listName": "jobs-" + strconv.Itoa(i)})
-			}
-			var next atomic.Uint64
-			b.ReportAllocs()
-			b.ResetTimer()
-			runCallers(b, func(pb *testing.PB) {
-				for pb.Next() {
-					metricsOrFail(b, ss[next.Add(1)%n])
+		ss := make([]scalers.Scaler, n)
+		for i := range ss {
+			ss[i] = newScaler(b, mode.factory, map[string]string{"address": r.Addr(), "listName": "jobs-" + strconv.Itoa(i)})
+		}
+		for _, callers := range []int{8, 64} {
+			b.Run(fmt.Sprintf("%s/callers=%d", mode.name, callers), func(b *testing.B) {
+				var (
+					next atomic.Uint64
+					mu   sync.Mutex
+					all  []time.Duration
+				)
+				b.ReportAllocs()
+				b.SetParallelism(max(1, callers/runtime.GOMAXPROCS(0)))
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					lat := make([]time.Duration, 0, 1024)
+					for pb.Next() {
+						start := time.Now()
+						metricsOrFail(b, ss[next.Add(1)%n])
+						lat = append(lat, time.Since(start))
+					}
+					mu.Lock()
+					all = append(all, lat...)
+					mu.Unlock()
+				})
+				b.StopTimer()
+				slices.Sort(all)
+				if len(all) > 0 {
+					b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+					b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
 				}
 			})
-		})
+		}
 	}
 }
 
