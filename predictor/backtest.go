@@ -21,8 +21,21 @@ func exact(y []float64) []float64 {
 // difference is reported as ErrLookAhead. Fit errors are returned as they
 // are when both fits fail alike.
 func CheckLookAhead(m Model, y []float64, n, h int) error {
-	if n <= 0 || n >= len(y) || h < 1 {
-		return nil
+	_, err := checkedFit(m, y, n, h)
+	return err
+}
+
+// checkedFit is CheckLookAhead returning the state fitted on the real
+// buffer, so a caller that needs the fit anyway pays for one extra fit
+// only. A state from a model that passes is as good as one fitted on an
+// exact copy.
+func checkedFit(m Model, y []float64, n, h int) (State, error) {
+	if n <= 0 || n > len(y) || h < 1 {
+		return nil, fmt.Errorf("%s: look-ahead check of %d points of %d, %d steps ahead: out of range", m.Name(), n, len(y), h)
+	}
+	if n == len(y) {
+		// Nothing after the history to leak.
+		return m.Fit(exact(y))
 	}
 	real := exact(y)
 	poisoned := exact(y)
@@ -38,19 +51,19 @@ func CheckLookAhead(m Model, y []float64, n, h int) error {
 	sb, errB := m.Fit(poisoned[:n])
 	switch {
 	case errA != nil && errB != nil:
-		return errA
+		return nil, errA
 	case (errA == nil) != (errB == nil):
-		return fmt.Errorf("%s: %w: fitting on %d points failed only with one future", m.Name(), ErrLookAhead, n)
+		return nil, fmt.Errorf("%s: %w: fitting on %d points failed only with one future", m.Name(), ErrLookAhead, n)
 	}
 	fa, fb := make([]float64, h), make([]float64, h)
 	sa.Forecast(fa)
 	sb.Forecast(fb)
 	for i := range fa {
 		if fa[i] != fb[i] && !(math.IsNaN(fa[i]) && math.IsNaN(fb[i])) {
-			return fmt.Errorf("%s: %w: the forecast %d steps after point %d changed with the data after it (%g vs %g)", m.Name(), ErrLookAhead, i+1, n, fa[i], fb[i])
+			return nil, fmt.Errorf("%s: %w: the forecast %d steps after point %d changed with the data after it (%g vs %g)", m.Name(), ErrLookAhead, i+1, n, fa[i], fb[i])
 		}
 	}
-	return nil
+	return sa, nil
 }
 
 // BacktestOptions tunes Backtest.
@@ -58,8 +71,8 @@ type BacktestOptions struct {
 	// Horizon is the number of steps ahead each forecast is scored at
 	// (>= 1).
 	Horizon int
-	// From is the index of the first point scored (default: the model's
-	// MinHistory plus Horizon).
+	// From is the index of the first point scored (default: the first the
+	// model can forecast, MinHistory+Horizon-1).
 	From int
 	// RefitEvery is the number of origins between refits; 0 fits once at
 	// the first origin and only updates after that.
@@ -80,29 +93,33 @@ func Backtest(y []float64, m Model, o BacktestOptions) (Accuracy, error) {
 	}
 	from := o.From
 	if from <= 0 {
-		from = m.MinHistory() + h
+		from = m.MinHistory() + h - 1
 	}
-	first := from - h // the first origin, as a number of points seen
+	// The first origin, as a number of points seen: its forecast h steps
+	// ahead is the point at index from.
+	first := from - h + 1
 	if first < m.MinHistory() {
 		return acc, tooShort(m.Name(), first, m.MinHistory())
 	}
 	if from >= len(y) {
 		return acc, fmt.Errorf("%w: %d points, first scored point %d", ErrTooShort, len(y), from)
 	}
-	if err := CheckLookAhead(m, y, first, h); err != nil {
+	// The first fit is checked for look-ahead; later fits get exact
+	// copies, so a model cannot reach past its history there.
+	st, err := checkedFit(m, y, first, h)
+	if err != nil {
 		return acc, err
 	}
-	var st State
 	out := make([]float64, h)
 	since := 0
 	for seen := first; seen+h <= len(y); seen++ {
-		if st == nil || (o.RefitEvery > 0 && since >= o.RefitEvery) {
+		if seen > first && o.RefitEvery > 0 && since >= o.RefitEvery {
 			s, err := m.Fit(exact(y[:seen]))
 			if err != nil {
 				return acc, err
 			}
 			st, since = s, 0
-		} else {
+		} else if seen > first {
 			st.Update(y[seen-1])
 			since++
 		}

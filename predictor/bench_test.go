@@ -3,12 +3,13 @@ package predictor
 import (
 	"math"
 	"math/rand/v2"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// minuteSeries is two weeks of one-minute points with a daily and a weekly
-// pattern, a slow trend and noise.
+// minuteSeries is n one-minute points with a daily and a weekly pattern, a
+// slow trend and noise.
 func minuteSeries(tb testing.TB, n int) []float64 {
 	tb.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -24,11 +25,31 @@ func minuteSeries(tb testing.TB, n int) []float64 {
 	return y
 }
 
+// cpuTime is the process's user+system CPU time. Benchmarks report it per
+// operation next to the wall time, which a busy machine inflates.
+func cpuTime(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func reportCPU(b *testing.B, start time.Duration) {
+	b.Helper()
+	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N)/1e6, "cpu-ms/op")
+}
+
+// BenchmarkTrackerLoad fits a tracker on 14 days of one-minute points
+// (20,160): period detection, every candidate model fitted, and each new
+// model backtested on the recent points.
 func BenchmarkTrackerLoad(b *testing.B) {
 	y := minuteSeries(b, 20160)
 	b.ReportAllocs()
+	start := cpuTime(b)
 	for b.Loop() {
-		tr, err := NewTracker(TrackerOptions{Step: time.Minute})
+		tr, err := NewTracker(TrackerOptions{Step: time.Minute, Horizon: 30})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -36,4 +57,65 @@ func BenchmarkTrackerLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, start)
+}
+
+func loadedTracker(b *testing.B) *Tracker {
+	b.Helper()
+	tr, err := NewTracker(TrackerOptions{Step: time.Minute, Horizon: 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := tr.Load(minuteSeries(b, 20160)); err != nil {
+		b.Fatal(err)
+	}
+	return tr
+}
+
+// BenchmarkTrackerForecast is one forecast of 30 steps with intervals from
+// the selected model.
+func BenchmarkTrackerForecast(b *testing.B) {
+	tr := loadedTracker(b)
+	b.ReportAllocs()
+	start := cpuTime(b)
+	for b.Loop() {
+		if _, err := tr.Forecast(30); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, start)
+}
+
+// BenchmarkTrackerAdd is one new point: every model's state updated and its
+// earlier forecasts scored, without refits (the refit every week of points
+// is BenchmarkTrackerLoad's cost).
+func BenchmarkTrackerAdd(b *testing.B) {
+	tr := loadedTracker(b)
+	tr.opts.RefitEvery = math.MaxInt
+	y := minuteSeries(b, 20160+10000)[20160:]
+	b.ReportAllocs()
+	start := cpuTime(b)
+	i := 0
+	for b.Loop() {
+		if err := tr.Add(y[i%len(y)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	reportCPU(b, start)
+}
+
+// BenchmarkHoltWintersFit fits multiplicative Holt-Winters with a daily
+// period on 14 days of one-minute points.
+func BenchmarkHoltWintersFit(b *testing.B) {
+	y := minuteSeries(b, 20160)
+	m := HoltWinters{Seasonality: Multiplicative, Period: 1440}
+	b.ReportAllocs()
+	start := cpuTime(b)
+	for b.Loop() {
+		if _, err := m.Fit(y); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, start)
 }

@@ -122,8 +122,8 @@ func Regularize(samples []Sample, step time.Duration, opts CleanOptions) (*Serie
 // CapOutliers returns a copy of y in which every value further than k
 // robust standard deviations from the median of its neighbours (a centred
 // window of 2w+1 points, shrunk at the ends) is pulled back to that bound.
-// The spread comes from the 90th percentile of all deviations from the
-// local medians, so a few wild points cannot widen it. It
+// The spread comes from the 90th percentile of the step-to-step changes,
+// so a few wild points cannot widen it. It
 // returns the number of values capped. k <= 0 means 6; w <= 0 means 3.
 func CapOutliers(y []float64, k float64, w int) ([]float64, int) {
 	out := slices.Clone(y)
@@ -137,23 +137,26 @@ func CapOutliers(y []float64, k float64, w int) ([]float64, int) {
 		w = 3
 	}
 	med := make([]float64, len(y))
-	dev := make([]float64, len(y))
 	win := make([]float64, 0, 2*w+1)
 	for i := range y {
 		win = append(win[:0], y[max(0, i-w):min(len(y), i+w+1)]...)
 		slices.Sort(win)
 		med[i] = median(win)
-		dev[i] = math.Abs(y[i] - med[i])
 	}
-	slices.Sort(dev)
-	// The 90th percentile of the deviations, scaled to a normal standard
-	// deviation: robust to up to a tenth of the points being wild, and not
-	// zero for series that sit on their local median most of the time but
-	// move in steps.
-	spread := dev[len(dev)*9/10] / 1.6449
+	// The spread is that of the step-to-step changes (their 90th
+	// percentile, scaled to a normal standard deviation of the noise): it
+	// is robust to a tenth of the points being wild, follows the series'
+	// own roughness, and is not fooled by a smooth series whose points
+	// all sit on their local median.
+	diffs := make([]float64, len(y)-1)
+	for i := 1; i < len(y); i++ {
+		diffs[i-1] = math.Abs(y[i] - y[i-1])
+	}
+	slices.Sort(diffs)
+	spread := diffs[len(diffs)*9/10] / (1.6449 * math.Sqrt2)
 	if spread == 0 {
-		// Nine points in ten sit on their local median (a nearly constant
-		// series): nothing is an outlier by this measure.
+		// Nine steps in ten change nothing (a nearly constant series):
+		// nothing is an outlier by this measure.
 		return out, 0
 	}
 	capped := 0

@@ -69,17 +69,19 @@ func (s *seasonalNaiveState) Forecast(out []float64) {
 	}
 }
 
-// ring is a fixed-size buffer of the most recent values.
+// ring is a fixed-size buffer of the most recent values. It stores them
+// as float32 (seven significant digits, plenty for demand), which halves
+// the memory of the seasonal models' windows and the tracker's history.
 type ring struct {
-	buf  []float64
+	buf  []float32
 	next int
 	n    int
 }
 
-func newRing(size int) *ring { return &ring{buf: make([]float64, size)} }
+func newRing(size int) *ring { return &ring{buf: make([]float32, size)} }
 
 func (r *ring) push(v float64) {
-	r.buf[r.next] = v
+	r.buf[r.next] = float32(v)
 	r.next++
 	if r.next == len(r.buf) {
 		r.next = 0
@@ -98,7 +100,7 @@ func (r *ring) ago(i int) float64 {
 	for j < 0 {
 		j += len(r.buf)
 	}
-	return r.buf[j]
+	return float64(r.buf[j])
 }
 
 // appendTo appends the held values, oldest first, to dst.

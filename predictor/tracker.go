@@ -49,7 +49,9 @@ type TrackerOptions struct {
 	// MaxPeriods caps the number of detected periods used (default 2).
 	MaxPeriods int
 	// Residuals is the number of recent forecast errors per model and
-	// horizon the intervals are taken from (default 200).
+	// horizon the intervals are taken from (default 200). Once full, each
+	// new error replaces a random one, so older errors fade out
+	// geometrically.
 	Residuals int
 	// Margin is the relative improvement over the naive forecast's loss a
 	// model needs to be selected (default 0.02).
@@ -184,12 +186,12 @@ type variant struct {
 	loss   []ewma
 	sym    []ewma
 	scored []int
-	// res holds the recent scaled residuals per horizon in arrival order
-	// (a ring), sorted the same values in order.
-	res    [][]float32
-	sorted [][]float32
-	resPos []int
-	resN   []int
+	// sorted holds a sample of the recent scaled residuals per horizon,
+	// in order; resN is its size and resSeen the number of residuals
+	// recorded so far.
+	sorted  [][]float32
+	resN    []int
+	resSeen []int
 	pend   [][]float32
 	origin []int
 
@@ -335,22 +337,22 @@ func (t *Tracker) record(v *variant, gi int, a, f float64) {
 	v.loss[gi].add(asymLoss(a, f, t.opts.UnderWeight), t.decay)
 	v.sym[gi].add(2*relErr(a, f), t.decay)
 	v.scored[gi]++
-	r, srt := v.res[gi], v.sorted[gi]
+	srt := v.sorted[gi]
 	e := float32((a - f) / t.scaleOf(f))
 	n := v.resN[gi]
-	if n == len(r) {
-		// Drop the oldest residual from the sorted copy.
-		old := r[v.resPos[gi]]
-		i, _ := slices.BinarySearch(srt[:n], old)
+	if n == len(srt) {
+		// Full: a new residual replaces one chosen pseudo-randomly (and
+		// reproducibly), so the sample forgets old errors geometrically
+		// without having to remember their order.
+		i := int((uint64(v.resSeen[gi]) * 0x9E3779B97F4A7C15 >> 33) % uint64(n))
 		copy(srt[i:n-1], srt[i+1:n])
 		n--
 	}
 	i, _ := slices.BinarySearch(srt[:n], e)
 	copy(srt[i+1:n+1], srt[i:n])
 	srt[i] = e
-	r[v.resPos[gi]] = e
-	v.resPos[gi] = (v.resPos[gi] + 1) % len(r)
 	v.resN[gi] = n + 1
+	v.resSeen[gi]++
 }
 
 // scaleOf is the unit of the scaled residuals: the forecast's size, but
@@ -387,13 +389,12 @@ func (t *Tracker) newVariant(m Model, period int) *variant {
 	g := len(t.grid)
 	v := &variant{model: m, family: m.Name(), period: period,
 		loss: make([]ewma, g), sym: make([]ewma, g), scored: make([]int, g),
-		res: make([][]float32, g), resPos: make([]int, g), resN: make([]int, g),
+		resN: make([]int, g), resSeen: make([]int, g),
 		pend: make([][]float32, t.opts.Horizon+1), origin: make([]int, t.opts.Horizon+1),
 		last: make([]float64, t.opts.Horizon), lastAt: -1,
 	}
 	v.sorted = make([][]float32, g)
-	for i := range v.res {
-		v.res[i] = make([]float32, t.opts.Residuals)
+	for i := range v.sorted {
 		v.sorted[i] = make([]float32, t.opts.Residuals)
 	}
 	for i := range v.pend {
@@ -460,14 +461,13 @@ func (t *Tracker) warmUp(v *variant, raw, capped []float64) error {
 	if n < need {
 		return tooShort(v.family, n, need)
 	}
-	if n > need {
-		if err := CheckLookAhead(v.model, capped, need, t.opts.Horizon); err != nil {
-			return err
-		}
-	}
-	warm := min(n-need, t.opts.HalfLife)
+	warm := min(n-need, t.opts.HalfLife, maxWarmUp)
 	fitLen := n - warm
-	st, err := v.model.Fit(slices.Clone(capped[:fitLen]))
+	// The model is fitted on a buffer that goes on with the recent points
+	// it is then backtested on, and once more with those points changed:
+	// a model that reads past its history is caught here, before its
+	// backtest could flatter it.
+	st, err := checkedFit(v.model, capped, fitLen, t.opts.Horizon)
 	if err != nil {
 		return err
 	}
@@ -637,6 +637,9 @@ func (f Forecast) Confidence() float64 {
 	}
 	return max(c, 0)
 }
+
+// maxWarmUp caps the origins a new model is backtested on when it joins.
+const maxWarmUp = 2016
 
 // minResiduals is the number of errors an interval needs.
 const minResiduals = 20

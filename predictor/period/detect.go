@@ -162,7 +162,9 @@ func Detect(y []float64, opts Options) []Period {
 				best = j
 			}
 		}
-		if best > 0 && !slices.ContainsFunc(cands, func(q peak) bool { return q.k == best }) {
+		// A hint without a line at least as strong as the average
+		// ordinate is not worth confirming.
+		if best > 0 && power[best] >= meanPower && !slices.ContainsFunc(cands, func(q peak) bool { return q.k == best }) {
 			cands = append(cands, peak{k: best, raw: power[best]})
 		}
 	}
@@ -247,6 +249,15 @@ func Detect(y []float64, opts Options) []Period {
 	}
 	pending := cands
 	for len(found) < o.MaxPeriods+2 {
+		// Once the confirmed profiles explain the series, what is left is
+		// rounding noise, periodic in every one of them.
+		var left float64
+		for _, v := range resid {
+			left += v * v
+		}
+		if left <= 1e-9*energy {
+			break
+		}
 		confirmed := -1
 		for i, pk := range pending {
 			if p, ok := confirm(pk); ok {

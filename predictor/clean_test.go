@@ -1,0 +1,166 @@
+package predictor
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func samplesAt(tb testing.TB, start time.Time, step time.Duration, idx []int, vals []float64) []Sample {
+	tb.Helper()
+	out := make([]Sample, len(idx))
+	for i := range idx {
+		out[i] = Sample{Time: start.Add(time.Duration(idx[i]) * step), Value: vals[i]}
+	}
+	return out
+}
+
+func TestRegularize(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	step := 5 * time.Minute
+	tests := []struct {
+		name       string
+		samples    []Sample
+		opts       CleanOptions
+		wantStart  time.Time
+		wantValues []float64
+		wantFilled []int
+		wantDrop   int
+		wantErr    string
+	}{
+		{
+			name:       "regular",
+			samples:    samplesAt(t, t0, step, []int{0, 1, 2}, []float64{1, 2, 3}),
+			wantStart:  t0,
+			wantValues: []float64{1, 2, 3},
+		},
+		{
+			name:       "short gap filled linearly",
+			samples:    samplesAt(t, t0, step, []int{0, 1, 4, 5}, []float64{10, 10, 40, 50}),
+			wantStart:  t0,
+			wantValues: []float64{10, 10, 20, 30, 40, 50},
+			wantFilled: []int{2, 3},
+		},
+		{
+			name:       "long gap starts afresh",
+			samples:    samplesAt(t, t0, step, []int{0, 1, 2, 10, 11}, []float64{1, 2, 3, 4, 5}),
+			opts:       CleanOptions{MaxGap: 3},
+			wantStart:  t0.Add(10 * step),
+			wantValues: []float64{4, 5},
+			wantDrop:   3,
+		},
+		{
+			name: "jittered times go to the nearest step; two in one step are averaged",
+			samples: []Sample{
+				{Time: t0.Add(10 * time.Second), Value: 1},
+				{Time: t0.Add(step - 20*time.Second), Value: 2},
+				{Time: t0.Add(step + 30*time.Second), Value: 4},
+				{Time: t0.Add(2*step + time.Second), Value: 5},
+			},
+			wantStart:  t0.Add(10 * time.Second),
+			wantValues: []float64{1, 3, 5},
+		},
+		{
+			name:       "non-finite values are missing",
+			samples:    samplesAt(t, t0, step, []int{0, 1, 2}, []float64{1, math.NaN(), 3}),
+			wantStart:  t0,
+			wantValues: []float64{1, 2, 3},
+			wantFilled: []int{1},
+		},
+		{name: "no finite value", samples: samplesAt(t, t0, step, []int{0}, []float64{math.Inf(1)}), wantErr: "series too short: no finite values"},
+		{name: "out of order", samples: samplesAt(t, t0, step, []int{1, 0}, []float64{1, 2}), wantErr: "sample 1 at 2026-01-01T00:00:00Z: not after the previous one"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Regularize(tc.samples, step, tc.opts)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want it to contain %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Start.Equal(tc.wantStart) {
+				t.Errorf("start: got %v, want %v", got.Start, tc.wantStart)
+			}
+			if !slices.Equal(got.Values, tc.wantValues) {
+				t.Errorf("values: got %v, want %v", got.Values, tc.wantValues)
+			}
+			var filled []int
+			for i, f := range got.Filled {
+				if f {
+					filled = append(filled, i)
+				}
+			}
+			if !slices.Equal(filled, tc.wantFilled) {
+				t.Errorf("filled: got %v, want %v", filled, tc.wantFilled)
+			}
+			if got.Dropped != tc.wantDrop {
+				t.Errorf("dropped: got %d, want %d", got.Dropped, tc.wantDrop)
+			}
+		})
+	}
+	if _, err := Regularize(nil, 0, CleanOptions{}); err == nil || !strings.Contains(err.Error(), "step 0s: want a positive duration") {
+		t.Errorf("step 0: got %v, want an error naming the step", err)
+	}
+}
+
+func TestCapOutliers(t *testing.T) {
+	smooth := make([]float64, 200)
+	for i := range smooth {
+		smooth[i] = 100 + 50*math.Sin(2*math.Pi*float64(i)/24)
+	}
+	tests := []struct {
+		name     string
+		y        []float64
+		wantN    int
+		check    func(t *testing.T, in, out []float64)
+		wantSame bool
+	}{
+		{name: "smooth seasonal series untouched", y: smooth, wantN: 0, wantSame: true},
+		{
+			name:  "a spike is pulled back",
+			y:     func() []float64 { y := slices.Clone(smooth); y[100] = 10000; return y }(),
+			wantN: 1,
+			check: func(t *testing.T, in, out []float64) {
+				if out[100] >= 1000 || out[100] <= smooth[100] {
+					t.Errorf("spike capped to %v, want between %v and 1000", out[100], smooth[100])
+				}
+			},
+		},
+		{
+			name:  "a drop to zero is pulled back",
+			y:     func() []float64 { y := slices.Clone(smooth); y[50] = -5000; return y }(),
+			wantN: 1,
+			check: func(t *testing.T, in, out []float64) {
+				if out[50] <= -1000 {
+					t.Errorf("drop capped to %v, want above -1000", out[50])
+				}
+			},
+		},
+		{name: "constant series", y: make([]float64, 50), wantN: 0, wantSame: true},
+		{name: "too short", y: []float64{1, 100, 1}, wantN: 0, wantSame: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := slices.Clone(tc.y)
+			out, n := CapOutliers(tc.y, 0, 0)
+			if !slices.Equal(in, tc.y) {
+				t.Fatal("CapOutliers changed its input")
+			}
+			if n != tc.wantN {
+				t.Errorf("capped %d values, want %d", n, tc.wantN)
+			}
+			if tc.wantSame && !slices.Equal(out, tc.y) {
+				t.Errorf("output differs from the input")
+			}
+			if tc.check != nil {
+				tc.check(t, tc.y, out)
+			}
+		})
+	}
+}
