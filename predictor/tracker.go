@@ -192,8 +192,8 @@ type variant struct {
 	sorted  [][]float32
 	resN    []int
 	resSeen []int
-	pend   [][]float32
-	origin []int
+	pend    [][]float32
+	origin  []int
 
 	// last is the forecast path from origin lastAt.
 	last   []float64
