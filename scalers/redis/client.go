@@ -66,8 +66,10 @@ type sharedClient struct {
 	cur atomic.Pointer[clientHandle]
 	// inflight counts calls running through run.
 	inflight atomic.Int32
-	// rebuildMu serializes rebuilds after a sentinel password rotation.
+	// rebuildMu serializes rebuilds after a sentinel password rotation and
+	// the final close.
 	rebuildMu sync.Mutex
+	closed    bool // guarded by rebuildMu
 }
 
 type clientHandle struct {
@@ -138,7 +140,13 @@ func (c *Clients) release(sc *sharedClient) error {
 			return nil
 		}
 	}
-	return sc.client().Close()
+	// Under rebuildMu, so a rebuild racing with the close cannot leave a
+	// client nobody closes.
+	sc.rebuildMu.Lock()
+	sc.closed = true
+	h := sc.cur.Load()
+	sc.rebuildMu.Unlock()
+	return h.c.Close()
 }
 
 func newSharedClient(key string, m *connMeta, poolSize int, pipeline bool) (*sharedClient, error) {
@@ -163,6 +171,9 @@ func (sc *sharedClient) rotateSentinelPassword() bool {
 	}
 	sc.rebuildMu.Lock()
 	defer sc.rebuildMu.Unlock()
+	if sc.closed {
+		return false
+	}
 	pw, err := m.SentinelPassword.Value()
 	old := sc.cur.Load()
 	if err != nil || pw == old.sentinelPassword {
