@@ -18,6 +18,7 @@ import (
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/metricsapi"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/prometheus"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/redis"
 )
@@ -30,6 +31,7 @@ func newRegistry(tb testing.TB) *scalers.Registry {
 	r.MustRegister(Type, NewFactory(r))
 	r.MustRegister("prometheus", prometheus.New)
 	r.MustRegister("redis", redis.NewList)
+	r.MustRegister(metricsapi.Type, metricsapi.New)
 	return r
 }
 
@@ -375,7 +377,7 @@ func TestBuildErrorsAreCollected(t *testing.T) {
 		"source.q.query: required key is missing",
 		`source.v.serverAddress "not a url"`,
 		`source.r.ignoreNullValues "maybe": not a boolean`,
-		`source.s.type "kafak": unknown scaler type, expected one of: prometheus, redis`,
+		`source.s.type "kafak": unknown scaler type, expected one of: metrics-api, prometheus, redis, external (= metrics-api)`,
 		`source.t.url "http://a:9090": give serverAddress or url (an alias of it), not both`,
 	})
 	if want := "expression:1:9: undeclared reference to 'missing'"; !strings.Contains(err.Error(), want) {
