@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/custom"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/kafka"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/metricsapi"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/prometheus"
@@ -27,5 +28,6 @@ func newRegistry() *scalers.Registry {
 	r.MustRegister("redis-streams", rc.NewStreams)
 	r.MustRegister("redis-cluster-streams", rc.NewClusterStreams)
 	r.MustRegister("redis-sentinel-streams", rc.NewSentinelStreams)
+	r.MustRegister("custom", custom.NewFactory(r))
 	return r
 }
