@@ -297,7 +297,9 @@ func (p *Prometheus) RemoteWrite(ctx context.Context, samples ...RemoteSample) e
 	hr.Header.Set("Content-Encoding", "snappy")
 	hr.Header.Set("Content-Type", "application/x-protobuf")
 	hr.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
-	resp, err := http.DefaultClient.Do(hr)
+	client := &http.Client{}
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(hr)
 	if err != nil {
 		return err
 	}
