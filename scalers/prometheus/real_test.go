@@ -15,7 +15,7 @@ import (
 // scrape interval to show) and returns the last answer.
 func eventually(tb testing.TB, s *Scaler, what string, check func(float64, error) bool) (float64, error) {
 	tb.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		v, err := s.Value(tb.Context())
 		if check(v, err) {
