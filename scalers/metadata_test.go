@@ -213,11 +213,39 @@ func TestFileSecretReloads(t *testing.T) {
 	if v, _ := s.Value(); v != "second" {
 		t.Fatalf("after rotation got %q", v)
 	}
+	// A same-size rewrite with the same mtime, swapped in as a new file (as
+	// the kubelet does), is noticed by its inode.
+	tmp := file + ".new"
+	if err := os.WriteFile(tmp, []byte("thirds"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(tmp, future, future); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.Value(); v != "thirds" {
+		t.Fatalf("after same-size swap got %q", v)
+	}
 	if err := os.Remove(file); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Value(); err == nil {
 		t.Fatal("want error for a removed file")
+	}
+}
+
+func TestFileSecretRefusesSpecialAndHugeFiles(t *testing.T) {
+	if _, err := NewFileSecret("/dev/zero"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("/dev/zero: got %v", err)
+	}
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, make([]byte, maxSecretFileSize+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewFileSecret(big); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("big file: got %v", err)
 	}
 }
 
@@ -303,6 +331,7 @@ func TestMetricName(t *testing.T) {
 		{[]string{"redis", "jobs"}, "redis-jobs"},
 		{[]string{"kafka", "My.Topic", "", "group/1"}, "kafka-my-topic-group-1"},
 		{[]string{"prometheus", "sum(rate(x[1m]))"}, "prometheus-sum-rate-x-1m"},
+		{[]string{"rabbitmq", "^jobs-.*$"}, "rabbitmq-jobs"},
 	}
 	for _, tc := range tests {
 		if got := MetricName(tc.parts...); got != tc.want {

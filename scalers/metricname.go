@@ -4,7 +4,7 @@ import "strings"
 
 // MetricName joins parts into a metric name that is valid as a Kubernetes
 // external metric name and stable for the same parts: lowercase letters,
-// digits and '-', at most 200 characters (KEDA prefixes "sN-" to it).
+// digits and single '-', at most 200 characters (KEDA prefixes "sN-" to it).
 // Callers pass the scaler type first and the identifying metadata after
 // (e.g. MetricName("redis", listName)); never a secret.
 func MetricName(parts ...string) string {
@@ -21,7 +21,10 @@ func MetricName(parts ...string) string {
 			case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
 				b.WriteRune(r)
 			default:
-				b.WriteByte('-')
+				// Runs of other characters become one '-'.
+				if str := b.String(); len(str) > 0 && str[len(str)-1] != '-' {
+					b.WriteByte('-')
+				}
 			}
 		}
 	}

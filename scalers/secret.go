@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -33,7 +35,12 @@ type secretSource struct {
 	value   string
 	modTime time.Time
 	size    int64
+	inode   uint64
 }
+
+// maxSecretFileSize bounds what a <key>File may hold: a credential or a PEM
+// bundle, never megabytes. It also stops "passwordFile: /dev/zero".
+const maxSecretFileSize = 1 << 20
 
 // NewSecret returns a Secret holding an inline value.
 func NewSecret(value string) Secret { return Secret{src: &secretSource{inline: value, value: value}} }
@@ -66,18 +73,44 @@ func (s Secret) Value() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read secret file %s: %w", src.path, pathErr(err))
 	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("read secret file %s: not a regular file", src.path)
+	}
+	if fi.Size() > maxSecretFileSize {
+		return "", fmt.Errorf("read secret file %s: larger than %d bytes", src.path, maxSecretFileSize)
+	}
+	ino := fileInode(fi)
 	src.mu.Lock()
 	defer src.mu.Unlock()
-	if fi.ModTime().Equal(src.modTime) && fi.Size() == src.size && src.modTime != (time.Time{}) {
+	// Kubernetes rotates a mounted Secret by swapping a symlink to a new
+	// file, so a new inode catches rewrites of the same size within one
+	// timestamp tick; size and mtime catch in-place rewrites.
+	if src.modTime != (time.Time{}) && fi.ModTime().Equal(src.modTime) && fi.Size() == src.size && ino == src.inode {
 		return src.value, nil
 	}
-	b, err := os.ReadFile(src.path)
+	f, err := os.Open(src.path)
 	if err != nil {
 		return "", fmt.Errorf("read secret file %s: %w", src.path, pathErr(err))
 	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFileSize+1))
+	if err != nil {
+		return "", fmt.Errorf("read secret file %s: %w", src.path, pathErr(err))
+	}
+	if len(b) > maxSecretFileSize {
+		return "", fmt.Errorf("read secret file %s: larger than %d bytes", src.path, maxSecretFileSize)
+	}
 	src.value = strings.TrimRight(string(b), "\r\n")
-	src.modTime, src.size = fi.ModTime(), fi.Size()
+	src.modTime, src.size, src.inode = fi.ModTime(), fi.Size(), ino
 	return src.value, nil
+}
+
+// fileInode returns the inode number where the platform has one.
+func fileInode(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
 }
 
 // MustValue is Value for inline secrets and best effort for files: on a read

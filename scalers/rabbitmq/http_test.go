@@ -443,7 +443,7 @@ func TestMetricSpecs(t *testing.T) {
 	}{
 		{"default target", map[string]string{"host": "http://h", "queueName": "sample"}, scalers.MetricSpec{Name: "rabbitmq-sample", Target: 20}},
 		{"queueLength", map[string]string{"host": "http://h", "queueName": "namespace/name", "queueLength": "5"}, scalers.MetricSpec{Name: "rabbitmq-namespace-name", Target: 5}},
-		{"rate", map[string]string{"host": "http://h", "queueName": "^jobs-.*$", "useRegex": "true", "mode": "MessageRate", "value": "2.5"}, scalers.MetricSpec{Name: "rabbitmq--jobs", Target: 2.5}},
+		{"rate", map[string]string{"host": "http://h", "queueName": "^jobs-.*$", "useRegex": "true", "mode": "MessageRate", "value": "2.5"}, scalers.MetricSpec{Name: "rabbitmq-jobs", Target: 2.5}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
