@@ -19,14 +19,26 @@ const (
 	typePrometheus = "prometheus"
 )
 
-// targetKeys are the target (threshold) keys of the scaler types whose
-// target is required. A source's target is never used (the custom scaler's
+// defaultTargets fill the target (threshold) key of the scaler types that
+// require one. A source's target is never used (the custom scaler's
 // threshold is the target), so when it is absent it is set to 1 for the
-// source's parser to accept the metadata.
-var targetKeys = map[string]string{
-	typePrometheus: "threshold",
-	typeMetricsAPI: "targetValue",
-	"rabbitmq":     "value",
+// source's own parser to accept the metadata.
+var defaultTargets = map[string]func(md map[string]string){
+	typePrometheus: func(md map[string]string) { setIfBlank(md, "threshold", "1") },
+	typeMetricsAPI: func(md map[string]string) { setIfBlank(md, "targetValue", "1") },
+	// rabbitmq wants a value only with a mode; without one it has its own
+	// defaults (or the deprecated queueLength).
+	"rabbitmq": func(md map[string]string) {
+		if strings.TrimSpace(md["mode"]) != "" {
+			setIfBlank(md, "value", "1")
+		}
+	},
+}
+
+func setIfBlank(md map[string]string, key, value string) {
+	if strings.TrimSpace(md[key]) == "" {
+		md[key] = value
+	}
 }
 
 // resolveSource returns the registered type and the metadata a source is
@@ -43,9 +55,7 @@ func resolveSource(reg *scalers.Registry, src Source) (string, map[string]string
 			errs = append(errs, err)
 		}
 		// The design's external source answers a bare JSON number.
-		if strings.TrimSpace(md["valueLocation"]) == "" {
-			md["valueLocation"] = "@this"
-		}
+		setIfBlank(md, "valueLocation", "@this")
 	}
 	if !reg.Has(typ) || typ == Type {
 		known := slices.DeleteFunc(reg.Types(), func(t string) bool { return t == Type })
@@ -67,8 +77,8 @@ func resolveSource(reg *scalers.Registry, src Source) (string, map[string]string
 			delete(md, "url")
 		}
 	}
-	if k, ok := targetKeys[typ]; ok && strings.TrimSpace(md[k]) == "" {
-		md[k] = "1"
+	if fill, ok := defaultTargets[typ]; ok {
+		fill(md)
 	}
 	if err := scalers.Invalid(errs...); err != nil {
 		return "", nil, err
