@@ -1,0 +1,187 @@
+package custom
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
+)
+
+// secretFiles points every key ending in File (paths inside the cluster)
+// at a temporary file, so the sources can be built here.
+func secretFiles(tb testing.TB, md map[string]string) {
+	tb.Helper()
+	p := filepath.Join(tb.TempDir(), "secret")
+	if err := os.WriteFile(p, []byte("token"), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	for k := range md {
+		if strings.HasSuffix(k, "File") {
+			md[k] = p
+		}
+	}
+}
+
+// kedaExample reads the trigger metadata of examples/keda/custom.yaml.
+func kedaExample(tb testing.TB) map[string]string {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "examples", "keda", "custom.yaml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var so struct {
+		Spec struct {
+			Triggers []struct {
+				Type     string
+				Metadata map[string]string
+			}
+		}
+	}
+	if err := yaml.Unmarshal(b, &so); err != nil {
+		tb.Fatalf("examples/keda/custom.yaml: %v", err)
+	}
+	if len(so.Spec.Triggers) != 1 || so.Spec.Triggers[0].Type != "external" {
+		tb.Fatalf("examples/keda/custom.yaml: want one external trigger, got %+v", so.Spec.Triggers)
+	}
+	md := so.Spec.Triggers[0].Metadata
+	if md["scalerType"] != Type || md["scalerAddress"] == "" {
+		tb.Fatalf("examples/keda/custom.yaml: scalerType %q scalerAddress %q", md["scalerType"], md["scalerAddress"])
+	}
+	return md
+}
+
+// scalerExample reads scalerSpec.custom of examples/scalers/custom.yaml,
+// strictly: a key Spec does not know is an error.
+func scalerExample(tb testing.TB) Spec {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "examples", "scalers", "custom.yaml"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var obj struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Spec       struct {
+			ScalerSpec struct {
+				Type   string         `json:"type"`
+				Custom map[string]any `json:"custom"`
+			} `json:"scalerSpec"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(b, &obj); err != nil {
+		tb.Fatalf("examples/scalers/custom.yaml: %v", err)
+	}
+	if obj.APIVersion != "autoscaling.hpa-agent.io/v1" || obj.Kind != "Scaler" || obj.Spec.ScalerSpec.Type != Type {
+		tb.Fatalf("examples/scalers/custom.yaml: got %s %s type %q, want a Scaler of type custom", obj.APIVersion, obj.Kind, obj.Spec.ScalerSpec.Type)
+	}
+	raw, err := yaml.Marshal(obj.Spec.ScalerSpec.Custom)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var spec Spec
+	if err := yaml.UnmarshalStrict(raw, &spec); err != nil {
+		tb.Fatalf("examples/scalers/custom.yaml: scalerSpec.custom: %v", err)
+	}
+	return spec
+}
+
+// TestExamplesAreTheSameScaler checks that both example files build, and
+// that once the design's aliases are resolved they configure the same
+// scaler.
+func TestExamplesAreTheSameScaler(t *testing.T) {
+	reg := newRegistry(t)
+	flat, err := ParseMetadata(kedaExample(t))
+	if err != nil {
+		t.Fatalf("examples/keda/custom.yaml: %v", err)
+	}
+	crd, err := FromSpec(scalerExample(t))
+	if err != nil {
+		t.Fatalf("examples/scalers/custom.yaml: %v", err)
+	}
+	type resolved struct {
+		Name, Type string
+		Metadata   map[string]string
+	}
+	resolve := func(cfg Config) (out []resolved) {
+		for _, src := range cfg.Sources {
+			typ, md, err := resolveSource(reg, src)
+			if err != nil {
+				t.Fatalf("source %s: %v", src.Name, err)
+			}
+			out = append(out, resolved{src.Name, typ, md})
+		}
+		return out
+	}
+	if flat.Expression != crd.Expression || flat.Threshold != crd.Threshold || flat.ActivationThreshold != crd.ActivationThreshold {
+		t.Errorf("expression and thresholds differ:\nkeda: %q %v %v\ncrd:  %q %v %v",
+			flat.Expression, flat.Threshold, flat.ActivationThreshold, crd.Expression, crd.Threshold, crd.ActivationThreshold)
+	}
+	if diff := cmp.Diff(resolve(flat), resolve(crd)); diff != "" {
+		t.Errorf("resolved sources (-keda +crd):\n%s", diff)
+	}
+
+	for name, cfg := range map[string]Config{"keda": flat, "crd": crd} {
+		for _, src := range cfg.Sources {
+			secretFiles(t, src.Metadata)
+		}
+		s, err := New(t.Context(), cfg, Options{Registry: reg})
+		if err != nil {
+			t.Fatalf("%s example: build: %v", name, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("%s example: Close: %v", name, err)
+		}
+	}
+}
+
+// TestExampleExpression checks that the example's expression does what its
+// comments say.
+func TestExampleExpression(t *testing.T) {
+	cfg, err := ParseMetadata(kedaExample(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, len(cfg.Sources))
+	for i, s := range cfg.Sources {
+		names[i] = s.Name
+	}
+	p, err := Compile(cfg.Expression, names, Limits{})
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	// Inputs in the order of names: active_users, cpu_usage,
+	// processing_time, queue_length.
+	if diff := cmp.Diff([]string{"active_users", "cpu_usage", "processing_time", "queue_length"}, p.Names()); diff != "" {
+		t.Fatalf("names (-want +got):\n%s", diff)
+	}
+	down := Input{Err: errDown}
+	tests := []struct {
+		name string
+		in   []Input
+		want float64
+	}{
+		{"queue decides", []Input{{Value: 800}, {Value: 0.9}, {Value: 2}, {Value: 600}}, 4},
+		{"busy users decide", []Input{{Value: 3000}, {Value: 0.9}, {Value: 2}, {Value: 600}}, 6},
+		{"idle CPUs: users do not count", []Input{{Value: 3000}, {Value: 0.3}, {Value: 2}, {Value: 600}}, 4},
+		{"analytics down: queue alone", []Input{down, {Value: 0.9}, {Value: 2}, {Value: 600}}, 4},
+		{"nothing to do", []Input{{Value: 10}, {Value: 0.1}, {Value: 2}, {Value: 0}}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := p.Eval(t.Context(), tt.in)
+			if err != nil {
+				t.Fatalf("Eval: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	_, err = p.Eval(t.Context(), []Input{{Value: 1}, {Value: 1}, down, {Value: 1}})
+	if err == nil || !strings.Contains(err.Error(), "source processing_time") {
+		t.Errorf("prometheus down: got %v, want an error naming processing_time", err)
+	}
+}
