@@ -226,7 +226,7 @@ func (c *Compiler) Compile(expression string, names []string) (*Program, error) 
 		return nil, compileErr("estimate the cost: " + err.Error())
 	}
 	if est.Max > lim.CostLimit && !lim.skipStaticCheck {
-		return nil, compileErr(fmt.Sprintf("the expression may cost up to %s to evaluate, above the limit of %d: simplify it (fewer or smaller comprehensions)",
+		return nil, compileErr(fmt.Sprintf("the expression may cost up to %s to evaluate, above the limit of %d: simplify it (fewer or smaller comprehensions, shorter strings and lists)",
 			fmtCost(est.Max), lim.CostLimit))
 	}
 
