@@ -9,8 +9,6 @@ import (
 
 // FloorOptions says how a forecast becomes a lower bound on replicas.
 type FloorOptions struct {
-	// Step is the forecast's step.
-	Step time.Duration
 	// LookAhead is how far ahead the floor provides for (a Scaler's
 	// lookAheadMinutes).
 	LookAhead time.Duration
@@ -18,25 +16,26 @@ type FloorOptions struct {
 	// is extended by it, since a pod started now serves only after it.
 	StartupDelay time.Duration
 	// TargetPerReplica is the metric value one replica should carry (the
-	// AverageValue target; for a demand of requests per interval, the
+	// AverageValue target; for a demand in requests per interval, the
 	// capacity of one replica times the target utilization).
 	TargetPerReplica float64
-	// ConfidenceThreshold is the least Forecast.Confidence for which a
-	// floor is given (0: any calibrated forecast).
+	// ConfidenceThreshold is the least confidence (see
+	// Forecast.Confidence) the forecast needs over the window for a floor
+	// to be given (0: any calibrated forecast).
 	ConfidenceThreshold float64
 }
 
 // Validate reports every invalid field.
 func (o FloorOptions) Validate() error {
 	var errs []error
-	if o.Step <= 0 {
-		errs = append(errs, fmt.Errorf("step %v: want a positive duration", o.Step))
-	}
-	if o.LookAhead <= 0 {
-		errs = append(errs, fmt.Errorf("lookAhead %v: want a positive duration", o.LookAhead))
+	if o.LookAhead < 0 {
+		errs = append(errs, fmt.Errorf("lookAhead %v: want >= 0", o.LookAhead))
 	}
 	if o.StartupDelay < 0 {
 		errs = append(errs, fmt.Errorf("startupDelay %v: want >= 0", o.StartupDelay))
+	}
+	if o.LookAhead+o.StartupDelay <= 0 {
+		errs = append(errs, fmt.Errorf("lookAhead %v plus startupDelay %v: want a window longer than 0", o.LookAhead, o.StartupDelay))
 	}
 	if !(o.TargetPerReplica > 0) || math.IsInf(o.TargetPerReplica, 0) {
 		errs = append(errs, fmt.Errorf("targetPerReplica %v: want a finite number > 0", o.TargetPerReplica))
@@ -47,15 +46,6 @@ func (o FloorOptions) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Steps is the number of forecast steps the floor looks at: the look-ahead
-// plus the start-up delay, rounded up to whole steps.
-func (o FloorOptions) Steps() int {
-	if o.Step <= 0 {
-		return 0
-	}
-	return int((o.LookAhead + o.StartupDelay + o.Step - 1) / o.Step)
-}
-
 // FloorResult is the floor a forecast asks for.
 type FloorResult struct {
 	// Replicas is the floor; valid only when OK.
@@ -63,36 +53,59 @@ type FloorResult struct {
 	// OK is false when the forecast gives no floor; Reason says why.
 	OK     bool
 	Reason string
-	// Peak is the highest upper bound in the window, and Confidence the
-	// forecast's confidence.
+	// Peak is the highest upper bound in the window and Confidence the
+	// forecast's confidence over the window.
 	Peak, Confidence float64
+	// Steps is the number of forecast steps in the window.
+	Steps int
 }
 
 // Floor returns the replicas needed to carry the upper bound of the
-// forecast's interval at every step of the window: ceil(peak upper bound /
+// forecast's interval at every step that overlaps the window from now to
+// now + LookAhead + StartupDelay: ceil(peak upper bound /
 // TargetPerReplica). The decision engine uses it as a lower bound on its
 // reactive recommendation, so a forecast can only make it scale out
 // earlier, never scale in. A forecast that is not calibrated, is less
-// confident than the threshold, or is shorter than the window gives no
-// floor.
-func Floor(f Forecast, o FloorOptions) (FloorResult, error) {
+// confident than the threshold over the window, or does not reach the end
+// of the window gives no floor. f.Start and f.Step place the forecast in
+// time.
+func Floor(f Forecast, now time.Time, o FloorOptions) (FloorResult, error) {
 	if err := o.Validate(); err != nil {
 		return FloorResult{}, fmt.Errorf("floor options: %w", err)
 	}
-	n := o.Steps()
-	res := FloorResult{Confidence: f.Confidence()}
+	if f.Step <= 0 || f.Start.IsZero() {
+		return FloorResult{}, errors.New("forecast has no time: want Start and Step")
+	}
+	end := now.Add(o.LookAhead + o.StartupDelay)
+	// Steps k (0-based) span [Start+k*Step, Start+(k+1)*Step); the window
+	// needs those that end after now and start before its end.
+	first := 0
+	if d := now.Sub(f.Start); d > 0 {
+		first = int(d / f.Step)
+	}
+	last := -1
+	if d := end.Sub(f.Start); d > 0 {
+		last = int((d - 1) / f.Step)
+	}
+	var res FloorResult
 	switch {
+	case last < first:
+		res.Reason = "no forecast step starts within the window"
+		return res, nil
+	case last >= len(f.Upper):
+		res.Reason = fmt.Sprintf("forecast covers %d steps, the window needs %d", len(f.Upper), last+1)
+		return res, nil
 	case !f.Calibrated:
 		res.Reason = "forecast has no calibrated interval yet"
 		return res, nil
-	case len(f.Upper) < n:
-		res.Reason = fmt.Sprintf("forecast covers %d steps, the window needs %d", len(f.Upper), n)
-		return res, nil
-	case res.Confidence < o.ConfidenceThreshold:
+	}
+	res.Steps = last - first + 1
+	res.Confidence = confidence(f.Values[first:last+1], f.Lower[first:last+1], f.Upper[first:last+1])
+	if res.Confidence < o.ConfidenceThreshold {
 		res.Reason = fmt.Sprintf("confidence %.2f below the threshold %.2f", res.Confidence, o.ConfidenceThreshold)
 		return res, nil
 	}
-	for _, u := range f.Upper[:n] {
+	for _, u := range f.Upper[first : last+1] {
 		res.Peak = max(res.Peak, u)
 	}
 	r := math.Ceil(res.Peak/o.TargetPerReplica - 1e-9)

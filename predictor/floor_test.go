@@ -6,45 +6,60 @@ import (
 	"time"
 )
 
-func TestFloor(t *testing.T) {
-	opts := FloorOptions{Step: 5 * time.Minute, LookAhead: 10 * time.Minute, StartupDelay: 5 * time.Minute, TargetPerReplica: 700}
-	calibrated := func(upper ...float64) Forecast {
-		f := Forecast{Calibrated: true}
-		for _, u := range upper {
-			f.Values = append(f.Values, u*0.9)
-			f.Lower = append(f.Lower, u*0.8)
-			f.Upper = append(f.Upper, u)
-		}
-		return f
+var floorT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// stepped is a calibrated forecast of 5-minute steps starting at floorT0
+// whose upper bounds are given (values and lower bounds 90% and 80% of
+// them).
+func stepped(upper ...float64) Forecast {
+	f := Forecast{Calibrated: true, Start: floorT0, Step: 5 * time.Minute}
+	for _, u := range upper {
+		f.Values = append(f.Values, u*0.9)
+		f.Lower = append(f.Lower, u*0.8)
+		f.Upper = append(f.Upper, u)
 	}
+	return f
+}
+
+func TestFloor(t *testing.T) {
+	opts := FloorOptions{LookAhead: 5 * time.Minute, StartupDelay: 5 * time.Minute, TargetPerReplica: 700}
+	with := func(change func(*FloorOptions)) FloorOptions { o := opts; change(&o); return o }
 	tests := []struct {
 		name   string
 		f      Forecast
+		now    time.Time
 		opts   FloorOptions
 		want   int32
 		ok     bool
+		steps  int
 		reason string
 	}{
-		// The window is 10m look-ahead + 5m start-up = 3 steps: the peak
-		// upper bound 2100 in it needs 3 replicas of 700; the fourth
-		// step is outside the window.
-		{name: "peak of the window", f: calibrated(1000, 2100, 1500, 9000), opts: opts, want: 3, ok: true},
-		{name: "exact multiple is not rounded up", f: calibrated(1400, 1400, 1400), opts: opts, want: 2, ok: true},
-		{name: "just above", f: calibrated(1400.5, 1, 1), opts: opts, want: 3, ok: true},
-		{name: "zero demand", f: calibrated(0, 0, 0), opts: opts, want: 0, ok: true},
-		{name: "uncalibrated", f: Forecast{Values: []float64{1, 1, 1}, Lower: []float64{1, 1, 1}, Upper: []float64{1, 1, 1}}, opts: opts, reason: "no calibrated interval"},
-		{name: "too short", f: calibrated(1000, 1000), opts: opts, reason: "covers 2 steps, the window needs 3"},
-		{name: "not confident enough", f: calibrated(1000, 1000, 1000), opts: func() FloorOptions { o := opts; o.ConfidenceThreshold = 0.95; return o }(), reason: "confidence 0.89 below the threshold 0.95"},
-		{name: "confident enough", f: calibrated(1000, 1000, 1000), opts: func() FloorOptions { o := opts; o.ConfidenceThreshold = 0.85; return o }(), want: 2, ok: true},
+		// Now is the start of step 0: the 10-minute window covers steps 0
+		// and 1; the peak upper bound 2100 in them needs 3 replicas of
+		// 700; step 2 is outside.
+		{name: "peak of the window", f: stepped(1000, 2100, 9000), now: floorT0, opts: opts, want: 3, ok: true, steps: 2},
+		// One minute into step 0 the window reaches into step 2.
+		{name: "window reaches the next step", f: stepped(1000, 2100, 9000), now: floorT0.Add(time.Minute), opts: opts, want: 13, ok: true, steps: 3},
+		// Before the forecast starts: 8 minutes ahead of step 0, the
+		// window (to +2m) covers only step 0.
+		{name: "before the first step", f: stepped(1400, 2100, 9000), now: floorT0.Add(-8 * time.Minute), opts: opts, want: 2, ok: true, steps: 1},
+		{name: "window ends before the first step", f: stepped(1400), now: floorT0.Add(-20 * time.Minute), opts: opts, reason: "no forecast step starts within the window"},
+		{name: "exact multiple is not rounded up", f: stepped(1400, 1400), now: floorT0, opts: opts, want: 2, ok: true, steps: 2},
+		{name: "just above", f: stepped(1400.5, 1), now: floorT0, opts: opts, want: 3, ok: true, steps: 2},
+		{name: "zero demand", f: stepped(0, 0), now: floorT0, opts: opts, want: 0, ok: true, steps: 2},
+		{name: "uncalibrated", f: func() Forecast { f := stepped(1, 1); f.Calibrated = false; return f }(), now: floorT0, opts: opts, reason: "no calibrated interval"},
+		{name: "too short", f: stepped(1000), now: floorT0, opts: opts, reason: "covers 1 steps, the window needs 2"},
+		{name: "not confident enough", f: stepped(1000, 1000), now: floorT0, opts: with(func(o *FloorOptions) { o.ConfidenceThreshold = 0.95 }), steps: 2, reason: "confidence 0.89 below the threshold 0.95"},
+		{name: "confident enough", f: stepped(1000, 1000), now: floorT0, opts: with(func(o *FloorOptions) { o.ConfidenceThreshold = 0.85 }), want: 2, ok: true, steps: 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Floor(tc.f, tc.opts)
+			got, err := Floor(tc.f, tc.now, tc.opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.OK != tc.ok || got.Replicas != tc.want {
-				t.Errorf("got %d (ok %v, %q), want %d (ok %v)", got.Replicas, got.OK, got.Reason, tc.want, tc.ok)
+			if got.OK != tc.ok || got.Replicas != tc.want || got.Steps != tc.steps {
+				t.Errorf("got %d over %d steps (ok %v, %q), want %d over %d (ok %v)", got.Replicas, got.Steps, got.OK, got.Reason, tc.want, tc.steps, tc.ok)
 			}
 			if !strings.Contains(got.Reason, tc.reason) {
 				t.Errorf("reason %q, want it to contain %q", got.Reason, tc.reason)
@@ -53,14 +68,17 @@ func TestFloor(t *testing.T) {
 	}
 }
 
-func TestFloorOptionsValidate(t *testing.T) {
-	_, err := Floor(Forecast{}, FloorOptions{StartupDelay: -time.Second, TargetPerReplica: -1, ConfidenceThreshold: 2})
+func TestFloorErrors(t *testing.T) {
+	_, err := Floor(stepped(1), floorT0, FloorOptions{LookAhead: -time.Second, StartupDelay: -time.Second, TargetPerReplica: -1, ConfidenceThreshold: 2})
 	if err == nil {
 		t.Fatal("got no error")
 	}
-	for _, want := range []string{"step 0s", "lookAhead 0s", "startupDelay -1s", "targetPerReplica -1", "confidenceThreshold 2"} {
+	for _, want := range []string{"lookAhead -1s", "startupDelay -1s", "want a window longer than 0", "targetPerReplica -1", "confidenceThreshold 2"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
+	}
+	if _, err := Floor(Forecast{Calibrated: true, Values: []float64{1}, Lower: []float64{1}, Upper: []float64{1}}, floorT0, FloorOptions{LookAhead: time.Minute, TargetPerReplica: 1}); err == nil || !strings.Contains(err.Error(), "no time") {
+		t.Errorf("forecast without times: got %v, want an error", err)
 	}
 }

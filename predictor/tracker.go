@@ -614,6 +614,11 @@ type Forecast struct {
 	// errors of this model (at least 20 per horizon); when false, Lower
 	// and Upper equal Values and Confidence is 0.
 	Calibrated bool
+	// Start is the time the first forecast step begins and Step the
+	// length of a step, when the forecast comes from a Stream (zero from
+	// a bare Tracker, which knows no time).
+	Start time.Time
+	Step  time.Duration
 }
 
 // Confidence is 1 minus the largest relative half-width of the intervals:
@@ -621,12 +626,19 @@ type Forecast struct {
 // for an uncalibrated forecast, and never below 0. Compare it with a
 // confidence threshold to decide whether to act on the forecast.
 func (f Forecast) Confidence() float64 {
-	if !f.Calibrated || len(f.Values) == 0 {
+	if !f.Calibrated {
+		return 0
+	}
+	return confidence(f.Values, f.Lower, f.Upper)
+}
+
+func confidence(values, lower, upper []float64) float64 {
+	if len(values) == 0 {
 		return 0
 	}
 	c := 1.0
-	for i, v := range f.Values {
-		half := (f.Upper[i] - f.Lower[i]) / 2
+	for i, v := range values {
+		half := (upper[i] - lower[i]) / 2
 		rel := math.Inf(1)
 		if a := math.Abs(v); a > 0 {
 			rel = half / a

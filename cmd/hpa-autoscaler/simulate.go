@@ -20,7 +20,9 @@ import (
 // simulatePolicies lists the policies --policy accepts. A forecasting
 // policy registers here (and may add an alias such as "both").
 func simulatePolicies() *simulate.Registry {
-	return simulate.NewRegistry()
+	r := simulate.NewRegistry()
+	registerPredictive(r)
+	return r
 }
 
 type simulateOpts struct {

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"time"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/predictor"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scaling/simulate"
+	"github.com/hpa-autoscaler/hpa-autoscaler/trace"
+)
+
+// registerPredictive adds the "predictive" policy (and "both") to the
+// simulator's policies: the reactive HPA with a forecast floor from
+// package predictor.
+func registerPredictive(r *simulate.Registry) {
+	r.Register("predictive", newPredictivePolicy)
+	r.RegisterAlias("both", "reactive", "predictive")
+}
+
+// predictivePolicy feeds each trace point to a predictor.Stream as it comes
+// into effect (never earlier) and asks it, at every decision, for the
+// replicas whose capacity covers the upper bound of the 80% forecast
+// interval over the next decision interval plus the pods' start-up delay.
+type predictivePolicy struct {
+	stream *predictor.Stream
+	floor  predictor.FloorOptions
+	fed    int
+}
+
+func newPredictivePolicy(m simulate.Model) (simulate.Policy, error) {
+	floor := predictor.FloorOptions{
+		// One decision interval of look-ahead: a pod created at the last
+		// decision before a step is ready when the step begins.
+		LookAhead:    m.Interval,
+		StartupDelay: m.StartupDelay,
+		// Replicas needed by the upper bound: enough capacity to serve it.
+		// The bound is already the margin the target utilization gives
+		// the reactive HPA; the HPA applies its target once the demand is
+		// there.
+		TargetPerReplica: m.CapacityPerReplica,
+	}
+	horizon := int((floor.LookAhead+floor.StartupDelay+m.Step-1)/m.Step) + 1
+	s, err := predictor.NewStream(predictor.StreamOptions{Step: m.Step, Tracker: predictor.TrackerOptions{Horizon: horizon}})
+	if err != nil {
+		return nil, err
+	}
+	return &predictivePolicy{stream: s, floor: floor}, nil
+}
+
+func (*predictivePolicy) Name() string { return "predictive" }
+
+func (p *predictivePolicy) Floor(history []trace.Point, now time.Time, _ simulate.Model) int32 {
+	for ; p.fed < len(history); p.fed++ {
+		// A point the stream refuses (off the grid, not after the last)
+		// leaves the floor to the points it has.
+		_ = p.stream.AddStep(history[p.fed].Time, history[p.fed].Value)
+	}
+	res, err := p.stream.Floor(now, p.floor)
+	if err != nil || !res.OK {
+		return 0
+	}
+	return res.Replicas
+}
