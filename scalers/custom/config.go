@@ -87,6 +87,46 @@ type MetricSource struct {
 	Configuration map[string]string `json:"configuration,omitempty"`
 }
 
+// DeepCopyInto copies s into out, sharing no memory (the method the
+// Kubernetes API machinery expects of types inside a CRD).
+func (s *Spec) DeepCopyInto(out *Spec) {
+	*out = *s
+	if s.MetricSources != nil {
+		out.MetricSources = make([]MetricSource, len(s.MetricSources))
+		for i := range s.MetricSources {
+			s.MetricSources[i].DeepCopyInto(&out.MetricSources[i])
+		}
+	}
+}
+
+// DeepCopy returns a copy of s sharing no memory.
+func (s *Spec) DeepCopy() *Spec {
+	if s == nil {
+		return nil
+	}
+	out := new(Spec)
+	s.DeepCopyInto(out)
+	return out
+}
+
+// DeepCopyInto copies m into out, sharing no memory.
+func (m *MetricSource) DeepCopyInto(out *MetricSource) {
+	*out = *m
+	if m.Configuration != nil {
+		out.Configuration = maps.Clone(m.Configuration)
+	}
+}
+
+// DeepCopy returns a copy of m sharing no memory.
+func (m *MetricSource) DeepCopy() *MetricSource {
+	if m == nil {
+		return nil
+	}
+	out := new(MetricSource)
+	m.DeepCopyInto(out)
+	return out
+}
+
 // ParseMetadata builds a Config from flat KEDA trigger metadata:
 //
 //	expression            the CEL expression (required)

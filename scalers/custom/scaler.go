@@ -170,6 +170,11 @@ func build(ctx context.Context, cfg Config, invalid error, opts Options) (*Scale
 		_ = s.closeSources()
 		return nil, errors.Join(unavailable...)
 	}
+	if s.prog == nil {
+		// Unreachable: a valid configuration always compiles or reports why.
+		_ = s.closeSources()
+		return nil, errors.New("custom scaler: the expression was not compiled")
+	}
 	return s, nil
 }
 
