@@ -128,7 +128,7 @@ func (twoMetrics) MetricSpecs() []scalers.MetricSpec {
 	return []scalers.MetricSpec{{Name: "x", Target: 1}, {Name: "y", Target: 1}}
 }
 func (twoMetrics) Metrics(context.Context) (scalers.Metrics, error) { return scalers.Metrics{}, nil }
-func (twoMetrics) Close() error                                    { return nil }
+func (twoMetrics) Close() error                                     { return nil }
 
 func TestASourceMustGiveOneValue(t *testing.T) {
 	reg := newRegistry(t)
