@@ -265,6 +265,8 @@ type keyNamer interface {
 	source(i int, name, field string) string
 	// sources names the list of sources.
 	sources() string
+	// config names key of the metadata of the i-th source.
+	config(i int, name, key string) string
 }
 
 type flatKeys struct{}
@@ -276,6 +278,9 @@ func (flatKeys) source(_ int, name, field string) string {
 	return sourcePrefix + name + "." + field
 }
 func (flatKeys) sources() string { return sourcePrefix + "<name>.type" }
+func (flatKeys) config(_ int, name, key string) string {
+	return sourcePrefix + name + "." + key
+}
 
 type specKeys struct{}
 
@@ -287,6 +292,9 @@ func (specKeys) source(i int, _, field string) string {
 	return k
 }
 func (specKeys) sources() string { return "metricSources" }
+func (specKeys) config(i int, _, key string) string {
+	return "metricSources[" + strconv.Itoa(i) + "].configuration." + key
+}
 
 // validate checks everything that needs no registry; the expression is
 // compiled (and source types resolved) when the scaler is built. The
@@ -331,6 +339,17 @@ func (c *Config) validateSources(keys keyNamer) []error {
 		case src.Type == Type:
 			errs = append(errs, scalers.NewFieldError(keys.source(i, src.Name, keyType), src.Type,
 				"a source cannot be a custom scaler: combine the expressions into one"))
+		}
+		// The flat spelling can say neither of these keys.
+		for _, k := range slices.Sorted(maps.Keys(src.Metadata)) {
+			switch k {
+			case "":
+				errs = append(errs, &scalers.FieldError{Key: keys.config(i, src.Name, k), Secret: true,
+					Msg: "empty key"})
+			case keyType:
+				errs = append(errs, &scalers.FieldError{Key: keys.config(i, src.Name, k), Secret: true,
+					Msg: "type is the scaler type of the source, not a key of its metadata"})
+			}
 		}
 	}
 	return errs

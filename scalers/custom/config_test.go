@@ -226,6 +226,7 @@ func TestFromSpecErrorsNameTheField(t *testing.T) {
 			{Name: "", Type: "redis"},
 			{Name: "ok", Type: ""},
 			{Name: "2x", Type: "custom"},
+			{Name: "z", Type: "redis", Configuration: map[string]string{"": "x", "type": "list"}},
 		},
 	}
 	_, err := FromSpec(spec)
@@ -237,6 +238,8 @@ func TestFromSpecErrorsNameTheField(t *testing.T) {
 		`metricSources[2].type: required key is missing`,
 		`metricSources[3].name "2x": not a valid CEL identifier`,
 		`metricSources[3].type "custom": a source cannot be a custom scaler`,
+		`metricSources[4].configuration. [redacted]: empty key`,
+		`metricSources[4].configuration.type [redacted]: type is the scaler type of the source`,
 	})
 	if _, err := FromSpec(Spec{Expression: "x", Threshold: 1}); err == nil ||
 		!strings.Contains(err.Error(), "metricSources: at least one source is required") {

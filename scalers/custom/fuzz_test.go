@@ -1,6 +1,7 @@
 package custom
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -105,6 +106,36 @@ func FuzzCompile(f *testing.F) {
 				!errors.Is(err, scalers.ErrNoData) && !errors.Is(err, scalers.ErrUnavailable) {
 				t.Fatalf("Eval error wraps neither ErrNoData nor ErrUnavailable: %v", err)
 			}
+		}
+	})
+}
+
+// FuzzFromSpec decodes scalerSpec.custom from JSON (as the API server hands
+// it over) and converts it: FromSpec must never panic, its errors are
+// ErrInvalidConfig, and what it accepts reads back the same from the flat
+// spelling.
+func FuzzFromSpec(f *testing.F) {
+	f.Add(`{"expression":"a + b","threshold":1.5,"metricSources":[{"name":"a","type":"prometheus","configuration":{"query":"up","url":"http://p"}},{"name":"b","type":"external"}]}`)
+	f.Add(`{"expression":" ","threshold":-1,"activationThreshold":2,"metricSources":[{"name":"","type":""},{"name":"in","type":"custom"},{"name":"in"}]}`)
+	f.Add(`{"expression":"x","threshold":1e308,"metricSources":null}`)
+	f.Fuzz(func(t *testing.T, raw string) {
+		var spec Spec
+		if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+			return
+		}
+		cfg, err := FromSpec(spec)
+		if err != nil {
+			if !errors.Is(err, scalers.ErrInvalidConfig) {
+				t.Fatalf("error is not ErrInvalidConfig: %v", err)
+			}
+			return
+		}
+		flat, err := ParseMetadata(cfg.Metadata())
+		if err != nil {
+			t.Fatalf("ParseMetadata(Metadata()) of an accepted spec: %v", err)
+		}
+		if diff := cmp.Diff(normalize(cfg), normalize(flat)); diff != "" {
+			t.Fatalf("spec -> flat (-spec +flat):\n%s", diff)
 		}
 	})
 }
