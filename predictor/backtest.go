@@ -260,7 +260,7 @@ func (t *Tracker) pointAt(v *variant, h int) (f, lo, hi float64, ok bool) {
 		return f, f, f, false
 	}
 	s := t.scaleOf(f)
-	lo, hi = f+ql*s, f+qh*s
+	lo, hi = min(f+ql*s, f), max(f+qh*s, f)
 	if t.nonNegative {
 		f, lo, hi = max(f, 0), max(lo, 0), max(hi, 0)
 	}

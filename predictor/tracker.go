@@ -689,7 +689,9 @@ func (t *Tracker) forecast(h int, family string) (Forecast, error) {
 		}
 		val := f.Values[k-1]
 		s := t.scaleOf(val)
-		f.Lower[k-1], f.Upper[k-1] = val+lo*s, val+hi*s
+		// A biased model's errors can put both quantiles on one side of
+		// its forecast; the interval still contains the forecast itself.
+		f.Lower[k-1], f.Upper[k-1] = min(val+lo*s, val), max(val+hi*s, val)
 		if t.nonNegative {
 			f.Values[k-1] = max(val, 0)
 			f.Lower[k-1] = max(f.Lower[k-1], 0)
