@@ -147,6 +147,22 @@ type parser struct {
 }
 
 func (p *parser) add(err error) {
+	// Look at the error itself first: errors.As on a joined error would
+	// match only its first FieldError and drop the rest.
+	switch e := err.(type) {
+	case *MetadataError:
+		p.errs = append(p.errs, e.Errs...)
+		p.other = append(p.other, e.Other...)
+		return
+	case *FieldError:
+		p.errs = append(p.errs, e)
+		return
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			p.add(inner)
+		}
+		return
+	}
 	var me *MetadataError
 	var fe *FieldError
 	switch {
@@ -156,12 +172,6 @@ func (p *parser) add(err error) {
 	case errors.As(err, &fe):
 		p.errs = append(p.errs, fe)
 	default:
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				p.add(e)
-			}
-			return
-		}
 		p.other = append(p.other, err)
 	}
 }

@@ -339,3 +339,17 @@ func TestMetricName(t *testing.T) {
 		}
 	}
 }
+
+func TestInvalidKeepsEveryJoinedError(t *testing.T) {
+	err := Invalid(errors.Join(NewFieldError("a", "1", "bad"), NewFieldError("b", "2", "worse")), nil, errors.New("other"))
+	var me *MetadataError
+	if !errors.As(err, &me) {
+		t.Fatalf("got %T", err)
+	}
+	if len(me.Errs) != 2 || len(me.Other) != 1 {
+		t.Fatalf("got %d field errors and %d others, want 2 and 1: %v", len(me.Errs), len(me.Other), err)
+	}
+	if Invalid(nil, nil) != nil {
+		t.Error("Invalid(nil) is not nil")
+	}
+}
