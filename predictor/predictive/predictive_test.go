@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -264,5 +265,57 @@ func TestWrapKeepsPush(t *testing.T) {
 	<-done
 	if wrapped.(*PushScaler).Unwrap() == nil {
 		t.Error("Unwrap returned nil")
+	}
+}
+
+// TestConcurrentUse fetches and asks for floors from many goroutines at
+// once (run with -race): the history stays in time order and complete.
+func TestConcurrentUse(t *testing.T) {
+	clk := testingclock.NewFakePassiveClock(t0)
+	srv := newStatsServer(t, clk)
+	s, err := New(metricsAPI(t, srv), Options{Clock: clk, LookAhead: 3 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := s.MetricSpecs()[0].Name
+	const workers, rounds = 8, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*rounds)
+	var mu sync.Mutex // the fake clock is advanced by one worker at a time
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range rounds {
+				if w == 0 {
+					mu.Lock()
+					clk.SetTime(clk.Now().Add(15 * time.Second))
+					mu.Unlock()
+				}
+				if _, err := s.Metrics(t.Context()); err != nil {
+					errs <- err
+					return
+				}
+				_ = s.Floor(clk.Now())
+				_, _ = s.Forecast(name, 1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := srv.hits.Load(); got != workers*rounds {
+		t.Errorf("%d fetches reached the source, want %d", got, workers*rounds)
+	}
+	// Worker 0 moved the clock 50 × 15 s = 12.5 minutes: 12 complete
+	// steps, whatever the interleaving.
+	f, err := s.Forecast(name, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := t0.Add(12 * time.Minute); !f.Start.Equal(want) {
+		t.Errorf("after the concurrent fetches the forecast starts at %v, want %v", f.Start, want)
 	}
 }
