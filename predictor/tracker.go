@@ -713,10 +713,15 @@ func (t *Tracker) Selected(h int) string {
 	return t.choose(h, "").family
 }
 
-// gridUpTo returns the grid indices of the horizons up to h.
-func (t *Tracker) gridUpTo(h int) []int {
-	n, _ := slices.BinarySearch(t.grid, h+1)
-	return []int{0, n}
+// gridAt returns the range [lo, hi) of grid indices that stand for
+// horizon h: h itself when it is scored, else the scored horizons on
+// either side of it.
+func (t *Tracker) gridAt(h int) []int {
+	i, found := slices.BinarySearch(t.grid, h)
+	if found {
+		return []int{i, i + 1}
+	}
+	return []int{i - 1, i + 1}
 }
 
 // minScored is the number of scored forecasts a model needs before it can
@@ -732,18 +737,26 @@ func (v *variant) scoreOver(lo, hi int) (loss float64, scored int) {
 	return loss / float64(hi-lo), scored
 }
 
-// choose picks the model for horizon h: the lowest mean loss over the
-// horizons up to h among the models with enough scored forecasts, unless
-// it does not beat the naive forecast by the margin. With a family, the
-// best model of that family (naive when the family has none).
+// choose picks the model for horizon h: the lowest loss at that horizon
+// among the models with enough scored forecasts and a symmetric error no
+// worse than the naive forecast's, unless it does not beat the naive
+// forecast's loss by the margin. With a family, the best model of that
+// family (naive when the family has none).
 func (t *Tracker) choose(h int, family string) *variant {
-	r := t.gridUpTo(h)
-	var naive, best *variant
-	bestLoss := math.Inf(1)
+	r := t.gridAt(h)
+	var naive *variant
 	for _, v := range t.variants {
 		if v.family == "naive" {
 			naive = v
 		}
+	}
+	naiveSym := math.Inf(1)
+	if naive != nil && family == "" {
+		naiveSym = naive.symOver(r[0], r[1])
+	}
+	var best *variant
+	bestLoss := math.Inf(1)
+	for _, v := range t.variants {
 		if family != "" && v.family != family {
 			continue
 		}
@@ -751,8 +764,16 @@ func (t *Tracker) choose(h int, family string) *variant {
 		if math.IsNaN(loss) {
 			loss = math.Inf(1)
 		}
-		if family == "" && scored < t.minScored() {
-			continue
+		if family == "" {
+			if scored < t.minScored() {
+				continue
+			}
+			// A model may trade some symmetric error for fewer
+			// under-forecasts, but not so much that it forecasts worse
+			// than the naive forecast by the symmetric measure.
+			if v != naive && v.symOver(r[0], r[1]) > naiveSym {
+				continue
+			}
 		}
 		if best == nil || loss < bestLoss {
 			best, bestLoss = v, loss
@@ -772,6 +793,16 @@ func (t *Tracker) choose(h int, family string) *variant {
 		return naive
 	}
 	return best
+}
+
+// symOver is the mean weighted symmetric error over the horizons [lo, hi)
+// of the grid.
+func (v *variant) symOver(lo, hi int) float64 {
+	var s float64
+	for gi := lo; gi < hi; gi++ {
+		s += v.sym[gi].mean()
+	}
+	return s / float64(hi-lo)
 }
 
 // interval returns the scaled residual quantiles for horizon k,
@@ -814,10 +845,10 @@ type ModelScore struct {
 	Model  string
 	Period int
 	// Loss is the weighted asymmetric loss and SMAPE the weighted
-	// symmetric error (0-200), both averaged over the horizons up to h.
+	// symmetric error (0-200), both at horizon h (between the scored
+	// horizons around h, when h is not scored itself).
 	Loss, SMAPE float64
-	// Scored is the number of forecasts scored at the least-scored of
-	// those horizons.
+	// Scored is the number of forecasts scored at that horizon.
 	Scored int
 }
 
@@ -827,7 +858,7 @@ func (t *Tracker) Scores(h int) []ModelScore {
 	if h < 1 || h > t.opts.Horizon {
 		return nil
 	}
-	r := t.gridUpTo(h)
+	r := t.gridAt(h)
 	var out []ModelScore
 	for _, v := range t.variants {
 		loss, scored := v.scoreOver(r[0], r[1])
