@@ -18,6 +18,9 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/trace"
 )
 
+// maxHorizonSteps is the longest forecast a tracker makes.
+const maxHorizonSteps = 1440
+
 type predictOpts struct {
 	trace       string
 	column      string
@@ -91,6 +94,9 @@ func runPredict(cmd *cobra.Command, o *predictOpts) error {
 	steps, err := predictor.HorizonSteps(horizon, step)
 	if err != nil {
 		return usagef("--horizon: %v", err)
+	}
+	if steps > maxHorizonSteps {
+		return usagef("--horizon %s: %d steps of %s, want at most %d", predictor.FormatHorizon(horizon), steps, predictor.FormatHorizon(step), maxHorizonSteps)
 	}
 	samples := make([]predictor.Sample, len(tr.Points))
 	for i, p := range tr.Points {
