@@ -14,11 +14,14 @@
 // from the empirical quantiles of each model's own recent forecast errors,
 // so a forecast says how sure it is (see Forecast.Confidence).
 //
-// Floor turns a forecast into a lower bound on replicas for the decision
-// engine; package predictive wraps any scalers.Scaler so that its metric
-// values become the history of a Tracker.
+// Stream puts timestamped values (whole steps, or polled samples) on the
+// grid a Tracker needs and gives its forecasts their times; Floor turns a
+// forecast into a lower bound on replicas for the decision engine over a
+// look-ahead window plus the pods' start-up delay. Package predictive wraps
+// any scalers.Scaler so that its metric values become the history of a
+// Stream.
 //
 // The package is pure computation: no I/O, no clock. Time enters only as
-// sample timestamps. Models, States and Trackers are not safe for
-// concurrent use unless stated otherwise.
+// sample timestamps and the "now" a caller passes. Models may be shared;
+// States, Trackers and Streams are not safe for concurrent use.
 package predictor
