@@ -1,0 +1,142 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// TestKEDAExamples builds every trigger of every examples/keda/*.yaml with
+// the binary's registry, the way the external scaler server would: each file
+// must have an external trigger whose scalerType is registered and whose
+// metadata is valid. Secrets are stood in for: a <key>FromEnv gets a value
+// (KEDA resolves it before calling us) and a <key>File a temporary file (PEM
+// for certificate keys). Building may still fail for an unreachable source
+// (ErrUnavailable), never for the configuration.
+func TestKEDAExamples(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "keda", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples found: %v", err)
+	}
+	reg := newRegistry()
+	seen := map[string]bool{}
+	pemCert, pemKey := selfSignedPEM(t)
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var so struct {
+				Kind string `json:"kind"`
+				Spec struct {
+					Triggers []struct {
+						Type     string            `json:"type"`
+						Metadata map[string]string `json:"metadata"`
+					} `json:"triggers"`
+				} `json:"spec"`
+			}
+			if err := yaml.UnmarshalStrict(b, &so, yaml.DisallowUnknownFields); err != nil {
+				// Other fields of a ScaledObject are allowed; only the shape we read matters.
+				if err := yaml.Unmarshal(b, &so); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if so.Kind != "ScaledObject" || len(so.Spec.Triggers) == 0 {
+				t.Fatalf("kind %q with %d triggers, want a ScaledObject with triggers", so.Kind, len(so.Spec.Triggers))
+			}
+			for _, tr := range so.Spec.Triggers {
+				if tr.Type != "external" && tr.Type != "external-push" {
+					continue
+				}
+				md := map[string]string{}
+				dir := t.TempDir()
+				for k, v := range tr.Metadata {
+					switch {
+					case k == "hostFromEnv":
+						// A connection URL with credentials (rabbitmq).
+						md[k] = "http://user:example-secret-value@rabbitmq.shop.svc:15672/vhost"
+					case strings.HasSuffix(k, "FromEnv"):
+						md[k] = "example-secret-value"
+					case strings.HasSuffix(k, "File"):
+						content := "example-secret-value"
+						switch strings.TrimSuffix(k, "File") {
+						case "ca", "cert", "Cert":
+							content = pemCert
+						case "key":
+							content = pemKey
+						}
+						p := filepath.Join(dir, k)
+						if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+							t.Fatal(err)
+						}
+						md[k] = p
+					default:
+						md[k] = v
+					}
+				}
+				typ := md["scalerType"]
+				if md["scalerAddress"] == "" || !reg.Has(typ) {
+					t.Fatalf("scalerAddress %q, scalerType %q: want an address and one of %v", md["scalerAddress"], typ, reg.Types())
+				}
+				seen[typ] = true
+				s, err := reg.New(t.Context(), scalers.Config{Type: typ, Metadata: md, Namespace: "shop", Name: "example"})
+				if errors.Is(err, scalers.ErrInvalidConfig) {
+					t.Fatalf("scalerType %s: %v", typ, err)
+				}
+				if err == nil {
+					if len(s.MetricSpecs()) == 0 {
+						t.Errorf("scalerType %s offers no metric", typ)
+					}
+					_ = s.Close()
+				}
+			}
+		})
+	}
+	for _, typ := range reg.Types() {
+		if !seen[typ] {
+			t.Errorf("scaler type %s has no example under examples/keda", typ)
+		}
+	}
+}
+
+func selfSignedPEM(tb testing.TB) (certPEM, keyPEM string) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "example"},
+		NotBefore:             time.Unix(0, 0),
+		NotAfter:              time.Unix(0, 0).Add(100 * 365 * 24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+}
