@@ -3,6 +3,7 @@ package externalscaler
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
@@ -60,10 +61,27 @@ type metrics struct {
 
 // methodMetrics are the collectors of one RPC with its labels applied.
 type methodMetrics struct {
-	name    string
-	codes   [numCodes]prometheus.Counter
+	name     string
+	requests *prometheus.CounterVec
+	// codes holds the counter of each status code once it was used: only
+	// OK exists from the start, so /metrics does not list 17 zero series
+	// per method.
+	codes   [numCodes]atomic.Pointer[counterBox]
 	latency prometheus.Observer
 	streams prometheus.Gauge
+}
+
+type counterBox struct{ c prometheus.Counter }
+
+// counter returns the requests counter of code.
+func (mm *methodMetrics) counter(code codes.Code) prometheus.Counter {
+	if b := mm.codes[code].Load(); b != nil {
+		return b.c
+	}
+	// Racing callers store the same child of the vector: harmless.
+	b := &counterBox{c: mm.requests.WithLabelValues(mm.name, code.String())}
+	mm.codes[code].Store(b)
+	return b.c
 }
 
 // typeMetrics are the collectors of one scaler type with its labels applied.
@@ -120,16 +138,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	for _, name := range methodNames {
-		mm := &methodMetrics{name: name}
+		mm := &methodMetrics{name: name, requests: m.requests}
 		if strings.HasPrefix(name, "Stream") {
 			mm.streams = m.streams.WithLabelValues(name)
 		} else {
 			// A stream's lifetime says nothing about latency.
 			mm.latency = m.latency.WithLabelValues(name)
 		}
-		for c := range numCodes {
-			mm.codes[c] = m.requests.WithLabelValues(name, codes.Code(c).String())
-		}
+		mm.counter(codes.OK)
 		m.methods[servicePrefix+name] = mm
 	}
 	return m, nil
@@ -164,7 +180,7 @@ func (m *metrics) forType(typ string) *typeMetrics {
 
 func (mm *methodMetrics) done(code codes.Code, seconds float64) {
 	if int(code) < numCodes {
-		mm.codes[code].Inc()
+		mm.counter(code).Inc()
 	}
 	if mm.latency != nil {
 		mm.latency.Observe(seconds)
