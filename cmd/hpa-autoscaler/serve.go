@@ -10,9 +10,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/externalscaler"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/redis"
 )
 
 type serveOpts struct {
@@ -125,6 +127,9 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 	if err != nil {
 		return err
 	}
+	// go-redis logs every failed dial to stderr on its own; each Metrics call
+	// already reports the outage, so its lines go to our logger at debug.
+	goredis.SetLogger(redis.GoRedisLogger(logger))
 	if o.tls.Enabled() {
 		// Load the files now, so a bad path is a usage error before
 		// anything listens.
