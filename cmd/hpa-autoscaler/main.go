@@ -70,6 +70,9 @@ func newRootCmd() *cobra.Command {
 		Short:         "KEDA-compatible external scalers, the Kubernetes HPA algorithm, prediction and cost awareness",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Runnable, so that an unknown subcommand goes through Args (a usage
+		// error) instead of cobra's own plain error.
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd); err != nil {
 				return err
@@ -83,6 +86,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format: json or text")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err: err} })
+	defer usageArgs(root)
 	root.AddCommand(
 		newVersionCmd(),
 		newServeCmd(g),
@@ -91,6 +95,29 @@ func newRootCmd() *cobra.Command {
 		newPredictCmd(),
 	)
 	return root
+}
+
+// usageArgs makes argument errors of cmd and its subcommands (an unknown
+// subcommand, extra arguments) usage errors, so they exit with code 2 like
+// bad flags.
+func usageArgs(cmd *cobra.Command) {
+	args := cmd.Args
+	if args == nil {
+		if cmd.HasSubCommands() {
+			args = cobra.NoArgs
+		} else {
+			args = cobra.ArbitraryArgs
+		}
+	}
+	cmd.Args = func(c *cobra.Command, a []string) error {
+		if err := args(c, a); err != nil {
+			return &usageError{err: err}
+		}
+		return nil
+	}
+	for _, sub := range cmd.Commands() {
+		usageArgs(sub)
+	}
 }
 
 // logger builds the process logger from the shared flags.
