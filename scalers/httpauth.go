@@ -51,8 +51,9 @@ type HTTPAuth struct {
 	CustomAuthValue  Secret   `meta:"customAuthValue,secret,optional"`
 	APIKey           Secret   `meta:"apiKey,secret,optional"`
 	// APIKeyMethod says where the API key goes: a header (default) or a
-	// query parameter.
-	APIKeyMethod string `meta:"method,default=header,enum=header|query"`
+	// query parameter. It is checked only when authModes includes apiKey:
+	// other scalers (and KEDA's own) leave an unrelated "method" key alone.
+	APIKeyMethod string `meta:"method,default=header"`
 	// KeyParamName names that header (default X-API-KEY) or query parameter
 	// (default api_key).
 	KeyParamName string `meta:"keyParamName,optional"`
@@ -102,6 +103,9 @@ func (a *HTTPAuth) Validate() error {
 	need(AuthModeCustom, a.CustomAuthHeader, "customAuthHeader")
 	need(AuthModeCustom, a.CustomAuthValue, "customAuthValue")
 	need(AuthModeAPIKey, a.APIKey, "apiKey")
+	if a.Enabled(AuthModeAPIKey) && a.APIKeyMethod != "header" && a.APIKeyMethod != "query" {
+		errs = append(errs, NewFieldError("method", a.APIKeyMethod, "expected one of header, query"))
+	}
 	return Invalid(errs...)
 }
 

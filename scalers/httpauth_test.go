@@ -28,7 +28,8 @@ func TestHTTPAuthParse(t *testing.T) {
 		{name: "missing credentials", md: map[string]string{"authModes": "bearer,custom,apiKey"},
 			wantErr: []string{"bearerToken: required when authModes includes bearer (set bearerToken, bearerTokenFromEnv or bearerTokenFile)",
 				"customAuthHeader: required", "customAuthValue: required", "apiKey: required"}},
-		{name: "bad method", md: map[string]string{"method": "post"}, wantErr: []string{`method "post": expected one of header, query`}},
+		{name: "bad method", md: map[string]string{"authModes": "apiKey", "apiKey": "k3y", "method": "post"}, wantErr: []string{`method "post": expected one of header, query`}},
+		{name: "method ignored without apiKey", md: map[string]string{"method": "POST"}, method: "POST"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
