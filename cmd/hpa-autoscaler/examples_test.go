@@ -1,22 +1,15 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -34,7 +27,8 @@ func TestKEDAExamples(t *testing.T) {
 	}
 	reg := newRegistry()
 	seen := map[string]bool{}
-	pemCert, pemKey := selfSignedPEM(t)
+	pki := testenv.NewPKI(t)
+	client := pki.ClientCert(t, "example")
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			b, err := os.ReadFile(file)
@@ -75,10 +69,12 @@ func TestKEDAExamples(t *testing.T) {
 					case strings.HasSuffix(k, "File"):
 						content := "example-secret-value"
 						switch strings.TrimSuffix(k, "File") {
-						case "ca", "cert", "Cert":
-							content = pemCert
+						case "ca":
+							content = string(pki.CAPEM)
+						case "cert", "Cert":
+							content = string(client.CertPEM)
 						case "key":
-							content = pemKey
+							content = string(client.KeyPEM)
 						}
 						p := filepath.Join(dir, k)
 						if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
@@ -112,31 +108,4 @@ func TestKEDAExamples(t *testing.T) {
 			t.Errorf("scaler type %s has no example under examples/keda", typ)
 		}
 	}
-}
-
-func selfSignedPEM(tb testing.TB) (certPEM, keyPEM string) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "example"},
-		NotBefore:             time.Unix(0, 0),
-		NotAfter:              time.Unix(0, 0).Add(100 * 365 * 24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
 }

@@ -4,8 +4,10 @@
 // in t.Cleanup. Instances are isolated, so tests using them may run in
 // parallel.
 //
-// One file per server (redis.go, rabbitmq.go, prometheus.go, ...). Every
-// helper takes a testing.TB and calls t.Helper(). A helper whose binary is
-// missing fails the test loudly (t.Fatal) with the package to install
-// (hack/test-deps.sh installs them all); it never skips.
+// One file per server (redis.go, rabbitmq.go, prometheus.go, ...); certs.go
+// makes the certificates of a test (a CA, server and client certificates,
+// an mTLS httptest server). Every helper takes a testing.TB and calls
+// t.Helper(). A helper whose binary is missing fails the test loudly
+// (t.Fatal) with the package to install (hack/test-deps.sh installs them
+// all); it never skips.
 package testenv

@@ -2,17 +2,10 @@ package testenv
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -495,87 +488,17 @@ func redisFreePort(tb testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// writeRedisTLS generates a CA, a server certificate for 127.0.0.1 and
+// writeRedisTLS makes a CA, a server certificate for 127.0.0.1 and
 // localhost, and a client certificate, writes them to dir and returns them
 // with a client config that trusts the CA (for the readiness probe).
 func writeRedisTLS(tb testing.TB, dir string) (*RedisTLS, *tls.Config) {
 	tb.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatalf("testenv: generate CA key: %v", err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "testenv redis CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		tb.Fatalf("testenv: create CA certificate: %v", err)
-	}
-	caCert, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		tb.Fatalf("testenv: parse CA certificate: %v", err)
-	}
-	leaf := func(serial int64, cn string, usage x509.ExtKeyUsage, server bool) (certPEM, keyPEM []byte) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			tb.Fatalf("testenv: generate key: %v", err)
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial),
-			Subject:      pkix.Name{CommonName: cn},
-			NotBefore:    now.Add(-time.Hour),
-			NotAfter:     now.Add(24 * time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		}
-		if server {
-			tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-			tmpl.DNSNames = []string{"localhost"}
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			tb.Fatalf("testenv: create certificate: %v", err)
-		}
-		kb, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			tb.Fatalf("testenv: marshal key: %v", err)
-		}
-		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-			pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kb})
-	}
-	serverCert, serverKey := leaf(2, "127.0.0.1", x509.ExtKeyUsageServerAuth, true)
-	clientCert, clientKey := leaf(3, "testenv client", x509.ExtKeyUsageClientAuth, false)
-	t := &RedisTLS{
-		CACert:         pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		ClientCert:     clientCert,
-		ClientKey:      clientKey,
-		CAFile:         filepath.Join(dir, "ca.crt"),
-		ClientCertFile: filepath.Join(dir, "client.crt"),
-		ClientKeyFile:  filepath.Join(dir, "client.key"),
-	}
-	for path, content := range map[string][]byte{
-		t.CAFile:                         t.CACert,
-		t.ClientCertFile:                 clientCert,
-		t.ClientKeyFile:                  clientKey,
-		filepath.Join(dir, "server.crt"): serverCert,
-		filepath.Join(dir, "server.key"): serverKey,
-	} {
-		if err := os.WriteFile(path, content, 0o600); err != nil {
-			tb.Fatalf("testenv: write %s: %v", path, err)
-		}
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(caCert)
-	pair, err := tls.X509KeyPair(clientCert, clientKey)
-	if err != nil {
-		tb.Fatalf("testenv: client key pair: %v", err)
-	}
-	return t, &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{pair}, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	pki := NewPKI(tb)
+	client := pki.ClientCert(tb, "testenv client")
+	pki.ServerCert(tb).WriteFiles(tb, dir, "server")
+	t := &RedisTLS{CACert: pki.CAPEM, ClientCert: client.CertPEM, ClientKey: client.KeyPEM, CAFile: pki.WriteCA(tb, dir)}
+	t.ClientCertFile, t.ClientKeyFile = client.WriteFiles(tb, dir, "client")
+	probe := pki.ClientConfig(client)
+	probe.ServerName = "127.0.0.1"
+	return t, probe
 }

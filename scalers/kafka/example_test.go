@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 )
 
 // TestExampleScaledObject parses the trigger of examples/keda/kafka.yaml as
@@ -36,11 +38,7 @@ func TestExampleScaledObject(t *testing.T) {
 	}
 	md := tr.Metadata
 	md["usernameFromEnv"], md["passwordFromEnv"] = "order-worker", "resolved-password"
-	ca := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(ca, newPKI(t).caPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	md["caFile"] = ca
+	md["caFile"] = testenv.NewPKI(t).WriteCA(t, t.TempDir())
 	m, err := ParseMetadata(md)
 	if err != nil {
 		t.Fatalf("example metadata: %v", err)

@@ -1,16 +1,11 @@
 package kafka
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -113,62 +108,20 @@ func TestSASLPasswordFileRotation(t *testing.T) {
 // pki is a throwaway CA with a server certificate for 127.0.0.1 and a client
 // certificate.
 type pki struct {
-	caPEM, serverCertPEM, serverKeyPEM, clientCertPEM, clientKeyPEM []byte
-	clientKeyEncryptedPEM                                           []byte // clientKeyPEM encrypted with keyPassword
+	*testenv.PKI
+	server, client        testenv.Cert
+	clientKeyEncryptedPEM []byte // client.KeyPEM encrypted with keyPassword
 }
 
 const keyPassword = "key-pass-123"
 
 func newPKI(t testing.TB) pki {
 	t.Helper()
-	now := time.Now()
-	newKey := func() *ecdsa.PrivateKey {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	caKey := newKey()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf := func(serial int64, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte, keyDER []byte) {
-		key := newKey()
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "leaf"},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kder, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-			pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), kder
-	}
-	var p pki
-	p.caPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	p.serverCertPEM, p.serverKeyPEM, _ = leaf(2, x509.ExtKeyUsageServerAuth)
-	var clientDER []byte
-	p.clientCertPEM, p.clientKeyPEM, clientDER = leaf(3, x509.ExtKeyUsageClientAuth)
+	p := pki{PKI: testenv.NewPKI(t)}
+	p.server, p.client = p.ServerCert(t), p.ClientCert(t, "leaf")
+	block, _ := pem.Decode(p.client.KeyPEM)
 	//lint:ignore SA1019 keyPassword is KEDA's legacy encrypted PEM key; we must produce one to test it
-	block, err := x509.EncryptPEMBlock(rand.Reader, "EC PRIVATE KEY", clientDER, []byte(keyPassword), x509.PEMCipherAES256) //nolint:staticcheck
+	block, err := x509.EncryptPEMBlock(rand.Reader, block.Type, block.Bytes, []byte(keyPassword), x509.PEMCipherAES256) //nolint:staticcheck
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,48 +133,32 @@ func newPKI(t testing.TB) pki {
 // client certificate signed by the test CA (mutual TLS).
 func TestTLS(t *testing.T) {
 	p := newPKI(t)
-	serverPair, err := tls.X509KeyPair(p.serverCertPEM, p.serverKeyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(p.caPEM)
-	clientPair, err := tls.X509KeyPair(p.clientCertPEM, p.clientKeyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
 	k := testenv.StartKafka(t, testenv.KafkaConfig{
 		Opts: []kfake.Opt{kfake.NumBrokers(2), kfake.SeedTopics(2, "orders"), kfake.TLS(&tls.Config{
-			Certificates: []tls.Certificate{serverPair}, ClientAuth: tls.RequireAndVerifyClientCert,
-			ClientCAs: pool, MinVersion: tls.VersionTLS12,
+			Certificates: []tls.Certificate{p.server.Pair}, ClientAuth: tls.RequireAndVerifyClientCert,
+			ClientCAs: p.Pool, MinVersion: tls.VersionTLS12,
 		})},
-		ClientOpts: []kgo.Opt{kgo.DialTLSConfig(&tls.Config{RootCAs: pool, Certificates: []tls.Certificate{clientPair}, MinVersion: tls.VersionTLS12})},
+		ClientOpts: []kgo.Opt{kgo.DialTLSConfig(p.ClientConfig(p.client))},
 	})
 	k.ProduceMany(t, "orders", []int32{0, 1}, 5)
 	k.Commit(t, "g", map[string]map[int32]int64{"orders": {0: 2, 1: 2}})
 
 	dir := t.TempDir()
-	file := func(name string, content []byte) string {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, content, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	caFile, certFile, keyFile := file("ca.crt", p.caPEM), file("tls.crt", p.clientCertPEM), file("tls.key", p.clientKeyPEM)
+	caFile := p.WriteCA(t, dir)
+	certFile, keyFile := p.client.WriteFiles(t, dir, "tls")
 
 	tests := []struct {
 		name    string
 		md      []string
 		wantErr string // substring of an ErrUnavailable error; "" for success
 	}{
-		{name: "ca, cert and key inline", md: []string{"tls", "enable", "ca", string(p.caPEM), "cert", string(p.clientCertPEM), "key", string(p.clientKeyPEM)}},
+		{name: "ca, cert and key inline", md: []string{"tls", "enable", "ca", string(p.CAPEM), "cert", string(p.client.CertPEM), "key", string(p.client.KeyPEM)}},
 		{name: "ca, cert and key from files", md: []string{"tls", "enable", "caFile", caFile, "certFile", certFile, "keyFile", keyFile}},
-		{name: "encrypted key with keyPassword", md: []string{"tls", "enable", "ca", string(p.caPEM), "cert", string(p.clientCertPEM),
+		{name: "encrypted key with keyPassword", md: []string{"tls", "enable", "ca", string(p.CAPEM), "cert", string(p.client.CertPEM),
 			"key", string(p.clientKeyEncryptedPEM), "keyPassword", keyPassword}},
-		{name: "unsafeSsl skips server verification", md: []string{"tls", "enable", "unsafeSsl", "true", "cert", string(p.clientCertPEM), "key", string(p.clientKeyPEM)}},
-		{name: "unknown CA", md: []string{"tls", "enable", "cert", string(p.clientCertPEM), "key", string(p.clientKeyPEM)}, wantErr: "unknown authority"},
-		{name: "no client certificate", md: []string{"tls", "enable", "ca", string(p.caPEM)}, wantErr: "certificate required"},
+		{name: "unsafeSsl skips server verification", md: []string{"tls", "enable", "unsafeSsl", "true", "cert", string(p.client.CertPEM), "key", string(p.client.KeyPEM)}},
+		{name: "unknown CA", md: []string{"tls", "enable", "cert", string(p.client.CertPEM), "key", string(p.client.KeyPEM)}, wantErr: "unknown authority"},
+		{name: "no client certificate", md: []string{"tls", "enable", "ca", string(p.CAPEM)}, wantErr: "certificate required"},
 		{name: "tls disabled", md: []string{"tls", "disable"}, wantErr: "TLS missing"},
 	}
 	for _, tc := range tests {
@@ -248,7 +185,7 @@ func TestTLS(t *testing.T) {
 // built, and the password is not in it.
 func TestTLSWrongKeyPassword(t *testing.T) {
 	p := newPKI(t)
-	md := base("tls", "enable", "cert", string(p.clientCertPEM), "key", string(p.clientKeyEncryptedPEM), "keyPassword", "wrong-password-x")
+	md := base("tls", "enable", "cert", string(p.client.CertPEM), "key", string(p.clientKeyEncryptedPEM), "keyPassword", "wrong-password-x")
 	_, err := New(t.Context(), scalers.Config{Type: Type, Metadata: md})
 	if !errors.Is(err, scalers.ErrInvalidConfig) || !strings.Contains(err.Error(), "keyPassword") {
 		t.Fatalf("got error %v, want ErrInvalidConfig naming keyPassword", err)

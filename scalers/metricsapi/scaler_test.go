@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -245,32 +246,28 @@ func TestAuthModes(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testenv.NewPKI(t)
+	client := pki.ClientCert(t, "test")
+	ca, cert, key := string(pki.CAPEM), string(client.CertPEM), string(client.KeyPEM)
 	f := &fakeAPI{body: `{"v": 9}`}
-	mtls := pki.mtlsServer(t, f)
+	mtls := pki.StartMTLSServer(t, f)
 	plainTLS := httptest.NewUnstartedServer(f)
 	plainTLS.Config.ErrorLog = log.New(io.Discard, "", 0)
 	plainTLS.StartTLS()
 	t.Cleanup(plainTLS.Close)
 	dir := t.TempDir()
-	write := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	caFile, certFile, keyFile := write("ca.crt", pki.caPEM), write("tls.crt", pki.clientCert), write("tls.key", pki.clientKey)
+	caFile := pki.WriteCA(t, dir)
+	certFile, keyFile := client.WriteFiles(t, dir, "tls")
 
 	tests := []struct {
 		name    string
 		md      map[string]string
 		wantErr string
 	}{
-		{name: "client certificate", md: md("url", mtls.URL, "authMode", "tls", "ca", pki.caPEM, "cert", pki.clientCert, "key", pki.clientKey)},
+		{name: "client certificate", md: md("url", mtls.URL, "authMode", "tls", "ca", ca, "cert", cert, "key", key)},
 		{name: "client certificate from files", md: md("url", mtls.URL, "authMode", "tls", "caFile", caFile, "certFile", certFile, "keyFile", keyFile)},
-		{name: "apiKey and tls", md: md("url", mtls.URL, "authMode", "apiKey,tls", "apiKey", "k", "ca", pki.caPEM, "cert", pki.clientCert, "key", pki.clientKey)},
-		{name: "no client certificate", md: md("url", mtls.URL, "ca", pki.caPEM), wantErr: "certificate"},
+		{name: "apiKey and tls", md: md("url", mtls.URL, "authMode", "apiKey,tls", "apiKey", "k", "ca", ca, "cert", cert, "key", key)},
+		{name: "no client certificate", md: md("url", mtls.URL, "ca", ca), wantErr: "certificate"},
 		{name: "unknown authority", md: md("url", plainTLS.URL), wantErr: "certificate signed by unknown authority"},
 		{name: "unsafeSsl", md: md("url", plainTLS.URL, "unsafeSsl", "true")},
 	}

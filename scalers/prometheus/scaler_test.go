@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -280,9 +281,11 @@ func TestAuthModes(t *testing.T) {
 }
 
 func TestTLS(t *testing.T) {
-	pki := newTestPKI(t)
+	pki := testenv.NewPKI(t)
+	client := pki.ClientCert(t, "test")
+	ca, cert, key := string(pki.CAPEM), string(client.CertPEM), string(client.KeyPEM)
 	f := &fakeAPI{body: vectorBody("9")}
-	mtls := pki.mtlsServer(t, f)
+	mtls := pki.StartMTLSServer(t, f)
 	plainTLS := httptest.NewUnstartedServer(f)
 	plainTLS.Config.ErrorLog = log.New(io.Discard, "", 0)
 	plainTLS.StartTLS()
@@ -293,9 +296,9 @@ func TestTLS(t *testing.T) {
 		md      map[string]string
 		wantErr string
 	}{
-		{name: "client certificate", md: md("serverAddress", mtls.URL, "authModes", "tls", "ca", pki.caPEM, "cert", pki.clientCert, "key", pki.clientKey)},
-		{name: "client certificate, server not verified", md: md("serverAddress", mtls.URL, "authModes", "tls", "cert", pki.clientCert, "key", pki.clientKey, "unsafeSsl", "true")},
-		{name: "no client certificate", md: md("serverAddress", mtls.URL, "ca", pki.caPEM), wantErr: "certificate"},
+		{name: "client certificate", md: md("serverAddress", mtls.URL, "authModes", "tls", "ca", ca, "cert", cert, "key", key)},
+		{name: "client certificate, server not verified", md: md("serverAddress", mtls.URL, "authModes", "tls", "cert", cert, "key", key, "unsafeSsl", "true")},
+		{name: "no client certificate", md: md("serverAddress", mtls.URL, "ca", ca), wantErr: "certificate"},
 		{name: "unknown server authority", md: md("serverAddress", plainTLS.URL), wantErr: "certificate signed by unknown authority"},
 		{name: "unsafeSsl", md: md("serverAddress", plainTLS.URL, "unsafeSsl", "true")},
 	}

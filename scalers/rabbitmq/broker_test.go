@@ -544,8 +544,9 @@ func BenchmarkMetrics(b *testing.B) {
 // name is the user).
 func TestAMQPS(t *testing.T) {
 	c := newCerts(t)
+	server := c.ServerCert(t)
 	srv := testenv.StartRabbitMQWith(t, testenv.RabbitMQOptions{
-		TLS:     &testenv.RabbitMQTLS{CA: c.caPEM, Cert: c.certPEM, Key: c.keyPEM, RequireClientCert: true},
+		TLS:     &testenv.RabbitMQTLS{CA: c.caPEM, Cert: string(server.CertPEM), Key: string(server.KeyPEM), RequireClientCert: true},
 		Plugins: []string{"rabbitmq_auth_mechanism_ssl"},
 		Config:  "auth_mechanisms.1 = PLAIN\nauth_mechanisms.2 = AMQPLAIN\nauth_mechanisms.3 = EXTERNAL\nssl_cert_login_from = common_name\n",
 	})

@@ -2,17 +2,8 @@ package rabbitmq
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -192,61 +183,19 @@ func wantMetric(tb testing.TB, s *Scaler, want float64, active bool) {
 	})
 }
 
-// certs is a CA and a certificate it signed for 127.0.0.1 (server and
-// client use), PEM encoded.
+// certs is a test CA and a client certificate it issued for the user
+// 127.0.0.1 (the common name SASL EXTERNAL reads), PEM encoded as metadata
+// values.
 type certs struct {
+	*testenv.PKI
 	caPEM, certPEM, keyPEM string
-	pool                   *x509.CertPool
-	pair                   tls.Certificate
 }
 
 func newCerts(tb testing.TB) certs {
 	tb.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c := certs{
-		caPEM:   string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})),
-		certPEM: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		keyPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})),
-		pool:    x509.NewCertPool(),
-	}
-	c.pool.AddCert(caCert)
-	c.pair, err = tls.X509KeyPair([]byte(c.certPEM), []byte(c.keyPEM))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return c
+	pki := testenv.NewPKI(tb)
+	client := pki.ClientCert(tb, "127.0.0.1")
+	return certs{PKI: pki, caPEM: string(pki.CAPEM), certPEM: string(client.CertPEM), keyPEM: string(client.KeyPEM)}
 }
 
 // checkErr fails unless err wraps want and its message holds none of the

@@ -2,12 +2,9 @@ package rabbitmq
 
 import (
 	"bytes"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -332,14 +329,9 @@ func TestHTTPTimeoutAndUnreachable(t *testing.T) {
 // client certificate, with the keys tls, ca, cert, key and unsafeSsl.
 func TestHTTPTLS(t *testing.T) {
 	c := newCerts(t)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := c.StartMTLSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(`{"messages":7,"messages_ready":7}`))
 	}))
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{c.pair}, ClientCAs: c.pool, ClientAuth: tls.RequireAndVerifyClientCert}
-	// The failing cases make handshake errors on purpose.
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
 	base := map[string]string{"host": srv.URL, "queueName": "q"}
 	tests := []struct {
 		name   string
