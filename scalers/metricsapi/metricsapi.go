@@ -61,7 +61,7 @@ var authModes = []string{scalers.AuthModeBasic, scalers.AuthModeBearer, scalers.
 // valueLocation.
 func (m *Metadata) Validate() error {
 	var errs []error
-	if err := validateURL(m.URL); err != nil {
+	if err := scalers.ValidateHTTPURL("url", m.URL); err != nil {
 		errs = append(errs, err)
 	}
 	if m.AggregateFromKubeServiceEndpoints {
@@ -75,19 +75,6 @@ func (m *Metadata) Validate() error {
 	m.loc = loc
 	errs = append(errs, m.Auth.Supported(Type, authModes...), m.Auth.ValidateKeyParamName())
 	return scalers.Invalid(errs...)
-}
-
-func validateURL(raw string) error {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return scalers.NewFieldError("url", scalers.RedactURL(raw), "not a URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return scalers.NewFieldError("url", scalers.RedactURL(raw), "expected an http:// or https:// URL")
-	case u.Host == "":
-		return scalers.NewFieldError("url", scalers.RedactURL(raw), "URL has no host")
-	}
-	return nil
 }
 
 // ParseMetadata parses and validates trigger metadata; errors wrap
@@ -114,14 +101,14 @@ type Options struct {
 // Scaler fetches the URL and reads the value. It is safe for concurrent
 // use.
 type Scaler struct {
-	md        Metadata
-	client    *http.Client
-	transport http.RoundTripper
-	red       *scalers.Redactor
-	target    string // scheme://host/path, for messages
-	name      string
-	log       *slog.Logger
-	closed    atomic.Bool
+	md     Metadata
+	client *http.Client
+	src    *scalers.HTTPSource
+	red    *scalers.Redactor
+	target string // scheme://host/path, for messages
+	name   string
+	log    *slog.Logger
+	closed atomic.Bool
 }
 
 var _ scalers.Scaler = (*Scaler)(nil)
@@ -141,15 +128,9 @@ func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scale
 	if err != nil {
 		return nil, err
 	}
-	red := scalers.NewRedactor(md.Auth.Secrets()...)
-	red.AddURL(md.URL)
-	base := opts.Transport
-	if base == nil {
-		t, err := scalers.NewHTTPTransport(&md.Auth.TLS)
-		if err != nil {
-			return nil, red.Error(scalers.Invalid(err))
-		}
-		base = t
+	src, err := scalers.NewHTTPSource(scalers.HTTPSourceOptions{URL: md.URL, Auth: &md.Auth, Transport: opts.Transport})
+	if err != nil {
+		return nil, err
 	}
 	u, _ := url.Parse(md.URL) // validated by ParseMetadata
 	log := cfg.Logger
@@ -157,13 +138,13 @@ func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scale
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Scaler{
-		md:        md,
-		client:    &http.Client{Transport: &authTransport{next: base, host: u.Host, auth: &md.Auth}},
-		transport: base,
-		red:       red,
-		target:    (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(),
-		name:      scalers.MetricName("metric-api", md.ValueLocation),
-		log:       log.With("scaler", Type, "namespace", cfg.Namespace, "name", cfg.Name),
+		md:     md,
+		client: &http.Client{Transport: src.Transport},
+		src:    src,
+		red:    src.Redactor,
+		target: (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(),
+		name:   scalers.MetricName("metric-api", md.ValueLocation),
+		log:    log.With("scaler", Type, "namespace", cfg.Namespace, "name", cfg.Name),
 	}, nil
 }
 
@@ -253,31 +234,6 @@ func (s *Scaler) fetchError(parent context.Context, err error) error {
 // Close releases idle connections; Metrics fails afterwards.
 func (s *Scaler) Close() error {
 	s.closed.Store(true)
-	if ci, ok := s.transport.(interface{ CloseIdleConnections() }); ok {
-		ci.CloseIdleConnections()
-	}
+	s.src.CloseIdleConnections()
 	return nil
-}
-
-// authTransport adds credentials to requests for the configured host only,
-// so a redirect elsewhere never carries them (net/http would forward a
-// custom header such as X-API-KEY).
-type authTransport struct {
-	next http.RoundTripper
-	host string
-	auth *scalers.HTTPAuth
-}
-
-func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Host == t.host && len(t.auth.Modes) > 0 {
-		r := req.Clone(req.Context())
-		if err := t.auth.Apply(r); err != nil {
-			if req.Body != nil {
-				_ = req.Body.Close()
-			}
-			return nil, err
-		}
-		req = r
-	}
-	return t.next.RoundTrip(req)
 }

@@ -72,7 +72,7 @@ var reservedParams = []string{"query", "time"}
 // Validate checks relations ParseMetadata cannot express.
 func (m *Metadata) Validate() error {
 	var errs []error
-	if err := validateServerAddress(m.ServerAddress); err != nil {
+	if err := scalers.ValidateHTTPURL("serverAddress", m.ServerAddress); err != nil {
 		errs = append(errs, err)
 	}
 	for k := range m.QueryParameters {
@@ -92,19 +92,6 @@ func (m *Metadata) Validate() error {
 	}
 	errs = append(errs, m.Auth.Supported(Type, authModes...))
 	return scalers.Invalid(errs...)
-}
-
-func validateServerAddress(raw string) error {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return scalers.NewFieldError("serverAddress", scalers.RedactURL(raw), "not a URL")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return scalers.NewFieldError("serverAddress", scalers.RedactURL(raw), "expected an http:// or https:// URL")
-	case u.Host == "":
-		return scalers.NewFieldError("serverAddress", scalers.RedactURL(raw), "URL has no host")
-	}
-	return nil
 }
 
 func joinMap(m map[string]string) string {
@@ -141,15 +128,15 @@ type Options struct {
 
 // Scaler queries Prometheus. It is safe for concurrent use.
 type Scaler struct {
-	md        Metadata
-	api       v1.API
-	transport http.RoundTripper
-	clock     clock.PassiveClock
-	log       *slog.Logger
-	red       *scalers.Redactor
-	server    string // redacted serverAddress for messages
-	name      string
-	closed    atomic.Bool
+	md     Metadata
+	api    v1.API
+	src    *scalers.HTTPSource
+	clock  clock.PassiveClock
+	log    *slog.Logger
+	red    *scalers.Redactor
+	server string // redacted serverAddress for messages
+	name   string
+	closed atomic.Bool
 }
 
 var _ scalers.Scaler = (*Scaler)(nil)
@@ -169,17 +156,6 @@ func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scale
 	if err != nil {
 		return nil, err
 	}
-	red := scalers.NewRedactor(md.Auth.Secrets()...)
-	red.AddURL(md.ServerAddress)
-	base := opts.Transport
-	if base == nil {
-		t, err := scalers.NewHTTPTransport(&md.Auth.TLS)
-		if err != nil {
-			return nil, red.Error(scalers.Invalid(err))
-		}
-		base = t
-	}
-	server, _ := url.Parse(md.ServerAddress) // validated by ParseMetadata
 	params := url.Values{}
 	for k, v := range md.QueryParameters {
 		params.Set(k, v)
@@ -187,7 +163,17 @@ func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scale
 	if md.Namespace != "" {
 		params.Set("namespace", md.Namespace)
 	}
-	rt := &requestEditor{next: base, host: server.Host, params: params, headers: md.CustomHeaders, auth: &md.Auth}
+	src, err := scalers.NewHTTPSource(scalers.HTTPSourceOptions{
+		URL:       md.ServerAddress,
+		Auth:      &md.Auth,
+		Transport: opts.Transport,
+		Edit:      func(r *http.Request) { addParamsAndHeaders(r, params, md.CustomHeaders) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	red := src.Redactor
+	rt := &limitAnswers{next: src.Transport}
 	client, err := api.NewClient(api.Config{Address: md.ServerAddress, Client: &http.Client{Transport: rt}})
 	if err != nil {
 		return nil, red.Error(scalers.Invalid(scalers.NewFieldError("serverAddress", scalers.RedactURL(md.ServerAddress), err.Error())))
@@ -201,14 +187,14 @@ func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scale
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Scaler{
-		md:        md,
-		api:       v1.NewAPI(client),
-		transport: base,
-		clock:     clk,
-		log:       log.With("scaler", Type, "namespace", cfg.Namespace, "name", cfg.Name),
-		red:       red,
-		server:    scalers.RedactURL(md.ServerAddress),
-		name:      scalers.MetricName(Type),
+		md:     md,
+		api:    v1.NewAPI(client),
+		src:    src,
+		clock:  clk,
+		log:    log.With("scaler", Type, "namespace", cfg.Namespace, "name", cfg.Name),
+		red:    red,
+		server: scalers.RedactURL(md.ServerAddress),
+		name:   scalers.MetricName(Type),
 	}, nil
 }
 
@@ -304,8 +290,6 @@ func describeAPIError(e *v1.Error) string {
 // Close releases idle connections; Metrics fails afterwards.
 func (s *Scaler) Close() error {
 	s.closed.Store(true)
-	if ci, ok := s.transport.(interface{ CloseIdleConnections() }); ok {
-		ci.CloseIdleConnections()
-	}
+	s.src.CloseIdleConnections()
 	return nil
 }

@@ -5,44 +5,32 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-
-	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
-// requestEditor adds what the metadata asks for to each request the
-// client_golang client makes: query parameters, custom headers and
-// credentials. Only requests to the configured server get them, so a
-// redirect to another host never carries a credential.
-type requestEditor struct {
-	next    http.RoundTripper
-	host    string
-	params  url.Values
-	headers map[string]string
-	auth    *scalers.HTTPAuth
+// addParamsAndHeaders adds the query parameters and custom headers the
+// metadata asks for to a request the client_golang client makes to the
+// server (scalers.HTTPSource adds the credentials after it).
+func addParamsAndHeaders(r *http.Request, params url.Values, headers map[string]string) {
+	if len(params) > 0 {
+		q := r.URL.Query()
+		for k, vs := range params {
+			q[k] = vs
+		}
+		r.URL.RawQuery = q.Encode()
+	}
+	for k, v := range headers {
+		r.Header.Add(k, v)
+	}
 }
 
-func (e *requestEditor) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Host == e.host {
-		r := req.Clone(req.Context())
-		if len(e.params) > 0 {
-			q := r.URL.Query()
-			for k, vs := range e.params {
-				q[k] = vs
-			}
-			r.URL.RawQuery = q.Encode()
-		}
-		for k, v := range e.headers {
-			r.Header.Add(k, v)
-		}
-		if err := e.auth.Apply(r); err != nil {
-			if req.Body != nil {
-				_ = req.Body.Close()
-			}
-			return nil, err
-		}
-		req = r
-	}
-	resp, err := e.next.RoundTrip(req)
+// limitAnswers caps the body of every answer at MaxAnswerBytes:
+// client_golang reads whole bodies itself.
+type limitAnswers struct {
+	next http.RoundTripper
+}
+
+func (t *limitAnswers) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		return nil, err
 	}
