@@ -238,59 +238,38 @@ func buildClient(m *connMeta, poolSize int, pipeline bool) (*clientHandle, error
 			return m.Username, pw, err
 		}
 	}
+	// One set of options for the three kinds of client; the conversion
+	// below keeps those each kind has (a failover client has no
+	// maintenance notifications).
+	o := &redis.UniversalOptions{
+		Addrs:                      m.addrs,
+		DB:                         m.DatabaseIndex,
+		CredentialsProviderContext: creds,
+		TLSConfig:                  tlsCfg,
+		PoolSize:                   poolSize,
+		ReadBufferSize:             bufferSize,
+		WriteBufferSize:            bufferSize,
+		MaxRetries:                 1,
+		DialerRetries:              1,
+		ContextTimeoutEnabled:      true,
+		DisableIdentity:            true,
+		MaintNotificationsConfig:   &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	}
 	h := &clientHandle{}
 	switch m.topo {
 	case cluster:
-		h.c = redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:                      m.addrs,
-			CredentialsProviderContext: creds,
-			TLSConfig:                  tlsCfg,
-			PoolSize:                   poolSize,
-			ReadBufferSize:             bufferSize,
-			WriteBufferSize:            bufferSize,
-			MaxRetries:                 1,
-			DialerRetries:              1,
-			ContextTimeoutEnabled:      true,
-			DisableIdentity:            true,
-			MaintNotificationsConfig:   &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-		})
+		h.c = redis.NewClusterClient(o.Cluster())
 	case sentinel:
 		pw, err := m.SentinelPassword.Value()
 		if err != nil {
 			return nil, scalers.Invalid(scalers.NewFieldError("sentinelPasswordFile", "", err.Error()))
 		}
 		h.sentinelPassword = pw
-		h.c = redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName:                 m.SentinelMaster,
-			SentinelAddrs:              m.addrs,
-			SentinelUsername:           m.SentinelUsername,
-			SentinelPassword:           pw,
-			DB:                         m.DatabaseIndex,
-			CredentialsProviderContext: creds,
-			TLSConfig:                  tlsCfg,
-			PoolSize:                   poolSize,
-			ReadBufferSize:             bufferSize,
-			WriteBufferSize:            bufferSize,
-			MaxRetries:                 1,
-			DialerRetries:              1,
-			ContextTimeoutEnabled:      true,
-			DisableIdentity:            true,
-		})
+		o.MasterName, o.SentinelUsername, o.SentinelPassword = m.SentinelMaster, m.SentinelUsername, pw
+		h.c = redis.NewFailoverClient(o.Failover())
 	default:
-		h.c = redis.NewClient(&redis.Options{
-			Addr:                       m.addrs[0],
-			DB:                         m.DatabaseIndex,
-			CredentialsProviderContext: creds,
-			TLSConfig:                  tlsCfg,
-			PoolSize:                   poolSize,
-			ReadBufferSize:             bufferSize,
-			WriteBufferSize:            bufferSize,
-			MaxRetries:                 1,
-			DialerRetries:              1,
-			ContextTimeoutEnabled:      true,
-			DisableIdentity:            true,
-			MaintNotificationsConfig:   &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-		})
+		// Only the first address is used, as in KEDA.
+		h.c = redis.NewClient(o.Simple())
 	}
 	if pipeline {
 		// The deferred face: Submit plus WaitContext honours the caller's
