@@ -8,45 +8,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
-)
 
-// secretFiles points every key ending in File (paths inside the cluster)
-// at a temporary file, so the sources can be built here.
-func secretFiles(tb testing.TB, md map[string]string) {
-	tb.Helper()
-	p := filepath.Join(tb.TempDir(), "secret")
-	if err := os.WriteFile(p, []byte("token"), 0o600); err != nil {
-		tb.Fatal(err)
-	}
-	for k := range md {
-		if strings.HasSuffix(k, "File") {
-			md[k] = p
-		}
-	}
-}
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
+)
 
 // kedaExample reads the trigger metadata of examples/keda/custom.yaml.
 func kedaExample(tb testing.TB) map[string]string {
 	tb.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "examples", "keda", "custom.yaml"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var so struct {
-		Spec struct {
-			Triggers []struct {
-				Type     string
-				Metadata map[string]string
-			}
-		}
-	}
-	if err := yaml.Unmarshal(b, &so); err != nil {
-		tb.Fatalf("examples/keda/custom.yaml: %v", err)
-	}
-	if len(so.Spec.Triggers) != 1 || so.Spec.Triggers[0].Type != "external" {
-		tb.Fatalf("examples/keda/custom.yaml: want one external trigger, got %+v", so.Spec.Triggers)
-	}
-	md := so.Spec.Triggers[0].Metadata
+	md := scalertest.KEDATrigger(tb, "custom.yaml")
 	if md["scalerType"] != Type || md["scalerAddress"] == "" {
 		tb.Fatalf("examples/keda/custom.yaml: scalerType %q scalerAddress %q", md["scalerType"], md["scalerAddress"])
 	}
@@ -125,7 +94,8 @@ func TestExamplesAreTheSameScaler(t *testing.T) {
 
 	for name, cfg := range map[string]Config{"keda": flat, "crd": crd} {
 		for _, src := range cfg.Sources {
-			secretFiles(t, src.Metadata)
+			// Keys ending in File point at paths inside the cluster.
+			scalertest.StandInFiles(t, src.Metadata, "token")
 		}
 		s, err := New(t.Context(), cfg, Options{Registry: reg})
 		if err != nil {

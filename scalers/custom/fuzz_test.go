@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -20,12 +21,7 @@ func FuzzParseMetadata(f *testing.F) {
 	f.Add("expression=has(sources.q) ? q : 0.0\nthreshold=1e3\nactivationThreshold=-2\nsource.q.type=external\nsource.q.headers=A: b")
 	f.Add("source.sources.type=custom\nsource.in.type=\nthreshold=NaN\nthreshold=Inf")
 	f.Fuzz(func(t *testing.T, text string) {
-		md := map[string]string{}
-		for _, line := range strings.Split(text, "\n") {
-			k, v, _ := strings.Cut(line, "=")
-			md[k] = v
-		}
-		cfg, err := ParseMetadata(md)
+		cfg, err := ParseMetadata(scalertest.LinesToMap(text))
 		if err != nil {
 			if !errors.Is(err, scalers.ErrInvalidConfig) {
 				t.Fatalf("error is not ErrInvalidConfig: %v", err)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -107,7 +108,7 @@ func TestExtractValue(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ExtractValue(tc.input, tc.format, tc.loc)
 			if tc.wantErr != nil {
-				checkErr(t, err, tc.wantErr, tc.wantMsg)
+				scalertest.CheckErr(t, err, tc.wantErr, tc.wantMsg)
 				return
 			}
 			if err != nil {

@@ -9,18 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
-
-// linesToMap turns "key=value" lines into metadata.
-func linesToMap(s string) map[string]string {
-	m := map[string]string{}
-	for _, line := range strings.Split(s, "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		m[k] = v
-	}
-	return m
-}
 
 func FuzzParseMetadata(f *testing.F) {
 	for _, seed := range []string{
@@ -37,7 +28,7 @@ func FuzzParseMetadata(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		m, err := ParseMetadata(linesToMap(in))
+		m, err := ParseMetadata(scalertest.LinesToMap(in))
 		if err != nil {
 			if !errors.Is(err, scalers.ErrInvalidConfig) {
 				t.Fatalf("error %v does not wrap ErrInvalidConfig", err)
@@ -47,7 +38,7 @@ func FuzzParseMetadata(f *testing.F) {
 		if m.TargetValue <= 0 || m.Timeout <= 0 || m.loc == nil {
 			t.Fatalf("accepted invalid metadata: %+v", m)
 		}
-		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: linesToMap(in)}, Options{Transport: answer(`{"v":1}`)})
+		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: scalertest.LinesToMap(in)}, Options{Transport: answer(`{"v":1}`)})
 		if err != nil {
 			t.Fatalf("ParseMetadata accepted what New refuses: %v", err)
 		}

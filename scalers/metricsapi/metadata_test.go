@@ -1,7 +1,6 @@
 package metricsapi
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -73,7 +73,7 @@ func TestParseMetadata(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseMetadata(tc.md)
 			if len(tc.wantErr) > 0 {
-				checkErr(t, err, scalers.ErrInvalidConfig, tc.wantErr...)
+				scalertest.CheckErr(t, err, scalers.ErrInvalidConfig, tc.wantErr...)
 				return
 			}
 			if err != nil {
@@ -115,7 +115,7 @@ func TestParseMetadataAuth(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseMetadata(tc.md)
 			if len(tc.wantErr) > 0 {
-				checkErr(t, err, scalers.ErrInvalidConfig, tc.wantErr...)
+				scalertest.CheckErr(t, err, scalers.ErrInvalidConfig, tc.wantErr...)
 				return
 			}
 			if err != nil {
@@ -134,23 +134,6 @@ func TestParseMetadataHidesSecrets(t *testing.T) {
 	for _, secret := range []string{"hunter2-pw", "tok-XYZ-123", "pw-ABC-456"} {
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("error %q contains the secret %q", err, secret)
-		}
-	}
-}
-
-// checkErr fails unless err wraps sentinel and its message contains every
-// substring.
-func checkErr(tb testing.TB, err, sentinel error, subs ...string) {
-	tb.Helper()
-	if err == nil {
-		tb.Fatalf("got no error, want one wrapping %v containing %q", sentinel, subs)
-	}
-	if sentinel != nil && !errors.Is(err, sentinel) {
-		tb.Errorf("error %q does not wrap %v", err, sentinel)
-	}
-	for _, s := range subs {
-		if !strings.Contains(err.Error(), s) {
-			tb.Errorf("error %q does not contain %q", err, s)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
@@ -180,7 +181,7 @@ func TestAnswers(t *testing.T) {
 			s := newScaler(t, md("url", srv.URL+"/x", "valueLocation", tc.loc, "format", tc.format), Options{})
 			v, err := s.Value(t.Context())
 			if tc.wantErr != nil {
-				checkErr(t, err, tc.wantErr, tc.wantMsg)
+				scalertest.CheckErr(t, err, tc.wantErr, tc.wantMsg)
 				return
 			}
 			if err != nil || v != tc.want {
@@ -277,7 +278,7 @@ func TestTLS(t *testing.T) {
 			s := newScaler(t, tc.md, Options{})
 			v, err := s.Value(t.Context())
 			if tc.wantErr != "" {
-				checkErr(t, err, scalers.ErrUnavailable, tc.wantErr)
+				scalertest.CheckErr(t, err, scalers.ErrUnavailable, tc.wantErr)
 				return
 			}
 			if err != nil || v != 9 {
@@ -311,7 +312,7 @@ func TestSlowAnswer(t *testing.T) {
 	for _, u := range []string{slowHeaders.URL, slowBody.URL} {
 		s := newScaler(t, md("url", u, "valueLocation", "v", "timeout", "150"), Options{})
 		_, err := s.Value(t.Context())
-		checkErr(t, err, scalers.ErrUnavailable, "metrics-api: "+u+": no answer within 150ms (timeout)")
+		scalertest.CheckErr(t, err, scalers.ErrUnavailable, "metrics-api: "+u+": no answer within 150ms (timeout)")
 	}
 }
 
@@ -358,7 +359,7 @@ func TestHugeAnswer(t *testing.T) {
 			s := newScaler(t, md("url", srv.URL, "valueLocation", "v"), Options{})
 			v, err := s.Value(t.Context())
 			if tc.wantErr {
-				checkErr(t, err, scalers.ErrUnavailable, "answer larger than 10 MiB")
+				scalertest.CheckErr(t, err, scalers.ErrUnavailable, "answer larger than 10 MiB")
 				return
 			}
 			if err != nil || v != 1 {
@@ -385,7 +386,7 @@ func TestDownAndBack(t *testing.T) {
 	}
 	srv.Close()
 	_, err = s.Value(t.Context())
-	checkErr(t, err, scalers.ErrUnavailable, "metrics-api: http://"+addr+"/m: ", "connection refused")
+	scalertest.CheckErr(t, err, scalers.ErrUnavailable, "metrics-api: http://"+addr+"/m: ", "connection refused")
 
 	// Back on the same address.
 	l2, err := net.Listen("tcp", addr)

@@ -6,21 +6,11 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"strings"
 	"testing"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
-
-// linesToMap turns "key=value" lines into metadata.
-func linesToMap(s string) map[string]string {
-	m := map[string]string{}
-	for _, line := range strings.Split(s, "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		m[k] = v
-	}
-	return m
-}
 
 func FuzzParseMetadata(f *testing.F) {
 	for _, seed := range []string{
@@ -37,7 +27,7 @@ func FuzzParseMetadata(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		m, err := ParseMetadata(linesToMap(in))
+		m, err := ParseMetadata(scalertest.LinesToMap(in))
 		if err != nil {
 			if !errors.Is(err, scalers.ErrInvalidConfig) {
 				t.Fatalf("error %v does not wrap ErrInvalidConfig", err)
@@ -47,7 +37,7 @@ func FuzzParseMetadata(f *testing.F) {
 		if m.Threshold <= 0 || m.Timeout <= 0 || m.Query == "" {
 			t.Fatalf("accepted invalid metadata: %+v", m)
 		}
-		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: linesToMap(in)}, Options{Transport: answer(200, vectorBody("1"))})
+		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: scalertest.LinesToMap(in)}, Options{Transport: answer(200, vectorBody("1"))})
 		if err != nil {
 			t.Fatalf("ParseMetadata accepted what New refuses: %v", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
@@ -69,7 +70,7 @@ func TestRealPrometheus(t *testing.T) {
 	t.Run("several series", func(t *testing.T) {
 		s := scaler(t, "query", `hpa_queue`)
 		_, err := s.Value(t.Context())
-		checkErr(t, err, scalers.ErrNoData, "returned 2 samples, expected exactly 1", `queue="a"`)
+		scalertest.CheckErr(t, err, scalers.ErrNoData, "returned 2 samples, expected exactly 1", `queue="a"`)
 	})
 
 	t.Run("a series that goes away", func(t *testing.T) {
@@ -81,7 +82,7 @@ func TestRealPrometheus(t *testing.T) {
 		// The next scrape marks the series stale: the query is empty.
 		eventually(t, strict, "no samples", func(_ float64, err error) bool { return errors.Is(err, scalers.ErrNoData) })
 		_, err := strict.Value(t.Context())
-		checkErr(t, err, scalers.ErrNoData, "returned no samples")
+		scalertest.CheckErr(t, err, scalers.ErrNoData, "returned no samples")
 		if v, err := ignore.Value(t.Context()); err != nil || v != 0 {
 			t.Fatalf("ignoreNullValues: got %v, %v; want 0", v, err)
 		}
@@ -100,12 +101,12 @@ func TestRealPrometheus(t *testing.T) {
 
 	t.Run("invalid PromQL", func(t *testing.T) {
 		_, err := scaler(t, "query", `sum(hpa_queue`).Value(t.Context())
-		checkErr(t, err, scalers.ErrInvalidConfig, `query "sum(hpa_queue": rejected by `+p.URL, "parse error")
+		scalertest.CheckErr(t, err, scalers.ErrInvalidConfig, `query "sum(hpa_queue": rejected by `+p.URL, "parse error")
 	})
 
 	t.Run("range vector", func(t *testing.T) {
 		_, err := scaler(t, "query", `hpa_queue{queue="b"}[1m]`).Value(t.Context())
-		checkErr(t, err, scalers.ErrNoData, "range vector")
+		scalertest.CheckErr(t, err, scalers.ErrNoData, "range vector")
 	})
 
 	t.Run("query parameters and namespace", func(t *testing.T) {
@@ -113,7 +114,7 @@ func TestRealPrometheus(t *testing.T) {
 		// it knows is a configuration error.
 		eventually(t, scaler(t, "query", `sum(hpa_queue)`, "namespace", "ns", "queryParameters", "dedup=true"), "sum", func(_ float64, err error) bool { return err == nil })
 		_, err := scaler(t, "query", `sum(hpa_queue)`, "queryParameters", "timeout=banana").Value(t.Context())
-		checkErr(t, err, scalers.ErrInvalidConfig, "rejected by")
+		scalertest.CheckErr(t, err, scalers.ErrInvalidConfig, "rejected by")
 	})
 }
 
@@ -130,7 +131,7 @@ func TestRealPrometheusDownAndBack(t *testing.T) {
 	}
 	p.Stop()
 	_, err := s.Value(t.Context())
-	checkErr(t, err, scalers.ErrUnavailable, "prometheus query: "+p.URL, "connection refused")
+	scalertest.CheckErr(t, err, scalers.ErrUnavailable, "prometheus query: "+p.URL, "connection refused")
 	if err := p.Restart(); err != nil {
 		t.Fatalf("restart: %v", err)
 	}

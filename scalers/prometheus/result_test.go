@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -52,7 +53,7 @@ func TestSampleValue(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := SampleValue(tc.in, tc.ignoreNull)
 			if tc.wantErr != nil {
-				checkErr(t, err, tc.wantErr, tc.wantMsg)
+				scalertest.CheckErr(t, err, tc.wantErr, tc.wantMsg)
 				return
 			}
 			if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
@@ -204,7 +205,7 @@ func TestAnswers(t *testing.T) {
 			s := newScaler(t, md("serverAddress", srv.URL, "ignoreNullValues", tc.ignoreNull), Options{})
 			m, err := s.Metrics(t.Context())
 			if tc.wantErr != nil {
-				checkErr(t, err, tc.wantErr, tc.wantMsg)
+				scalertest.CheckErr(t, err, tc.wantErr, tc.wantMsg)
 				return
 			}
 			if err != nil {
@@ -307,7 +308,7 @@ func TestTLS(t *testing.T) {
 			s := newScaler(t, tc.md, Options{})
 			m, err := s.Metrics(t.Context())
 			if tc.wantErr != "" {
-				checkErr(t, err, scalers.ErrUnavailable, tc.wantErr)
+				scalertest.CheckErr(t, err, scalers.ErrUnavailable, tc.wantErr)
 				return
 			}
 			if err != nil {
@@ -321,7 +322,7 @@ func TestTLS(t *testing.T) {
 
 	t.Run("bad PEM is a configuration error", func(t *testing.T) {
 		_, err := New(t.Context(), scalers.Config{Metadata: md("authModes", "tls", "cert", "not pem", "key", "not pem")})
-		checkErr(t, err, scalers.ErrInvalidConfig, "invalid certificate/key pair")
+		scalertest.CheckErr(t, err, scalers.ErrInvalidConfig, "invalid certificate/key pair")
 	})
 }
 
@@ -338,7 +339,7 @@ func TestTimeout(t *testing.T) {
 	defer close(release)
 	s := newScaler(t, md("serverAddress", srv.URL, "timeout", "100"), Options{})
 	_, err := s.Metrics(t.Context())
-	checkErr(t, err, scalers.ErrUnavailable, "no answer within 100ms (timeout)")
+	scalertest.CheckErr(t, err, scalers.ErrUnavailable, "no answer within 100ms (timeout)")
 }
 
 func TestCallerCancels(t *testing.T) {
@@ -372,7 +373,7 @@ func TestAnswerTooLarge(t *testing.T) {
 	defer srv.Close()
 	s := newScaler(t, md("serverAddress", srv.URL), Options{})
 	_, err := s.Metrics(t.Context())
-	checkErr(t, err, scalers.ErrUnavailable, "answer larger than 10 MiB")
+	scalertest.CheckErr(t, err, scalers.ErrUnavailable, "answer larger than 10 MiB")
 }
 
 func TestServerDown(t *testing.T) {
@@ -385,7 +386,7 @@ func TestServerDown(t *testing.T) {
 	_ = l.Close()
 	s := newScaler(t, md("serverAddress", "http://admin:pw-in-url-42@"+addr), Options{})
 	_, err = s.Metrics(t.Context())
-	checkErr(t, err, scalers.ErrUnavailable, "prometheus query: http://admin:xxxxx@"+addr+": dial tcp "+addr+": connect: connection refused")
+	scalertest.CheckErr(t, err, scalers.ErrUnavailable, "prometheus query: http://admin:xxxxx@"+addr+": dial tcp "+addr+": connect: connection refused")
 	if strings.Contains(err.Error(), "pw-in-url-42") {
 		t.Errorf("error %q contains the password of serverAddress", err)
 	}
@@ -407,7 +408,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	defer apiSrv.Close()
 	s := newScaler(t, md("serverAddress", apiSrv.URL, "authModes", "bearer", "bearerToken", token), Options{})
 	_, err := s.Metrics(t.Context())
-	checkErr(t, err, scalers.ErrUnavailable, "bad token [redacted]")
+	scalertest.CheckErr(t, err, scalers.ErrUnavailable, "bad token [redacted]")
 	for _, meta := range []map[string]string{
 		md("serverAddress", srv.URL, "authModes", "bearer", "bearerToken", token),
 		md("serverAddress", srv.URL, "authModes", "custom", "customAuthHeader", "X-Key", "customAuthValue", token),
@@ -415,7 +416,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	} {
 		s := newScaler(t, meta, Options{})
 		_, err := s.Metrics(t.Context())
-		checkErr(t, err, scalers.ErrUnavailable, "server error: 500")
+		scalertest.CheckErr(t, err, scalers.ErrUnavailable, "server error: 500")
 		if strings.Contains(err.Error(), token) || strings.Contains(err.Error(), "denied") {
 			t.Errorf("error %q contains the secret", err)
 		}

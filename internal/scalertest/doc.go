@@ -1,0 +1,6 @@
+// Package scalertest holds the test helpers that several scaler packages
+// share: reading the KEDA examples under examples/keda, standing in for
+// secret files, checking an error's sentinel and message, and turning fuzz
+// input into metadata. Every helper that can fail takes a testing.TB and
+// calls t.Helper(). Servers for integration tests are in internal/testenv.
+package scalertest

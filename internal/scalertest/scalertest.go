@@ -1,0 +1,101 @@
+package scalertest
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+)
+
+// CheckErr fails unless err wraps sentinel (when not nil) and its message
+// contains every substring.
+func CheckErr(tb testing.TB, err, sentinel error, subs ...string) {
+	tb.Helper()
+	if err == nil {
+		tb.Fatalf("got no error, want one wrapping %v containing %q", sentinel, subs)
+	}
+	if sentinel != nil && !errors.Is(err, sentinel) {
+		tb.Errorf("error %q does not wrap %v", err, sentinel)
+	}
+	for _, s := range subs {
+		if !strings.Contains(err.Error(), s) {
+			tb.Errorf("error %q does not contain %q", err, s)
+		}
+	}
+}
+
+// LinesToMap turns "key=value" lines (fuzz input) into metadata; a line
+// without "=" is a key with an empty value.
+func LinesToMap(s string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(s, "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		m[k] = v
+	}
+	return m
+}
+
+// KEDATrigger returns the metadata of the trigger of examples/keda/<file>,
+// a KEDA ScaledObject. It fails the test unless the file has exactly one
+// trigger, of type external.
+func KEDATrigger(tb testing.TB, file string) map[string]string {
+	tb.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(tb), "examples", "keda", file))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var so struct {
+		Spec struct {
+			Triggers []struct {
+				Type     string            `json:"type"`
+				Metadata map[string]string `json:"metadata"`
+			} `json:"triggers"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(b, &so); err != nil {
+		tb.Fatalf("%s: %v", file, err)
+	}
+	if len(so.Spec.Triggers) != 1 || so.Spec.Triggers[0].Type != "external" {
+		tb.Fatalf("%s: want one external trigger, got %+v", file, so.Spec.Triggers)
+	}
+	return so.Spec.Triggers[0].Metadata
+}
+
+// StandInFiles points every key of md ending in File (a path inside the
+// cluster) at a temporary file holding content, so the secret can be read
+// here.
+func StandInFiles(tb testing.TB, md map[string]string, content string) {
+	tb.Helper()
+	for k := range md {
+		if strings.HasSuffix(k, "File") {
+			p := filepath.Join(tb.TempDir(), k)
+			if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+				tb.Fatal(err)
+			}
+			md[k] = p
+		}
+	}
+}
+
+// repoRoot is the directory of go.mod above the working directory (a test
+// runs in its package's directory).
+func repoRoot(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			tb.Fatal("scalertest: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
