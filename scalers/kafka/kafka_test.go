@@ -46,14 +46,7 @@ func lagOf(t testing.TB, s *Scaler) (float64, bool) {
 
 func trigger(k *testenv.Kafka, kv ...string) map[string]string {
 	md := map[string]string{"bootstrapServers": k.Addrs()[0] + "," + k.Addrs()[len(k.Addrs())-1], "consumerGroup": "g", "topic": "orders"}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == "<delete>" {
-			delete(md, kv[i])
-			continue
-		}
-		md[kv[i]] = kv[i+1]
-	}
-	return md
+	return withKeys(md, kv...)
 }
 
 // TestMetricsFlags runs every lag setting against one cluster state:

@@ -15,7 +15,12 @@ import (
 
 // base is a valid trigger; cases add or override keys.
 func base(kv ...string) map[string]string {
-	md := map[string]string{"bootstrapServers": "foobar:9092", "consumerGroup": "my-group", "topic": "my-topic"}
+	return withKeys(map[string]string{"bootstrapServers": "foobar:9092", "consumerGroup": "my-group", "topic": "my-topic"}, kv...)
+}
+
+// withKeys sets the keys of kv (key, value, ...) in md and returns it; the
+// value "<delete>" removes the key.
+func withKeys(md map[string]string, kv ...string) map[string]string {
 	for i := 0; i+1 < len(kv); i += 2 {
 		if kv[i+1] == "<delete>" {
 			delete(md, kv[i])
