@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -120,12 +119,12 @@ func LaunchPrometheus(opts PrometheusOptions) (*Prometheus, error) {
 	// Prometheus binding it; try a few ports before giving up.
 	var lastErr error
 	for range 3 {
-		port, err := promFreePort()
+		ports, err := freePorts(1)
 		if err != nil {
 			_ = os.RemoveAll(dir)
 			return nil, err
 		}
-		p.Port, p.URL = port, "http://127.0.0.1:"+strconv.Itoa(port)
+		p.Port, p.URL = ports[0], "http://127.0.0.1:"+strconv.Itoa(ports[0])
 		if lastErr = p.start(); lastErr == nil {
 			return p, nil
 		}
@@ -224,13 +223,7 @@ func (p *Prometheus) kill() {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
+	terminate(cmd, done, 10*time.Second, func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 }
 
 // Stop stops the server; its port and data stay reserved for Restart.
@@ -250,24 +243,11 @@ func (p *Prometheus) Close() error {
 }
 
 func (p *Prometheus) logTail(n int) string {
-	b, err := os.ReadFile(filepath.Join(p.dir, "prometheus.log"))
+	tail, err := lastLines(filepath.Join(p.dir, "prometheus.log"), n)
 	if err != nil {
 		return "(no log: " + err.Error() + ")"
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func promFreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return tail
 }
 
 // RemoteSample is one sample pushed with RemoteWrite.

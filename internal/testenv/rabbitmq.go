@@ -439,15 +439,11 @@ func (r *RabbitMQ) Close() error {
 
 // logTail returns the last n lines of the console output for error reports.
 func (r *RabbitMQ) logTail(n int) string {
-	b, err := os.ReadFile(filepath.Join(r.dir, "console.log"))
+	tail, err := lastLines(filepath.Join(r.dir, "console.log"), n)
 	if err != nil {
 		return "(no console log: " + err.Error() + ")"
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "rabbitmq-server console (last lines):\n" + strings.Join(lines, "\n")
+	return "rabbitmq-server console (last lines):\n" + tail
 }
 
 // AMQPURL returns the amqp:// URL of vhost with the administrator's
@@ -559,25 +555,4 @@ func (r *RabbitMQ) grant(tb testing.TB, vhost, user string) {
 	if err := r.API(context.Background(), http.MethodPut, path, perm, nil); err != nil {
 		tb.Fatalf("grant %q on vhost %q: %v", user, vhost, err)
 	}
-}
-
-// freePorts returns n distinct loopback TCP ports that were free a moment
-// ago.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }

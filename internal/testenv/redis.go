@@ -246,13 +246,7 @@ func (r *Redis) Stop() {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
+	terminate(cmd, done, 10*time.Second, func() { _ = cmd.Process.Kill() })
 }
 
 // Start starts a stopped server again on the same port (and with the same
@@ -480,12 +474,11 @@ func redisIsExecutable(p string) bool {
 
 func redisFreePort(tb testing.TB) int {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freePorts(1)
 	if err != nil {
-		tb.Fatalf("testenv: find a free port: %v", err)
+		tb.Fatalf("testenv: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return ports[0]
 }
 
 // writeRedisTLS makes a CA, a server certificate for 127.0.0.1 and
