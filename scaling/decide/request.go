@@ -546,18 +546,7 @@ func values(errs *errList, path string, ms scaling.MetricSpec, pods, requests []
 		if pods == nil {
 			errs.add(path+".podValuesMilli", "missing: required for a %s metric", ms.Type)
 		}
-		var sum int64
-		for j, v := range pods {
-			if v < 0 {
-				errs.add(fmt.Sprintf("%s.podValuesMilli[%d]", path, j), "%d: expected 0 or more", v)
-			}
-			if s := sum + v; v > 0 && s < sum {
-				errs.add(path+".podValuesMilli", "sum overflows int64")
-				break
-			} else {
-				sum = s
-			}
-		}
+		sum := nonNegativeSum(errs, path+".podValuesMilli", pods)
 		if ms.Target == scaling.UtilizationTarget {
 			if sum > math.MaxInt64/100 {
 				errs.add(path+".podValuesMilli", "sum %d too large to take a percentage of", sum)
@@ -568,18 +557,7 @@ func values(errs *errList, path string, ms scaling.MetricSpec, pods, requests []
 			case len(requests) != len(pods):
 				errs.add(path+".podRequestsMilli", "%d values: expected one per pod (%d)", len(requests), len(pods))
 			}
-			var rsum int64
-			for j, v := range requests {
-				if v < 0 {
-					errs.add(fmt.Sprintf("%s.podRequestsMilli[%d]", path, j), "%d: expected 0 or more", v)
-				}
-				if s := rsum + v; v > 0 && s < rsum {
-					errs.add(path+".podRequestsMilli", "sum overflows int64")
-					break
-				} else {
-					rsum = s
-				}
-			}
+			nonNegativeSum(errs, path+".podRequestsMilli", requests)
 		}
 		mv.PodValuesMilli, mv.PodRequestsMilli = pods, requests
 	case scaling.ObjectMetric:
@@ -595,6 +573,25 @@ func values(errs *errList, path string, ms scaling.MetricSpec, pods, requests []
 		mv.ValuesMilli = series
 	}
 	return mv
+}
+
+// nonNegativeSum reports every negative value of vs (the list at path) and
+// a sum that overflows int64, and returns the sum of the values before any
+// overflow.
+func nonNegativeSum(errs *errList, path string, vs []int64) int64 {
+	var sum int64
+	for j, v := range vs {
+		if v < 0 {
+			errs.add(fmt.Sprintf("%s[%d]", path, j), "%d: expected 0 or more", v)
+		}
+		if s := sum + v; v > 0 && s < sum {
+			errs.add(path, "sum overflows int64")
+			break
+		} else {
+			sum = s
+		}
+	}
+	return sum
 }
 
 func (req *Request) validateAdditions(d *Decoded, errs *errList) {
