@@ -68,9 +68,13 @@ type TrackerOptions struct {
 var Families = []string{"naive", "ses", "seasonal-naive", "seasonal-ratio", "seasonal-analog", "holt-winters-additive", "holt-winters-multiplicative"}
 
 func (o TrackerOptions) withDefaults() TrackerOptions {
-	day := 0
+	// The default refit interval and half-life: a week of steps within
+	// [48, 10080], or 2016 (a week of 5-minute steps) when Step is unknown.
+	week := 2016
 	if o.Step > 0 {
-		day = int(24 * time.Hour / o.Step)
+		if day := int(24 * time.Hour / o.Step); day > 0 {
+			week = min(max(7*day, 48), 10080)
+		}
 	}
 	if o.Horizon <= 0 {
 		o.Horizon = 12
@@ -79,16 +83,10 @@ func (o TrackerOptions) withDefaults() TrackerOptions {
 		o.History = 20160
 	}
 	if o.RefitEvery <= 0 {
-		o.RefitEvery = 2016
-		if day > 0 {
-			o.RefitEvery = min(max(7*day, 48), 10080)
-		}
+		o.RefitEvery = week
 	}
 	if o.HalfLife <= 0 {
-		o.HalfLife = 2016
-		if day > 0 {
-			o.HalfLife = min(max(7*day, 48), 10080)
-		}
+		o.HalfLife = week
 	}
 	if o.UnderWeight <= 0 {
 		o.UnderWeight = 2
