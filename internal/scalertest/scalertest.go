@@ -1,7 +1,11 @@
 package scalertest
 
 import (
+	"bytes"
 	"errors"
+	"io"
+	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +41,39 @@ func LinesToMap(s string) map[string]string {
 	}
 	return m
 }
+
+// WithKeys returns a copy of base with the keys of kv (key, value, ...)
+// set; an empty value deletes the key.
+func WithKeys(base map[string]string, kv ...string) map[string]string {
+	m := maps.Clone(base)
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			delete(m, kv[i])
+			continue
+		}
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+// Answer is an in-memory transport (for fuzzing a scaler without a
+// server) that answers every request with status, header and body.
+func Answer(status int, header http.Header, body string) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		h := header.Clone()
+		if h == nil {
+			h = http.Header{}
+		}
+		return &http.Response{StatusCode: status, Header: h, Body: io.NopCloser(bytes.NewReader([]byte(body))), Request: req}, nil
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // KEDATrigger returns the metadata of the trigger of examples/keda/<file>,
 // a KEDA ScaledObject. It fails the test unless the file has exactly one

@@ -1,7 +1,10 @@
 package scalertest
 
 import (
+	"io"
+	"net/http"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -33,5 +36,35 @@ func TestStandInFiles(t *testing.T) {
 		if err != nil || string(b) != "stand-in" {
 			t.Errorf("%s %q: read %q, %v; want %q", k, md[k], b, err, "stand-in")
 		}
+	}
+}
+
+func TestWithKeys(t *testing.T) {
+	base := map[string]string{"a": "1", "b": "2"}
+	got := WithKeys(base, "a", "", "c", "3", "b", "20")
+	if diff := cmp.Diff(map[string]string{"b": "20", "c": "3"}, got); diff != "" {
+		t.Errorf("WithKeys (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[string]string{"a": "1", "b": "2"}, base); diff != "" {
+		t.Errorf("base changed (-want +got):\n%s", diff)
+	}
+}
+
+func TestAnswer(t *testing.T) {
+	rt := Answer(http.StatusTeapot, http.Header{"Content-Type": {"text/plain"}}, "body")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "http://x/", strings.NewReader("sent"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || string(b) != "body" || resp.StatusCode != http.StatusTeapot || resp.Header.Get("Content-Type") != "text/plain" {
+		t.Errorf("got %d %v %q, %v; want 418 text/plain %q", resp.StatusCode, resp.Header, b, err, "body")
+	}
+	if resp, _ := Answer(http.StatusOK, nil, "").RoundTrip(req); resp.Header == nil {
+		t.Error("with a nil header: got a nil response header, want an empty one")
 	}
 }

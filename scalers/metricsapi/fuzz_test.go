@@ -1,11 +1,8 @@
 package metricsapi
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"math"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -38,24 +35,13 @@ func FuzzParseMetadata(f *testing.F) {
 		if m.TargetValue <= 0 || m.Timeout <= 0 || m.loc == nil {
 			t.Fatalf("accepted invalid metadata: %+v", m)
 		}
-		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: scalertest.LinesToMap(in)}, Options{Transport: answer(`{"v":1}`)})
+		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: scalertest.LinesToMap(in)}, Options{Transport: scalertest.Answer(200, nil, `{"v":1}`)})
 		if err != nil {
 			t.Fatalf("ParseMetadata accepted what New refuses: %v", err)
 		}
 		_ = s.Close()
 	})
 }
-
-// answer is an in-memory transport that always answers 200 with body.
-func answer(body string) http.RoundTripper {
-	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(bytes.NewReader([]byte(body))), Request: req}, nil
-	})
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // fuzzExtract checks the contract of ExtractValue for one format: no panic,
 // every error wraps a sentinel, every value is finite.

@@ -15,15 +15,7 @@ import (
 // md returns valid metadata with kv (key, value, ...) applied; an empty
 // value deletes the key.
 func md(kv ...string) map[string]string {
-	m := map[string]string{"url": "http://dummy:1230/api/v1/", "valueLocation": "metric.test", "targetValue": "42"}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == "" {
-			delete(m, kv[i])
-			continue
-		}
-		m[kv[i]] = kv[i+1]
-	}
-	return m
+	return scalertest.WithKeys(map[string]string{"url": "http://dummy:1230/api/v1/", "valueLocation": "metric.test", "targetValue": "42"}, kv...)
 }
 
 func TestParseMetadata(t *testing.T) {

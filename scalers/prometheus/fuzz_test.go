@@ -1,9 +1,7 @@
 package prometheus
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"math"
 	"net/http"
 	"testing"
@@ -37,30 +35,13 @@ func FuzzParseMetadata(f *testing.F) {
 		if m.Threshold <= 0 || m.Timeout <= 0 || m.Query == "" {
 			t.Fatalf("accepted invalid metadata: %+v", m)
 		}
-		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: scalertest.LinesToMap(in)}, Options{Transport: answer(200, vectorBody("1"))})
+		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: scalertest.LinesToMap(in)}, Options{Transport: scalertest.Answer(200, http.Header{"Content-Type": {"application/json"}}, vectorBody("1"))})
 		if err != nil {
 			t.Fatalf("ParseMetadata accepted what New refuses: %v", err)
 		}
 		_ = s.Close()
 	})
 }
-
-// answer is an in-memory transport that always answers status and body.
-func answer(status int, body string) http.RoundTripper {
-	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		if req.Body != nil {
-			_ = req.Body.Close()
-		}
-		return &http.Response{
-			StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}},
-			Body: io.NopCloser(bytes.NewReader([]byte(body))), Request: req,
-		}, nil
-	})
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // FuzzAnswer feeds arbitrary answers through the client library's decoding
 // and SampleValue: never a panic, every error wraps a sentinel, every value
@@ -95,7 +76,7 @@ func FuzzAnswer(f *testing.F) {
 		if ignoreNull {
 			ign = "true"
 		}
-		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: md("ignoreNullValues", ign)}, Options{Transport: answer(status, body)})
+		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: md("ignoreNullValues", ign)}, Options{Transport: scalertest.Answer(status, http.Header{"Content-Type": {"application/json"}}, body)})
 		if err != nil {
 			t.Fatal(err)
 		}
