@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -48,9 +49,25 @@ const (
 )
 
 func BenchmarkGetMetricsLoad(b *testing.B) {
+	rd := startBenchRedis(b)
+	fixedReqs, redisReqs := benchRequests("fixed", ""), benchRequests("redis", rd.Addr())
+	for _, callers := range []int{64, 8} {
+		b.Run("callers="+strconv.Itoa(callers), func(b *testing.B) {
+			runLoad(b, callers, []*loadTarget{
+				{name: "empty", addr: startEmpty(b), reqs: fixedReqs},
+				{name: "fixed", addr: startBenchServer(b, fixedRegistry()), reqs: fixedReqs},
+				{name: "redis", addr: startBenchServer(b, redisRegistry()), reqs: redisReqs},
+			})
+		})
+	}
+}
+
+// startBenchRedis starts a redis-server with one list per ScaledObject, of
+// different lengths so values differ per object.
+func startBenchRedis(b *testing.B) *testenv.Redis {
+	b.Helper()
 	rd := testenv.StartRedis(b)
 	for i := range benchObjects {
-		// Lists of different lengths, so values differ per object.
 		if n := i % 7; n > 0 {
 			args := []string{"RPUSH", "list-" + strconv.Itoa(i)}
 			for j := range n {
@@ -61,51 +78,48 @@ func BenchmarkGetMetricsLoad(b *testing.B) {
 			}
 		}
 	}
-	fixedReqs, redisReqs := benchRequests("fixed", ""), benchRequests("redis", rd.Addr())
-	for _, callers := range []int{64, 8} {
-		b.Run("callers="+strconv.Itoa(callers), func(b *testing.B) {
-			targets := []*loadTarget{
-				{name: "empty", addr: startEmpty(b), reqs: fixedReqs},
-				{name: "fixed", addr: startBenchServer(b, fixedRegistry()), reqs: fixedReqs},
-				{name: "redis", addr: startBenchServer(b, redisRegistry()), reqs: redisReqs},
-			}
-			for _, t := range targets {
-				t.connect(b)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			rounds := min(benchRounds, b.N)
-			for r := range rounds {
-				n := b.N / rounds
-				if r < b.N%rounds {
-					n++
-				}
-				// Rotate the order too: no server always runs first or
-				// right after another.
-				for k := range targets {
-					targets[(r+k)%len(targets)].run(b, n, callers)
-				}
-			}
-			b.StopTimer()
-			stats := map[string]loadStats{}
-			for _, t := range targets {
-				st := t.stats()
-				stats[t.name] = st
-				b.ReportMetric(st.callsPerSec, t.name+"-calls/s")
-				b.ReportMetric(float64(st.p50.Microseconds()), t.name+"-p50-us")
-				b.ReportMetric(float64(st.p99.Microseconds()), t.name+"-p99-us")
-				b.ReportMetric(float64(st.cpuPerCall.Nanoseconds())/1e3, t.name+"-cpu-us/call")
-			}
-			empty := stats["empty"]
-			b.ReportMetric(stats["fixed"].callsPerSec/empty.callsPerSec, "fixed/empty-calls")
-			b.ReportMetric(float64(stats["fixed"].p99)/float64(empty.p99), "fixed/empty-p99")
-			b.ReportMetric(stats["redis"].callsPerSec/empty.callsPerSec, "redis/empty-calls")
-			// CPU per call does not depend on what else runs on the machine:
-			// its inverse ratio is the calls/s ratio a dedicated machine
-			// would see when the load is CPU-bound.
-			b.ReportMetric(float64(empty.cpuPerCall)/float64(stats["fixed"].cpuPerCall), "empty/fixed-cpu")
-		})
+	return rd
+}
+
+// runLoad connects to the targets, measures b.N calls to each in
+// interleaved rounds and reports the figures and ratios.
+func runLoad(b *testing.B, callers int, targets []*loadTarget) {
+	b.Helper()
+	for _, t := range targets {
+		t.connect(b)
 	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	rounds := min(benchRounds, b.N)
+	for r := range rounds {
+		n := b.N / rounds
+		if r < b.N%rounds {
+			n++
+		}
+		// Rotate the order too: no server always runs first or right
+		// after another.
+		for k := range targets {
+			targets[(r+k)%len(targets)].run(b, n, callers)
+		}
+	}
+	b.StopTimer()
+	stats := map[string]loadStats{}
+	for _, t := range targets {
+		st := t.stats()
+		stats[t.name] = st
+		b.ReportMetric(st.callsPerSec, t.name+"-calls/s")
+		b.ReportMetric(float64(st.p50.Microseconds()), t.name+"-p50-us")
+		b.ReportMetric(float64(st.p99.Microseconds()), t.name+"-p99-us")
+		b.ReportMetric(float64(st.cpuPerCall.Nanoseconds())/1e3, t.name+"-cpu-us/call")
+	}
+	empty := stats["empty"]
+	b.ReportMetric(stats["fixed"].callsPerSec/empty.callsPerSec, "fixed/empty-calls")
+	b.ReportMetric(float64(stats["fixed"].p99)/float64(empty.p99), "fixed/empty-p99")
+	b.ReportMetric(stats["redis"].callsPerSec/empty.callsPerSec, "redis/empty-calls")
+	// CPU per call does not depend on what else runs on the machine: its
+	// inverse ratio is the calls/s ratio a dedicated machine would see when
+	// the load is CPU-bound.
+	b.ReportMetric(float64(empty.cpuPerCall)/float64(stats["fixed"].cpuPerCall), "empty/fixed-cpu")
 }
 
 // benchRequests returns one GetMetrics request per ScaledObject, with the
@@ -198,11 +212,14 @@ type loadTarget struct {
 	addr   string
 	reqs   []*pb.GetMetricsRequest
 	client pb.ExternalScalerClient
+	// serverCPU is the CPU time used so far by a server running in another
+	// process; nil when the server runs in this one (processCPU counts it).
+	serverCPU func(testing.TB) time.Duration
 
 	next    int // index of the next request
 	calls   int
 	elapsed time.Duration
-	cpu     time.Duration // CPU time of this process (client and server)
+	cpu     time.Duration // CPU time of client and server (not redis-server's)
 	lat     []time.Duration
 }
 
@@ -224,46 +241,55 @@ func (t *loadTarget) connect(b *testing.B) {
 }
 
 // run sends n calls from callers goroutines and adds them to the totals.
+// Each caller sends its next call as soon as its previous one is answered
+// (a closed loop); the latency of a call is the time from sending it to
+// having its answer, measured by the caller around the client call.
 func (t *loadTarget) run(b *testing.B, n, callers int) {
 	b.Helper()
 	var next atomic.Int64
-	lat := make([][]time.Duration, callers)
+	lat := make([]time.Duration, n) // lat[i] is call i's; no appends while measuring
 	var failed atomic.Value
 	var wg sync.WaitGroup
 	ctx := context.Background()
 	base := t.next
-	cpu0 := processCPU(b)
+	cpu0 := t.cpuUsed(b)
 	start := time.Now()
-	for c := range callers {
+	for range callers {
 		wg.Go(func() {
-			l := make([]time.Duration, 0, n/callers+1)
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n {
-					break
+					return
 				}
 				t0 := time.Now()
 				_, err := t.client.GetMetrics(ctx, t.reqs[(base+i)%len(t.reqs)])
-				l = append(l, time.Since(t0))
+				lat[i] = time.Since(t0)
 				if err != nil {
 					failed.Store(err)
-					break
+					return
 				}
 			}
-			lat[c] = l
 		})
 	}
 	wg.Wait()
 	t.elapsed += time.Since(start)
-	t.cpu += processCPU(b) - cpu0
+	t.cpu += t.cpuUsed(b) - cpu0
 	if err, _ := failed.Load().(error); err != nil {
 		b.Fatalf("%s: GetMetrics: %v", t.name, err)
 	}
 	t.next = (base + n) % len(t.reqs)
 	t.calls += n
-	for _, l := range lat {
-		t.lat = append(t.lat, l...)
+	t.lat = append(t.lat, lat...)
+}
+
+// cpuUsed is the CPU time used so far by this process and, when the server
+// runs in another process, by that one.
+func (t *loadTarget) cpuUsed(tb testing.TB) time.Duration {
+	d := processCPU(tb)
+	if t.serverCPU != nil {
+		d += t.serverCPU(tb)
 	}
+	return d
 }
 
 type loadStats struct {
@@ -291,9 +317,12 @@ func processCPU(tb testing.TB) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// percentile is the nearest-rank q-quantile of sorted: the smallest value
+// that at least q of the values do not exceed.
 func percentile(sorted []time.Duration, q float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
-	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
+	rank := int(math.Ceil(q * float64(len(sorted))))
+	return sorted[min(max(rank, 1), len(sorted))-1]
 }
