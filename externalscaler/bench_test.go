@@ -36,12 +36,16 @@ import (
 //
 // The three are measured in interleaved rounds (empty, fixed, redis; fixed,
 // redis, empty; ...), so background load on a shared machine hits each alike and
-// the ratios stay meaningful. b.N calls go to each server. Reported per
-// server: calls/s and the p50/p99 latency of one call; and the ratios the
-// goals are about: fixed/empty calls/s and p99, redis/empty calls/s. The
-// CPU time per call (client and server together, this process only: not
+// the ratios stay meaningful. b.N calls go to each server, after 1,000
+// warm-up calls that are not counted. Reported per server: calls/s and the
+// nearest-rank p50/p99 latency of one call over all counted calls; and the
+// ratios the goals are about: fixed/empty calls/s and p99, redis/empty
+// calls/s. The CPU time per call (client and server together, not
 // redis-server's) is reported too: unlike wall-clock figures it does not
 // depend on what else runs on the machine.
+//
+// Here the servers run in the benchmark's process;
+// BenchmarkGetMetricsLoadProcess runs each in a process of its own.
 
 const (
 	benchObjects = 1000
