@@ -294,3 +294,24 @@ func TestSpecDeepCopy(t *testing.T) {
 		t.Errorf("DeepCopy of nil: got non-nil, want nil")
 	}
 }
+
+func TestCustomSourceReportedOnce(t *testing.T) {
+	reg := scalers.NewRegistry()
+	reg.MustRegister(Type, NewFactory(reg))
+	_, err := reg.New(t.Context(), scalers.Config{Type: Type, Metadata: map[string]string{
+		"expression": "nested", "threshold": "1", "source.nested.type": "custom",
+	}})
+	var me *scalers.MetadataError
+	if !errors.As(err, &me) {
+		t.Fatalf("got %v, want a *scalers.MetadataError", err)
+	}
+	n := 0
+	for _, fe := range me.Errs {
+		if fe.Key == "source.nested.type" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("source.nested.type reported %d times, want once: %v", n, err)
+	}
+}

@@ -128,6 +128,10 @@ func build(ctx context.Context, cfg Config, invalid error, opts Options) (*Scale
 	// Sources connect while they are built: build them concurrently, so
 	// that a few unreachable ones do not add up their timeouts.
 	for i, src := range cfg.Sources {
+		if src.Type == "" || src.Type == Type {
+			// Validate has reported it already (invalid above).
+			continue
+		}
 		typ, md, err := resolveSource(opts.Registry, src)
 		if err != nil {
 			buildErrs[i] = err
