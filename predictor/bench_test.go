@@ -3,9 +3,10 @@ package predictor
 import (
 	"math"
 	"math/rand/v2"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/cputime"
 )
 
 // minuteSeries is n one-minute points with a daily and a weekly pattern, a
@@ -25,29 +26,13 @@ func minuteSeries(tb testing.TB, n int) []float64 {
 	return y
 }
 
-// cpuTime is the process's user+system CPU time. Benchmarks report it per
-// operation next to the wall time, which a busy machine inflates.
-func cpuTime(tb testing.TB) time.Duration {
-	tb.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func reportCPU(b *testing.B, start time.Duration) {
-	b.Helper()
-	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N)/1e6, "cpu-ms/op")
-}
-
 // BenchmarkTrackerLoad fits a tracker on 14 days of one-minute points
 // (20,160): period detection, every candidate model fitted, and each new
 // model backtested on the recent points.
 func BenchmarkTrackerLoad(b *testing.B) {
 	y := minuteSeries(b, 20160)
 	b.ReportAllocs()
-	start := cpuTime(b)
+	start := cputime.Now(b)
 	for b.Loop() {
 		tr, err := NewTracker(TrackerOptions{Step: time.Minute, Horizon: 30})
 		if err != nil {
@@ -57,7 +42,7 @@ func BenchmarkTrackerLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start, time.Millisecond)
 }
 
 func loadedTracker(b *testing.B) *Tracker {
@@ -77,13 +62,13 @@ func loadedTracker(b *testing.B) *Tracker {
 func BenchmarkTrackerForecast(b *testing.B) {
 	tr := loadedTracker(b)
 	b.ReportAllocs()
-	start := cpuTime(b)
+	start := cputime.Now(b)
 	for b.Loop() {
 		if _, err := tr.Forecast(30); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start, time.Millisecond)
 }
 
 // BenchmarkTrackerAdd is one new point: every model's state updated and its
@@ -94,7 +79,7 @@ func BenchmarkTrackerAdd(b *testing.B) {
 	tr.opts.RefitEvery = math.MaxInt
 	y := minuteSeries(b, 20160+10000)[20160:]
 	b.ReportAllocs()
-	start := cpuTime(b)
+	start := cputime.Now(b)
 	i := 0
 	for b.Loop() {
 		if err := tr.Add(y[i%len(y)]); err != nil {
@@ -102,7 +87,7 @@ func BenchmarkTrackerAdd(b *testing.B) {
 		}
 		i++
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start, time.Millisecond)
 }
 
 // BenchmarkHoltWintersFit fits multiplicative Holt-Winters with a daily
@@ -111,11 +96,11 @@ func BenchmarkHoltWintersFit(b *testing.B) {
 	y := minuteSeries(b, 20160)
 	m := HoltWinters{Seasonality: Multiplicative, Period: 1440}
 	b.ReportAllocs()
-	start := cpuTime(b)
+	start := cputime.Now(b)
 	for b.Loop() {
 		if _, err := m.Fit(y); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start, time.Millisecond)
 }

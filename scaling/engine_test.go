@@ -3,6 +3,8 @@ package scaling
 import (
 	"testing"
 	"time"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/cputime"
 )
 
 func pods(n int, v int64) []int64 {
@@ -247,11 +249,11 @@ func BenchmarkDecide(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := cpuTime(b)
+	start := cputime.Now(b)
 	for b.Loop() {
 		Decide(spec, obs, h, testNow, &d)
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start, time.Nanosecond)
 }
 
 // BenchmarkAutoscalerStep decides and records, 15 s apart, with windows and
@@ -267,12 +269,12 @@ func BenchmarkAutoscalerStep(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := cpuTime(b)
+	start := cputime.Now(b)
 	for b.Loop() {
 		now = now.Add(15 * time.Second)
 		a.Step(obs, now)
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start, time.Nanosecond)
 	recs, up, down := a.History().Len()
 	b.ReportMetric(float64(recs), "recs")
 	b.ReportMetric(float64(up+down), "events")

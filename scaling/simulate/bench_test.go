@@ -2,10 +2,10 @@ package simulate
 
 import (
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/cputime"
 	"github.com/hpa-autoscaler/hpa-autoscaler/trace"
 )
 
@@ -18,15 +18,6 @@ func nycTaxi(tb testing.TB) *trace.Series {
 	return s
 }
 
-func cpuTime(tb testing.TB) time.Duration {
-	tb.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatalf("getrusage: %v", err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // BenchmarkSimulateNYCTaxi replays the 10,320 half-hour points of nyc_taxi
 // (215 days) with the reactive policy, a decision every 15 s (1.24 million
 // decisions), a 60 s startup delay, and the default spec.
@@ -35,12 +26,12 @@ func BenchmarkSimulateNYCTaxi(b *testing.B) {
 	cfg := Config{CapacityPerReplica: 500, TargetUtilization: 0.7, StartupDelay: time.Minute, PricePerReplicaHour: 0.05}
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := cpuTime(b)
+	start := cputime.Now(b)
 	for b.Loop() {
 		res, err := Simulate(b.Context(), series, cfg, []Run{{Name: "reactive", Spec: DefaultSpec().Spec, Policy: Reactive{}}})
 		if err != nil || res[0].Decisions != 1_238_400 {
 			b.Fatalf("got %v decisions, err %v", res, err)
 		}
 	}
-	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N)/1e9, "cpu-s/op")
+	cputime.Report(b, start, time.Second)
 }
