@@ -69,9 +69,10 @@ type FieldError struct {
 	Value string
 	// Msg says what was expected, e.g. "not a number".
 	Msg string
-	// Secret hides Value from the message.
+	// Secret hides Value from the message: it says "(secret, not shown)".
 	Secret bool
-	// Missing marks a required key that is absent (Value is meaningless).
+	// Missing marks an error about the key itself (a required key that is
+	// absent, a malformed key name): Value is meaningless and not shown.
 	Missing bool
 }
 
@@ -80,7 +81,7 @@ func (e *FieldError) Error() string {
 	case e.Missing:
 		return e.Key + ": " + e.Msg
 	case e.Secret:
-		return e.Key + " [redacted]: " + e.Msg
+		return e.Key + " (secret, not shown): " + e.Msg
 	default:
 		return e.Key + " " + strconv.Quote(e.Value) + ": " + e.Msg
 	}
@@ -347,7 +348,7 @@ func (p *parser) parseSecret(fv reflect.Value, o tagOpts) {
 		if path, ok := p.md[k+"File"]; ok && strings.TrimSpace(path) != "" {
 			fs, err := NewFileSecret(strings.TrimSpace(path))
 			if err != nil {
-				p.fail(k+"File", path, err.Error(), false)
+				p.errs = append(p.errs, Secret{src: &secretSource{path: strings.TrimSpace(path)}}.ReadError(k, err))
 				return
 			}
 			s, found = fs, true

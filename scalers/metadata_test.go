@@ -165,14 +165,17 @@ func TestParseMetadataSecrets(t *testing.T) {
 
 	t.Run("missing names the ways to give it", func(t *testing.T) {
 		err := ParseMetadata(map[string]string{}, &secretSample{})
-		if err == nil || !strings.Contains(err.Error(), "passwordFile") {
-			t.Fatalf("got %v", err)
+		want := "invalid metadata: password: required key is missing (set password, passwordFromEnv or passwordFile)"
+		if err == nil || err.Error() != want {
+			t.Fatalf("got %v, want %s", err, want)
 		}
 	})
-	t.Run("unreadable file names the path only", func(t *testing.T) {
-		err := ParseMetadata(map[string]string{"passwordFile": filepath.Join(dir, "nope")}, &secretSample{})
-		if err == nil || !strings.Contains(err.Error(), "nope") {
-			t.Fatalf("got %v", err)
+	t.Run("unreadable file names the key and path once", func(t *testing.T) {
+		nope := filepath.Join(dir, "nope")
+		err := ParseMetadata(map[string]string{"passwordFile": nope}, &secretSample{})
+		want := `invalid metadata: passwordFile "` + nope + `": cannot read: no such file or directory`
+		if err == nil || err.Error() != want {
+			t.Fatalf("got %v, want %s", err, want)
 		}
 	})
 	t.Run("bad secret value is redacted in errors", func(t *testing.T) {

@@ -58,6 +58,55 @@ func NewFileSecret(path string) (Secret, error) {
 // IsSet reports whether the secret was given at all.
 func (s Secret) IsSet() bool { return s.src != nil }
 
+// Path is the file a <key>File secret is read from; "" for a secret given
+// inline or through <key>FromEnv.
+func (s Secret) Path() string {
+	if s.src == nil {
+		return ""
+	}
+	return s.src.path
+}
+
+// FieldError reports a problem with the secret given as key without showing
+// it: a <key>File secret is named by its key and path (caFile
+// "/etc/certs/ca.crt": ...), any other by its key and "(secret, not shown)".
+// When err comes from reading the file, msg is followed by the reason.
+func (s Secret) FieldError(key, msg string) *FieldError {
+	if p := s.Path(); p != "" {
+		return &FieldError{Key: key + "File", Value: p, Msg: msg}
+	}
+	return &FieldError{Key: key, Msg: msg, Secret: true}
+}
+
+// ReadError is the FieldError for a secret whose file cannot be read: it
+// names key<File>, the path and the reason once. Other errors are kept as
+// the message.
+func (s Secret) ReadError(key string, err error) *FieldError {
+	var fe *fileError
+	if errors.As(err, &fe) {
+		return s.FieldError(key, "cannot read: "+fe.reason)
+	}
+	return s.FieldError(key, err.Error())
+}
+
+// fileError is a secret file that cannot be read.
+type fileError struct {
+	path, reason string
+	err          error
+}
+
+func (e *fileError) Error() string { return "read secret file " + e.path + ": " + e.reason }
+func (e *fileError) Unwrap() error { return e.err }
+
+func readErr(path string, err error) error {
+	err = pathErr(err)
+	return &fileError{path: path, reason: err.Error(), err: err}
+}
+
+func readErrMsg(path, reason string) error {
+	return &fileError{path: path, reason: reason}
+}
+
 // Value returns the current value; for a file secret it re-reads the file
 // when its size or modification time changed. A trailing newline in a file
 // is dropped (as kubectl create secret --from-file often leaves one).
@@ -71,13 +120,13 @@ func (s Secret) Value() (string, error) {
 	src := s.src
 	fi, err := os.Stat(src.path)
 	if err != nil {
-		return "", fmt.Errorf("read secret file %s: %w", src.path, pathErr(err))
+		return "", readErr(src.path, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("read secret file %s: not a regular file", src.path)
+		return "", readErrMsg(src.path, "not a regular file")
 	}
 	if fi.Size() > maxSecretFileSize {
-		return "", fmt.Errorf("read secret file %s: larger than %d bytes", src.path, maxSecretFileSize)
+		return "", readErrMsg(src.path, fmt.Sprintf("larger than %d bytes", maxSecretFileSize))
 	}
 	ino := fileInode(fi)
 	src.mu.Lock()
@@ -90,15 +139,15 @@ func (s Secret) Value() (string, error) {
 	}
 	f, err := os.Open(src.path)
 	if err != nil {
-		return "", fmt.Errorf("read secret file %s: %w", src.path, pathErr(err))
+		return "", readErr(src.path, err)
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxSecretFileSize+1))
 	if err != nil {
-		return "", fmt.Errorf("read secret file %s: %w", src.path, pathErr(err))
+		return "", readErr(src.path, err)
 	}
 	if len(b) > maxSecretFileSize {
-		return "", fmt.Errorf("read secret file %s: larger than %d bytes", src.path, maxSecretFileSize)
+		return "", readErrMsg(src.path, fmt.Sprintf("larger than %d bytes", maxSecretFileSize))
 	}
 	src.value = strings.TrimRight(string(b), "\r\n")
 	src.modTime, src.size, src.inode = fi.ModTime(), fi.Size(), ino

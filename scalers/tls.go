@@ -20,8 +20,11 @@ type TLSConfig struct {
 
 // Validate checks that cert and key come together.
 func (c *TLSConfig) Validate() error {
-	if c.Cert.IsSet() != c.Key.IsSet() {
-		return NewFieldError("cert", "", "cert and key must be given together")
+	switch {
+	case c.Cert.IsSet() && !c.Key.IsSet():
+		return c.Cert.FieldError("cert", "given without key: cert and key must be given together")
+	case c.Key.IsSet() && !c.Cert.IsSet():
+		return c.Key.FieldError("key", "given without cert: cert and key must be given together")
 	}
 	return nil
 }
@@ -46,7 +49,7 @@ func (c *TLSConfig) Build() (*tls.Config, error) {
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM([]byte(pemCA)) {
-			return nil, NewFieldError("ca", "", "no PEM certificate found")
+			return nil, c.CA.FieldError("ca", "no PEM certificate found")
 		}
 		cfg.RootCAs = pool
 	}
@@ -79,21 +82,21 @@ func (c *TLSConfig) keyPair() (*tls.Certificate, error) {
 		}
 		block, _ := pem.Decode(keyBytes)
 		if block == nil {
-			return nil, NewFieldError("key", "", "no PEM key found")
+			return nil, c.Key.FieldError("key", "no PEM key found")
 		}
 		//lint:ignore SA1019 legacy encrypted PEM keys are what KEDA's keyPassword decrypts
 		if x509.IsEncryptedPEMBlock(block) { //nolint:staticcheck
 			//lint:ignore SA1019 see above
 			der, err := x509.DecryptPEMBlock(block, []byte(pass)) //nolint:staticcheck
 			if err != nil {
-				return nil, NewFieldError("keyPassword", "", "cannot decrypt key")
+				return nil, c.KeyPassword.FieldError("keyPassword", "cannot decrypt key")
 			}
 			keyBytes = pem.EncodeToMemory(&pem.Block{Type: block.Type, Bytes: der})
 		}
 	}
 	pair, err := tls.X509KeyPair([]byte(certPEM), keyBytes)
 	if err != nil {
-		return nil, NewFieldError("cert", "", "invalid certificate/key pair: "+err.Error())
+		return nil, c.Cert.FieldError("cert", "invalid certificate/key pair: "+err.Error())
 	}
 	return &pair, nil
 }

@@ -161,7 +161,7 @@ func ParseMetadata(md map[string]string) (Config, error) {
 		}
 		name, key, ok := strings.Cut(rest, ".")
 		if !ok || name == "" || key == "" {
-			errs = append(errs, scalers.NewFieldError(k, "", "expected source.<name>.<key>"))
+			errs = append(errs, &scalers.FieldError{Key: k, Missing: true, Msg: "malformed key, expected source.<name>.<key>"})
 			continue
 		}
 		src := byName[name]

@@ -181,9 +181,9 @@ func TestParseMetadata(t *testing.T) {
 				`source.in "in": reserved word`,
 				`source.untyped.type: required key is missing`,
 				`source.nested.type "custom": a source cannot be a custom scaler`,
-				`source.x "": expected source.<name>.<key>`,
-				`source..type "": expected source.<name>.<key>`,
-				`source.y. "": expected source.<name>.<key>`,
+				`source.x: malformed key, expected source.<name>.<key>`,
+				`source..type: malformed key, expected source.<name>.<key>`,
+				`source.y.: malformed key, expected source.<name>.<key>`,
 				`source.a-b "a-b": not a valid CEL identifier`,
 			},
 		},
@@ -238,8 +238,8 @@ func TestFromSpecErrorsNameTheField(t *testing.T) {
 		`metricSources[2].type: required key is missing`,
 		`metricSources[3].name "2x": not a valid CEL identifier`,
 		`metricSources[3].type "custom": a source cannot be a custom scaler`,
-		`metricSources[4].configuration. [redacted]: empty key`,
-		`metricSources[4].configuration.type [redacted]: type is the scaler type of the source`,
+		`metricSources[4].configuration. (secret, not shown): empty key`,
+		`metricSources[4].configuration.type (secret, not shown): type is the scaler type of the source`,
 	})
 	if _, err := FromSpec(Spec{Expression: "x", Threshold: 1}); err == nil ||
 		!strings.Contains(err.Error(), "metricSources: at least one source is required") {

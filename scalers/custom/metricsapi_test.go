@@ -144,11 +144,11 @@ func TestExternalSourceErrors(t *testing.T) {
 		want string
 	}{
 		{"env reference", map[string]string{"source.u.url": "http://api/x", "source.u.headers": "Authorization: Bearer ${TOKEN}"},
-			"source.u.headers [redacted]: ${VAR} is not expanded"},
+			"source.u.headers (secret, not shown): ${VAR} is not expanded"},
 		{"two headers", map[string]string{"source.u.url": "http://api/x", "source.u.headers": "A: 1\nB: 2"},
-			"source.u.headers [redacted]: expected exactly one header"},
+			"source.u.headers (secret, not shown): expected exactly one header"},
 		{"not a header", map[string]string{"source.u.url": "http://api/x", "source.u.headers": "secret-token-only"},
-			`source.u.headers [redacted]: expected a header "Name: value"`},
+			`source.u.headers (secret, not shown): expected a header "Name: value"`},
 		{"with authModes", map[string]string{"source.u.url": "http://api/x", "source.u.headers": "A: 1", "source.u.authModes": "basic"},
 			"headers cannot be combined with authModes"},
 		{"metrics-api errors are prefixed", map[string]string{"source.u.url": "ftp://api/x"},

@@ -62,7 +62,7 @@ func newHTTPSource(md *Metadata) (*httpSource, error) {
 	if md.oauth {
 		secret, err := md.ClientSecret.Value()
 		if err != nil {
-			return nil, scalers.Invalid(scalers.NewFieldError("clientSecretFile", "", err.Error()))
+			return nil, scalers.Invalid(md.ClientSecret.ReadError("clientSecret", err))
 		}
 		cc := clientcredentials.Config{
 			ClientID:       md.ClientID,

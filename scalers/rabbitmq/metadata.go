@@ -211,7 +211,7 @@ func (m *Metadata) Validate() error {
 func (m *Metadata) checkHost() error {
 	raw, err := m.Host.Value()
 	if err != nil {
-		return scalers.NewFieldError("hostFile", "", err.Error())
+		return m.Host.ReadError("host", err)
 	}
 	hostErr := func(msg string) error {
 		return &scalers.FieldError{Key: "host", Secret: true, Msg: msg}

@@ -262,7 +262,7 @@ func buildClient(m *connMeta, poolSize int, pipeline bool) (*clientHandle, error
 	case sentinel:
 		pw, err := m.SentinelPassword.Value()
 		if err != nil {
-			return nil, scalers.Invalid(scalers.NewFieldError("sentinelPasswordFile", "", err.Error()))
+			return nil, scalers.Invalid(m.SentinelPassword.ReadError("sentinelPassword", err))
 		}
 		h.sentinelPassword = pw
 		o.MasterName, o.SentinelUsername, o.SentinelPassword = m.SentinelMaster, m.SentinelUsername, pw
