@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 var floorT0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -47,8 +49,8 @@ func TestFloor(t *testing.T) {
 		{name: "exact multiple is not rounded up", f: stepped(1400, 1400), now: floorT0, opts: opts, want: 2, ok: true, steps: 2},
 		{name: "just above", f: stepped(1400.5, 1), now: floorT0, opts: opts, want: 3, ok: true, steps: 2},
 		{name: "zero demand", f: stepped(0, 0), now: floorT0, opts: opts, want: 0, ok: true, steps: 2},
-		{name: "uncalibrated", f: func() Forecast { f := stepped(1, 1); f.Calibrated = false; return f }(), now: floorT0, opts: opts, reason: "no calibrated interval"},
-		{name: "too short", f: stepped(1000), now: floorT0, opts: opts, reason: "covers 1 steps, the window needs 2"},
+		{name: "uncalibrated", f: func() Forecast { f := stepped(1, 1); f.Calibrated = false; return f }(), now: floorT0, opts: opts, reason: "forecast has no calibrated interval yet"},
+		{name: "too short", f: stepped(1000), now: floorT0, opts: opts, reason: "forecast covers 1 steps, the window needs 2"},
 		{name: "not confident enough", f: stepped(1000, 1000), now: floorT0, opts: with(func(o *FloorOptions) { o.ConfidenceThreshold = 0.95 }), steps: 2, reason: "confidence 0.89 below the threshold 0.95"},
 		{name: "confident enough", f: stepped(1000, 1000), now: floorT0, opts: with(func(o *FloorOptions) { o.ConfidenceThreshold = 0.85 }), want: 2, ok: true, steps: 2},
 	}
@@ -58,11 +60,15 @@ func TestFloor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.OK != tc.ok || got.Replicas != tc.want || got.Steps != tc.steps {
-				t.Errorf("got %d over %d steps (ok %v, %q), want %d over %d (ok %v)", got.Replicas, got.Steps, got.OK, got.Reason, tc.want, tc.steps, tc.ok)
+			type result struct {
+				Replicas int32
+				OK       bool
+				Steps    int
+				Reason   string
 			}
-			if !strings.Contains(got.Reason, tc.reason) {
-				t.Errorf("reason %q, want it to contain %q", got.Reason, tc.reason)
+			want := result{Replicas: tc.want, OK: tc.ok, Steps: tc.steps, Reason: tc.reason}
+			if diff := cmp.Diff(want, result{got.Replicas, got.OK, got.Steps, got.Reason}); diff != "" {
+				t.Errorf("Floor (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/demand"
 	"github.com/hpa-autoscaler/hpa-autoscaler/predictor"
-	"github.com/hpa-autoscaler/hpa-autoscaler/trace"
 )
 
 // maxHorizonSteps is the longest forecast a tracker makes.
@@ -83,7 +83,7 @@ func runPredict(cmd *cobra.Command, o *predictOpts) error {
 	if !(o.underWeight > 0) || math.IsInf(o.underWeight, 0) {
 		return usagef("--under-weight %v: want a finite number > 0", o.underWeight)
 	}
-	tr, err := trace.ReadFile(o.trace, trace.Options{Column: o.column})
+	tr, err := demand.ReadFile(o.trace, demand.Options{Column: o.column})
 	if err != nil {
 		return usagef("--trace: %v", err)
 	}
@@ -120,7 +120,7 @@ func runPredict(cmd *cobra.Command, o *predictOpts) error {
 	return runForecast(cmd, o, tr, series, steps, topts)
 }
 
-func runBacktest(cmd *cobra.Command, o *predictOpts, tr *trace.Series, series *predictor.Series, horizon time.Duration, steps int, warmup time.Duration, topts predictor.TrackerOptions) error {
+func runBacktest(cmd *cobra.Command, o *predictOpts, tr *demand.Series, series *predictor.Series, horizon time.Duration, steps int, warmup time.Duration, topts predictor.TrackerOptions) error {
 	from := int((warmup + series.Step - 1) / series.Step)
 	if from+1 > len(series.Values) {
 		return usagef("--trace %s: %v: %d points of %s cover %s; --backtest scores from %s after the start (--warmup)",
@@ -180,7 +180,7 @@ func runBacktest(cmd *cobra.Command, o *predictOpts, tr *trace.Series, series *p
 	return err
 }
 
-func runForecast(cmd *cobra.Command, o *predictOpts, tr *trace.Series, series *predictor.Series, steps int, topts predictor.TrackerOptions) error {
+func runForecast(cmd *cobra.Command, o *predictOpts, tr *demand.Series, series *predictor.Series, steps int, topts predictor.TrackerOptions) error {
 	t, err := predictor.NewTracker(topts)
 	if err != nil {
 		return usagef("%v", err)

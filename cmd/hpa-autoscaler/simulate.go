@@ -13,17 +13,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/hpa-autoscaler/hpa-autoscaler/scaling/simulate"
-	"github.com/hpa-autoscaler/hpa-autoscaler/trace"
+	"github.com/hpa-autoscaler/hpa-autoscaler/demand"
+	"github.com/hpa-autoscaler/hpa-autoscaler/simulate"
 )
-
-// simulatePolicies lists the policies --policy accepts. A forecasting
-// policy registers here (and may add an alias such as "both").
-func simulatePolicies() *simulate.Registry {
-	r := simulate.NewRegistry()
-	registerPredictive(r)
-	return r
-}
 
 type simulateOpts struct {
 	trace    string
@@ -99,7 +91,7 @@ func runSimulate(cmd *cobra.Command, o *simulateOpts) error {
 		format = f
 		cfg.TimelinePoints = 2000
 	}
-	series, err := trace.ReadFile(o.trace, trace.Options{Column: o.column})
+	series, err := demand.ReadFile(o.trace, demand.Options{Column: o.column})
 	if err != nil {
 		return usagef("--trace: %v", err)
 	}
@@ -119,7 +111,7 @@ func runSimulate(cmd *cobra.Command, o *simulateOpts) error {
 			return usagef("--spec: %v", err)
 		}
 	}
-	policies, err := simulatePolicies().Resolve(o.policies, cfg.Model(series))
+	policies, err := simulate.NewRegistry().Resolve(o.policies, cfg.Model(series))
 	if err != nil {
 		return usagef("--policy: %v", err)
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 func TestSimulateJSON(t *testing.T) {
-	tr := filepath.Join("..", "..", "scaling", "simulate", "testdata", "steps.csv")
+	tr := filepath.Join("..", "..", "simulate", "testdata", "steps.csv")
 	plot := filepath.Join(t.TempDir(), "out.svg")
 	var stdout, stderr bytes.Buffer
 	code := run(t.Context(), []string{"simulate", "--trace", tr, "--capacity-per-replica", "100", "--target-utilization", "1",
@@ -65,7 +65,7 @@ func TestSimulateCompareSpecs(t *testing.T) {
 }
 
 func TestSimulateUsageErrors(t *testing.T) {
-	tr := filepath.Join("..", "..", "scaling", "simulate", "testdata", "steps.csv")
+	tr := filepath.Join("..", "..", "simulate", "testdata", "steps.csv")
 	tests := []struct {
 		name string
 		args []string

@@ -1,4 +1,4 @@
-package trace
+package demand
 
 import (
 	"encoding/csv"

@@ -1,20 +1,11 @@
-package main
+package simulate
 
 import (
 	"time"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/demand"
 	"github.com/hpa-autoscaler/hpa-autoscaler/predictor"
-	"github.com/hpa-autoscaler/hpa-autoscaler/scaling/simulate"
-	"github.com/hpa-autoscaler/hpa-autoscaler/trace"
 )
-
-// registerPredictive adds the "predictive" policy (and "both") to the
-// simulator's policies: the reactive HPA with a forecast floor from
-// package predictor.
-func registerPredictive(r *simulate.Registry) {
-	r.Register("predictive", newPredictivePolicy)
-	r.RegisterAlias("both", "reactive", "predictive")
-}
 
 // predictivePolicy feeds each trace point to a predictor.Stream as it comes
 // into effect (never earlier) and asks it, at every decision, for the
@@ -26,7 +17,9 @@ type predictivePolicy struct {
 	fed    int
 }
 
-func newPredictivePolicy(m simulate.Model) (simulate.Policy, error) {
+// NewPredictive builds the "predictive" policy for one run: the reactive
+// HPA with a forecast floor from package predictor.
+func NewPredictive(m Model) (Policy, error) {
 	floor := predictor.FloorOptions{
 		// One decision interval of look-ahead: a pod created at the last
 		// decision before a step is ready when the step begins.
@@ -48,7 +41,7 @@ func newPredictivePolicy(m simulate.Model) (simulate.Policy, error) {
 
 func (*predictivePolicy) Name() string { return "predictive" }
 
-func (p *predictivePolicy) Floor(history []trace.Point, now time.Time, _ simulate.Model) int32 {
+func (p *predictivePolicy) Floor(history []demand.Point, now time.Time, _ Model) int32 {
 	for ; p.fed < len(history); p.fed++ {
 		// A point the stream refuses (off the grid, not after the last)
 		// leaves the floor to the points it has.

@@ -5,13 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/demand"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/cputime"
-	"github.com/hpa-autoscaler/hpa-autoscaler/trace"
 )
 
-func nycTaxi(tb testing.TB) *trace.Series {
+func nycTaxi(tb testing.TB) *demand.Series {
 	tb.Helper()
-	s, err := trace.ReadFile(filepath.Join("..", "..", "examples", "traces", "nab", "nyc_taxi.csv"), trace.Options{})
+	s, err := demand.ReadFile(filepath.Join("..", "examples", "traces", "nab", "nyc_taxi.csv"), demand.Options{})
 	if err != nil {
 		tb.Fatal(err)
 	}

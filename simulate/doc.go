@@ -9,6 +9,11 @@
 // replica. New pods become ready StartupDelay after they are created;
 // removed pods go at once, not-yet-ready ones first. Ready capacity is ready
 // pods × CapacityPerReplica; demand above it is unserved. A Policy can add a
-// forecast floor to each decision: the reactive policy adds none, a
-// predictive one (package predictor) plugs in through the same interface.
+// forecast floor to each decision: the reactive policy adds none, the
+// predictive one feeds the series to a predictor.Stream and asks it for the
+// floor, through the same interface.
+//
+// Unlike package scaling, this package does I/O: it reads Scaler spec
+// files and writes reports and plots. It imports scaling, predictor and
+// demand, and nothing above them.
 package simulate

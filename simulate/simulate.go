@@ -7,8 +7,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/demand"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scaling"
-	"github.com/hpa-autoscaler/hpa-autoscaler/trace"
 )
 
 // DefaultInterval is the HPA controller's sync period.
@@ -94,7 +94,7 @@ func (c *Config) Validate() error {
 }
 
 // Model returns the model a policy sees for series.
-func (c *Config) Model(series *trace.Series) Model {
+func (c *Config) Model(series *demand.Series) Model {
 	return Model{
 		CapacityPerReplica: c.CapacityPerReplica,
 		TargetUtilization:  c.TargetUtilization,
@@ -111,7 +111,7 @@ func (c *Config) interval() time.Duration {
 	return c.Interval
 }
 
-func traceStep(series *trace.Series) time.Duration {
+func traceStep(series *demand.Series) time.Duration {
 	if s := series.Step(); s > 0 {
 		return s
 	}
@@ -120,12 +120,12 @@ func traceStep(series *trace.Series) time.Duration {
 
 // Simulate runs every run over series, in order. It stops early when ctx
 // is done.
-func Simulate(ctx context.Context, series *trace.Series, cfg Config, runs []Run) ([]Result, error) {
+func Simulate(ctx context.Context, series *demand.Series, cfg Config, runs []Run) ([]Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if series == nil || len(series.Points) == 0 {
-		return nil, trace.ErrEmpty
+		return nil, demand.ErrEmpty
 	}
 	step := traceStep(series)
 	interval := cfg.interval()
@@ -155,7 +155,7 @@ func Simulate(ctx context.Context, series *trace.Series, cfg Config, runs []Run)
 type sim struct {
 	cfg      *Config
 	model    Model
-	series   *trace.Series
+	series   *demand.Series
 	step     time.Duration
 	interval time.Duration
 	start    time.Time

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hpa-autoscaler/hpa-autoscaler/trace"
+	"github.com/hpa-autoscaler/hpa-autoscaler/demand"
 )
 
 // Model is what a policy needs to turn demand into replicas.
@@ -50,7 +50,7 @@ func (m Model) Replicas(demand float64) int32 {
 // is used by one run at a time.
 type Policy interface {
 	Name() string
-	Floor(history []trace.Point, now time.Time, m Model) int32
+	Floor(history []demand.Point, now time.Time, m Model) int32
 }
 
 // Reactive is the plain HPA: no forecast.
@@ -60,7 +60,7 @@ type Reactive struct{}
 func (Reactive) Name() string { return "reactive" }
 
 // Floor implements Policy.
-func (Reactive) Floor([]trace.Point, time.Time, Model) int32 { return 0 }
+func (Reactive) Floor([]demand.Point, time.Time, Model) int32 { return 0 }
 
 // PolicyFactory builds a fresh policy for one run.
 type PolicyFactory func(m Model) (Policy, error)
@@ -72,10 +72,14 @@ type Registry struct {
 	aliases   map[string][]string
 }
 
-// NewRegistry returns a registry with the reactive policy.
+// NewRegistry returns a registry with the policies of this package:
+// "reactive" (the plain HPA), "predictive" (the HPA with a forecast floor)
+// and "both" (an alias for the two).
 func NewRegistry() *Registry {
 	r := &Registry{factories: map[string]PolicyFactory{}, aliases: map[string][]string{}}
 	r.Register("reactive", func(Model) (Policy, error) { return Reactive{}, nil })
+	r.Register("predictive", NewPredictive)
+	r.RegisterAlias("both", "reactive", "predictive")
 	return r
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 func TestLoadExampleSpecs(t *testing.T) {
-	dir := filepath.Join("..", "..", "examples", "simulate")
+	dir := filepath.Join("..", "examples", "simulate")
 	tests := []struct {
 		file  string
 		check func(t *testing.T, s *scaling.Spec)

@@ -6,16 +6,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/demand"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scaling"
-	"github.com/hpa-autoscaler/hpa-autoscaler/trace"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func series(step time.Duration, values ...float64) *trace.Series {
-	s := &trace.Series{Name: "value"}
+func series(step time.Duration, values ...float64) *demand.Series {
+	s := &demand.Series{Name: "value"}
 	for i, v := range values {
-		s.Points = append(s.Points, trace.Point{Time: t0.Add(time.Duration(i) * step), Value: v})
+		s.Points = append(s.Points, demand.Point{Time: t0.Add(time.Duration(i) * step), Value: v})
 	}
 	return s
 }
@@ -25,7 +27,7 @@ type fixedFloor struct{ floor int32 }
 
 func (fixedFloor) Name() string { return "fixed" }
 
-func (f fixedFloor) Floor(history []trace.Point, now time.Time, m Model) int32 {
+func (f fixedFloor) Floor(history []demand.Point, now time.Time, m Model) int32 {
 	if len(history) == 0 || history[len(history)-1].Time.After(now) {
 		panic("history must end at or before now")
 	}
@@ -121,13 +123,22 @@ func TestConfigValidate(t *testing.T) {
 func TestRegistry(t *testing.T) {
 	r := NewRegistry()
 	r.Register("fixed", func(Model) (Policy, error) { return fixedFloor{floor: 2}, nil })
-	r.RegisterAlias("both", "reactive", "fixed")
-	ps, err := r.Resolve([]string{"both", "reactive"}, Model{})
-	if err != nil || len(ps) != 2 || ps[0].Name() != "reactive" || ps[1].Name() != "fixed" {
-		t.Fatalf("got %v, %v; want reactive and fixed once each", ps, err)
+	r.RegisterAlias("pair", "reactive", "fixed")
+	ps, err := r.Resolve([]string{"pair", "reactive", "both"}, Model{Step: time.Minute, Interval: 15 * time.Second, CapacityPerReplica: 1})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := r.Resolve([]string{"psychic"}, Model{}); err == nil || !strings.Contains(err.Error(), `policy "psychic": expected one of both, fixed, reactive`) {
-		t.Errorf("got %v, want an error listing the policies", err)
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Name())
+	}
+	if diff := cmp.Diff([]string{"reactive", "fixed", "predictive"}, names); diff != "" {
+		t.Errorf("resolved policies, each once (-want +got):\n%s", diff)
+	}
+	_, err = r.Resolve([]string{"psychic"}, Model{})
+	want := `policy "psychic": expected one of both, fixed, pair, predictive, reactive`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
 	}
 }
 
