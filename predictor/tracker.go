@@ -112,8 +112,8 @@ func (o TrackerOptions) Validate() error {
 	if o.Step < 0 {
 		errs = append(errs, fmt.Errorf("step %v: want >= 0", o.Step))
 	}
-	if o.Horizon < 0 || o.Horizon > 1440 {
-		errs = append(errs, fmt.Errorf("horizon %d: want 1..1440 steps", o.Horizon))
+	if o.Horizon < 0 || o.Horizon > MaxHorizonSteps {
+		errs = append(errs, fmt.Errorf("horizon %d: want 1..%d steps", o.Horizon, MaxHorizonSteps))
 	}
 	if o.History < 0 || (o.History > 0 && o.History < 16) || o.History > 1<<20 {
 		errs = append(errs, fmt.Errorf("history %d: want 16..%d points", o.History, 1<<20))

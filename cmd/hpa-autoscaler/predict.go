@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,9 +16,6 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/demand"
 	"github.com/hpa-autoscaler/hpa-autoscaler/predictor"
 )
-
-// maxHorizonSteps is the longest forecast a tracker makes.
-const maxHorizonSteps = 1440
 
 type predictOpts struct {
 	trace       string
@@ -95,8 +91,8 @@ func runPredict(cmd *cobra.Command, o *predictOpts) error {
 	if err != nil {
 		return usagef("--horizon: %v", err)
 	}
-	if steps > maxHorizonSteps {
-		return usagef("--horizon %s: %d steps of %s, want at most %d", predictor.FormatHorizon(horizon), steps, predictor.FormatHorizon(step), maxHorizonSteps)
+	if steps > predictor.MaxHorizonSteps {
+		return usagef("--horizon %s: %d steps of %s, want at most %d", predictor.FormatHorizon(horizon), steps, predictor.FormatHorizon(step), predictor.MaxHorizonSteps)
 	}
 	samples := make([]predictor.Sample, len(tr.Points))
 	for i, p := range tr.Points {
@@ -150,34 +146,15 @@ func runBacktest(cmd *cobra.Command, o *predictOpts, tr *demand.Series, series *
 		return err
 	}
 	r := res[0]
-	out := backtestJSON{Horizon: predictor.FormatHorizon(horizon), Selected: r.Final}
-	for _, row := range r.Rows {
-		out.Models = append(out.Models, modelJSON{
-			Name:       row.Name,
-			MAPE:       jsonNumber(row.Accuracy.MAPE()),
-			SMAPE:      jsonNumber(row.Accuracy.SMAPE()),
-			Coverage80: jsonNumber(row.Accuracy.Coverage()),
-			Scored:     row.Accuracy.N,
-			Selected:   jsonNumber(row.Selected),
-		})
-	}
+	out := predictor.NewBacktestReport(r, horizon)
 	w := cmd.OutOrStdout()
 	if o.json {
-		return writeJSON(w, out)
+		return predictor.WriteJSON(w, out)
 	}
 	fmt.Fprintf(w, "trace %s: %d points every %s from %s\n", o.trace, len(series.Values), predictor.FormatHorizon(series.Step), tr.Format(series.Start))
 	fmt.Fprintf(w, "horizon %s (%d steps); scored from %s (%d forecasts per model)\n\n",
 		out.Horizon, steps, tr.Format(series.Time(from)), r.Rows[len(r.Rows)-1].Accuracy.N)
-	fmt.Fprintf(w, "%-28s %8s %8s %11s %12s\n", "model", "MAPE", "sMAPE", "coverage80", "auto picked")
-	for _, m := range out.Models {
-		picked := fmt.Sprintf("%.0f%%", 100*deref(m.Selected))
-		if m.Name == "auto" {
-			picked = ""
-		}
-		fmt.Fprintf(w, "%-28s %8s %8s %11s %12s\n", m.Name, fmtNum(m.MAPE, "%.2f"), fmtNum(m.SMAPE, "%.2f"), fmtPct(m.Coverage80), picked)
-	}
-	_, err = fmt.Fprintf(w, "\nselected now: %s\n", out.Selected)
-	return err
+	return out.WriteTable(w)
 }
 
 func runForecast(cmd *cobra.Command, o *predictOpts, tr *demand.Series, series *predictor.Series, steps int, topts predictor.TrackerOptions) error {
@@ -192,106 +169,12 @@ func runForecast(cmd *cobra.Command, o *predictOpts, tr *demand.Series, series *
 	if err != nil {
 		return err
 	}
-	out := forecastJSON{Model: f.Model, Confidence: jsonNumber(f.Confidence())}
-	if f.Period > 0 {
-		out.Period = predictor.FormatHorizon(time.Duration(f.Period) * series.Step)
-	}
-	last := series.Time(len(series.Values) - 1)
-	for k := range f.Values {
-		out.Forecast = append(out.Forecast, pointJSON{
-			Timestamp: tr.Format(last.Add(time.Duration(k+1) * series.Step)),
-			Value:     f.Values[k], Lower: f.Lower[k], Upper: f.Upper[k],
-		})
-	}
+	out := predictor.NewForecastReport(f, series.Time(len(series.Values)-1), series.Step, tr.Format)
 	w := cmd.OutOrStdout()
 	if o.json {
-		return writeJSON(w, out)
+		return predictor.WriteJSON(w, out)
 	}
-	period := "none"
-	if out.Period != "" {
-		period = out.Period
-	}
-	conf := "no calibrated interval yet"
-	if f.Calibrated {
-		conf = fmt.Sprintf("%.2f", f.Confidence())
-	}
-	fmt.Fprintf(w, "model %s (period %s), 80%% intervals, confidence %s\n\n", out.Model, period, conf)
-	fmt.Fprintf(w, "%-25s %12s %12s %12s\n", "timestamp", "forecast", "lower", "upper")
-	for _, p := range out.Forecast {
-		if _, err := fmt.Fprintf(w, "%-25s %12.6g %12.6g %12.6g\n", p.Timestamp, p.Value, p.Lower, p.Upper); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// The --json shapes. Fields beyond the documented ones are additions and
-// may be ignored.
-type backtestJSON struct {
-	Horizon  string      `json:"horizon"`
-	Selected string      `json:"selected"`
-	Models   []modelJSON `json:"models"`
-}
-
-type modelJSON struct {
-	Name       string   `json:"name"`
-	MAPE       *float64 `json:"mape"`
-	SMAPE      *float64 `json:"smape"`
-	Coverage80 *float64 `json:"coverage80"`
-	// Scored is the number of forecasts scored; Selected the share of them
-	// for which auto picked this model.
-	Scored   int      `json:"scored"`
-	Selected *float64 `json:"selectedShare,omitempty"`
-}
-
-type forecastJSON struct {
-	Model      string      `json:"model"`
-	Period     string      `json:"period,omitempty"`
-	Confidence *float64    `json:"confidence"`
-	Forecast   []pointJSON `json:"forecast"`
-}
-
-type pointJSON struct {
-	Timestamp string  `json:"timestamp"`
-	Value     float64 `json:"value"`
-	Lower     float64 `json:"lower"`
-	Upper     float64 `json:"upper"`
-}
-
-// jsonNumber maps NaN (a measure with nothing to measure, such as MAPE on
-// all-zero actuals) to null.
-func jsonNumber(v float64) *float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return nil
-	}
-	return &v
-}
-
-func deref(p *float64) float64 {
-	if p == nil {
-		return math.NaN()
-	}
-	return *p
-}
-
-func fmtNum(p *float64, format string) string {
-	if p == nil {
-		return "-"
-	}
-	return fmt.Sprintf(format, *p)
-}
-
-func fmtPct(p *float64) string {
-	if p == nil {
-		return "-"
-	}
-	return fmt.Sprintf("%.1f%%", 100**p)
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return out.WriteTable(w)
 }
 
 // newProgress returns a progress bar on w when w is a terminal, else nil.

@@ -14,6 +14,7 @@ import (
 
 	testingclock "k8s.io/utils/clock/testing"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/predictor"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/metricsapi"
 )
@@ -97,7 +98,7 @@ func TestMetricsPassThroughAndRecord(t *testing.T) {
 	clk := testingclock.NewFakePassiveClock(t0)
 	srv := newStatsServer(t, clk)
 	inner := metricsAPI(t, srv)
-	s, err := New(inner, Options{Clock: clk, LookAhead: 5 * time.Minute})
+	s, err := New(inner, Options{Clock: clk, MetricStreamsOptions: predictor.MetricStreamsOptions{LookAhead: 5 * time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func TestMetricsPassThroughAndRecord(t *testing.T) {
 func TestFloorAnticipatesTheRise(t *testing.T) {
 	clk := testingclock.NewFakePassiveClock(t0)
 	srv := newStatsServer(t, clk)
-	s, err := New(metricsAPI(t, srv), Options{Clock: clk, LookAhead: 3 * time.Minute, StartupDelay: 2 * time.Minute})
+	s, err := New(metricsAPI(t, srv), Options{Clock: clk, MetricStreamsOptions: predictor.MetricStreamsOptions{LookAhead: 3 * time.Minute, StartupDelay: 2 * time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func TestConfidenceThreshold(t *testing.T) {
 	clk := testingclock.NewFakePassiveClock(t0)
 	srv := newStatsServer(t, clk)
 	srv.noisy.Store(true)
-	s, err := New(metricsAPI(t, srv), Options{Clock: clk, LookAhead: 3 * time.Minute, ConfidenceThreshold: 0.99})
+	s, err := New(metricsAPI(t, srv), Options{Clock: clk, MetricStreamsOptions: predictor.MetricStreamsOptions{LookAhead: 3 * time.Minute, ConfidenceThreshold: 0.99}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	clk := testingclock.NewFakePassiveClock(t0)
 	inner := metricsAPI(t, newStatsServer(t, clk))
-	_, err = New(inner, Options{Step: -time.Second, LookAhead: -time.Minute, StartupDelay: -time.Second, ConfidenceThreshold: 2})
+	_, err = New(inner, Options{MetricStreamsOptions: predictor.MetricStreamsOptions{Step: -time.Second, LookAhead: -time.Minute, StartupDelay: -time.Second, ConfidenceThreshold: 2}})
 	if err == nil {
 		t.Fatal("got no error")
 	}
@@ -219,7 +220,7 @@ func TestOptionsValidate(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
-	if _, err := New(inner, Options{Step: time.Second, LookAhead: time.Hour}); err == nil || !strings.Contains(err.Error(), "want at most 1440") {
+	if _, err := New(inner, Options{MetricStreamsOptions: predictor.MetricStreamsOptions{Step: time.Second, LookAhead: time.Hour}}); err == nil || !strings.Contains(err.Error(), "want at most 1440") {
 		t.Errorf("too long a window: got %v", err)
 	}
 }
@@ -273,7 +274,7 @@ func TestWrapKeepsPush(t *testing.T) {
 func TestConcurrentUse(t *testing.T) {
 	clk := testingclock.NewFakePassiveClock(t0)
 	srv := newStatsServer(t, clk)
-	s, err := New(metricsAPI(t, srv), Options{Clock: clk, LookAhead: 3 * time.Minute})
+	s, err := New(metricsAPI(t, srv), Options{Clock: clk, MetricStreamsOptions: predictor.MetricStreamsOptions{LookAhead: 3 * time.Minute}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,5 +318,46 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	if want := t0.Add(12 * time.Minute); !f.Start.Equal(want) {
 		t.Errorf("after the concurrent fetches the forecast starts at %v, want %v", f.Start, want)
+	}
+}
+
+// outer is another decorator around a predictive scaler.
+type outer struct{ scalers.Scaler }
+
+func (o outer) Unwrap() scalers.Scaler { return o.Scaler }
+
+func TestFind(t *testing.T) {
+	clk := testingclock.NewFakePassiveClock(t0)
+	inner := metricsAPI(t, newStatsServer(t, clk))
+	plain, err := Wrap(inner, Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushed, err := Wrap(pushing{inner}, Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		s    scalers.Scaler
+		want *Scaler
+	}{
+		{"the wrapper itself", plain, plain.(*Scaler)},
+		{"a push wrapper", pushed, pushed.(*PushScaler).Scaler},
+		{"under another decorator", outer{plain}, plain.(*Scaler)},
+		{"not wrapped", inner, nil},
+		{"nil", nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := Find(tc.s)
+			if got != tc.want || ok != (tc.want != nil) {
+				t.Errorf("Find: got %p (found %v), want %p", got, ok, tc.want)
+			}
+		})
+	}
+	var f Floorer = plain.(*Scaler)
+	if floor := f.Floor(clk.Now()); floor.OK || len(floor.Metrics) != 1 || floor.Metrics[0].Reason != "no values recorded yet" {
+		t.Errorf("floor of a new wrapper: got %+v, want none, with the reason", floor)
 	}
 }
