@@ -13,49 +13,81 @@ import (
 // type, then share it read-only: Register is not safe to call concurrently
 // with New.
 type Registry struct {
-	factories map[string]Factory
+	types map[string]registered
+}
+
+type registered struct {
+	f             Factory
+	defaultTarget func(md map[string]string)
+}
+
+// A TypeOption declares more about a registered type than its factory.
+type TypeOption func(*registered)
+
+// WithDefaultTarget declares how to fill the target of the type's metadata
+// when a scaler built from other scalers (the custom scaler) uses it as a
+// source, whose own target is never used: fill sets the type's required
+// target key(s) when they are blank (prometheus sets threshold, for
+// example), so the type's parser accepts the metadata. A type whose target
+// has a default needs none. A composite thus never has to know another
+// type's keys.
+func WithDefaultTarget(fill func(md map[string]string)) TypeOption {
+	return func(r *registered) { r.defaultTarget = fill }
 }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry {
-	return &Registry{factories: map[string]Factory{}}
+	return &Registry{types: map[string]registered{}}
 }
 
 // Register adds a scaler type. Registering the same type twice is a
 // programming error and returns an error.
-func (r *Registry) Register(typ string, f Factory) error {
+func (r *Registry) Register(typ string, f Factory, opts ...TypeOption) error {
 	if typ == "" || f == nil {
 		return fmt.Errorf("register scaler type %q: empty type or nil factory", typ)
 	}
-	if _, dup := r.factories[typ]; dup {
+	if _, dup := r.types[typ]; dup {
 		return fmt.Errorf("register scaler type %q: already registered", typ)
 	}
-	r.factories[typ] = f
+	t := registered{f: f}
+	for _, o := range opts {
+		o(&t)
+	}
+	r.types[typ] = t
 	return nil
 }
 
 // MustRegister is Register for wiring code where a duplicate is a bug.
-func (r *Registry) MustRegister(typ string, f Factory) {
-	if err := r.Register(typ, f); err != nil {
+func (r *Registry) MustRegister(typ string, f Factory, opts ...TypeOption) {
+	if err := r.Register(typ, f, opts...); err != nil {
 		panic(err)
+	}
+}
+
+// FillDefaultTarget fills the target keys of md, metadata of type typ,
+// as the type declared with WithDefaultTarget; it does nothing for a type
+// that declared none or is not registered.
+func (r *Registry) FillDefaultTarget(typ string, md map[string]string) {
+	if t, ok := r.types[typ]; ok && t.defaultTarget != nil {
+		t.defaultTarget(md)
 	}
 }
 
 // Types returns the registered types, sorted.
 func (r *Registry) Types() []string {
-	return slices.Sorted(maps.Keys(r.factories))
+	return slices.Sorted(maps.Keys(r.types))
 }
 
 // Has reports whether typ is registered.
 func (r *Registry) Has(typ string) bool {
-	_, ok := r.factories[typ]
+	_, ok := r.types[typ]
 	return ok
 }
 
 // New builds a scaler of type cfg.Type. An unknown type is an
 // ErrInvalidConfig error that lists the known ones.
 func (r *Registry) New(ctx context.Context, cfg Config) (Scaler, error) {
-	f, ok := r.factories[cfg.Type]
+	t, ok := r.types[cfg.Type]
 	if !ok {
 		return nil, &MetadataError{Errs: []*FieldError{{
 			Key:   "scalerType",
@@ -66,5 +98,5 @@ func (r *Registry) New(ctx context.Context, cfg Config) (Scaler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return f(ctx, cfg)
+	return t.f(ctx, cfg)
 }

@@ -15,9 +15,9 @@ import (
 func newRegistry() *scalers.Registry {
 	r := scalers.NewRegistry()
 	r.MustRegister("kafka", kafka.New)
-	r.MustRegister("rabbitmq", rabbitmq.New)
-	r.MustRegister(prometheus.Type, prometheus.New)
-	r.MustRegister(metricsapi.Type, metricsapi.New)
+	r.MustRegister("rabbitmq", rabbitmq.New, scalers.WithDefaultTarget(rabbitmq.DefaultTarget))
+	r.MustRegister(prometheus.Type, prometheus.New, scalers.WithDefaultTarget(prometheus.DefaultTarget))
+	r.MustRegister(metricsapi.Type, metricsapi.New, scalers.WithDefaultTarget(metricsapi.DefaultTarget))
 	// One go-redis client (and pool) per distinct Redis connection, shared
 	// by every ScaledObject on it; the package-level redis.NewList etc. would
 	// give each ScaledObject its own pool.

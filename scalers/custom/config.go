@@ -63,8 +63,11 @@ type Source struct {
 	Metadata map[string]string
 }
 
-// Spec mirrors scalerSpec.custom of the Scaler CRD
-// (autoscaling.hpa-agent.io/v1). Convert it with FromSpec.
+// Spec is the design's scalerSpec.custom block of a Scaler
+// (autoscaling.hpa-agent.io/v1) as the custom scaler takes it: the only Go
+// copy of that block until the CRD's own types exist (api/v1, which will
+// own the Kubernetes machinery such as DeepCopy and convert its block to
+// this). Convert it with FromSpec.
 type Spec struct {
 	// Expression is the CEL expression over the sources' names.
 	Expression string `json:"expression"`
@@ -76,7 +79,7 @@ type Spec struct {
 	MetricSources []MetricSource `json:"metricSources"`
 }
 
-// MetricSource mirrors one entry of scalerSpec.custom.metricSources.
+// MetricSource is one entry of scalerSpec.custom.metricSources.
 type MetricSource struct {
 	// Name is the CEL variable name of the source.
 	Name string `json:"name"`
@@ -85,46 +88,6 @@ type MetricSource struct {
 	// Configuration is the source's metadata, as for a KEDA trigger of that
 	// type.
 	Configuration map[string]string `json:"configuration,omitempty"`
-}
-
-// DeepCopyInto copies s into out, sharing no memory (the method the
-// Kubernetes API machinery expects of types inside a CRD).
-func (s *Spec) DeepCopyInto(out *Spec) {
-	*out = *s
-	if s.MetricSources != nil {
-		out.MetricSources = make([]MetricSource, len(s.MetricSources))
-		for i := range s.MetricSources {
-			s.MetricSources[i].DeepCopyInto(&out.MetricSources[i])
-		}
-	}
-}
-
-// DeepCopy returns a copy of s sharing no memory.
-func (s *Spec) DeepCopy() *Spec {
-	if s == nil {
-		return nil
-	}
-	out := new(Spec)
-	s.DeepCopyInto(out)
-	return out
-}
-
-// DeepCopyInto copies m into out, sharing no memory.
-func (m *MetricSource) DeepCopyInto(out *MetricSource) {
-	*out = *m
-	if m.Configuration != nil {
-		out.Configuration = maps.Clone(m.Configuration)
-	}
-}
-
-// DeepCopy returns a copy of m sharing no memory.
-func (m *MetricSource) DeepCopy() *MetricSource {
-	if m == nil {
-		return nil
-	}
-	out := new(MetricSource)
-	m.DeepCopyInto(out)
-	return out
 }
 
 // ParseMetadata builds a Config from flat KEDA trigger metadata:

@@ -279,22 +279,6 @@ func checkErrs(tb testing.TB, err error, want []string) {
 	}
 }
 
-func TestSpecDeepCopy(t *testing.T) {
-	orig := designConfig.Spec()
-	cp := orig.DeepCopy()
-	if diff := cmp.Diff(orig, *cp); diff != "" {
-		t.Fatalf("copy differs (-orig +copy):\n%s", diff)
-	}
-	cp.MetricSources[0].Configuration["url"] = "changed"
-	cp.MetricSources[1].Name = "changed"
-	if orig.MetricSources[0].Configuration["url"] == "changed" || orig.MetricSources[1].Name == "changed" {
-		t.Errorf("the copy shares memory with the original")
-	}
-	if (*Spec)(nil).DeepCopy() != nil || (*MetricSource)(nil).DeepCopy() != nil {
-		t.Errorf("DeepCopy of nil: got non-nil, want nil")
-	}
-}
-
 func TestCustomSourceReportedOnce(t *testing.T) {
 	reg := scalers.NewRegistry()
 	reg.MustRegister(Type, NewFactory(reg))

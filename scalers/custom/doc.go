@@ -6,8 +6,8 @@
 //
 //   - the typed configuration (Config) and its two spellings: the flat KEDA
 //     trigger metadata (expression, threshold, source.<name>.type,
-//     source.<name>.<key>) parsed by ParseMetadata, and the Scaler CRD shape
-//     (scalerSpec.custom, mirrored by Spec) converted by FromSpec;
+//     source.<name>.<key>) parsed by ParseMetadata, and the design's
+//     scalerSpec.custom block of a Scaler (Spec) converted by FromSpec;
 //   - the expression compiler and evaluator (Compile, Program): type-checked
 //     once, bounded at run time by a CEL cost limit and a timeout, with every
 //     source declared as a double variable and all of them in the map
@@ -16,6 +16,8 @@
 //   - the Scaler, which fetches every source concurrently on each call and
 //     evaluates the expression over the results.
 //
-// Sources are built through the scalers.Registry given to NewFactory, so
-// this package imports no other scaler package.
+// Sources are built through the SourceRegistry given to NewFactory (a
+// *scalers.Registry), and each source type fills its own unused target
+// (scalers.WithDefaultTarget), so this package imports no other scaler
+// package and knows none of their keys.
 package custom

@@ -17,7 +17,7 @@ import (
 // Options are the dependencies of a custom scaler.
 type Options struct {
 	// Registry builds the sources. Required.
-	Registry *scalers.Registry
+	Registry SourceRegistry
 	// Namespace and Name identify the scaled object; they are passed on to
 	// the sources.
 	Namespace, Name string
@@ -31,7 +31,7 @@ type Options struct {
 // NewFactory returns the factory of the "custom" scaler type. The sources
 // are built through reg when a scaler is built, so every type registered by
 // then can be a source, whatever the order of registration.
-func NewFactory(reg *scalers.Registry) scalers.Factory {
+func NewFactory(reg SourceRegistry) scalers.Factory {
 	// The compiler is built once, at the first scaler, and shared.
 	compiler := sync.OnceValues(func() (*Compiler, error) { return NewCompiler(Limits{}) })
 	return func(ctx context.Context, sc scalers.Config) (scalers.Scaler, error) {

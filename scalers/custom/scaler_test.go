@@ -29,9 +29,9 @@ func newRegistry(tb testing.TB) *scalers.Registry {
 	tb.Helper()
 	r := scalers.NewRegistry()
 	r.MustRegister(Type, NewFactory(r))
-	r.MustRegister("prometheus", prometheus.New)
+	r.MustRegister("prometheus", prometheus.New, scalers.WithDefaultTarget(prometheus.DefaultTarget))
 	r.MustRegister("redis", redis.NewList)
-	r.MustRegister(metricsapi.Type, metricsapi.New)
+	r.MustRegister(metricsapi.Type, metricsapi.New, scalers.WithDefaultTarget(metricsapi.DefaultTarget))
 	return r
 }
 

@@ -1,6 +1,7 @@
 package custom
 
 import (
+	"context"
 	"slices"
 	"strings"
 
@@ -19,21 +20,19 @@ const (
 	typePrometheus = "prometheus"
 )
 
-// defaultTargets fill the target (threshold) key of the scaler types that
-// require one. A source's target is never used (the custom scaler's
-// threshold is the target), so when it is absent it is set to 1 for the
-// source's own parser to accept the metadata.
-var defaultTargets = map[string]func(md map[string]string){
-	typePrometheus: func(md map[string]string) { setIfBlank(md, "threshold", "1") },
-	typeMetricsAPI: func(md map[string]string) { setIfBlank(md, "targetValue", "1") },
-	// rabbitmq wants a value only with a mode; without one it has its own
-	// defaults (or the deprecated queueLength).
-	"rabbitmq": func(md map[string]string) {
-		if strings.TrimSpace(md["mode"]) != "" {
-			setIfBlank(md, "value", "1")
-		}
-	},
+// SourceRegistry is what the custom scaler needs of a registry: the types
+// it knows, building a source, and filling a source's unused target.
+// *scalers.Registry is one.
+type SourceRegistry interface {
+	Types() []string
+	New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error)
+	FillDefaultTarget(typ string, md map[string]string)
 }
+
+var _ SourceRegistry = (*scalers.Registry)(nil)
+
+// has reports whether reg knows typ.
+func has(reg SourceRegistry, typ string) bool { return slices.Contains(reg.Types(), typ) }
 
 func setIfBlank(md map[string]string, key, value string) {
 	if strings.TrimSpace(md[key]) == "" {
@@ -43,13 +42,13 @@ func setIfBlank(md map[string]string, key, value string) {
 
 // resolveSource returns the registered type and the metadata a source is
 // built with, after the design's aliases are translated.
-func resolveSource(reg *scalers.Registry, src Source) (string, map[string]string, error) {
+func resolveSource(reg SourceRegistry, src Source) (string, map[string]string, error) {
 	typ := src.Type
 	md := cloneMap(src.Metadata)
 	key := func(k string) string { return sourcePrefix + src.Name + "." + k }
 	var errs []error
 
-	if typ == aliasExternal && !reg.Has(aliasExternal) {
+	if typ == aliasExternal && !has(reg, aliasExternal) {
 		typ = typeMetricsAPI
 		if err := translateHeaders(md, key); err != nil {
 			errs = append(errs, err)
@@ -57,9 +56,9 @@ func resolveSource(reg *scalers.Registry, src Source) (string, map[string]string
 		// The design's external source answers a bare JSON number.
 		setIfBlank(md, "valueLocation", "@this")
 	}
-	if !reg.Has(typ) || typ == Type {
+	if !has(reg, typ) || typ == Type {
 		known := slices.DeleteFunc(reg.Types(), func(t string) bool { return t == Type })
-		if reg.Has(typeMetricsAPI) {
+		if has(reg, typeMetricsAPI) {
 			known = append(known, aliasExternal+" (= "+typeMetricsAPI+")")
 		}
 		return "", nil, scalers.Invalid(scalers.NewFieldError(key(keyType), src.Type,
@@ -77,9 +76,10 @@ func resolveSource(reg *scalers.Registry, src Source) (string, map[string]string
 			delete(md, "url")
 		}
 	}
-	if fill, ok := defaultTargets[typ]; ok {
-		fill(md)
-	}
+	// A source's target is never used (the custom scaler's threshold is
+	// the target); the source's type fills a required one so that its own
+	// parser accepts the metadata.
+	reg.FillDefaultTarget(typ, md)
 	if err := scalers.Invalid(errs...); err != nil {
 		return "", nil, err
 	}

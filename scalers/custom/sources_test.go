@@ -8,6 +8,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/metricsapi"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/prometheus"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/rabbitmq"
 )
 
 func TestResolveSource(t *testing.T) {
@@ -16,10 +19,14 @@ func TestResolveSource(t *testing.T) {
 		t.Fatal("resolveSource built a scaler")
 		return nil, nil
 	}
+	// The default targets are the source types' own, as cmd registers
+	// them.
 	reg := scalers.NewRegistry()
-	for _, typ := range []string{"prometheus", "metrics-api", "rabbitmq", "redis", Type} {
-		reg.MustRegister(typ, never)
-	}
+	reg.MustRegister(prometheus.Type, never, scalers.WithDefaultTarget(prometheus.DefaultTarget))
+	reg.MustRegister(metricsapi.Type, never, scalers.WithDefaultTarget(metricsapi.DefaultTarget))
+	reg.MustRegister("rabbitmq", never, scalers.WithDefaultTarget(rabbitmq.DefaultTarget))
+	reg.MustRegister("redis", never)
+	reg.MustRegister(Type, never)
 	tests := []struct {
 		name     string
 		src      Source
