@@ -26,6 +26,8 @@ type NamedSpec struct {
 
 // scalerFile is the part of a Scaler object (autoscaling.hpa-agent.io/v1)
 // the simulator reads; other keys (targetRef, scalerSpec, ...) are ignored.
+// It is the only Go copy of spec.scaling and spec.advanced until the CRD's
+// own types (api/v1) exist; see docs/architecture.md.
 type scalerFile struct {
 	Kind     string `json:"kind"`
 	Metadata struct {
