@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs on a Debian machine, idempotently:
-# the servers the integration tests start their own instances of, and the Go
-# tools of `make lint`. Safe to run again and again; it does nothing when all
-# is present.
+# Installs what the test suite needs on a Debian machine, idempotently: the
+# servers the integration tests start their own instances of. Safe to run
+# again and again; it does nothing when all is present. (The Go tool of
+# `make lint`, staticcheck, is installed at its pinned version by `make
+# lint` itself, into $(go env GOPATH)/bin; `make test` does not need it.)
 set -euo pipefail
 
 need=()
