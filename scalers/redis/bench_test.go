@@ -174,7 +174,7 @@ func BenchmarkStreamsMetrics(b *testing.B) {
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			mode.md["address"] = r.Addr()
-			s := newScaler(b, NewStreams, mode.md)
+			s := newScaler(b, Factory("redis-streams"), mode.md)
 			b.ReportAllocs()
 			for b.Loop() {
 				metricsOrFail(b, s)

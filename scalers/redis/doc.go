@@ -11,10 +11,14 @@
 // one Redis round trip per Metrics call on the common path, with fresh values
 // every time.
 //
-// Clients: the package-level factories (NewList, NewStreams, ...) give every
-// scaler its own small connection pool. A Clients value shares one
-// reference-counted go-redis client among all scalers it builds that have
-// identical connection settings (same addresses, credentials source,
-// database, TLS), which is what the server wires in: a thousand
-// ScaledObjects on one Redis then use one pool instead of a thousand.
+// Types: the six type names map to a topology and a measurement in one
+// table (factory.go); Factory(type) and Clients.Factory(type) are derived
+// from it, as are the named factories (NewList, Clients.NewClusterList, ...).
+//
+// Clients: Factory (and NewList) give every scaler its own small connection
+// pool. A Clients value shares one reference-counted go-redis client among
+// all scalers it builds that have identical connection settings (same
+// addresses, credentials source, database, TLS), which is what the server
+// wires in: a thousand ScaledObjects on one Redis then use one pool instead
+// of a thousand.
 package redis

@@ -305,26 +305,3 @@ func TestListClose(t *testing.T) {
 		t.Fatalf("Metrics after Close: %v, want %v", err, errClosed)
 	}
 }
-
-func TestBadMetadataFromFactories(t *testing.T) {
-	factories := map[string]scalers.Factory{
-		"redis": NewList, "redis-cluster": NewClusterList, "redis-sentinel": NewSentinelList,
-		"redis-streams": NewStreams, "redis-cluster-streams": NewClusterStreams, "redis-sentinel-streams": NewSentinelStreams,
-	}
-	for typ, f := range factories {
-		t.Run(typ, func(t *testing.T) {
-			s, err := f(t.Context(), scalers.Config{Type: typ, Metadata: map[string]string{"password": "topsecret-value", "databaseIndex": "x"}})
-			if err == nil {
-				_ = s.Close()
-				t.Fatal("got a scaler from empty metadata, want an error")
-			}
-			var me *scalers.MetadataError
-			if !errors.As(err, &me) || !errors.Is(err, scalers.ErrInvalidConfig) {
-				t.Fatalf("error %T %v, want a *scalers.MetadataError", err, err)
-			}
-			if strings.Contains(err.Error(), "topsecret-value") {
-				t.Errorf("error %q reveals the password", err)
-			}
-		})
-	}
-}

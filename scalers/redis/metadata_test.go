@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -127,114 +129,104 @@ func TestParseListMetaErrors(t *testing.T) {
 		name string
 		topo topology
 		md   map[string]string
-		want []string // one substring per expected field error
+		want string // the message after "invalid metadata: "
 	}{
 		{
 			name: "nothing",
 			topo: standalone,
 			md:   map[string]string{},
-			want: []string{"address: no Redis address", "listName: required key is missing"},
+			want: "address: no Redis address: set address (host:port, or a comma-separated list), or host and port; listName: required key is missing",
 		},
 		{
 			name: "every bad value at once",
 			topo: standalone,
 			md: map[string]string{"address": "a:1", "listName": "jobs", "listLength": "AA", "activationListLength": "1.5",
 				"databaseIndex": "-1", "enableTLS": "no", "tls": "yes"},
-			want: []string{
-				`listLength "AA": not an integer`,
-				`activationListLength "1.5": not an integer`,
-				`databaseIndex "-1": must be >= 0`,
-				`enableTLS "no": not a boolean`,
-				`tls "yes": expected one of enable, disable`,
-			},
+			want: `databaseIndex "-1": must be >= 0; enableTLS "no": not a boolean (true or false); tls "yes": expected one of enable, disable; ` +
+				`listLength "AA": not an integer; activationListLength "1.5": not an integer`,
 		},
 		{
 			name: "zero target",
 			topo: standalone,
 			md:   map[string]string{"address": "a:1", "listName": "jobs", "listLength": "0"},
-			want: []string{`listLength "0": must be > 0`},
+			want: `listLength "0": must be > 0`,
 		},
 		{
 			name: "address without port",
 			topo: standalone,
 			md:   map[string]string{"address": "redis", "listName": "jobs"},
-			want: []string{`address "redis": expected host:port`},
+			want: `address "redis": expected host:port`,
 		},
 		{
 			name: "address with a bad port",
 			topo: cluster,
 			md:   map[string]string{"addresses": "a:1,b:http,c:0", "listName": "jobs"},
-			want: []string{`address "b:http": expected host:port with a port in 1..65535`, `address "c:0": expected host:port with a port in 1..65535`},
+			want: `address "b:http": expected host:port with a port in 1..65535; address "c:0": expected host:port with a port in 1..65535`,
 		},
 		{
 			name: "unequal hosts and ports",
 			topo: cluster,
 			md:   map[string]string{"hosts": "a, b, c", "ports": "1, 2", "listName": "jobs"},
-			want: []string{`ports "1,2": 3 hosts but 2 ports`},
+			want: `ports "1,2": 3 hosts but 2 ports: give one port per host`,
 		},
 		{
 			name: "host without port",
 			topo: standalone,
 			md:   map[string]string{"host": "redis", "listName": "jobs"},
-			want: []string{"port: required with host"},
+			want: "port: required with host",
 		},
 		{
 			name: "port without host",
 			topo: standalone,
 			md:   map[string]string{"port": "6379", "listName": "jobs"},
-			want: []string{"host: required with port"},
+			want: "host: required with port",
 		},
 		{
 			name: "port out of range",
 			topo: standalone,
 			md:   map[string]string{"host": "redis", "port": "70000", "listName": "jobs"},
-			want: []string{`port "70000": must be <= 65535`},
+			want: `port "70000": must be <= 65535`,
 		},
 		{
 			name: "sentinel without master",
 			topo: sentinel,
 			md:   map[string]string{"addresses": "s:26379", "listName": "jobs"},
-			want: []string{"sentinelMaster: required"},
+			want: "sentinelMaster: required: the name of the master the sentinels monitor",
 		},
 		{
 			name: "cert without key",
 			topo: standalone,
 			md:   map[string]string{"address": "a:1", "listName": "jobs", "enableTLS": "true", "cert": "PEM"},
-			want: []string{"cert and key must be given together"},
+			want: "cert (secret, not shown): given without key: cert and key must be given together",
 		},
 		{
 			name: "password file missing",
 			topo: standalone,
 			md:   map[string]string{"address": "a:1", "listName": "jobs", "passwordFile": missing},
-			want: []string{"passwordFile " + fmt.Sprintf("%q", missing)},
+			want: fmt.Sprintf("passwordFile %q: cannot read: no such file or directory", missing),
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseListMeta(tc.md, tc.topo)
-			checkMetadataError(t, err, tc.want)
+			checkMetadataError(t, err, "invalid metadata: "+tc.want)
 		})
 	}
 }
 
-// checkMetadataError checks that err is a *MetadataError with exactly one
-// field error per wanted substring.
-func checkMetadataError(t *testing.T, err error, want []string) {
-	t.Helper()
+// checkMetadataError checks that err is a *MetadataError wrapping
+// ErrInvalidConfig whose whole message is want.
+func checkMetadataError(tb testing.TB, err error, want string) {
+	tb.Helper()
 	if err == nil {
-		t.Fatalf("got no error, want %q", want)
+		tb.Fatalf("got no error, want %q", want)
 	}
 	var me *scalers.MetadataError
 	if !errors.As(err, &me) || !errors.Is(err, scalers.ErrInvalidConfig) {
-		t.Fatalf("got %T %v, want a *scalers.MetadataError wrapping ErrInvalidConfig", err, err)
+		tb.Fatalf("got %T %v, want a *scalers.MetadataError wrapping ErrInvalidConfig", err, err)
 	}
-	if len(me.Errs)+len(me.Other) != len(want) {
-		t.Errorf("got %d errors (%v), want %d", len(me.Errs)+len(me.Other), err, len(want))
-	}
-	for _, w := range want {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error %q does not contain %q", err, w)
-		}
+	if diff := cmp.Diff(want, err.Error()); diff != "" {
+		tb.Errorf("error message (-want +got):\n%s", diff)
 	}
 }
 
@@ -298,48 +290,45 @@ func TestParseStreamsMetaErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		md   map[string]string
-		want []string
+		want string // the message after "invalid metadata: "
 	}{
 		{
 			name: "nothing",
 			md:   map[string]string{},
-			want: []string{"address: no Redis address", "stream: required key is missing"},
+			want: "address: no Redis address: set address (host:port, or a comma-separated list), or host and port; stream: required key is missing",
 		},
 		{
 			name: "bad numbers",
 			md: map[string]string{"address": "a:1", "stream": "s", "consumerGroup": "g", "lagCount": "junk",
 				"pendingEntriesCount": "junk", "streamLength": "junk", "activationLagCount": "x", "databaseIndex": "junk"},
-			want: []string{
-				`lagCount "junk": not an integer`, `pendingEntriesCount "junk": not an integer`,
-				`streamLength "junk": not an integer`, `activationLagCount "x": not an integer`,
-				`databaseIndex "junk": not an integer`,
-			},
+			want: `databaseIndex "junk": not an integer; pendingEntriesCount "junk": not an integer; streamLength "junk": not an integer; ` +
+				`lagCount "junk": not an integer; activationLagCount "x": not an integer`,
 		},
 		{
 			name: "negative lag",
 			md:   map[string]string{"address": "a:1", "stream": "s", "consumerGroup": "g", "lagCount": "-1"},
-			want: []string{`lagCount "-1": must be >= 0`},
+			want: `lagCount "-1": must be >= 0`,
 		},
 		{
 			name: "zero pending target",
 			md:   map[string]string{"address": "a:1", "stream": "s", "consumerGroup": "g", "pendingEntriesCount": "0"},
-			want: []string{`pendingEntriesCount "0": must be > 0`},
+			want: `pendingEntriesCount "0": must be > 0`,
 		},
 		{
 			name: "zero stream length target",
 			md:   map[string]string{"address": "a:1", "stream": "s", "streamLength": "-3"},
-			want: []string{`streamLength "-3": must be > 0`},
+			want: `streamLength "-3": must be > 0`,
 		},
 		{
 			name: "enableTLS not a boolean",
 			md:   map[string]string{"address": "a:1", "stream": "s", "enableTLS": "no"},
-			want: []string{`enableTLS "no": not a boolean`},
+			want: `enableTLS "no": not a boolean (true or false)`,
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseStreamsMeta(tc.md, standalone)
-			checkMetadataError(t, err, tc.want)
+			checkMetadataError(t, err, "invalid metadata: "+tc.want)
 		})
 	}
 }

@@ -52,7 +52,7 @@ func TestStreamsLength(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.md["address"] = r.Addr()
-			wantMetric(t, newScaler(t, NewStreams, tc.md), tc.want, tc.wantActive)
+			wantMetric(t, newScaler(t, Factory("redis-streams"), tc.md), tc.want, tc.wantActive)
 		})
 	}
 }
@@ -63,7 +63,7 @@ func TestStreamsPending(t *testing.T) {
 	ctx := t.Context()
 	addEntries(t, rdb, "s", 5)
 	must(t, rdb.XGroupCreate(ctx, "s", "g", "0").Err())
-	s := newScaler(t, NewStreams, map[string]string{"address": r.Addr(), "stream": "s", "consumerGroup": "g", "pendingEntriesCount": "2"})
+	s := newScaler(t, Factory("redis-streams"), map[string]string{"address": r.Addr(), "stream": "s", "consumerGroup": "g", "pendingEntriesCount": "2"})
 	if spec := s.MetricSpecs()[0]; spec.Target != 2 || spec.Name != "redis-streams-s" {
 		t.Errorf("spec = %+v, want redis-streams-s with target 2", spec)
 	}
@@ -74,7 +74,7 @@ func TestStreamsPending(t *testing.T) {
 	must(t, rdb.XAck(ctx, "s", "g", msgs[0].ID).Err())
 	wantMetric(t, s, 2, true)
 
-	act := newScaler(t, NewStreams, map[string]string{"address": r.Addr(), "stream": "s", "consumerGroup": "g", "activationLagCount": "2"})
+	act := newScaler(t, Factory("redis-streams"), map[string]string{"address": r.Addr(), "stream": "s", "consumerGroup": "g", "activationLagCount": "2"})
 	wantMetric(t, act, 2, false)
 
 	for _, tc := range []struct{ name, stream, group string }{
@@ -82,7 +82,7 @@ func TestStreamsPending(t *testing.T) {
 		{"missing stream", "nope", "g"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newScaler(t, NewStreams, map[string]string{"address": r.Addr(), "stream": tc.stream, "consumerGroup": tc.group})
+			s := newScaler(t, Factory("redis-streams"), map[string]string{"address": r.Addr(), "stream": tc.stream, "consumerGroup": tc.group})
 			err := wantError(t, s, scalers.ErrNoData)
 			if errors.Is(err, scalers.ErrUnavailable) || !strings.Contains(err.Error(), "NOGROUP") {
 				t.Errorf("error %q: want a no-data NOGROUP error", err)
@@ -100,7 +100,7 @@ func TestStreamsLag(t *testing.T) {
 	md := func(stream, group, activation string) map[string]string {
 		return map[string]string{"address": r.Addr(), "stream": stream, "consumerGroup": group, "lagCount": "4", "activationLagCount": activation}
 	}
-	s := newScaler(t, NewStreams, md("s", "g", "3"))
+	s := newScaler(t, Factory("redis-streams"), md("s", "g", "3"))
 	if spec := s.MetricSpecs()[0]; spec.Target != 4 {
 		t.Errorf("target = %v, want lagCount 4", spec.Target)
 	}
@@ -114,20 +114,20 @@ func TestStreamsLag(t *testing.T) {
 	wantMetric(t, s, 5, true)
 
 	t.Run("group not created yet lags by the whole stream", func(t *testing.T) {
-		wantMetric(t, newScaler(t, NewStreams, md("s", "later", "0")), 8, true)
+		wantMetric(t, newScaler(t, Factory("redis-streams"), md("s", "later", "0")), 8, true)
 	})
 	t.Run("missing stream has no lag", func(t *testing.T) {
-		wantMetric(t, newScaler(t, NewStreams, md("nope", "g", "0")), 0, false)
+		wantMetric(t, newScaler(t, Factory("redis-streams"), md("nope", "g", "0")), 0, false)
 	})
 	t.Run("lag Redis cannot compute is -1", func(t *testing.T) {
 		// A group created at an entry in the middle of the stream has no
 		// known entries-read count, so XINFO GROUPS reports lag nil.
 		must(t, rdb.XGroupCreate(ctx, "s", "mid", ids[2]).Err())
-		wantMetric(t, newScaler(t, NewStreams, md("s", "mid", "0")), -1, false)
+		wantMetric(t, newScaler(t, Factory("redis-streams"), md("s", "mid", "0")), -1, false)
 	})
 	t.Run("key of another type", func(t *testing.T) {
 		must(t, rdb.RPush(ctx, "list", "a").Err())
-		wantError(t, newScaler(t, NewStreams, md("list", "g", "0")), scalers.ErrNoData)
+		wantError(t, newScaler(t, Factory("redis-streams"), md("list", "g", "0")), scalers.ErrNoData)
 	})
 }
 
@@ -136,7 +136,7 @@ func TestStreamsRedisRestart(t *testing.T) {
 	rdb := client(t, r, 0)
 	addEntries(t, rdb, "s", 4)
 	must(t, rdb.XGroupCreate(t.Context(), "s", "g", "0").Err())
-	s := newScaler(t, NewStreams, map[string]string{"address": r.Addr(), "stream": "s", "consumerGroup": "g", "lagCount": "1"})
+	s := newScaler(t, Factory("redis-streams"), map[string]string{"address": r.Addr(), "stream": "s", "consumerGroup": "g", "lagCount": "1"})
 	wantMetric(t, s, 4, true)
 
 	r.Stop()

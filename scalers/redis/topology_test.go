@@ -51,14 +51,14 @@ func TestCluster(t *testing.T) {
 		md   map[string]string
 		want float64
 	}{
-		{"set via hosts and ports", NewClusterList, map[string]string{
+		{"set via hosts and ports", Factory("redis-cluster"), map[string]string{
 			"hosts": "127.0.0.1, 127.0.0.1, 127.0.0.1", "ports": portsOf(c.Addrs()), "listName": "members"}, 2},
-		{"databaseIndex is ignored as in KEDA", NewClusterList, map[string]string{
+		{"databaseIndex is ignored as in KEDA", Factory("redis-cluster"), map[string]string{
 			"addresses": strings.Join(c.Addrs(), ","), "listName": "alpha", "databaseIndex": "2"}, 1},
-		{"stream length", NewClusterStreams, map[string]string{"addresses": strings.Join(c.Addrs(), ","), "stream": "events"}, 5},
-		{"stream pending", NewClusterStreams, map[string]string{
+		{"stream length", Factory("redis-cluster-streams"), map[string]string{"addresses": strings.Join(c.Addrs(), ","), "stream": "events"}, 5},
+		{"stream pending", Factory("redis-cluster-streams"), map[string]string{
 			"addresses": strings.Join(c.Addrs(), ","), "stream": "events", "consumerGroup": "workers"}, 2},
-		{"stream lag", NewClusterStreams, map[string]string{
+		{"stream lag", Factory("redis-cluster-streams"), map[string]string{
 			"addresses": strings.Join(c.Addrs(), ","), "stream": "events", "consumerGroup": "workers", "lagCount": "1"}, 3},
 	}
 	for _, tc := range tests {
@@ -99,10 +99,10 @@ func TestSentinel(t *testing.T) {
 		md   map[string]string
 		want float64
 	}{
-		{"list", NewSentinelList, base(map[string]string{"listName": "jobs"}), 3},
-		{"list in another database", NewSentinelList, base(map[string]string{"listName": "jobs", "databaseIndex": "1"}), 1},
-		{"stream", NewSentinelStreams, base(map[string]string{"stream": "events"}), 2},
-		{"passwords resolved from env", NewSentinelList, map[string]string{"addressesFromEnv": sent.Addr(),
+		{"list", Factory("redis-sentinel"), base(map[string]string{"listName": "jobs"}), 3},
+		{"list in another database", Factory("redis-sentinel"), base(map[string]string{"listName": "jobs", "databaseIndex": "1"}), 1},
+		{"stream", Factory("redis-sentinel-streams"), base(map[string]string{"stream": "events"}), 2},
+		{"passwords resolved from env", Factory("redis-sentinel"), map[string]string{"addressesFromEnv": sent.Addr(),
 			"sentinelMasterFromEnv": "jobs-master", "sentinelPasswordFromEnv": "sentinel-pw",
 			"passwordFromEnv": "master-pw", "listName": "jobs"}, 3},
 	}
@@ -121,7 +121,7 @@ func TestSentinel(t *testing.T) {
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
-			err := wantError(t, newScaler(t, NewSentinelList, tc.md), scalers.ErrUnavailable)
+			err := wantError(t, newScaler(t, Factory("redis-sentinel"), tc.md), scalers.ErrUnavailable)
 			if strings.Contains(err.Error(), "nope-") {
 				t.Errorf("error %q reveals a password", err)
 			}
@@ -139,7 +139,7 @@ func TestSentinelPasswordFileRotation(t *testing.T) {
 	pwFile := filepath.Join(t.TempDir(), "sentinel-password")
 	must(t, os.WriteFile(pwFile, []byte("old-pw"), 0o600))
 
-	s := newScaler(t, NewSentinelList, map[string]string{"addresses": sent.Addr(), "sentinelMaster": "mymaster",
+	s := newScaler(t, Factory("redis-sentinel"), map[string]string{"addresses": sent.Addr(), "sentinelMaster": "mymaster",
 		"sentinelPasswordFile": pwFile, "listName": "jobs"})
 	err := wantError(t, s, scalers.ErrUnavailable)
 	if strings.Contains(err.Error(), "old-pw") || strings.Contains(err.Error(), "sentinel-pw") {

@@ -1,0 +1,136 @@
+package redis
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+func TestTypes(t *testing.T) {
+	want := []string{"redis", "redis-cluster", "redis-cluster-streams", "redis-sentinel", "redis-sentinel-streams", "redis-streams"}
+	if diff := cmp.Diff(want, Types()); diff != "" {
+		t.Errorf("Types (-want +got):\n%s", diff)
+	}
+	if f := Factory("redis-list"); f != nil {
+		t.Errorf(`Factory("redis-list"): got a factory, want nil`)
+	}
+	if err := scalers.NewRegistry().Register("redis-list", NewClients(ClientsOptions{}).Factory("redis-list")); err == nil {
+		t.Errorf(`registering Factory("redis-list"): got no error, want the registry to refuse a nil factory`)
+	}
+}
+
+// built is what a factory decided, for comparison.
+type built struct {
+	Measure string // "list" or "stream"
+	Topo    string
+	Addrs   []string
+	Metric  string
+	Shared  bool
+}
+
+func describeBuilt(tb testing.TB, s scalers.Scaler) built {
+	tb.Helper()
+	var b *base
+	var got built
+	switch s := s.(type) {
+	case *listScaler:
+		b, got.Measure = s.base, "list"
+	case *streamsScaler:
+		b, got.Measure = s.base, "stream"
+	default:
+		tb.Fatalf("factory built a %T", s)
+	}
+	got.Topo, got.Addrs, got.Metric, got.Shared = b.sc.conn.topo.String(), b.sc.conn.addrs, s.MetricSpecs()[0].Name, b.clients != nil
+	return got
+}
+
+// TestFactories builds every type through Factory, with dedicated and
+// shared clients, and through its named factory: each name has its
+// topology and measurement, as in KEDA.
+func TestFactories(t *testing.T) {
+	md := map[string]string{"addresses": "127.0.0.1:1,127.0.0.1:2", "sentinelMaster": "m", "listName": "jobs", "stream": "events"}
+	tests := []struct {
+		typ   string
+		named func(*Clients, context.Context, scalers.Config) (scalers.Scaler, error)
+		want  built
+	}{
+		{"redis", (*Clients).NewList, built{Measure: "list", Topo: "redis", Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}, Metric: "redis-jobs"}},
+		{"redis-cluster", (*Clients).NewClusterList, built{Measure: "list", Topo: "redis cluster", Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}, Metric: "redis-jobs"}},
+		{"redis-sentinel", (*Clients).NewSentinelList, built{Measure: "list", Topo: "redis sentinel", Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}, Metric: "redis-jobs"}},
+		{"redis-streams", (*Clients).NewStreams, built{Measure: "stream", Topo: "redis", Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}, Metric: "redis-streams-events"}},
+		{"redis-cluster-streams", (*Clients).NewClusterStreams, built{Measure: "stream", Topo: "redis cluster", Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}, Metric: "redis-streams-events"}},
+		{"redis-sentinel-streams", (*Clients).NewSentinelStreams, built{Measure: "stream", Topo: "redis sentinel", Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}, Metric: "redis-streams-events"}},
+	}
+	if len(tests) != len(Types()) {
+		t.Fatalf("%d cases for %d types %v", len(tests), len(Types()), Types())
+	}
+	for _, tc := range tests {
+		t.Run(tc.typ, func(t *testing.T) {
+			shared := NewClients(ClientsOptions{})
+			ways := []struct {
+				name   string
+				f      scalers.Factory
+				shared bool
+			}{
+				{"Factory", Factory(tc.typ), false},
+				{"Clients.Factory", shared.Factory(tc.typ), true},
+				{"named with dedicated clients", func(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
+					return tc.named(nil, ctx, cfg)
+				}, false},
+				{"named with shared clients", func(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
+					return tc.named(shared, ctx, cfg)
+				}, true},
+			}
+			for _, w := range ways {
+				want := tc.want
+				want.Shared = w.shared
+				if diff := cmp.Diff(want, describeBuilt(t, newScaler(t, w.f, md))); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", w.name, diff)
+				}
+			}
+		})
+	}
+}
+
+// TestFactoriesBadMetadata: every type reports the errors of its own keys
+// and of its topology, without the password.
+func TestFactoriesBadMetadata(t *testing.T) {
+	const (
+		prefix  = "invalid metadata: "
+		address = "address: no Redis address: set address (host:port, or a comma-separated list), or host and port"
+		master  = "sentinelMaster: required: the name of the master the sentinels monitor"
+		list    = "listName: required key is missing"
+		stream  = "stream: required key is missing"
+	)
+	noKey := map[string]string{"password": "topsecret-value", "address": "127.0.0.1:1"}
+	noAddress := map[string]string{"password": "topsecret-value", "listName": "jobs", "stream": "events"}
+	tests := []struct {
+		typ                      string
+		wantNoKey, wantNoAddress string
+	}{
+		{"redis", prefix + list, prefix + address},
+		{"redis-cluster", prefix + list, prefix + address},
+		{"redis-sentinel", prefix + master + "; " + list, prefix + address + "; " + master},
+		{"redis-streams", prefix + stream, prefix + address},
+		{"redis-cluster-streams", prefix + stream, prefix + address},
+		{"redis-sentinel-streams", prefix + master + "; " + stream, prefix + address + "; " + master},
+	}
+	for _, tc := range tests {
+		t.Run(tc.typ, func(t *testing.T) {
+			for _, c := range []struct {
+				md   map[string]string
+				want string
+			}{{noKey, tc.wantNoKey}, {noAddress, tc.wantNoAddress}} {
+				s, err := Factory(tc.typ)(t.Context(), scalers.Config{Type: tc.typ, Metadata: c.md})
+				if err == nil {
+					_ = s.Close()
+					t.Fatalf("metadata %v: got a scaler, want a metadata error", redactedMD(c.md))
+				}
+				checkMetadataError(t, err, c.want)
+			}
+		})
+	}
+}
