@@ -79,7 +79,7 @@ const (
 )
 
 type cacheOptions struct {
-	registry     *scalers.Registry
+	registry     Registry
 	logger       *slog.Logger
 	clock        clock.WithTicker
 	idleTimeout  time.Duration

@@ -28,11 +28,22 @@ const (
 	DefaultBuildTimeout = 30 * time.Second
 )
 
+// Registry is what the server needs of a registry of scaler types:
+// whether a type is known (to label metrics with known types only) and
+// building a scaler of cfg.Type. *scalers.Registry is one. The server calls
+// both from many goroutines at once, so they must be safe for concurrent
+// use (a *scalers.Registry is, once nothing registers any more).
+type Registry interface {
+	Has(typ string) bool
+	New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error)
+}
+
+var _ Registry = (*scalers.Registry)(nil)
+
 // Options configure a Server. Registry is required; the rest have defaults.
 type Options struct {
-	// Registry resolves the scalerType metadata key. It must not be
-	// modified once the server runs.
-	Registry *scalers.Registry
+	// Registry resolves the scalerType metadata key.
+	Registry Registry
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 	// Clock drives stream polling, idle reaping and timings; nil is the
@@ -54,8 +65,8 @@ type Options struct {
 
 func (o *Options) validate() error {
 	var errs []error
-	if o.Registry == nil {
-		errs = append(errs, errors.New("options: a scaler registry is required"))
+	if r, isReg := o.Registry.(*scalers.Registry); o.Registry == nil || isReg && r == nil {
+		errs = append(errs, errors.New("Registry: a scaler registry is required"))
 	}
 	for _, d := range []struct {
 		name string

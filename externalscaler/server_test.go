@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -518,18 +517,60 @@ func TestOptionsValidate(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{name: "no registry", o: Options{}, want: "a scaler registry is required"},
-		{name: "negative idle", o: Options{Registry: reg, IdleTimeout: -time.Second}, want: "IdleTimeout -1s: must be > 0"},
-		{name: "poll too fast", o: Options{Registry: reg, DefaultPollInterval: time.Millisecond}, want: "DefaultPollInterval 1ms"},
+		{name: "no registry", o: Options{},
+			want: "external scaler options: Registry: a scaler registry is required"},
+		{name: "nil *scalers.Registry", o: Options{Registry: (*scalers.Registry)(nil)},
+			want: "external scaler options: Registry: a scaler registry is required"},
+		{name: "negative idle", o: Options{Registry: reg, IdleTimeout: -time.Second},
+			want: "external scaler options: IdleTimeout -1s: must be > 0"},
+		{name: "poll too fast", o: Options{Registry: reg, DefaultPollInterval: time.Millisecond},
+			want: "external scaler options: DefaultPollInterval 1ms: must be between 100ms and 1h0m0s"},
+		{name: "every error at once", o: Options{BuildTimeout: -time.Minute, DefaultPollInterval: 2 * time.Hour},
+			want: "external scaler options: Registry: a scaler registry is required\n" +
+				"BuildTimeout -1m0s: must be > 0\n" +
+				"DefaultPollInterval 2h0m0s: must be between 100ms and 1h0m0s"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := New(tc.o)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("New: got %v, want an error containing %q", err, tc.want)
+			srv, err := New(tc.o)
+			if err == nil {
+				srv.Close()
+				t.Fatalf("New: got a server, want error %q", tc.want)
+			}
+			if diff := cmp.Diff(tc.want, err.Error()); diff != "" {
+				t.Errorf("New error (-want +got):\n%s", diff)
 			}
 		})
 	}
+}
+
+// A registry of our own type serves as well as *scalers.Registry.
+type oneTypeRegistry struct{ f scalers.Factory }
+
+func (r oneTypeRegistry) Has(typ string) bool { return typ == "only" }
+
+func (r oneTypeRegistry) New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
+	if cfg.Type != "only" {
+		return nil, scalers.NewFieldError("scalerType", cfg.Type, "expected only")
+	}
+	return r.f(ctx, cfg)
+}
+
+func TestOtherRegistry(t *testing.T) {
+	env := &fakeEnv{}
+	fakes := env.registry()
+	ts := startServer(t, Options{Registry: oneTypeRegistry{f: func(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
+		cfg.Type = "fake"
+		return fakes.New(ctx, cfg)
+	}}}, ServeOptions{})
+	env.source("o").set(3, nil)
+	md := map[string]string{"scalerType": "only", "source": "o"}
+	want := &pb.MetricValue{MetricName: "fake-o", MetricValue: 3, MetricValueFloat: 3}
+	if diff := cmp.Diff(want, getValue(t, ts.client, ref("o", md), "fake-o"), protocmp.Transform()); diff != "" {
+		t.Errorf("GetMetrics (-want +got):\n%s", diff)
+	}
+	_, err := ts.client.IsActive(t.Context(), ref("x", map[string]string{"scalerType": "fake", "source": "o"}))
+	wantCode(t, err, codes.InvalidArgument, `scalerType "fake": expected only`)
 }
 
 // metricValue reads a counter or gauge.
