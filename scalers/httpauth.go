@@ -30,8 +30,8 @@ var (
 
 // HTTPAuth holds the authentication keys that KEDA's HTTP based scalers
 // (prometheus, metrics-api, ...) share. Scalers embed it as an untagged
-// field, so ParseMetadata fills it from the same metadata map, and then call
-// Supported with the modes they implement.
+// field, so ParseMetadata fills it from the same metadata map, and call
+// Allow with the modes they implement before ParseMetadata.
 //
 // KEDA resolves a TriggerAuthentication's secretTargetRef parameters only for
 // its built-in scalers; an external scaler receives the trigger metadata
@@ -41,7 +41,9 @@ var (
 // this server, re-read when it changes).
 //
 // Modes combine (for example "apiKey,tls"); bearer, basic and oauth exclude
-// each other because each sets the Authorization header.
+// each other because each sets the Authorization header. Apply adds the
+// credentials of every mode but oauth, whose tokens HTTPSource fetches and
+// caches.
 type HTTPAuth struct {
 	Modes            []string `meta:"authModes|authMode,optional"`
 	Username         Secret   `meta:"username,secret,optional"`
@@ -61,27 +63,52 @@ type HTTPAuth struct {
 	// unsafeSsl apply whenever given; cert and key are required by the tls
 	// mode.
 	TLS TLSConfig
+	// OAuth holds oauthTokenURI, clientID, clientSecret, scopes and
+	// endpointParams, used by the oauth mode.
+	OAuth OAuth
+
+	scalerType string
+	allowed    []string // nil: every known mode
+}
+
+// Allow limits the modes Validate accepts to those the scaler implements;
+// call it before ParseMetadata fills a. A mode outside them is reported
+// naming authModes (and its credentials are not asked for): KEDA 2.21
+// rejects the modes some scalers do not implement (metrics-api) and
+// ignores them in others (apiKey in prometheus); a credential that is never
+// sent is a configuration mistake, so it is always reported here.
+func (a *HTTPAuth) Allow(scalerType string, modes ...string) {
+	a.scalerType, a.allowed = scalerType, modes
 }
 
 // Enabled reports whether authModes includes mode.
 func (a *HTTPAuth) Enabled(mode string) bool { return slices.Contains(a.Modes, mode) }
 
+func (a *HTTPAuth) allows(mode string) bool {
+	return a.allowed == nil || slices.Contains(a.allowed, mode)
+}
+
 // Secrets returns every credential, for a Redactor.
 func (a *HTTPAuth) Secrets() []Secret {
 	return []Secret{a.Username, a.Password, a.BearerToken, a.CustomAuthHeader, a.CustomAuthValue,
-		a.APIKey, a.TLS.Key, a.TLS.KeyPassword}
+		a.APIKey, a.TLS.Key, a.TLS.KeyPassword, a.OAuth.ClientSecret}
 }
 
-// Validate checks the modes against KEDA's vocabulary and that every enabled
-// mode has its credentials. ParseMetadata calls it.
+// Validate checks the modes against KEDA's vocabulary and the modes given
+// to Allow, and that every enabled mode has its credentials. ParseMetadata
+// calls it.
 func (a *HTTPAuth) Validate() error {
 	raw := strings.Join(a.Modes, ",")
 	var errs []error
 	exclusive := 0
 	for _, m := range a.Modes {
-		if !slices.Contains(knownAuthModes, m) {
+		switch {
+		case !slices.Contains(knownAuthModes, m):
 			errs = append(errs, NewFieldError("authModes", raw,
 				"unknown mode "+strconv.Quote(m)+", expected a comma-separated list of "+strings.Join(knownAuthModes, ", ")))
+		case !a.allows(m):
+			errs = append(errs, NewFieldError("authModes", raw,
+				"mode "+strconv.Quote(m)+" is not supported by the "+a.scalerType+" scaler, expected some of "+strings.Join(a.allowed, ", ")))
 		}
 		if slices.Contains(exclusiveAuthModes, m) {
 			exclusive++
@@ -90,8 +117,11 @@ func (a *HTTPAuth) Validate() error {
 	if exclusive > 1 {
 		errs = append(errs, NewFieldError("authModes", raw, "only one of bearer, basic and oauth may be given"))
 	}
+	// The credentials of a mode that is not allowed are not asked for:
+	// the mode is the mistake.
+	enabled := func(mode string) bool { return a.Enabled(mode) && a.allows(mode) }
 	need := func(mode string, s Secret, key string) {
-		if a.Enabled(mode) && !s.IsSet() {
+		if enabled(mode) && !s.IsSet() {
 			errs = append(errs, &FieldError{Key: key, Missing: true,
 				Msg: "required when authModes includes " + mode + " (set " + key + ", " + key + "FromEnv or " + key + "File)"})
 		}
@@ -103,67 +133,57 @@ func (a *HTTPAuth) Validate() error {
 	need(AuthModeCustom, a.CustomAuthHeader, "customAuthHeader")
 	need(AuthModeCustom, a.CustomAuthValue, "customAuthValue")
 	need(AuthModeAPIKey, a.APIKey, "apiKey")
-	if a.Enabled(AuthModeAPIKey) && a.APIKeyMethod != "header" && a.APIKeyMethod != "query" {
+	if enabled(AuthModeAPIKey) && a.APIKeyMethod != "header" && a.APIKeyMethod != "query" {
 		errs = append(errs, NewFieldError("method", a.APIKeyMethod, "expected one of header, query"))
+	}
+	if enabled(AuthModeOAuth) {
+		errs = append(errs, a.OAuth.validate()...)
 	}
 	return Invalid(errs...)
 }
 
-// Supported reports an error naming authModes when a mode outside supported
-// was given. KEDA accepts every mode for every scaler and silently ignores
-// the ones a scaler does not implement; a credential that is never sent is a
-// configuration mistake, so it is reported here.
-func (a *HTTPAuth) Supported(scalerType string, supported ...string) error {
-	for _, m := range a.Modes {
-		if !slices.Contains(supported, m) {
-			return NewFieldError("authModes", strings.Join(a.Modes, ","),
-				"mode "+strconv.Quote(m)+" is not supported by the "+scalerType+" scaler, expected some of "+strings.Join(supported, ", "))
-		}
-	}
-	return nil
-}
-
-// Apply adds the credentials of the enabled modes to req. Secrets are read
-// now, so rotated files take effect. Errors never contain a credential.
+// Apply adds the credentials of the enabled modes to req (all but oauth,
+// see HTTPSource). Secrets are read now, so rotated files take effect.
+// Errors name the key (and the path of a <key>File), never a credential.
 func (a *HTTPAuth) Apply(req *http.Request) error {
 	if a.Enabled(AuthModeBasic) {
-		user, err := a.Username.Value()
+		user, err := readSecret(a.Username, "username")
 		if err != nil {
 			return err
 		}
-		pass, err := a.Password.Value()
+		pass, err := readSecret(a.Password, "password")
 		if err != nil {
 			return err
 		}
 		req.SetBasicAuth(user, pass)
 	}
 	if a.Enabled(AuthModeBearer) {
-		tok, err := a.BearerToken.Value()
+		tok, err := readSecret(a.BearerToken, "bearerToken")
 		if err != nil {
 			return err
 		}
 		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok))
 	}
 	if a.Enabled(AuthModeCustom) {
-		name, err := a.CustomAuthHeader.Value()
+		name, err := readSecret(a.CustomAuthHeader, "customAuthHeader")
 		if err != nil {
 			return err
 		}
-		val, err := a.CustomAuthValue.Value()
+		val, err := readSecret(a.CustomAuthValue, "customAuthValue")
 		if err != nil {
 			return err
 		}
 		name, val = strings.TrimSpace(name), strings.TrimSpace(val)
 		if !httpguts.ValidHeaderFieldName(name) {
-			return errors.New("customAuthHeader: not a valid HTTP header name")
+			return errors.New(a.CustomAuthHeader.FieldError("customAuthHeader", "not a valid HTTP header name").Error())
 		}
 		if !httpguts.ValidHeaderFieldValue(val) {
-			return errors.New("customAuthValue: not a valid HTTP header value")
+			return errors.New(a.CustomAuthValue.FieldError("customAuthValue", "not a valid HTTP header value").Error())
 		}
 		req.Header.Set(name, val)
 	}
 	if a.Enabled(AuthModeAPIKey) {
-		key, err := a.APIKey.Value()
+		key, err := readSecret(a.APIKey, "apiKey")
 		if err != nil {
 			return err
 		}
@@ -182,12 +202,25 @@ func (a *HTTPAuth) Apply(req *http.Request) error {
 				name = "X-API-KEY"
 			}
 			if !httpguts.ValidHeaderFieldValue(key) {
-				return errors.New("apiKey: not a valid HTTP header value")
+				return errors.New(a.APIKey.FieldError("apiKey", "not a valid HTTP header value").Error())
 			}
 			req.Header.Set(name, key)
 		}
 	}
 	return nil
+}
+
+// readSecret reads s, the value of key, for a request. A file that cannot
+// be read is reported like a metadata error (passwordFile "/p": cannot
+// read: ...) but is not an ErrInvalidConfig: it may be back at the next
+// poll. The same goes for the other errors of Apply about a secret's
+// content: a rotated file may fix them.
+func readSecret(s Secret, key string) (string, error) {
+	v, err := s.Value()
+	if err != nil {
+		return "", errors.New(s.ReadError(key, err).Error())
+	}
+	return v, nil
 }
 
 // ValidateKeyParamName checks keyParamName as a header name when the API key

@@ -4,66 +4,151 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 )
 
 type authHolder struct {
 	Auth HTTPAuth
 }
 
+// authView is what a test compares of a parsed HTTPAuth (whose secrets and
+// unexported fields cmp cannot look into).
+type authView struct {
+	Modes          []string
+	Method         string
+	TokenURI       string
+	ClientID       string
+	ClientSecret   string
+	Scopes         []string
+	EndpointParams url.Values
+}
+
+func viewOf(a *HTTPAuth) authView {
+	return authView{Modes: a.Modes, Method: a.APIKeyMethod, TokenURI: a.OAuth.TokenURI, ClientID: a.OAuth.ClientID,
+		ClientSecret: a.OAuth.ClientSecret.MustValue(), Scopes: a.OAuth.Scopes, EndpointParams: a.OAuth.params}
+}
+
 func TestHTTPAuthParse(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "client-secret")
+	if err := os.WriteFile(secretFile, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oauth := func(kv ...string) map[string]string {
+		md := map[string]string{"authModes": "oauth", "oauthTokenURI": "https://idp.example/token", "clientID": "scaler"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				delete(md, kv[i])
+			} else {
+				md[kv[i]] = kv[i+1]
+			}
+		}
+		return md
+	}
+	oauthView := func(f func(*authView)) authView {
+		v := authView{Modes: []string{"oauth"}, Method: "header", TokenURI: "https://idp.example/token", ClientID: "scaler"}
+		if f != nil {
+			f(&v)
+		}
+		return v
+	}
 	tests := []struct {
 		name    string
 		md      map[string]string
-		modes   []string
-		method  string
-		wantErr []string
+		allow   []string // Allow("demo", allow...) when not nil
+		want    authView
+		wantErr string
 	}{
-		{name: "none", md: map[string]string{}, method: "header"},
-		{name: "modes trimmed", md: map[string]string{"authModes": " basic , tls ", "username": "u", "cert": "c", "key": "k"}, modes: []string{"basic", "tls"}, method: "header"},
-		{name: "authMode alias", md: map[string]string{"authMode": "apiKey", "apiKey": "k", "method": "query"}, modes: []string{"apiKey"}, method: "query"},
-		{name: "unknown", md: map[string]string{"authModes": "basic,magic", "username": "u"}, wantErr: []string{`authModes "basic,magic": unknown mode "magic"`}},
-		{name: "exclusive", md: map[string]string{"authModes": "bearer,oauth", "bearerToken": "t"}, wantErr: []string{"only one of bearer, basic and oauth"}},
+		{name: "none", md: map[string]string{}, want: authView{Method: "header"}},
+		{name: "modes trimmed", md: map[string]string{"authModes": " basic , tls ", "username": "u", "cert": "c", "key": "k"},
+			want: authView{Modes: []string{"basic", "tls"}, Method: "header"}},
+		{name: "authMode alias", md: map[string]string{"authMode": "apiKey", "apiKey": "k", "method": "query"},
+			want: authView{Modes: []string{"apiKey"}, Method: "query"}},
+		{name: "method ignored without apiKey", md: map[string]string{"method": "POST"}, want: authView{Method: "POST"}},
+		{name: "unknown", md: map[string]string{"authModes": "basic,magic", "username": "u"},
+			wantErr: `invalid metadata: authModes "basic,magic": unknown mode "magic", expected a comma-separated list of apiKey, basic, tls, bearer, custom, oauth`},
+		{name: "exclusive", md: map[string]string{"authModes": "bearer,oauth", "bearerToken": "t", "oauthTokenURI": "http://idp", "clientID": "c"},
+			wantErr: `invalid metadata: authModes "bearer,oauth": only one of bearer, basic and oauth may be given`},
 		{name: "missing credentials", md: map[string]string{"authModes": "bearer,custom,apiKey"},
-			wantErr: []string{"bearerToken: required when authModes includes bearer (set bearerToken, bearerTokenFromEnv or bearerTokenFile)",
-				"customAuthHeader: required", "customAuthValue: required", "apiKey: required"}},
-		{name: "bad method", md: map[string]string{"authModes": "apiKey", "apiKey": "k3y", "method": "post"}, wantErr: []string{`method "post": expected one of header, query`}},
-		{name: "method ignored without apiKey", md: map[string]string{"method": "POST"}, method: "POST"},
+			wantErr: "invalid metadata: bearerToken: required when authModes includes bearer (set bearerToken, bearerTokenFromEnv or bearerTokenFile); " +
+				"customAuthHeader: required when authModes includes custom (set customAuthHeader, customAuthHeaderFromEnv or customAuthHeaderFile); " +
+				"customAuthValue: required when authModes includes custom (set customAuthValue, customAuthValueFromEnv or customAuthValueFile); " +
+				"apiKey: required when authModes includes apiKey (set apiKey, apiKeyFromEnv or apiKeyFile)"},
+		{name: "bad method", md: map[string]string{"authModes": "apiKey", "apiKey": "k3y", "method": "post"},
+			wantErr: `invalid metadata: method "post": expected one of header, query`},
+		{name: "allowed", md: map[string]string{"authModes": "tls", "cert": "c", "key": "k"}, allow: []string{"basic", "tls"},
+			want: authView{Modes: []string{"tls"}, Method: "header"}},
+		{name: "not allowed: the mode is named, its keys are not asked for", md: map[string]string{"authModes": "tls,oauth", "cert": "c", "key": "k"},
+			allow:   []string{"basic", "tls"},
+			wantErr: `invalid metadata: authModes "tls,oauth": mode "oauth" is not supported by the demo scaler, expected some of basic, tls`},
+
+		{name: "oauth", md: oauth("clientSecret", "s3cret", "scopes", " read, write ,", "endpointParams", "audience=api&resource=https%3A%2F%2Fx"),
+			want: oauthView(func(v *authView) {
+				v.ClientSecret, v.Scopes = "s3cret", []string{"read", "write"}
+				v.EndpointParams = url.Values{"audience": {"api"}, "resource": {"https://x"}}
+			})},
+		{name: "oauth, scope alias", md: oauth("scope", "read"), want: oauthView(func(v *authView) { v.Scopes = []string{"read"} })},
+		{name: "oauth, secret from env", md: oauth("clientSecretFromEnv", "env-secret"), want: oauthView(func(v *authView) { v.ClientSecret = "env-secret" })},
+		{name: "oauth, secret from a file", md: oauth("clientSecretFile", secretFile), want: oauthView(func(v *authView) { v.ClientSecret = "from-file" })},
+		{name: "oauth without clientSecret, as KEDA allows", md: oauth(), want: oauthView(nil)},
+		{name: "oauth, repeated endpoint parameter", md: oauth("endpointParams", "resource=a&resource=b"),
+			want: oauthView(func(v *authView) { v.EndpointParams = url.Values{"resource": {"a", "b"}} })},
+		{name: "oauth keys without authModes oauth are ignored, as in KEDA", md: map[string]string{"oauthTokenURI": "not a url", "endpointParams": "%zz"},
+			want: authView{Method: "header", TokenURI: "not a url"}},
+		{name: "oauth without its keys", md: map[string]string{"authModes": "oauth", "clientSecret": "s"},
+			wantErr: "invalid metadata: oauthTokenURI: required when authModes includes oauth; clientID: required when authModes includes oauth"},
+		{name: "oauthTokenURI without scheme", md: oauth("oauthTokenURI", "idp.example/token"),
+			wantErr: `invalid metadata: oauthTokenURI "idp.example/token": expected an http:// or https:// URL`},
+		{name: "oauthTokenURI password hidden", md: oauth("oauthTokenURI", "ftp://u:hunter2-pw@idp"),
+			wantErr: `invalid metadata: oauthTokenURI "ftp://u:xxxxx@idp": expected an http:// or https:// URL`},
+		{name: "endpointParams bad escape", md: oauth("endpointParams", "audience=%zz"),
+			wantErr: `invalid metadata: endpointParams "audience=%zz": not URL query syntax (e.g. audience=api&resource=x): invalid URL escape "%zz"`},
+		{name: "endpointParams with a semicolon", md: oauth("endpointParams", "a=1;b=2"),
+			wantErr: `invalid metadata: endpointParams "a=1;b=2": not URL query syntax (e.g. audience=api&resource=x): invalid semicolon separator in query`},
+		{name: "endpointParams setting scope beside scopes", md: oauth("scopes", "read", "endpointParams", "scope=write"),
+			wantErr: `invalid metadata: endpointParams "scope=write": scope is already set by the scopes key; give every scope there`},
+		{name: "endpointParams may set scope alone", md: oauth("endpointParams", "scope=write"),
+			want: oauthView(func(v *authView) { v.EndpointParams = url.Values{"scope": {"write"}} })},
+		{name: "clientSecretFile missing", md: oauth("clientSecretFile", "/nonexistent/client-secret"),
+			wantErr: `invalid metadata: clientSecretFile "/nonexistent/client-secret": cannot read: no such file or directory`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var h authHolder
+			if tc.allow != nil {
+				h.Auth.Allow("demo", tc.allow...)
+			}
 			err := ParseMetadata(tc.md, &h)
-			if len(tc.wantErr) > 0 {
+			if tc.wantErr != "" {
 				if !errors.Is(err, ErrInvalidConfig) {
 					t.Fatalf("got %v, want an ErrInvalidConfig", err)
 				}
-				for _, s := range tc.wantErr {
-					if !strings.Contains(err.Error(), s) {
-						t.Errorf("error %q does not contain %q", err, s)
-					}
-				}
+				scalertest.CheckMessage(t, err, tc.wantErr)
 				return
 			}
 			if err != nil {
 				t.Fatalf("ParseMetadata: %v", err)
 			}
-			if strings.Join(h.Auth.Modes, ",") != strings.Join(tc.modes, ",") || h.Auth.APIKeyMethod != tc.method {
-				t.Errorf("got modes %q method %q, want %q %q", h.Auth.Modes, h.Auth.APIKeyMethod, tc.modes, tc.method)
+			if diff := cmp.Diff(tc.want, viewOf(&h.Auth)); diff != "" {
+				t.Errorf("parsed (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
-func TestHTTPAuthSupported(t *testing.T) {
-	a := HTTPAuth{Modes: []string{"basic", "oauth"}}
-	if err := a.Supported("x", "basic", "oauth"); err != nil {
-		t.Fatalf("got %v, want nil", err)
+func TestHTTPAuthSecrets(t *testing.T) {
+	var h authHolder
+	md := map[string]string{"authModes": "oauth", "oauthTokenURI": "http://idp", "clientID": "c", "clientSecret": "client-secret-9"}
+	if err := ParseMetadata(md, &h); err != nil {
+		t.Fatal(err)
 	}
-	err := a.Supported("demo", "basic", "tls")
-	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), `mode "oauth" is not supported by the demo scaler, expected some of basic, tls`) {
-		t.Fatalf("got %v", err)
+	if got := NewRedactor(h.Auth.Secrets()...).String("x client-secret-9 y"); got != "x [redacted] y" {
+		t.Errorf("redacted: got %q, want %q", got, "x [redacted] y")
 	}
 }
 
@@ -83,35 +168,42 @@ func TestHTTPAuthApply(t *testing.T) {
 		{name: "custom", auth: HTTPAuth{Modes: []string{"custom"}, CustomAuthHeader: NewSecret("x-org\n"), CustomAuthValue: NewSecret("o")},
 			wantHeader: http.Header{"X-Org": {"o"}}, wantQuery: "a=1"},
 		{name: "custom, bad name", auth: HTTPAuth{Modes: []string{"custom"}, CustomAuthHeader: NewSecret("a b"), CustomAuthValue: NewSecret("o")},
-			wantErr: "customAuthHeader: not a valid HTTP header name"},
+			wantErr: "customAuthHeader (secret, not shown): not a valid HTTP header name"},
 		{name: "custom, bad value", auth: HTTPAuth{Modes: []string{"custom"}, CustomAuthHeader: NewSecret("X"), CustomAuthValue: NewSecret("a\x00b")},
-			wantErr: "customAuthValue: not a valid HTTP header value"},
+			wantErr: "customAuthValue (secret, not shown): not a valid HTTP header value"},
 		{name: "apiKey header", auth: HTTPAuth{Modes: []string{"apiKey"}, APIKey: NewSecret("k"), APIKeyMethod: "header"},
 			wantHeader: http.Header{"X-Api-Key": {"k"}}, wantQuery: "a=1"},
+		{name: "apiKey header, bad value", auth: HTTPAuth{Modes: []string{"apiKey"}, APIKey: NewSecret("k\x7f"), APIKeyMethod: "header"},
+			wantErr: "apiKey (secret, not shown): not a valid HTTP header value"},
 		{name: "apiKey query", auth: HTTPAuth{Modes: []string{"apiKey"}, APIKey: NewSecret("k&=?"), APIKeyMethod: "query", KeyParamName: "token"},
 			wantHeader: http.Header{}, wantQuery: "a=1&token=k%26%3D%3F"},
+		{name: "oauth is not Apply's", auth: HTTPAuth{Modes: []string{"oauth"}}, wantHeader: http.Header{}, wantQuery: "a=1"},
 		{name: "file secret gone", auth: HTTPAuth{Modes: []string{"bearer"}, BearerToken: Secret{src: &secretSource{path: "/nonexistent/x"}}},
-			wantErr: "read secret file /nonexistent/x"},
+			wantErr: `bearerTokenFile "/nonexistent/x": cannot read: no such file or directory`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			req, _ := http.NewRequest(http.MethodGet, "http://h/p?a=1", nil)
-			err := tc.auth.Apply(req)
+			req, err := http.NewRequest(http.MethodGet, "http://h/p?a=1", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = tc.auth.Apply(req)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+				scalertest.CheckMessage(t, err, tc.wantErr)
+				// A secret's content may be fixed by a rotated file.
+				if errors.Is(err, ErrInvalidConfig) {
+					t.Errorf("error %q is an ErrInvalidConfig", err)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
 			}
-			if got, want := req.Header, tc.wantHeader; len(got) != len(want) || got.Get("Authorization") != want.Get("Authorization") ||
-				got.Get("X-Org") != want.Get("X-Org") || got.Get("X-Api-Key") != want.Get("X-Api-Key") {
-				t.Errorf("headers: got %v, want %v", got, want)
+			if diff := cmp.Diff(tc.wantHeader, req.Header); diff != "" {
+				t.Errorf("headers (-want +got):\n%s", diff)
 			}
-			if q, _ := url.QueryUnescape(req.URL.RawQuery); req.URL.RawQuery != tc.wantQuery {
-				t.Errorf("query: got %q (%s), want %q", req.URL.RawQuery, q, tc.wantQuery)
+			if diff := cmp.Diff(tc.wantQuery, req.URL.RawQuery); diff != "" {
+				t.Errorf("query (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -122,10 +214,23 @@ func TestNewHTTPTransport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !tr.TLSClientConfig.InsecureSkipVerify || tr.MaxIdleConnsPerHost < 2 || tr.IdleConnTimeout == 0 {
-		t.Errorf("got %+v, want unsafe TLS and a reusable pool", tr)
+	type pool struct {
+		InsecureSkipVerify                     bool
+		MaxIdleConns, MaxIdleConnsPerHost      int
+		IdleConnTimeout, TLSHandshakeTimeout   string
+		ForceAttemptHTTP2, ProxyFromEnvironent bool
 	}
-	if _, err := NewHTTPTransport(&TLSConfig{CA: NewSecret("not pem")}); !errors.Is(err, ErrInvalidConfig) {
+	want := pool{InsecureSkipVerify: true, MaxIdleConns: 16, MaxIdleConnsPerHost: 4, IdleConnTimeout: "1m30s",
+		TLSHandshakeTimeout: "10s", ForceAttemptHTTP2: true, ProxyFromEnvironent: true}
+	got := pool{InsecureSkipVerify: tr.TLSClientConfig.InsecureSkipVerify, MaxIdleConns: tr.MaxIdleConns,
+		MaxIdleConnsPerHost: tr.MaxIdleConnsPerHost, IdleConnTimeout: tr.IdleConnTimeout.String(),
+		TLSHandshakeTimeout: tr.TLSHandshakeTimeout.String(), ForceAttemptHTTP2: tr.ForceAttemptHTTP2, ProxyFromEnvironent: tr.Proxy != nil}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("transport (-want +got):\n%s", diff)
+	}
+	_, err = NewHTTPTransport(&TLSConfig{CA: NewSecret("not pem")})
+	if !errors.Is(err, ErrInvalidConfig) {
 		t.Errorf("bad CA: got %v, want ErrInvalidConfig", err)
 	}
+	scalertest.CheckMessage(t, err, "ca (secret, not shown): no PEM certificate found")
 }

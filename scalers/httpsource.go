@@ -1,8 +1,12 @@
 package scalers
 
 import (
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+
+	"k8s.io/utils/clock"
 )
 
 // ValidateHTTPURL checks raw, the value of key, as the address of an HTTP
@@ -31,12 +35,18 @@ type HTTPSourceOptions struct {
 	Auth *HTTPAuth
 	// Transport replaces the HTTP transport (tests and fuzzing use an
 	// in-memory one); nil means a new transport with the TLS settings of
-	// Auth (NewHTTPTransport).
+	// Auth (NewHTTPTransport). OAuth2 token requests use it too.
 	Transport http.RoundTripper
 	// Edit, if not nil, changes each request to the source's host (a copy
 	// of it) before the credentials are added: query parameters or headers
 	// a scaler sends.
 	Edit func(*http.Request)
+	// Clock decides when a cached OAuth2 token is due for renewal; nil
+	// means the real clock.
+	Clock clock.PassiveClock
+	// Logger gets the warning about authModes oauth without a client
+	// secret; nil discards it.
+	Logger *slog.Logger
 }
 
 // HTTPSource is what the scalers reading an HTTP source (prometheus,
@@ -46,6 +56,18 @@ type HTTPSourceOptions struct {
 // redirect elsewhere never carries them: net/http would forward a custom
 // header such as X-API-KEY), and a Redactor for those credentials and the
 // password of the URL.
+//
+// With authModes oauth it gets an access token from oauthTokenURI (client
+// credentials grant, through the same base transport, so ca, cert and
+// unsafeSsl apply; redirects are not followed) and sends it as the
+// Authorization header. The token request is part of the request that
+// needs it, bounded by that request's context. The token is cached and
+// renewed 10 s before it expires (expires_in), or after three quarters of
+// its lifetime when that is shorter than 40 s; one without expires_in is
+// kept until a server refuses it. When the source answers 401 Unauthorized to a cached
+// token, the token is dropped and the request is sent once more with a new
+// one; a request whose token was fetched for it is not retried. The
+// Redactor also hides the current token and the one before it.
 type HTTPSource struct {
 	// Transport sends requests to the source, with the credentials.
 	Transport http.RoundTripper
@@ -70,43 +92,121 @@ func NewHTTPSource(o HTTPSourceOptions) (*HTTPSource, error) {
 		base = t
 	}
 	u, _ := url.Parse(o.URL) // checked by ValidateHTTPURL
-	return &HTTPSource{
-		Transport: &sourceTransport{next: base, host: u.Host, auth: o.Auth, edit: o.Edit},
-		Redactor:  red,
-		base:      base,
-	}, nil
+	st := &sourceTransport{next: base, host: u.Host, auth: o.Auth, edit: o.Edit}
+	if o.Auth.Enabled(AuthModeOAuth) {
+		clk := o.Clock
+		if clk == nil {
+			clk = clock.RealClock{}
+		}
+		st.tokens = newTokenCache(&o.Auth.OAuth, base, clk, red)
+		red.AddURL(o.Auth.OAuth.TokenURI)
+		red.AddFunc(st.tokens.secrets)
+		if !o.Auth.OAuth.ClientSecret.IsSet() && !o.Auth.Enabled(AuthModeTLS) && o.Logger != nil {
+			// KEDA accepts this and warns likewise: the client is then
+			// known by its clientID alone, unless a proxy authenticates it.
+			o.Logger.Warn("authModes oauth without clientSecret and without authModes tls: the token request authenticates the client by clientID alone")
+		}
+	}
+	return &HTTPSource{Transport: st, Redactor: red, base: base}, nil
 }
 
-// CloseIdleConnections closes the idle connections of the transport; the
-// scaler calls it when it is closed.
+// CloseIdleConnections closes the idle connections of the transport.
 func (s *HTTPSource) CloseIdleConnections() {
 	if ci, ok := s.base.(interface{ CloseIdleConnections() }); ok {
 		ci.CloseIdleConnections()
 	}
 }
 
+// Close closes the idle connections; it is the Release of a scaler built
+// with NewSingle, and never fails. Requests may still be sent after it.
+func (s *HTTPSource) Close() error {
+	s.CloseIdleConnections()
+	return nil
+}
+
 // sourceTransport edits requests to host and adds the credentials.
 type sourceTransport struct {
-	next http.RoundTripper
-	host string
-	auth *HTTPAuth
-	edit func(*http.Request)
+	next   http.RoundTripper
+	host   string
+	auth   *HTTPAuth
+	edit   func(*http.Request)
+	tokens *tokenCache // nil without authModes oauth
 }
 
 func (t *sourceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Host == t.host && (t.edit != nil || len(t.auth.Modes) > 0) {
-		// A RoundTripper must not modify the caller's request.
-		r := req.Clone(req.Context())
-		if t.edit != nil {
-			t.edit(r)
-		}
-		if err := t.auth.Apply(r); err != nil {
-			if req.Body != nil {
-				_ = req.Body.Close()
-			}
-			return nil, err
-		}
-		req = r
+	if req.URL.Host != t.host || (t.edit == nil && len(t.auth.Modes) == 0) {
+		return t.next.RoundTrip(req)
 	}
-	return t.next.RoundTrip(req)
+	r, token, fetched, err := t.prepare(req, req.Body)
+	if err != nil {
+		closeBody(req.Body)
+		return nil, err
+	}
+	resp, err := t.next.RoundTrip(r)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || token == "" {
+		return resp, err
+	}
+	// The source refused a token before its expiry: revoked, or its
+	// signing keys changed. The next request must not carry it.
+	t.tokens.refuse(token)
+	if fetched {
+		// A token fetched just now is refused: another one would be too.
+		return resp, nil
+	}
+	body, ok := rewind(req)
+	if !ok {
+		return resp, nil
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	if r, token, _, err = t.prepare(req, body); err != nil {
+		closeBody(body)
+		return nil, err
+	}
+	resp, err = t.next.RoundTrip(r)
+	if err == nil && resp.StatusCode == http.StatusUnauthorized {
+		t.tokens.refuse(token)
+	}
+	return resp, err
+}
+
+// prepare returns a copy of req with body (a RoundTripper must not modify
+// the caller's request), edited and with the credentials, and the OAuth2
+// access token it carries ("" without oauth).
+func (t *sourceTransport) prepare(req *http.Request, body io.ReadCloser) (r *http.Request, token string, fetched bool, err error) {
+	r = req.Clone(req.Context())
+	r.Body = body
+	if t.edit != nil {
+		t.edit(r)
+	}
+	if err := t.auth.Apply(r); err != nil {
+		return nil, "", false, err
+	}
+	if t.tokens == nil {
+		return r, "", false, nil
+	}
+	tok, fetched, err := t.tokens.token(req.Context())
+	if err != nil {
+		return nil, "", false, err
+	}
+	tok.SetAuthHeader(r)
+	return r, tok.AccessToken, fetched, nil
+}
+
+// rewind returns a new copy of req's body for sending it again.
+func rewind(req *http.Request) (io.ReadCloser, bool) {
+	if req.Body == nil || req.Body == http.NoBody {
+		return req.Body, true
+	}
+	if req.GetBody == nil {
+		return nil, false
+	}
+	body, err := req.GetBody()
+	return body, err == nil
+}
+
+func closeBody(b io.ReadCloser) {
+	if b != nil {
+		_ = b.Close()
+	}
 }

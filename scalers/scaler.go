@@ -81,6 +81,17 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// ScalerLogger returns Logger (one that discards when it is nil, as when a
+// test builds a scaler without the registry) with the scaler type and the
+// scaled object's namespace and name, for the scaler's own messages.
+func (c Config) ScalerLogger(scalerType string) *slog.Logger {
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return log.With("scaler", scalerType, "namespace", c.Namespace, "name", c.Name)
+}
+
 // Factory builds a Scaler from its configuration. Bad metadata is reported as
 // an error wrapping ErrInvalidConfig (a *MetadataError from ParseMetadata
 // does); anything else (a source that cannot be reached while connecting) is

@@ -199,6 +199,7 @@ func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted) }
 type Redactor struct {
 	secrets []Secret
 	extra   []string
+	dynamic []func() []string
 }
 
 // NewRedactor returns a Redactor for the given secrets (unset ones are
@@ -221,6 +222,10 @@ func (r *Redactor) AddValue(v string) {
 		r.extra = append(r.extra, v)
 	}
 }
+
+// AddFunc hides values that change while the scaler runs (an OAuth2 access
+// token): f is called at every redaction, from any goroutine.
+func (r *Redactor) AddFunc(f func() []string) { r.dynamic = append(r.dynamic, f) }
 
 // AddURL hides the password of a URL, and the whole user info if it has
 // one.
@@ -247,6 +252,13 @@ func (r *Redactor) String(s string) string {
 	}
 	for _, v := range r.extra {
 		s = strings.ReplaceAll(s, v, redacted)
+	}
+	for _, f := range r.dynamic {
+		for _, v := range f() {
+			if len(v) >= 3 {
+				s = strings.ReplaceAll(s, v, redacted)
+			}
+		}
 	}
 	return s
 }

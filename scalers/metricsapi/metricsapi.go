@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"sync/atomic"
 	"time"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
@@ -53,8 +51,10 @@ type Metadata struct {
 	loc locator
 }
 
-// Supported authentication modes. KEDA accepts custom for metrics-api but
-// never sends the header; here it is sent.
+// Supported authentication modes. KEDA 2.21's metrics-api scaler allows
+// apiKey, basic, tls and bearer, and rejects custom and oauth. Here oauth
+// is rejected as well; custom is accepted and its header sent, an
+// extension of KEDA's vocabulary that no KEDA trigger can depend on.
 var authModes = []string{scalers.AuthModeBasic, scalers.AuthModeBearer, scalers.AuthModeAPIKey, scalers.AuthModeTLS, scalers.AuthModeCustom}
 
 // Validate checks relations ParseMetadata cannot express and compiles
@@ -73,7 +73,7 @@ func (m *Metadata) Validate() error {
 		errs = append(errs, scalers.NewFieldError("valueLocation", m.ValueLocation, err.Error()+" (format "+m.Format+")"))
 	}
 	m.loc = loc
-	errs = append(errs, m.Auth.Supported(Type, authModes...), m.Auth.ValidateKeyParamName())
+	errs = append(errs, m.Auth.ValidateKeyParamName())
 	return scalers.Invalid(errs...)
 }
 
@@ -81,6 +81,7 @@ func (m *Metadata) Validate() error {
 // scalers.ErrInvalidConfig and name every bad key.
 func ParseMetadata(md map[string]string) (Metadata, error) {
 	var m Metadata
+	m.Auth.Allow(Type, authModes...)
 	if err := scalers.ParseMetadata(md, &m); err != nil {
 		return Metadata{}, err
 	}
@@ -99,16 +100,15 @@ type Options struct {
 }
 
 // Scaler fetches the URL and reads the value. It is safe for concurrent
-// use.
+// use. MetricSpecs, Metrics, Value and Close come from scalers.Single: one
+// metric, named after valueLocation as KEDA names it, with targetValue as
+// its target, active while the value is above activationTargetValue.
 type Scaler struct {
+	*scalers.Single
 	md     Metadata
 	client *http.Client
-	src    *scalers.HTTPSource
 	red    *scalers.Redactor
 	target string // scheme://host/path, for messages
-	name   string
-	log    *slog.Logger
-	closed atomic.Bool
 }
 
 var _ scalers.Scaler = (*Scaler)(nil)
@@ -128,52 +128,29 @@ func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scale
 	if err != nil {
 		return nil, err
 	}
-	src, err := scalers.NewHTTPSource(scalers.HTTPSourceOptions{URL: md.URL, Auth: &md.Auth, Transport: opts.Transport})
+	src, err := scalers.NewHTTPSource(scalers.HTTPSourceOptions{URL: md.URL, Auth: &md.Auth, Transport: opts.Transport,
+		Logger: cfg.ScalerLogger(Type)})
 	if err != nil {
 		return nil, err
 	}
 	u, _ := url.Parse(md.URL) // validated by ParseMetadata
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Scaler{
+	s := &Scaler{
 		md:     md,
 		client: &http.Client{Transport: src.Transport},
-		src:    src,
 		red:    src.Redactor,
 		target: (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(),
-		name:   scalers.MetricName("metric-api", md.ValueLocation),
-		log:    log.With("scaler", Type, "namespace", cfg.Namespace, "name", cfg.Name),
-	}, nil
-}
-
-// MetricSpecs returns the one metric, named after valueLocation as KEDA
-// names it, with targetValue as its target.
-func (s *Scaler) MetricSpecs() []scalers.MetricSpec {
-	return []scalers.MetricSpec{{Name: s.name, Target: s.md.TargetValue}}
-}
-
-// Metrics fetches the value; the trigger is active when the value is above
-// activationTargetValue.
-func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
-	v, err := s.Value(ctx)
-	if err != nil {
-		return scalers.Metrics{}, err
 	}
-	return scalers.Metrics{
-		Values: []scalers.MetricValue{{Name: s.name, Value: v}},
-		Active: v > s.md.ActivationTargetValue,
-	}, nil
+	s.Single = scalers.NewSingle(scalers.SingleOptions{
+		Type:    Type,
+		Metric:  scalers.MetricSpec{Name: scalers.MetricName("metric-api", md.ValueLocation), Target: md.TargetValue},
+		Read:    scalers.ActiveAbove(md.ActivationTargetValue, s.read),
+		Release: src.Close,
+	})
+	return s, nil
 }
 
-var errClosed = errors.New("metrics-api scaler: closed")
-
-// Value fetches the URL and returns the number at valueLocation.
-func (s *Scaler) Value(ctx context.Context) (float64, error) {
-	if s.closed.Load() {
-		return 0, errClosed
-	}
+// read fetches the URL and returns the number at valueLocation.
+func (s *Scaler) read(ctx context.Context) (float64, error) {
 	body, err := s.fetch(ctx)
 	if err != nil {
 		return 0, err
@@ -229,11 +206,4 @@ func (s *Scaler) fetchError(parent context.Context, err error) error {
 		err = ue.Err
 	}
 	return scalers.Unavailable("metrics-api", s.red.Error(fmt.Errorf("%s: %w", s.target, err)))
-}
-
-// Close releases idle connections; Metrics fails afterwards.
-func (s *Scaler) Close() error {
-	s.closed.Store(true)
-	s.src.CloseIdleConnections()
-	return nil
 }

@@ -113,7 +113,7 @@ func TestParseMetadataAuth(t *testing.T) {
 		{name: "bearer and basic exclude each other", md: md("authModes", "bearer,basic", "bearerToken", "t", "username", "u"), wantErr: []string{"only one of bearer, basic and oauth"}},
 		{name: "unknown mode", md: md("authModes", "kerberos"), wantErr: []string{`unknown mode "kerberos"`}},
 		{name: "apiKey is not implemented here", md: md("authModes", "apiKey", "apiKey", "k"), wantErr: []string{`mode "apiKey" is not supported by the prometheus scaler`}},
-		{name: "oauth is not implemented here", md: md("authModes", "oauth"), wantErr: []string{`mode "oauth" is not supported`}},
+		{name: "oauth without its keys", md: md("authModes", "oauth"), wantErr: []string{"oauthTokenURI: required when authModes includes oauth", "clientID: required when authModes includes oauth"}},
 		{name: "cert without key", md: md("cert", "c"), wantErr: []string{"cert and key must be given together"}},
 		{name: "missing secret file", md: md("authModes", "bearer", "bearerTokenFile", "/nonexistent/token"), wantErr: []string{"bearerTokenFile", "/nonexistent/token"}},
 	}

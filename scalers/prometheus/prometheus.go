@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -58,13 +57,14 @@ type Metadata struct {
 	// Timeout bounds each query; a plain number is milliseconds, as in
 	// KEDA. 0 means DefaultTimeout.
 	Timeout time.Duration `meta:"timeout,unit=ms,min=0,optional"`
-	// Auth holds authModes (basic, bearer, tls, custom) and their
+	// Auth holds authModes (basic, bearer, tls, custom, oauth) and their
 	// credentials, plus ca and unsafeSsl.
 	Auth scalers.HTTPAuth
 }
 
-// Supported authentication modes.
-var authModes = []string{scalers.AuthModeBasic, scalers.AuthModeBearer, scalers.AuthModeTLS, scalers.AuthModeCustom}
+// Supported authentication modes: KEDA's prometheus scaler implements
+// these (it accepts apiKey too, and sends nothing).
+var authModes = []string{scalers.AuthModeBasic, scalers.AuthModeBearer, scalers.AuthModeTLS, scalers.AuthModeCustom, scalers.AuthModeOAuth}
 
 // reservedParams are set by the client for every query.
 var reservedParams = []string{"query", "time"}
@@ -90,7 +90,6 @@ func (m *Metadata) Validate() error {
 			errs = append(errs, scalers.NewFieldError("customHeaders", joinMap(m.CustomHeaders), fmt.Sprintf("the value of %s is not a valid HTTP header value", k)))
 		}
 	}
-	errs = append(errs, m.Auth.Supported(Type, authModes...))
 	return scalers.Invalid(errs...)
 }
 
@@ -106,6 +105,7 @@ func joinMap(m map[string]string) string {
 // scalers.ErrInvalidConfig and name every bad key.
 func ParseMetadata(md map[string]string) (Metadata, error) {
 	var m Metadata
+	m.Auth.Allow(Type, authModes...)
 	if err := scalers.ParseMetadata(md, &m); err != nil {
 		return Metadata{}, err
 	}
@@ -126,17 +126,18 @@ type Options struct {
 	Transport http.RoundTripper
 }
 
-// Scaler queries Prometheus. It is safe for concurrent use.
+// Scaler queries Prometheus. It is safe for concurrent use. MetricSpecs,
+// Metrics, Value and Close come from scalers.Single: one metric,
+// "prometheus", with threshold as its target, active while the value is
+// above activationThreshold.
 type Scaler struct {
+	*scalers.Single
 	md     Metadata
 	api    v1.API
-	src    *scalers.HTTPSource
 	clock  clock.PassiveClock
 	log    *slog.Logger
 	red    *scalers.Redactor
 	server string // redacted serverAddress for messages
-	name   string
-	closed atomic.Bool
 }
 
 var _ scalers.Scaler = (*Scaler)(nil)
@@ -163,11 +164,18 @@ func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scale
 	if md.Namespace != "" {
 		params.Set("namespace", md.Namespace)
 	}
+	clk := opts.Clock
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	log := cfg.ScalerLogger(Type)
 	src, err := scalers.NewHTTPSource(scalers.HTTPSourceOptions{
 		URL:       md.ServerAddress,
 		Auth:      &md.Auth,
 		Transport: opts.Transport,
 		Edit:      func(r *http.Request) { addParamsAndHeaders(r, params, md.CustomHeaders) },
+		Clock:     clk,
+		Logger:    log,
 	})
 	if err != nil {
 		return nil, err
@@ -178,52 +186,25 @@ func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scale
 	if err != nil {
 		return nil, red.Error(scalers.Invalid(scalers.NewFieldError("serverAddress", scalers.RedactURL(md.ServerAddress), err.Error())))
 	}
-	clk := opts.Clock
-	if clk == nil {
-		clk = clock.RealClock{}
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Scaler{
+	s := &Scaler{
 		md:     md,
 		api:    v1.NewAPI(client),
-		src:    src,
 		clock:  clk,
-		log:    log.With("scaler", Type, "namespace", cfg.Namespace, "name", cfg.Name),
+		log:    log,
 		red:    red,
 		server: scalers.RedactURL(md.ServerAddress),
-		name:   scalers.MetricName(Type),
-	}, nil
-}
-
-// MetricSpecs returns the one metric, "prometheus", with threshold as its
-// target.
-func (s *Scaler) MetricSpecs() []scalers.MetricSpec {
-	return []scalers.MetricSpec{{Name: s.name, Target: s.md.Threshold}}
-}
-
-// Metrics runs the query and reports its value; the trigger is active when
-// the value is above activationThreshold.
-func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
-	v, err := s.Value(ctx)
-	if err != nil {
-		return scalers.Metrics{}, err
 	}
-	return scalers.Metrics{
-		Values: []scalers.MetricValue{{Name: s.name, Value: v}},
-		Active: v > s.md.ActivationThreshold,
-	}, nil
+	s.Single = scalers.NewSingle(scalers.SingleOptions{
+		Type:    Type,
+		Metric:  scalers.MetricSpec{Name: scalers.MetricName(Type), Target: md.Threshold},
+		Read:    scalers.ActiveAbove(md.ActivationThreshold, s.query),
+		Release: src.Close,
+	})
+	return s, nil
 }
 
-var errClosed = errors.New("prometheus scaler: closed")
-
-// Value runs the query at the clock's now and returns its single value.
-func (s *Scaler) Value(ctx context.Context) (float64, error) {
-	if s.closed.Load() {
-		return 0, errClosed
-	}
+// query runs the query at the clock's now and returns its single value.
+func (s *Scaler) query(ctx context.Context) (float64, error) {
 	qctx, cancel := context.WithTimeout(ctx, s.md.Timeout)
 	defer cancel()
 	res, warnings, _, err := s.api.Query(qctx, s.md.Query, s.clock.Now())
@@ -249,8 +230,13 @@ func (s *Scaler) queryError(parent context.Context, err error) error {
 		return fmt.Errorf("prometheus query: %w", perr)
 	}
 	var apiErr *v1.Error
+	var tokErr *scalers.TokenError
 	var cause error
 	switch {
+	case errors.As(err, &tokErr):
+		// Before the deadline case: a token request that ran out of time
+		// is said so, with the token endpoint's name.
+		cause = fmt.Errorf("%s: %w", s.server, tokErr)
 	case errors.Is(err, context.DeadlineExceeded):
 		cause = fmt.Errorf("%s: no answer within %s (timeout)", s.server, s.md.Timeout)
 	case errors.Is(err, errAnswerTooLarge):
@@ -285,11 +271,4 @@ func describeAPIError(e *v1.Error) string {
 		return "query failed on the server (" + string(e.Type) + "): " + e.Msg
 	}
 	return e.Msg
-}
-
-// Close releases idle connections; Metrics fails afterwards.
-func (s *Scaler) Close() error {
-	s.closed.Store(true)
-	s.src.CloseIdleConnections()
-	return nil
 }
