@@ -3,6 +3,8 @@ package redis
 import (
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 )
 
@@ -20,8 +22,9 @@ func TestExamples(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
 			md := scalertest.KEDATrigger(t, tc.file)
-			if md["scalerType"] != tc.wantType || md["scalerAddress"] != "hpa-autoscaler.hpa-system:9443" {
-				t.Fatalf("trigger metadata = %v, want scalerType %s at hpa-autoscaler.hpa-system:9443", md, tc.wantType)
+			want := []string{tc.wantType, "hpa-autoscaler.hpa-system:9443"}
+			if diff := cmp.Diff(want, []string{md["scalerType"], md["scalerAddress"]}); diff != "" {
+				t.Fatalf("scalerType and scalerAddress of %s (-want +got):\n%s", tc.file, diff)
 			}
 			if err := tc.parse(md); err != nil {
 				t.Fatalf("metadata of %s: %v", tc.file, err)

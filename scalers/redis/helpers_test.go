@@ -3,12 +3,15 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
@@ -40,12 +43,18 @@ func redactedMD(md map[string]string) map[string]string {
 // metric fetches the one metric of s and the activity.
 func metric(tb testing.TB, s scalers.Scaler) (float64, bool) {
 	tb.Helper()
-	m, err := s.Metrics(context.Background())
+	ctx, cancel := context.WithTimeout(tb.Context(), waitLimit)
+	defer cancel()
+	m, err := s.Metrics(ctx)
 	if err != nil {
 		tb.Fatalf("Metrics: %v", err)
 	}
-	if len(m.Values) != 1 || m.Values[0].Name != s.MetricSpecs()[0].Name {
-		tb.Fatalf("Metrics values = %+v, want one value named %s", m.Values, s.MetricSpecs()[0].Name)
+	names := make([]string, len(m.Values))
+	for i, v := range m.Values {
+		names[i] = v.Name
+	}
+	if diff := cmp.Diff([]string{s.MetricSpecs()[0].Name}, names); diff != "" {
+		tb.Fatalf("Metrics value names (-want +got):\n%s", diff)
 	}
 	return m.Values[0].Value, m.Active
 }
@@ -54,17 +63,55 @@ func metric(tb testing.TB, s scalers.Scaler) (float64, bool) {
 func wantMetric(tb testing.TB, s scalers.Scaler, value float64, active bool) {
 	tb.Helper()
 	got, gotActive := metric(tb, s)
-	if got != value || gotActive != active {
-		tb.Errorf("got value %v active %t, want %v active %t", got, gotActive, value, active)
+	if diff := cmp.Diff(state{value, active}, state{got, gotActive}); diff != "" {
+		tb.Errorf("metric (-want +got):\n%s", diff)
 	}
+}
+
+// state is what one Metrics call of a single-metric scaler reports.
+type state struct {
+	Value  float64
+	Active bool
+}
+
+// waitLimit bounds every wait for something another process brings about
+// (Redis answering again after a restart, a rotated password in use) and
+// every call expected to fail. It asserts nothing about how long that
+// takes: it is far above what an idle machine needs.
+const waitLimit = 30 * time.Second
+
+// wantMetricEventually waits until s reports value and active, for
+// recovery after a restart or a rotation.
+func wantMetricEventually(tb testing.TB, what string, s scalers.Scaler, value float64, active bool) {
+	tb.Helper()
+	want := state{value, active}
+	scalertest.Eventually(tb, waitLimit, what, func() error {
+		m, err := s.Metrics(tb.Context())
+		if err != nil {
+			return err
+		}
+		if len(m.Values) != 1 {
+			return fmt.Errorf("got values %+v, want one", m.Values)
+		}
+		if got := (state{m.Values[0].Value, m.Active}); got != want {
+			return fmt.Errorf("got %+v, want %+v", got, want)
+		}
+		return nil
+	})
 }
 
 // wantError checks that Metrics fails with an error that Is kind.
 func wantError(tb testing.TB, s scalers.Scaler, kind error) error {
 	tb.Helper()
-	// A bounded wait: some failures (TLS to a plaintext server) are a
-	// handshake that never completes.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	return wantErrorWithin(tb, s, kind, waitLimit)
+}
+
+// wantErrorWithin is wantError for a call given a deadline of limit, for
+// failures that are a handshake that never completes (TLS to a plaintext
+// server): the caller's deadline must end the call.
+func wantErrorWithin(tb testing.TB, s scalers.Scaler, kind error, limit time.Duration) error {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(tb.Context(), limit)
 	defer cancel()
 	_, err := s.Metrics(ctx)
 	if err == nil {
@@ -74,23 +121,6 @@ func wantError(tb testing.TB, s scalers.Scaler, kind error) error {
 		tb.Fatalf("Metrics error %q does not wrap %v", err, kind)
 	}
 	return err
-}
-
-// eventually polls cond until it holds; it fails after a generous deadline.
-// It serves recovery checks (a reconnect after a restart), not timing.
-func eventually(tb testing.TB, what string, cond func() error) {
-	tb.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("%s: still failing after 20s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // client returns a go-redis client for setting up data, closed when the

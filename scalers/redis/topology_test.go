@@ -10,11 +10,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
@@ -256,7 +256,7 @@ func TestSharedClientConcurrentRestart(t *testing.T) {
 				defer wg.Done()
 				for k := range 10 {
 					i := (g*7 + k*3) % n
-					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					ctx, cancel := context.WithTimeout(t.Context(), waitLimit)
 					m, err := ss[i].Metrics(ctx)
 					cancel()
 					switch {
@@ -290,7 +290,9 @@ func TestSharedClientConcurrentRestart(t *testing.T) {
 		}
 	}
 
-	r.Start()
+	r.Start() // empty, and answering PING
+	// A fresh client: the old one's connections died with the server.
+	rdb = client(t, r, 0)
 	fill(1)
-	eventually(t, "every scaler after the restart", func() error { return check(1) })
+	scalertest.Eventually(t, waitLimit, "every scaler's new length after the restart", func() error { return check(1) })
 }
