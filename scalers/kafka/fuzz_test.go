@@ -18,6 +18,7 @@ func FuzzParseMetadata(f *testing.F) {
 	f.Add("a:1,b:2", "g", "", "", "5", "3", "earliest", "true", "true", "plaintext", "enable", "false")
 	f.Add("[::1]:9092", "g", "t", "0-2147483647", "1", "1", "latest", "true", "false", "scram_sha512", "disable", "true")
 	f.Add("kafka://x", "", "t", "5-1,a", "0", "-1", "foo", "maybe", "1", "gssapi", "yes", "nope")
+	f.Add("b:1", "g", "t", "", "10", "0", "latest", "false", "false", "oauthbearer", "disable", "true")
 	f.Add("h", "g", "t", " 1 - 4 , 8 ", "9223372036854775807", "9223372036854775807", "latest", "false", "true", "scram_sha256", "enable", "false")
 	f.Fuzz(func(t *testing.T, brokers, group, topic, limitation, lag, activation, policy, allowIdle, limitToLag, sasl, tls, fullMetadata string) {
 		md := map[string]string{
@@ -25,6 +26,7 @@ func FuzzParseMetadata(f *testing.F) {
 			"lagThreshold": lag, "activationLagThreshold": activation, "offsetResetPolicy": policy,
 			"allowIdleConsumers": allowIdle, "limitToPartitionsWithLag": limitToLag, "ensureEvenDistributionOfPartitions": limitToLag,
 			"sasl": sasl, "username": "user", "password": "pass", "tls": tls, "fullMetadata": fullMetadata,
+			"oauthTokenEndpointUri": "https://idp.example/token",
 		}
 		m, err := ParseMetadata(md)
 		if err != nil {
@@ -43,7 +45,7 @@ func FuzzParseMetadata(f *testing.F) {
 			t.Fatalf("accepted thresholds %d, %d", m.LagThreshold, m.ActivationLagThreshold)
 		case m.OffsetResetPolicy != ResetLatest && m.OffsetResetPolicy != ResetEarliest:
 			t.Fatalf("accepted offsetResetPolicy %q", m.OffsetResetPolicy)
-		case !slices.Contains([]string{SASLNone, SASLPlaintext, SASLScramSHA256, SASLScramSHA512}, m.SASL):
+		case !slices.Contains([]string{SASLNone, SASLPlaintext, SASLScramSHA256, SASLScramSHA512, SASLOAuthBearer}, m.SASL):
 			t.Fatalf("accepted sasl %q", m.SASL)
 		case m.AllowIdleConsumers && m.LimitToPartitionsWithLag,
 			m.LimitToPartitionsWithLag && m.EnsureEvenDistributionOfPartitions,
@@ -63,6 +65,47 @@ func FuzzParseMetadata(f *testing.F) {
 		name := m.metricName()
 		if name == "" || len(name) > 200 || strings.Trim(name, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
 			t.Fatalf("metric name %q is not a valid metric name", name)
+		}
+	})
+}
+
+// FuzzOAuthExtensions checks the oauthExtensions parser: never a panic, an
+// error names the key, and what it accepts can be sent in an OAUTHBEARER
+// message (RFC 7628 keys and values, no %x01 to break the framing) and
+// reads back the same from "k=v" pairs.
+func FuzzOAuthExtensions(f *testing.F) {
+	for _, s := range []string{"logicalCluster=lkc-1,identityPoolId=pool-2", " a = b ", "a=b=c", "extension_a=b", "auth=x", "a=", "=b", "a=b,,c=d", "a=\x01", "a=b,a=c", "é=1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		ext, err := parseOAuthExtensions(raw)
+		if err != nil {
+			if !errors.Is(err, scalers.ErrInvalidConfig) || !strings.HasPrefix(err.Error(), "oauthExtensions ") {
+				t.Fatalf("parse %q: got error %v, want an oauthExtensions field error", raw, err)
+			}
+			return
+		}
+		if len(ext) == 0 {
+			t.Fatalf("parse %q: accepted no extension", raw)
+		}
+		pairs := make([]string, 0, len(ext))
+		for k, v := range ext {
+			if !isLetters(k) || k == "auth" || v == "" || strings.ContainsAny(v, "\x01\r\n") || !isExtensionValue(v) {
+				t.Fatalf("parse %q: accepted %q=%q", raw, k, v)
+			}
+			pairs = append(pairs, k+"="+v)
+		}
+		again, err := parseOAuthExtensions(strings.Join(pairs, ","))
+		if err != nil {
+			t.Fatalf("parse %q: its pairs %q do not parse again: %v", raw, pairs, err)
+		}
+		if len(again) != len(ext) {
+			t.Fatalf("parse %q: got %v, again %v", raw, ext, again)
+		}
+		for k, v := range ext {
+			if again[k] != v {
+				t.Fatalf("parse %q: got %v, again %v", raw, ext, again)
+			}
 		}
 	})
 }

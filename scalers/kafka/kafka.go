@@ -41,6 +41,7 @@ type Scaler struct {
 	cl     *kgo.Client
 	adm    *kadm.Client
 	redact *scalers.Redactor
+	tokens *tokenCache // with sasl oauthbearer, else nil
 	closed atomic.Bool
 
 	clock       clock.PassiveClock
@@ -59,8 +60,9 @@ var _ scalers.Scaler = (*Scaler)(nil)
 
 // options are the knobs tests turn.
 type options struct {
-	metadataAge time.Duration
-	clock       clock.PassiveClock // nil: the real clock
+	metadataAge  time.Duration
+	clock        clock.PassiveClock // nil: the real clock
+	tokenTimeout time.Duration      // 0: DefaultTokenTimeout
 }
 
 // New is the scalers.Factory of the "kafka" type. It parses cfg.Metadata
@@ -103,13 +105,22 @@ func newScaler(_ context.Context, cfg scalers.Config, o options) (*Scaler, error
 	if md.tlsConfig != nil {
 		s.redact = scalers.NewRedactor(md.Username, md.Password, md.tlsConfig.Key, md.tlsConfig.KeyPassword)
 	}
+	if md.SASL == SASLOAuthBearer {
+		if s.tokens, err = newTokenCache(md, s.clock, o.tokenTimeout, log); err != nil {
+			return nil, s.redact.Error(scalers.Invalid(err))
+		}
+	}
 	kopts, err := clientOptions(md, log, o)
 	if err != nil {
 		// TLS errors name the key at fault, never its content.
 		return nil, err
 	}
+	if m := s.saslMechanism(); m != nil {
+		kopts = append(kopts, kgo.SASL(m))
+	}
 	s.cl, err = kgo.NewClient(kopts...)
 	if err != nil {
+		s.closeTokens()
 		return nil, s.redact.Error(scalers.Invalid(scalers.NewFieldError("bootstrapServers",
 			fmt.Sprint(md.BootstrapServers), err.Error())))
 	}
@@ -139,16 +150,14 @@ func clientOptions(md *Metadata, log *slog.Logger, o options) ([]kgo.Opt, error)
 		}
 		opts = append(opts, kgo.DialTLSConfig(tc))
 	}
-	if m := saslMechanism(md); m != nil {
-		opts = append(opts, kgo.SASL(m))
-	}
 	return opts, nil
 }
 
 // saslMechanism returns the SASL mechanism, or nil for none. Credentials are
-// read at every connection, so a rotated usernameFile/passwordFile is used
-// by the next connection.
-func saslMechanism(md *Metadata) sasl.Mechanism {
+// read at every connection (for oauthbearer, at every token request), so a
+// rotated usernameFile/passwordFile is used by the next one.
+func (s *Scaler) saslMechanism() sasl.Mechanism {
+	md := s.md
 	creds := func() (user, pass string, err error) {
 		if user, err = md.Username.Value(); err != nil {
 			return "", "", err
@@ -171,6 +180,8 @@ func saslMechanism(md *Metadata) sasl.Mechanism {
 			return scram.Sha256(fn)
 		}
 		return scram.Sha512(fn)
+	case SASLOAuthBearer:
+		return oauthMechanism(s.tokens, md.extensions, s.redact)
 	}
 	return nil
 }
@@ -192,6 +203,15 @@ func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
 	}
 	if err := ctx.Err(); err != nil {
 		return scalers.Metrics{}, scalers.Unavailable("kafka", err)
+	}
+	if s.tokens != nil {
+		// A token the connections will need is fetched here, within the
+		// caller's deadline (franz-go asks for it with its own context);
+		// a refused token request fails the round with its own reason
+		// instead of a retried connection. Fresh tokens come from the cache.
+		if _, err := s.tokens.Token(ctx); err != nil {
+			return scalers.Metrics{}, s.redact.Error(scalers.Unavailable("kafka: sasl oauthbearer", err))
+		}
 	}
 	parts, err := s.fetch(ctx)
 	if err != nil {
@@ -219,7 +239,14 @@ func (s *Scaler) Close() error {
 		return nil
 	}
 	s.cl.Close()
+	s.closeTokens()
 	return nil
+}
+
+func (s *Scaler) closeTokens() {
+	if s.tokens != nil {
+		s.tokens.close()
+	}
 }
 
 // kgoLogger sends franz-go's log lines to slog: its errors and warnings as

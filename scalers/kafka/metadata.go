@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"cmp"
+	"errors"
 	"maps"
 	"net"
 	"regexp"
@@ -26,7 +27,15 @@ const (
 	SASLPlaintext   = "plaintext"
 	SASLScramSHA256 = "scram_sha256"
 	SASLScramSHA512 = "scram_sha512"
+	SASLOAuthBearer = "oauthbearer"
 )
+
+// TokenProviderBearer is the one saslTokenProvider this scaler speaks: an
+// OAuth 2.0 client credentials grant at oauthTokenEndpointUri.
+const TokenProviderBearer = "bearer"
+
+// tokenProviderMSK is KEDA's other saslTokenProvider, rejected here.
+const tokenProviderMSK = "aws_msk_iam"
 
 // Metadata is the parsed and validated trigger metadata of a kafka trigger.
 // The keys and defaults are KEDA's; see docs/scalers/kafka.md.
@@ -64,15 +73,29 @@ type Metadata struct {
 	// (each also as <key>File) and unsafeSsl configure it.
 	TLS       string `meta:"tls,default=disable,enum=enable|disable"`
 	UnsafeSsl bool   `meta:"unsafeSsl,default=false"`
-	// SASL is none, plaintext, scram_sha256 or scram_sha512; the others KEDA
-	// knows (oauthbearer, gssapi, aws_msk_iam) are rejected.
-	SASL     string         `meta:"sasl,default=none"`
+	// SASL is none, plaintext, scram_sha256, scram_sha512 or oauthbearer;
+	// KEDA's gssapi (Kerberos) is rejected, and so is aws_msk_iam.
+	SASL string `meta:"sasl,default=none"`
+	// Username and Password are the SASL credentials; with oauthbearer they
+	// are the OAuth client id and secret of the token request.
 	Username scalers.Secret `meta:"username,secret,optional"`
 	Password scalers.Secret `meta:"password,secret,optional"`
+
+	// SASLTokenProvider is where oauthbearer tokens come from: bearer, a
+	// client credentials grant at OAuthTokenEndpointURI. KEDA's aws_msk_iam
+	// is rejected. Like KEDA, the value is checked whatever sasl is.
+	SASLTokenProvider     string   `meta:"saslTokenProvider,default=bearer"`
+	OAuthTokenEndpointURI string   `meta:"oauthTokenEndpointUri,optional"`
+	Scopes                []string `meta:"scopes,optional"`
+	// OAuthExtensions is the raw "k1=v1,k2=v2" list of SASL extensions sent
+	// with the token (RFC 7628), e.g. Confluent Cloud's logicalCluster.
+	OAuthExtensions string `meta:"oauthExtensions,optional"`
 
 	partitions partitionSet       // parsed PartitionLimitation; empty when Topic is empty
 	tlsConfig  *scalers.TLSConfig // set when TLS is "enable"
 	maxVersion *kversion.Versions // set when Version is given
+	extensions map[string]string  // parsed OAuthExtensions, with oauthbearer
+	failedKeys map[string]bool    // keys the field parser reported
 }
 
 // ParseMetadata parses KEDA kafka trigger metadata. Every problem is
@@ -83,6 +106,12 @@ func ParseMetadata(md map[string]string) (*Metadata, error) {
 	// Fields first; relations between keys are checked below even when a
 	// field failed, so the user sees every problem in one round.
 	parseErr := scalers.ParseMetadata(md, m)
+	if me, ok := errors.AsType[*scalers.MetadataError](parseErr); ok {
+		m.failedKeys = map[string]bool{}
+		for _, fe := range me.Errs {
+			m.failedKeys[fe.Key] = true
+		}
+	}
 	errs := []error{parseErr}
 	errs = append(errs, m.validate(md)...)
 	if err := scalers.Invalid(errs...); err != nil {
@@ -142,23 +171,25 @@ func (m *Metadata) validate(md map[string]string) []error {
 		m.maxVersion = v
 	}
 
+	if m.SASLTokenProvider != TokenProviderBearer && m.SASLTokenProvider != tokenProviderMSK {
+		errs = append(errs, scalers.NewFieldError("saslTokenProvider", m.SASLTokenProvider,
+			"expected bearer (the one token provider of this scaler)"))
+	}
+	const saslValues = "expected one of none, plaintext, scram_sha256, scram_sha512, oauthbearer"
 	switch m.SASL {
 	case SASLNone:
 	case SASLPlaintext, SASLScramSHA256, SASLScramSHA512:
-		if !m.Username.IsSet() {
-			errs = append(errs, &scalers.FieldError{Key: "username", Missing: true,
-				Msg: "required with sasl " + m.SASL + " (set username, usernameFromEnv or usernameFile)"})
-		}
-		if !m.Password.IsSet() {
-			errs = append(errs, &scalers.FieldError{Key: "password", Missing: true,
-				Msg: "required with sasl " + m.SASL + " (set password, passwordFromEnv or passwordFile)"})
-		}
-	case "oauthbearer", "gssapi", "aws_msk_iam":
+		errs = append(errs, m.requireCredentials()...)
+	case SASLOAuthBearer:
+		errs = append(errs, m.validateOAuth()...)
+	case "gssapi":
 		errs = append(errs, scalers.NewFieldError("sasl", m.SASL,
-			"not supported by this scaler, expected one of none, plaintext, scram_sha256, scram_sha512"))
+			"not supported by this scaler (Kerberos needs a realm, a keytab and a KDC), "+saslValues))
+	case "aws_msk_iam":
+		errs = append(errs, scalers.NewFieldError("sasl", m.SASL,
+			"not supported by this scaler (AWS MSK IAM signs with AWS credentials; in KEDA it is saslTokenProvider aws_msk_iam), "+saslValues))
 	default:
-		errs = append(errs, scalers.NewFieldError("sasl", m.SASL,
-			"expected one of none, plaintext, scram_sha256, scram_sha512"))
+		errs = append(errs, scalers.NewFieldError("sasl", m.SASL, saslValues))
 	}
 
 	if m.TLS == "enable" {
@@ -175,6 +206,112 @@ func (m *Metadata) validate(md map[string]string) []error {
 		}
 	}
 	return errs
+}
+
+// requireCredentials checks that the SASL mechanism has its username and
+// password.
+func (m *Metadata) requireCredentials() []error {
+	var errs []error
+	// A usernameFile or passwordFile that cannot be read is reported by the
+	// parser (naming the path); it was given, so it is not missing.
+	if !m.Username.IsSet() && !m.failedKeys["usernameFile"] {
+		errs = append(errs, &scalers.FieldError{Key: "username", Missing: true,
+			Msg: "required with sasl " + m.SASL + " (set username, usernameFromEnv or usernameFile)"})
+	}
+	if !m.Password.IsSet() && !m.failedKeys["passwordFile"] {
+		errs = append(errs, &scalers.FieldError{Key: "password", Missing: true,
+			Msg: "required with sasl " + m.SASL + " (set password, passwordFromEnv or passwordFile)"})
+	}
+	return errs
+}
+
+// validateOAuth checks the keys of sasl oauthbearer: the token provider,
+// the client credentials, the token endpoint and the extensions.
+func (m *Metadata) validateOAuth() []error {
+	switch m.SASLTokenProvider {
+	case TokenProviderBearer:
+	case tokenProviderMSK:
+		return []error{scalers.NewFieldError("saslTokenProvider", m.SASLTokenProvider,
+			"not supported by this scaler (AWS MSK IAM signs requests with AWS credentials), expected bearer")}
+	default:
+		return nil // reported by validate
+	}
+	errs := m.requireCredentials()
+	if m.OAuthTokenEndpointURI == "" {
+		errs = append(errs, &scalers.FieldError{Key: "oauthTokenEndpointUri", Missing: true,
+			Msg: "required with sasl oauthbearer (the URL of the OAuth 2.0 token endpoint)"})
+	} else if err := scalers.ValidateHTTPURL("oauthTokenEndpointUri", m.OAuthTokenEndpointURI); err != nil {
+		errs = append(errs, err)
+	}
+	if strings.TrimSpace(m.OAuthExtensions) != "" {
+		ext, err := parseOAuthExtensions(m.OAuthExtensions)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		m.extensions = ext
+	}
+	return errs
+}
+
+// parseOAuthExtensions parses KEDA's oauthExtensions, "k1=v1,k2=v2", into
+// the SASL extensions sent with the token. It holds them to what RFC 7628
+// (section 3.1) allows and a Kafka broker parses: a key is letters only and
+// not "auth", a value is printable ASCII, spaces and tabs. Spaces around
+// items, keys and values are dropped. A value may contain "=" (KEDA rejects
+// that; base64 values need it).
+func parseOAuthExtensions(raw string) (map[string]string, error) {
+	fail := func(msg string) (map[string]string, error) {
+		return nil, scalers.NewFieldError("oauthExtensions", raw,
+			msg+` (expected a list like "logicalCluster=lkc-1,identityPoolId=pool-2")`)
+	}
+	out := map[string]string{}
+	for item := range strings.SplitSeq(raw, ",") {
+		item = strings.TrimSpace(item)
+		k, v, ok := strings.Cut(item, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		switch {
+		case !ok || k == "":
+			return fail(strconv.Quote(item) + " is not a key=value pair")
+		case !isLetters(k):
+			msg := "key " + strconv.Quote(k) + " is not letters only"
+			if name, found := strings.CutPrefix(k, "extension_"); found && isLetters(name) {
+				// A JAAS config names the extension X "extension_X".
+				msg += " (the JAAS option extension_" + name + " is the extension " + name + ")"
+			}
+			return fail(msg)
+		case k == "auth":
+			return fail(`key "auth" is reserved for the token`)
+		case v == "":
+			return fail("key " + strconv.Quote(k) + " has an empty value")
+		case !isExtensionValue(v):
+			return fail("the value of " + strconv.Quote(k) + " has a character other than printable ASCII, space or tab")
+		}
+		if _, dup := out[k]; dup {
+			return fail("key " + strconv.Quote(k) + " is given twice")
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func isLetters(s string) bool {
+	for _, r := range s {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isExtensionValue reports whether s is a value RFC 7628 allows, without
+// the CR and LF it also allows (a metadata value has no business with them).
+func isExtensionValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x21 || c > 0x7e) && c != ' ' && c != '\t' {
+			return false
+		}
+	}
+	return true
 }
 
 // checkBroker returns why addr is not a broker address kgo can dial, or "".

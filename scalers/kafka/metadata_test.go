@@ -1,34 +1,22 @@
 package kafka
 
 import (
-	"errors"
-	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/twmb/franz-go/pkg/kversion"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
-// base is a valid trigger; cases add or override keys.
+// base is a valid trigger with the keys of kv (key, value, ...) set; an
+// empty value deletes the key.
 func base(kv ...string) map[string]string {
-	return withKeys(map[string]string{"bootstrapServers": "foobar:9092", "consumerGroup": "my-group", "topic": "my-topic"}, kv...)
-}
-
-// withKeys sets the keys of kv (key, value, ...) in md and returns it; the
-// value "<delete>" removes the key.
-func withKeys(md map[string]string, kv ...string) map[string]string {
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == "<delete>" {
-			delete(md, kv[i])
-			continue
-		}
-		md[kv[i]] = kv[i+1]
-	}
-	return md
+	return scalertest.WithKeys(map[string]string{"bootstrapServers": "foobar:9092", "consumerGroup": "my-group", "topic": "my-topic"}, kv...)
 }
 
 // parsed is the part of Metadata the table compares.
@@ -79,26 +67,32 @@ func TestParseMetadata(t *testing.T) {
 		name    string
 		md      map[string]string
 		want    parsed
-		wantErr []string // substrings of the error, one per problem
+		wantErr []string // the problems the error lists, in order
 	}{
 		{name: "nothing", md: map[string]string{},
-			wantErr: []string{"bootstrapServers: required key is missing", "consumerGroup: required key is missing"}},
+			wantErr: []string{
+				"bootstrapServers: required key is missing",
+				"consumerGroup: required key is missing",
+			}},
 		{name: "no consumer group", md: map[string]string{"bootstrapServers": "foobar:9092"},
 			wantErr: []string{"consumerGroup: required key is missing"}},
-		{name: "no topic", md: base("topic", "<delete>"),
+		{name: "no topic", md: base("topic", ""),
 			want: defaults(func(p *parsed) { p.Topic = "" })},
-		{name: "partitionLimitation ignored without topic", md: base("topic", "<delete>", "partitionLimitation", "1,2,3,4,5,6"),
+		{name: "partitionLimitation ignored without topic", md: base("topic", "", "partitionLimitation", "1,2,3,4,5,6"),
 			want: defaults(func(p *parsed) { p.Topic = "" })},
-		{name: "partitionLimitation checked even without topic", md: base("topic", "<delete>", "partitionLimitation", "1,x"),
-			wantErr: []string{`partitionLimitation "1,x": "x" is not a partition number`}},
+		{name: "partitionLimitation checked even without topic", md: base("topic", "", "partitionLimitation", "1,x"),
+			wantErr: []string{`partitionLimitation "1,x": "x" is not a partition number (expected a list like "1,2,10-20")`}},
 		{name: "whitespace partitionLimitation is none", md: base("partitionLimitation", "           "),
 			want: defaults(nil)},
-		{name: "empty partitionLimitation is none", md: base("partitionLimitation", ""),
-			want: defaults(nil)},
+		{name: "empty partitionLimitation is none", md: func() map[string]string {
+			md := base()
+			md["partitionLimitation"] = ""
+			return md
+		}(), want: defaults(nil)},
 		{name: "version not supported", md: base("version", "1.2.3.4"),
-			wantErr: []string{`version "1.2.3.4": not a Kafka version`}},
+			wantErr: []string{`version "1.2.3.4": not a Kafka version (e.g. "2.8.0" or "0.10.2.0")`}},
 		{name: "version unknown release", md: base("version", "1.9.0"),
-			wantErr: []string{`version "1.9.0": unknown Kafka release`}},
+			wantErr: []string{`version "1.9.0": unknown Kafka release, expected one of ` + strings.Join(kversion.VersionStrings(), ", ")}},
 		{name: "version supported", md: base("version", "1.0.0", "allowIdleConsumers", "true"),
 			want: defaults(func(p *parsed) { p.AllowIdleConsumers = true })},
 		{name: "version 0.x", md: base("version", "0.10.2.0"), want: defaults(nil)},
@@ -123,28 +117,32 @@ func TestParseMetadata(t *testing.T) {
 		{name: "partitionLimitation mixed", md: base("partitionLimitation", "1-4,8,10-12"),
 			want: defaults(func(p *parsed) { p.Partitions = "1-4,8,10-12" })},
 		{name: "partitionLimitation wrong type", md: base("partitionLimitation", "a,b,c,d"),
-			wantErr: []string{`"a" is not a partition number`}},
+			wantErr: []string{`partitionLimitation "a,b,c,d": "a" is not a partition number (expected a list like "1,2,10-20")`}},
 		{name: "more brokers", md: base("bootstrapServers", "foo:9092, bar:9092"),
 			want: defaults(func(p *parsed) { p.Brokers = []string{"foo:9092", "bar:9092"} })},
-		{name: "brokers from env", md: base("bootstrapServers", "<delete>", "bootstrapServersFromEnv", "env:9092"),
+		{name: "brokers from env", md: base("bootstrapServers", "", "bootstrapServersFromEnv", "env:9092"),
 			want: defaults(func(p *parsed) { p.Brokers = []string{"env:9092"} })},
-		{name: "group and topic from env", md: base("consumerGroup", "<delete>", "consumerGroupFromEnv", "g", "topic", "<delete>", "topicFromEnv", "t"),
+		{name: "group and topic from env", md: base("consumerGroup", "", "consumerGroupFromEnv", "g", "topic", "", "topicFromEnv", "t"),
 			want: defaults(func(p *parsed) { p.Group, p.Topic = "g", "t" })},
 		{name: "broker without port", md: base("bootstrapServers", "kafka"),
 			want: defaults(func(p *parsed) { p.Brokers = []string{"kafka"} })},
 		{name: "bad brokers", md: base("bootstrapServers", "kafka://a:9092,b:x,c:70000"),
-			wantErr: []string{`bootstrapServers "kafka://a:9092": expected "host:port"`, `bootstrapServers "b:x": port "x"`, `bootstrapServers "c:70000": port "70000"`}},
+			wantErr: []string{
+				`bootstrapServers "kafka://a:9092": expected "host:port" (the port defaults to 9092)`,
+				`bootstrapServers "b:x": port "x" is not a number from 1 to 65535`,
+				`bootstrapServers "c:70000": port "70000" is not a number from 1 to 65535`,
+			}},
 		{name: "offsetResetPolicy latest", md: base("offsetResetPolicy", "latest"), want: defaults(nil)},
 		{name: "offsetResetPolicy earliest", md: base("offsetResetPolicy", "earliest"),
 			want: defaults(func(p *parsed) { p.OffsetResetPolicy = "earliest" })},
 		{name: "offsetResetPolicy wrong", md: base("offsetResetPolicy", "foo"),
 			wantErr: []string{`offsetResetPolicy "foo": expected one of latest, earliest`}},
 		{name: "allowIdleConsumers malformed", md: base("allowIdleConsumers", "notvalid"),
-			wantErr: []string{`allowIdleConsumers "notvalid": not a boolean`}},
+			wantErr: []string{`allowIdleConsumers "notvalid": not a boolean (true or false)`}},
 		{name: "allowIdleConsumers", md: base("allowIdleConsumers", "true"),
 			want: defaults(func(p *parsed) { p.AllowIdleConsumers = true })},
 		{name: "excludePersistentLag malformed", md: base("excludePersistentLag", "notvalid"),
-			wantErr: []string{`excludePersistentLag "notvalid": not a boolean`}},
+			wantErr: []string{`excludePersistentLag "notvalid": not a boolean (true or false)`}},
 		{name: "excludePersistentLag", md: base("excludePersistentLag", "true"),
 			want: defaults(func(p *parsed) { p.ExcludePersistentLag = true })},
 		{name: "scaleToZeroOnInvalidOffset", md: base("scaleToZeroOnInvalidOffset", "true"),
@@ -152,30 +150,30 @@ func TestParseMetadata(t *testing.T) {
 		{name: "limitToPartitionsWithLag", md: base("limitToPartitionsWithLag", "true"),
 			want: defaults(func(p *parsed) { p.LimitToPartitionsWithLag = true })},
 		{name: "limitToPartitionsWithLag malformed", md: base("limitToPartitionsWithLag", "notvalid"),
-			wantErr: []string{`limitToPartitionsWithLag "notvalid": not a boolean`}},
+			wantErr: []string{`limitToPartitionsWithLag "notvalid": not a boolean (true or false)`}},
 		{name: "allowIdleConsumers with limitToPartitionsWithLag", md: base("allowIdleConsumers", "true", "limitToPartitionsWithLag", "true"),
 			wantErr: []string{`limitToPartitionsWithLag "true": cannot be set together with allowIdleConsumers`}},
 		{name: "allowIdleConsumers with limitToPartitionsWithLag false", md: base("allowIdleConsumers", "true", "limitToPartitionsWithLag", "false"),
 			want: defaults(func(p *parsed) { p.AllowIdleConsumers = true })},
-		{name: "limitToPartitionsWithLag without topic", md: base("topic", "<delete>", "limitToPartitionsWithLag", "true"),
-			wantErr: []string{`limitToPartitionsWithLag "true": needs a topic`}},
+		{name: "limitToPartitionsWithLag without topic", md: base("topic", "", "limitToPartitionsWithLag", "true"),
+			wantErr: []string{`limitToPartitionsWithLag "true": needs a topic (set the topic key)`}},
 		{name: "ensureEvenDistributionOfPartitions", md: base("ensureEvenDistributionOfPartitions", "true"),
 			want: defaults(func(p *parsed) { p.EnsureEvenDistributionOfPartitions = true })},
 		{name: "ensureEven with allowIdleConsumers", md: base("ensureEvenDistributionOfPartitions", "true", "allowIdleConsumers", "true"),
 			want: defaults(func(p *parsed) { p.EnsureEvenDistributionOfPartitions, p.AllowIdleConsumers = true, true })},
 		{name: "limitToPartitionsWithLag with ensureEven", md: base("ensureEvenDistributionOfPartitions", "true", "limitToPartitionsWithLag", "true"),
 			wantErr: []string{`ensureEvenDistributionOfPartitions "true": cannot be set together with limitToPartitionsWithLag`}},
-		{name: "ensureEven without topic", md: base("topic", "<delete>", "ensureEvenDistributionOfPartitions", "true"),
-			wantErr: []string{`ensureEvenDistributionOfPartitions "true": needs a topic`}},
+		{name: "ensureEven without topic", md: base("topic", "", "ensureEvenDistributionOfPartitions", "true"),
+			wantErr: []string{`ensureEvenDistributionOfPartitions "true": needs a topic (set the topic key)`}},
 		{name: "fullMetadata true with topic", md: base("fullMetadata", "true"), want: defaults(nil)},
-		{name: "fullMetadata true without topic", md: base("topic", "<delete>", "fullMetadata", "true"),
+		{name: "fullMetadata true without topic", md: base("topic", "", "fullMetadata", "true"),
 			want: defaults(func(p *parsed) { p.Topic = "" })},
 		{name: "fullMetadata false with topic", md: base("fullMetadata", "false"),
 			want: defaults(func(p *parsed) { p.FullMetadata = false })},
-		{name: "fullMetadata false without topic", md: base("topic", "<delete>", "fullMetadata", "false"),
-			wantErr: []string{`fullMetadata "false": needs a topic`}},
+		{name: "fullMetadata false without topic", md: base("topic", "", "fullMetadata", "false"),
+			wantErr: []string{`fullMetadata "false": needs a topic (set the topic key)`}},
 		{name: "fullMetadata malformed", md: base("fullMetadata", "notabool"),
-			wantErr: []string{`fullMetadata "notabool": not a boolean`}},
+			wantErr: []string{`fullMetadata "notabool": not a boolean (true or false)`}},
 
 		// SASL and TLS (KEDA's parseKafkaAuthParamsTestDataset).
 		{name: "sasl plaintext", md: base("sasl", "plaintext", "username", "admin", "password", "admin"),
@@ -192,15 +190,17 @@ func TestParseMetadata(t *testing.T) {
 		{name: "sasl credentials from env", md: base("sasl", "plaintext", "usernameFromEnv", "admin", "passwordFromEnv", "admin"),
 			want: defaults(func(p *parsed) { p.SASL = "plaintext" })},
 		{name: "sasl wrong", md: base("sasl", "foo", "username", "admin", "password", "admin"),
-			wantErr: []string{`sasl "foo": expected one of none, plaintext, scram_sha256, scram_sha512`}},
-		{name: "sasl oauthbearer unsupported", md: base("sasl", "oauthbearer", "username", "admin", "password", "admin"),
-			wantErr: []string{`sasl "oauthbearer": not supported by this scaler`}},
+			wantErr: []string{`sasl "foo": expected one of none, plaintext, scram_sha256, scram_sha512, oauthbearer`}},
+		{name: "sasl aws_msk_iam unsupported", md: base("sasl", "aws_msk_iam"),
+			wantErr: []string{`sasl "aws_msk_iam": not supported by this scaler (AWS MSK IAM signs with AWS credentials; in KEDA it is saslTokenProvider aws_msk_iam), expected one of none, plaintext, scram_sha256, scram_sha512, oauthbearer`}},
+		{name: "saslTokenProvider is checked whatever sasl is, as in KEDA", md: base("saslTokenProvider", "foo"),
+			wantErr: []string{`saslTokenProvider "foo": expected bearer (the one token provider of this scaler)`}},
 		{name: "sasl gssapi unsupported", md: base("sasl", "gssapi"),
-			wantErr: []string{`sasl "gssapi": not supported by this scaler`}},
+			wantErr: []string{`sasl "gssapi": not supported by this scaler (Kerberos needs a realm, a keytab and a KDC), expected one of none, plaintext, scram_sha256, scram_sha512, oauthbearer`}},
 		{name: "sasl missing username", md: base("sasl", "plaintext", "password", "admin"),
-			wantErr: []string{"username: required with sasl plaintext"}},
+			wantErr: []string{"username: required with sasl plaintext (set username, usernameFromEnv or usernameFile)"}},
 		{name: "sasl missing password", md: base("sasl", "plaintext", "username", "admin"),
-			wantErr: []string{"password: required with sasl plaintext"}},
+			wantErr: []string{"password: required with sasl plaintext (set password, passwordFromEnv or passwordFile)"}},
 		{name: "tls only", md: base("tls", "enable", "ca", "caaa", "cert", "ceert", "key", "keey"),
 			want: defaults(func(p *parsed) { p.TLS = true })},
 		{name: "tls cert and key, public CA", md: base("tls", "enable", "cert", "ceert", "key", "keey"),
@@ -216,50 +216,36 @@ func TestParseMetadata(t *testing.T) {
 		{name: "sasl and tls disabled", md: base("sasl", "plaintext", "username", "admin", "password", "admin", "tls", "disable"),
 			want: defaults(func(p *parsed) { p.SASL = "plaintext" })},
 		{name: "tls missing cert", md: base("tls", "enable", "ca", "caaa", "key", "keey"),
-			wantErr: []string{"cert and key must be given together"}},
+			wantErr: []string{"key (secret, not shown): given without cert: cert and key must be given together"}},
 		{name: "tls missing key", md: base("tls", "enable", "ca", "caaa", "cert", "ceert"),
-			wantErr: []string{"cert and key must be given together"}},
+			wantErr: []string{"cert (secret, not shown): given without key: cert and key must be given together"}},
 		{name: "tls disabled ignores a lone cert", md: base("tls", "disable", "cert", "ceert"),
 			want: defaults(nil)},
 		{name: "tls invalid", md: base("tls", "yes", "ca", "caaa", "cert", "ceert", "key", "keey"),
 			wantErr: []string{`tls "yes": expected one of enable, disable`}},
 		{name: "unsafeSsl malformed", md: base("tls", "enable", "unsafeSsl", "maybe"),
-			wantErr: []string{`unsafeSsl "maybe": not a boolean`}},
+			wantErr: []string{`unsafeSsl "maybe": not a boolean (true or false)`}},
 		{name: "every problem at once", md: map[string]string{
 			"bootstrapServers": "a:1", "lagThreshold": "x", "allowIdleConsumers": "true", "limitToPartitionsWithLag": "true",
 			"ensureEvenDistributionOfPartitions": "true", "partitionLimitation": "3-1", "sasl": "plaintext", "tls": "enable", "cert": "c",
 		}, wantErr: []string{
 			"consumerGroup: required key is missing",
 			`lagThreshold "x": not an integer`,
-			`partitionLimitation "3-1": "3-1" is a reversed range`,
+			`partitionLimitation "3-1": "3-1" is a reversed range (the first number must not be greater than the second) (expected a list like "1,2,10-20")`,
 			`limitToPartitionsWithLag "true": cannot be set together with allowIdleConsumers`,
-			`limitToPartitionsWithLag "true": needs a topic`,
+			`limitToPartitionsWithLag "true": needs a topic (set the topic key)`,
 			`ensureEvenDistributionOfPartitions "true": cannot be set together with limitToPartitionsWithLag`,
-			`ensureEvenDistributionOfPartitions "true": needs a topic`,
-			"username: required with sasl plaintext",
-			"password: required with sasl plaintext",
-			"cert and key must be given together",
+			`ensureEvenDistributionOfPartitions "true": needs a topic (set the topic key)`,
+			"username: required with sasl plaintext (set username, usernameFromEnv or usernameFile)",
+			"password: required with sasl plaintext (set password, passwordFromEnv or passwordFile)",
+			"cert (secret, not shown): given without key: cert and key must be given together",
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := ParseMetadata(tc.md)
 			if len(tc.wantErr) > 0 {
-				if err == nil {
-					t.Fatalf("got no error, want %q", tc.wantErr)
-				}
-				if !errors.Is(err, scalers.ErrInvalidConfig) {
-					t.Errorf("got error %v, want it to wrap ErrInvalidConfig", err)
-				}
-				for _, w := range tc.wantErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("got error %q, want it to contain %q", err, w)
-					}
-				}
-				var me *scalers.MetadataError
-				if errors.As(err, &me) && len(me.Errs)+len(me.Other) != len(tc.wantErr) {
-					t.Errorf("got %d problems (%v), want %d", len(me.Errs)+len(me.Other), err, len(tc.wantErr))
-				}
+				checkWholeError(t, err, scalers.ErrInvalidConfig, "invalid metadata: "+strings.Join(tc.wantErr, "; "))
 				return
 			}
 			if err != nil {
@@ -310,11 +296,9 @@ func TestParseMetadataFileSecrets(t *testing.T) {
 		t.Errorf("got password %q, want wonderland", p)
 	}
 
-	missing := maps.Clone(md)
-	missing["passwordFile"] = filepath.Join(dir, "nope")
-	if _, err := ParseMetadata(missing); err == nil || !strings.Contains(err.Error(), "passwordFile") {
-		t.Errorf("got error %v, want one naming passwordFile", err)
-	}
+	nope := filepath.Join(dir, "nope")
+	_, err = ParseMetadata(scalertest.WithKeys(md, "passwordFile", nope))
+	checkWholeError(t, err, scalers.ErrInvalidConfig, `invalid metadata: passwordFile "`+nope+`": cannot read: no such file or directory`)
 }
 
 func TestParsePartitionLimitation(t *testing.T) {
@@ -322,7 +306,7 @@ func TestParsePartitionLimitation(t *testing.T) {
 		name    string
 		input   string
 		want    string // canonical form
-		wantErr string
+		wantErr string // the message after `partitionLimitation "<input>": `, without the example list
 	}{
 		{name: "single value", input: "1", want: "1"},
 		{name: "comma-separated list", input: "1,2,3,4", want: "1-4"},
@@ -335,22 +319,21 @@ func TestParsePartitionLimitation(t *testing.T) {
 		{name: "partition 0", input: "0", want: "0"},
 		{name: "huge range stays small", input: "0-2147483647", want: "0-2147483647"},
 		{name: "non-numeric value", input: "a,b,c", wantErr: `"a" is not a partition number`},
-		{name: "too many parts", input: "1-2-3", wantErr: `"1-2-3" is not a range`},
-		{name: "non-numeric start", input: "a-3", wantErr: `"a-3" is not a range`},
-		{name: "non-numeric end", input: "1-b", wantErr: `"1-b" is not a range`},
-		{name: "negative", input: "-1", wantErr: `"-1" is not a range`},
+		{name: "too many parts", input: "1-2-3", wantErr: `"1-2-3" is not a range of two partition numbers`},
+		{name: "non-numeric start", input: "a-3", wantErr: `"a-3" is not a range of two partition numbers`},
+		{name: "non-numeric end", input: "1-b", wantErr: `"1-b" is not a range of two partition numbers`},
+		{name: "negative", input: "-1", wantErr: `"-1" is not a range of two partition numbers`},
 		{name: "empty item", input: "1,,2", wantErr: `"" is not a partition number`},
 		{name: "trailing comma", input: "1,2,", wantErr: `"" is not a partition number`},
 		{name: "out of int32", input: "2147483648", wantErr: `"2147483648" is not a partition number`},
-		{name: "reversed range", input: "5-1", wantErr: `"5-1" is a reversed range`},
+		{name: "reversed range", input: "5-1", wantErr: `"5-1" is a reversed range (the first number must not be greater than the second)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parsePartitionLimitation(tc.input)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("got error %v, want one containing %q", err, tc.wantErr)
-				}
+				checkWholeError(t, err, scalers.ErrInvalidConfig,
+					`partitionLimitation "`+tc.input+`": `+tc.wantErr+` (expected a list like "1,2,10-20")`)
 				return
 			}
 			if err != nil {
@@ -383,7 +366,7 @@ func TestMetricName(t *testing.T) {
 		want string
 	}{
 		{name: "topic", md: base(), want: "kafka-my-topic"},
-		{name: "all topics of the group", md: base("topic", "<delete>"), want: "kafka-my-group-topics"},
+		{name: "all topics of the group", md: base("topic", ""), want: "kafka-my-group-topics"},
 		{name: "dots and underscores", md: base("topic", "Orders.v1_EU"), want: "kafka-orders-v1-eu"},
 	}
 	for _, tc := range tests {
@@ -394,6 +377,102 @@ func TestMetricName(t *testing.T) {
 			}
 			if got := m.metricName(); got != tc.want {
 				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestParseMetadataOAuthBearer covers the keys of sasl oauthbearer (KEDA's
+// parseKafkaOAuthbearerAuthParamsTestDataset and the ways they can be
+// wrong), with the whole error message.
+func TestParseMetadataOAuthBearer(t *testing.T) {
+	oauth := func(kv ...string) map[string]string {
+		return scalertest.WithKeys(base("sasl", "oauthbearer", "username", "admin", "password", "admin",
+			"oauthTokenEndpointUri", "https://website.com"), kv...)
+	}
+	type parsedOAuth struct {
+		Endpoint   string
+		Scopes     []string
+		Extensions map[string]string
+	}
+	const example = ` (expected a list like "logicalCluster=lkc-1,identityPoolId=pool-2")`
+	tests := []struct {
+		name    string
+		md      map[string]string
+		want    parsedOAuth
+		wantErr string
+	}{
+		{name: "minimal", md: oauth(), want: parsedOAuth{Endpoint: "https://website.com"}},
+		{name: "bearer token provider", md: oauth("saslTokenProvider", "bearer", "scopes", "scope"),
+			want: parsedOAuth{Endpoint: "https://website.com", Scopes: []string{"scope"}}},
+		{name: "several scopes", md: oauth("scopes", "scope1, scope2,"),
+			want: parsedOAuth{Endpoint: "https://website.com", Scopes: []string{"scope1", "scope2"}}},
+		{name: "credentials from env", md: oauth("username", "", "usernameFromEnv", "id", "password", "", "passwordFromEnv", "secret"),
+			want: parsedOAuth{Endpoint: "https://website.com"}},
+		{name: "extensions", md: oauth("oauthExtensions", " logicalCluster = lkc-1 ,identityPoolId=pool-2"),
+			want: parsedOAuth{Endpoint: "https://website.com", Extensions: map[string]string{"logicalCluster": "lkc-1", "identityPoolId": "pool-2"}}},
+		{name: "an extension value may contain =", md: oauth("oauthExtensions", "sig=YWJj=="),
+			want: parsedOAuth{Endpoint: "https://website.com", Extensions: map[string]string{"sig": "YWJj=="}}},
+		{name: "oauth keys without sasl oauthbearer are ignored", md: base("oauthExtensions", "bad", "oauthTokenEndpointUri", "ftp://x"),
+			want: parsedOAuth{}},
+
+		{name: "nothing but sasl", md: base("sasl", "oauthbearer"), wantErr: "invalid metadata: " +
+			"username: required with sasl oauthbearer (set username, usernameFromEnv or usernameFile); " +
+			"password: required with sasl oauthbearer (set password, passwordFromEnv or passwordFile); " +
+			"oauthTokenEndpointUri: required with sasl oauthbearer (the URL of the OAuth 2.0 token endpoint)"},
+		{name: "empty endpoint", md: oauth("oauthTokenEndpointUri", ""),
+			wantErr: "invalid metadata: oauthTokenEndpointUri: required with sasl oauthbearer (the URL of the OAuth 2.0 token endpoint)"},
+		{name: "endpoint not http", md: oauth("oauthTokenEndpointUri", "ftp://idp/token"),
+			wantErr: `invalid metadata: oauthTokenEndpointUri "ftp://idp/token": expected an http:// or https:// URL`},
+		{name: "endpoint without host", md: oauth("oauthTokenEndpointUri", "https:///token"),
+			wantErr: `invalid metadata: oauthTokenEndpointUri "https:///token": URL has no host`},
+		{name: "endpoint password hidden", md: oauth("oauthTokenEndpointUri", "ftp://u:hunter2@idp/token"),
+			wantErr: `invalid metadata: oauthTokenEndpointUri "ftp://u:xxxxx@idp/token": expected an http:// or https:// URL`},
+		{name: "aws_msk_iam token provider", md: oauth("saslTokenProvider", "aws_msk_iam"),
+			wantErr: `invalid metadata: saslTokenProvider "aws_msk_iam": not supported by this scaler (AWS MSK IAM signs requests with AWS credentials), expected bearer`},
+		{name: "unknown token provider", md: oauth("saslTokenProvider", "foo"),
+			wantErr: `invalid metadata: saslTokenProvider "foo": expected bearer (the one token provider of this scaler)`},
+		{name: "extension without =", md: oauth("oauthExtensions", "extension_foo=bar,extension_bazbaz"),
+			wantErr: `invalid metadata: oauthExtensions "extension_foo=bar,extension_bazbaz": key "extension_foo" is not letters only (the JAAS option extension_foo is the extension foo)` + example},
+		{name: "item without =", md: oauth("oauthExtensions", "foo=bar,bazbaz"),
+			wantErr: `invalid metadata: oauthExtensions "foo=bar,bazbaz": "bazbaz" is not a key=value pair` + example},
+		{name: "empty item", md: oauth("oauthExtensions", "foo=bar,"),
+			wantErr: `invalid metadata: oauthExtensions "foo=bar,": "" is not a key=value pair` + example},
+		{name: "empty key", md: oauth("oauthExtensions", "=bar"),
+			wantErr: `invalid metadata: oauthExtensions "=bar": "=bar" is not a key=value pair` + example},
+		{name: "key with a digit", md: oauth("oauthExtensions", "cluster1=a"),
+			wantErr: `invalid metadata: oauthExtensions "cluster1=a": key "cluster1" is not letters only` + example},
+		{name: "reserved key", md: oauth("oauthExtensions", "auth=Bearer x"),
+			wantErr: `invalid metadata: oauthExtensions "auth=Bearer x": key "auth" is reserved for the token` + example},
+		{name: "empty value", md: oauth("oauthExtensions", "foo= "),
+			wantErr: `invalid metadata: oauthExtensions "foo=": key "foo" has an empty value` + example},
+		{name: "value with a control character", md: oauth("oauthExtensions", "foo=a\x01b"),
+			wantErr: `invalid metadata: oauthExtensions "foo=a\x01b": the value of "foo" has a character other than printable ASCII, space or tab` + example},
+		{name: "value beyond ASCII", md: oauth("oauthExtensions", "foo=café"),
+			wantErr: `invalid metadata: oauthExtensions "foo=café": the value of "foo" has a character other than printable ASCII, space or tab` + example},
+		{name: "key given twice", md: oauth("oauthExtensions", "foo=a,foo=b"),
+			wantErr: `invalid metadata: oauthExtensions "foo=a,foo=b": key "foo" is given twice` + example},
+		{name: "every problem at once, no secret shown", md: oauth("username", "", "password", "s3cr3t-value", "oauthTokenEndpointUri", "idp", "oauthExtensions", "x"),
+			wantErr: "invalid metadata: username: required with sasl oauthbearer (set username, usernameFromEnv or usernameFile); " +
+				`oauthTokenEndpointUri "idp": expected an http:// or https:// URL; ` +
+				`oauthExtensions "x": "x" is not a key=value pair` + example},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := ParseMetadata(tc.md)
+			if tc.wantErr != "" {
+				checkWholeError(t, err, scalers.ErrInvalidConfig, tc.wantErr)
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			got := parsedOAuth{Scopes: m.Scopes, Extensions: m.extensions}
+			if m.SASL == SASLOAuthBearer {
+				got.Endpoint = m.OAuthTokenEndpointURI
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("parsed oauthbearer keys (-want +got):\n%s", diff)
 			}
 		})
 	}

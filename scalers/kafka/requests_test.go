@@ -105,7 +105,7 @@ func TestOneRoundOfRequests(t *testing.T) {
 		md   []string
 	}{
 		{name: "topic", md: []string{"topic", "big"}},
-		{name: "all topics of the group", md: []string{"topic", "<delete>"}},
+		{name: "all topics of the group", md: []string{"topic", ""}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			s := newTestScaler(t, trigger(k, mode.md...))
@@ -160,7 +160,7 @@ func BenchmarkMetrics1000Partitions(b *testing.B) {
 		md   []string
 	}{
 		{name: "topic", md: []string{"topic", "big"}},
-		{name: "allTopics", md: []string{"topic", "<delete>"}},
+		{name: "allTopics", md: []string{"topic", ""}},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			k, _ := bigCluster(b)
