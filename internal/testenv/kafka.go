@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -114,17 +115,23 @@ func (k *Kafka) Start(t testing.TB) {
 	if k.cluster != nil {
 		return
 	}
-	// A port may take a moment to be free again after Stop.
-	var err error
-	for range 50 {
-		var c *kfake.Cluster
-		if c, err = kfake.NewCluster(k.clusterOpts()...); err == nil {
+	// A port may take a moment to be free again after Stop: retry until
+	// the cluster listens, within a deadline far above what that takes.
+	const limit = 30 * time.Second
+	deadline := time.Now().Add(limit)
+	pause := 10 * time.Millisecond
+	for {
+		c, err := kfake.NewCluster(k.clusterOpts()...)
+		if err == nil {
 			k.cluster = c
 			return
 		}
-		time.Sleep(20 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for kfake to listen again on ports %v; last: %v", limit, k.ports, err)
+		}
+		<-time.After(pause)
+		pause = min(2*pause, 250*time.Millisecond)
 	}
-	t.Fatalf("restart kfake cluster: %v", err)
 }
 
 func (k *Kafka) close() {
@@ -206,19 +213,22 @@ func (k *Kafka) ProduceMany(t testing.TB, topic string, partitions []int32, perP
 
 // produceSync produces recs; records the client cannot place because it
 // does not know their partition yet (just created) are retried, after a
-// metadata refresh, for a while.
+// metadata refresh, until the client knows the partition or a minute has
+// passed.
 func (k *Kafka) produceSync(t testing.TB, recs []*kgo.Record) error {
 	t.Helper()
 	cl := k.Client(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	const limit = time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	for {
 		var retry []*kgo.Record
+		var last error
 		for _, r := range cl.ProduceSync(ctx, recs...) {
 			switch {
 			case r.Err == nil:
 			case strings.Contains(r.Err.Error(), "invalid record partitioning choice") && ctx.Err() == nil:
-				retry = append(retry, r.Record)
+				retry, last = append(retry, r.Record), r.Err
 			default:
 				return r.Err
 			}
@@ -228,7 +238,11 @@ func (k *Kafka) produceSync(t testing.TB, recs []*kgo.Record) error {
 		}
 		recs = retry
 		cl.ForceMetadataRefresh()
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waited %s for the producer to learn the partitions of %s; last: %w", limit, recs[0].Topic, last)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 

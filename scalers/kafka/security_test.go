@@ -170,7 +170,10 @@ func TestTLS(t *testing.T) {
 				}
 				return
 			}
-			ctx, cancel := contextWithTimeout(t, 5*time.Second)
+			// These failures are not retried: the round returns with the
+			// handshake's error long before this deadline, which only
+			// keeps a loaded machine from turning it into a timeout.
+			ctx, cancel := contextWithTimeout(t, 30*time.Second)
 			defer cancel()
 			_, err := s.Metrics(ctx)
 			if !errors.Is(err, scalers.ErrUnavailable) || !strings.Contains(err.Error(), tc.wantErr) {
@@ -187,10 +190,5 @@ func TestTLSWrongKeyPassword(t *testing.T) {
 	p := newPKI(t)
 	md := base("tls", "enable", "cert", string(p.client.CertPEM), "key", string(p.clientKeyEncryptedPEM), "keyPassword", "wrong-password-x")
 	_, err := New(t.Context(), scalers.Config{Type: Type, Metadata: md})
-	if !errors.Is(err, scalers.ErrInvalidConfig) || !strings.Contains(err.Error(), "keyPassword") {
-		t.Fatalf("got error %v, want ErrInvalidConfig naming keyPassword", err)
-	}
-	if strings.Contains(err.Error(), "wrong-password-x") {
-		t.Errorf("got error %q, want the password kept out", err)
-	}
+	checkWholeError(t, err, scalers.ErrInvalidConfig, "invalid metadata: keyPassword (secret, not shown): cannot decrypt key")
 }
