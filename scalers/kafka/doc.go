@@ -4,11 +4,13 @@
 // KEDA's built-in kafka scaler, so a trigger moves from KEDA to this server
 // by changing only its type.
 //
-// It owns three separate pieces:
+// It owns four separate pieces:
 //
 //   - metadata.go parses and validates the trigger metadata (including the
-//     partitionLimitation list "1,2,10-20") into a typed config, reporting
-//     every problem at once;
+//     partitionLimitation list "1,2,10-20" and the oauthExtensions list
+//     "k1=v1,k2=v2") into a typed config, reporting every problem at once;
+//   - oauth.go gets the access tokens of sasl oauthbearer (the client
+//     credentials grant) and keeps each until it is due for renewal;
 //   - fetch.go talks to Kafka through one franz-go client per scaler: one
 //     OffsetFetch for the group and one ListOffsets per partition leader,
 //     with topic metadata cached for a short while;
@@ -16,7 +18,7 @@
 //     (invalid commits, reset policy, persistent lag), the total, and the cap
 //     that keeps replicas at or below the number of partitions.
 //
-// The scaler keeps one piece of state between calls, the committed offsets it
-// saw last (for excludePersistentLag); it is guarded by a mutex, so a Scaler
-// is safe for concurrent use.
+// The scaler keeps two pieces of state between calls, the committed offsets
+// it saw last (for excludePersistentLag) and the current oauthbearer token;
+// each is guarded by a mutex, so a Scaler is safe for concurrent use.
 package kafka

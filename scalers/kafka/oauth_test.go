@@ -213,6 +213,9 @@ func TestOAuthBearer(t *testing.T) {
 		"scopes", "kafka, lag:read",
 		"oauthExtensions", "logicalCluster=lkc-1, identityPoolId=pool-2",
 	), logs, options{})
+	if n := e.requestCount(); n != 0 {
+		t.Errorf("got %d token requests when the scaler was created, want none before the first round", n)
+	}
 
 	for round := range 3 {
 		if got, active := lagOf(t, s); got != 21 || !active {
