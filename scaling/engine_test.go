@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/cputime"
 )
 
@@ -68,11 +70,17 @@ func TestAdditions(t *testing.T) {
 			h.MarkWritten()
 			var d Decision
 			Decide(spec, obs, &h, testNow, &d)
-			if d.DesiredReplicas != tt.want || d.Rule != tt.wantRule {
-				t.Errorf("got %d (%s), want %d (%s)", d.DesiredReplicas, d.Rule, tt.want, tt.wantRule)
+			if diff := cmp.Diff(ruled{tt.want, tt.wantRule}, ruled{d.DesiredReplicas, d.Rule}); diff != "" {
+				t.Errorf("decision (-want +got):\n%s", diff)
 			}
 		})
 	}
+}
+
+// ruled is a desired count with the rule that set it.
+type ruled struct {
+	Replicas int32
+	Rule     Rule
 }
 
 func TestFallbackBehaviors(t *testing.T) {
@@ -105,8 +113,8 @@ func TestFallbackBehaviors(t *testing.T) {
 			h.MarkWritten()
 			var d Decision
 			Decide(spec, obs, &h, testNow, &d)
-			if d.DesiredReplicas != tt.want || d.Rule != tt.wantRule {
-				t.Errorf("got %d (%s), want %d (%s)", d.DesiredReplicas, d.Rule, tt.want, tt.wantRule)
+			if diff := cmp.Diff(ruled{tt.want, tt.wantRule}, ruled{d.DesiredReplicas, d.Rule}); diff != "" {
+				t.Errorf("decision (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -119,8 +127,13 @@ func TestAutoscalerInitialRecommendation(t *testing.T) {
 	spec := externalSpec()
 	a := NewAutoscaler(spec)
 	d := a.Step(externalObs(5, 20_000), testNow)
-	if d.DesiredReplicas != 5 || d.Rule != RuleScaleDownStabilized || !d.SeedRecommendation {
-		t.Fatalf("first sync: got %d (%s, seeded %v), want 5 (ScaleDownStabilized, seeded)", d.DesiredReplicas, d.Rule, d.SeedRecommendation)
+	type seeded struct {
+		Replicas int32
+		Rule     Rule
+		Seeded   bool
+	}
+	if diff := cmp.Diff(seeded{5, RuleScaleDownStabilized, true}, seeded{d.DesiredReplicas, d.Rule, d.SeedRecommendation}); diff != "" {
+		t.Fatalf("first sync (-want +got):\n%s", diff)
 	}
 	// The seed was recorded a moment before the first stabilization, so
 	// 4m59s later it still holds and 5m later it does not: the
@@ -146,27 +159,45 @@ func TestAutoscalerTracksFailuresAndScaleTime(t *testing.T) {
 		now = now.Add(15 * time.Second)
 		return a.Step(obs, now)
 	}
+	// stepped is what the test asserts of a decision on the one metric.
+	type stepped struct {
+		Replicas  int32
+		Rule      Rule
+		Fallback  bool
+		Valid     bool
+		LastKnown bool
+		Proposed  int32
+	}
+	summary := func(d *Decision) stepped {
+		if len(d.Metrics) != 1 {
+			t.Fatalf("decision with %d metric results, want 1", len(d.Metrics))
+		}
+		m := d.Metrics[0]
+		return stepped{d.DesiredReplicas, d.Rule, d.Fallback, m.Valid, m.LastKnown, m.Replicas}
+	}
 	d := step(externalObs(2, 60_000))
-	if d.DesiredReplicas != 4 || d.Rule != RuleScaleUpLimit {
-		t.Fatalf("good metric: got %d (%s), want 4 (ScaleUpLimit of the legacy path)", d.DesiredReplicas, d.Rule)
+	// 6 proposed; the legacy path's scale-up limit, max(2 × 2, 4), gives 4.
+	if diff := cmp.Diff(stepped{Replicas: 4, Rule: RuleScaleUpLimit, Valid: true, Proposed: 6}, summary(d)); diff != "" {
+		t.Fatalf("good metric (-want +got):\n%s", diff)
 	}
 	failed := &Observed{CurrentReplicas: 4, StatusReplicas: 4, ReadyPodCount: 4, Metrics: []MetricValue{{Failed: true}}}
 	for i := 1; i <= 2; i++ {
-		if d = step(failed); d.Rule != RuleMetricsUnavailable || d.Metrics[0].Valid {
-			t.Fatalf("failure %d: got %s, want MetricsUnavailable (threshold 2)", i, d.Rule)
+		// Below the threshold of 2 failures nothing scales.
+		if diff := cmp.Diff(stepped{Replicas: 4, Rule: RuleMetricsUnavailable}, summary(step(failed))); diff != "" {
+			t.Fatalf("failure %d (-want +got):\n%s", i, diff)
 		}
 	}
 	// Third failure, 45 s after the last scaling (the cooldown has passed):
 	// the last known value (60 over a target of 10) proposes 6.
-	if d = step(failed); !d.Fallback || !d.Metrics[0].LastKnown || d.DesiredReplicas != 6 || d.Rule != RuleFallback {
-		t.Fatalf("failure 3: got %d (%s, lastKnown %v), want 6 from the last known value", d.DesiredReplicas, d.Rule, d.Metrics[0].LastKnown)
+	if diff := cmp.Diff(stepped{Replicas: 6, Rule: RuleFallback, Fallback: true, Valid: true, LastKnown: true, Proposed: 6}, summary(step(failed))); diff != "" {
+		t.Fatalf("failure 3 (-want +got):\n%s", diff)
 	}
 	failed.CurrentReplicas, failed.StatusReplicas, failed.ReadyPodCount = 6, 6, 6
 	// Twenty seconds later the last known value is 80 s old: the static 1,
 	// which the downscale window holds at 6.
 	now = now.Add(5 * time.Second)
-	if d = step(failed); !d.Fallback || d.Metrics[0].LastKnown || d.Metrics[0].Replicas != 1 || d.DesiredReplicas != 6 {
-		t.Fatalf("stale last known: got proposal %d -> %d (lastKnown %v), want the static 1 held at 6", d.Metrics[0].Replicas, d.DesiredReplicas, d.Metrics[0].LastKnown)
+	if diff := cmp.Diff(stepped{Replicas: 6, Rule: RuleScaleDownStabilized, Fallback: true, Valid: true, Proposed: 1}, summary(step(failed))); diff != "" {
+		t.Fatalf("stale last known (-want +got):\n%s", diff)
 	}
 	if got, want := a.LastScaleTime(), testNow.Add(60*time.Second); !got.Equal(want) {
 		t.Errorf("last scale time: got %v, want %v", got, want)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"pgregory.net/rapid"
 )
 
@@ -161,6 +162,11 @@ func TestPropertyFollowsMetricDirection(t *testing.T) {
 			return
 		}
 		ratio, cur := d.Metrics[0].UsageRatio, obs.CurrentReplicas
+		// A NaN ratio is neither above nor below 1: the cases below would
+		// let any decision pass.
+		if math.IsNaN(ratio) {
+			t.Fatalf("valid proposal with a NaN usage ratio (rule %s)", d.Rule)
+		}
 		// Clamping to [min, max] is not a move against the metric.
 		lo, hi := spec.MinReplicas, spec.MaxReplicas
 		switch {
@@ -182,6 +188,10 @@ func TestPropertyWithinToleranceNoChange(t *testing.T) {
 		Decide(spec, obs, &h, testNow, &d)
 		if len(d.Metrics) != 1 || !d.Metrics[0].Valid {
 			return
+		}
+		// Within is false for NaN, which would let any decision pass.
+		if math.IsNaN(d.Metrics[0].UsageRatio) {
+			t.Fatalf("valid proposal with a NaN usage ratio (rule %s)", d.Rule)
 		}
 		if TolerancesFor(spec).Within(d.Metrics[0].UsageRatio) && d.Rescale {
 			t.Fatalf("ratio %v within tolerance %+v but %d -> %d (rule %s)", d.Metrics[0].UsageRatio, TolerancesFor(spec), obs.CurrentReplicas, d.DesiredReplicas, d.Rule)
@@ -289,8 +299,9 @@ func TestPropertyPruningKeepsDecisions(t *testing.T) {
 			Decide(spec, obs, &full, now, &ref)
 			referenceCommit(spec, &full, &ref, now)
 			d := pruned.Step(obs, now)
-			if d.DesiredReplicas != ref.DesiredReplicas || d.StabilizedReplicas != ref.StabilizedReplicas {
-				t.Fatalf("step %d: pruned history decided %d (stabilized %d), full history %d (stabilized %d)", step, d.DesiredReplicas, d.StabilizedReplicas, ref.DesiredReplicas, ref.StabilizedReplicas)
+			type decided struct{ Desired, Stabilized int32 }
+			if diff := cmp.Diff(decided{ref.DesiredReplicas, ref.StabilizedReplicas}, decided{d.DesiredReplicas, d.StabilizedReplicas}); diff != "" {
+				t.Fatalf("step %d: pruned history decided otherwise than the full one (-full +pruned):\n%s", step, diff)
 			}
 			cur = d.DesiredReplicas
 		}

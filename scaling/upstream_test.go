@@ -3,15 +3,21 @@ package scaling
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
 )
 
 // testNow anchors the upstream tables' relative times.
 var testNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+// outcome is a replica count with the condition (or rule) that set it.
+type outcome struct {
+	Replicas  int32
+	Condition string
+}
 
 func loadCases[T any](tb testing.TB, name string) []T {
 	tb.Helper()
@@ -105,8 +111,8 @@ func TestConvertDesiredReplicasWithRules(t *testing.T) {
 	for _, c := range loadCases[tc](t, "convert_with_rules.yaml") {
 		t.Run(c.Name, func(t *testing.T) {
 			got, cond, _ := convertWithRules(c.CurrentReplicas, c.DesiredReplicas, c.MinReplicas, c.MaxReplicas)
-			if got != c.WantReplicas || cond != c.WantCondition {
-				t.Errorf("got %d %s, want %d %s", got, cond, c.WantReplicas, c.WantCondition)
+			if diff := cmp.Diff(outcome{c.WantReplicas, c.WantCondition}, outcome{got, cond}); diff != "" {
+				t.Errorf("convertWithRules (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -137,8 +143,8 @@ func TestScalingWithRules(t *testing.T) {
 				h.AddScaleEvent(false, e.ReplicaChange, ago(e.SecondsAgo))
 			}
 			got := convertWithBehaviorRate(b, &h, c.CurrentReplicas, c.DesiredReplicas, c.MinReplicas, c.MaxReplicas, testNow.UnixNano())
-			if got.replicas != c.WantReplicas || got.reason != c.WantCondition {
-				t.Errorf("got %d %s, want %d %s", got.replicas, got.reason, c.WantReplicas, c.WantCondition)
+			if diff := cmp.Diff(outcome{c.WantReplicas, c.WantCondition}, outcome{got.replicas, got.reason}); diff != "" {
+				t.Errorf("convertWithBehaviorRate (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -209,8 +215,8 @@ func TestStoreScaleEvents(t *testing.T) {
 				for _, e := range a.hist.ScaleEvents(up) {
 					got = append(got, want{Change: e.Change, Outdated: e.Outdated})
 				}
-				if !reflect.DeepEqual(got, c.Want) {
-					t.Errorf("stored events: got %+v, want %+v", got, c.Want)
+				if diff := cmp.Diff(c.Want, got); diff != "" {
+					t.Errorf("stored events (-want +got):\n%s", diff)
 				}
 			})
 		}
@@ -264,8 +270,8 @@ func TestNormalizeDesiredReplicasWithBehavior(t *testing.T) {
 			for _, r := range h.Recommendations() {
 				stored = append(stored, r.Replicas)
 			}
-			if !reflect.DeepEqual(stored, c.WantStored) {
-				t.Errorf("stored: got %v, want %v", stored, c.WantStored)
+			if diff := cmp.Diff(c.WantStored, stored); diff != "" {
+				t.Errorf("stored recommendations (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -327,7 +333,9 @@ func TestReplicaCalculator(t *testing.T) {
 		ReadyPodCount *int32      `json:"readyPodCount"`
 		Tolerances    *Tolerances `json:"tolerances"`
 		Want          want        `json:"want"`
-		WantError     bool        `json:"wantError"`
+		// WantError is the reason the metric gives no proposal, as
+		// MetricError.String words it.
+		WantError string `json:"wantError"`
 	}
 	types := map[string]MetricType{"Resource": ResourceMetric, "ContainerResource": ContainerResourceMetric, "Pods": PodsMetric, "Object": ObjectMetric, "External": ExternalMetric}
 	targets := map[string]TargetType{"Utilization": UtilizationTarget, "AverageValue": AverageValueTarget, "Value": ValueTarget}
@@ -346,9 +354,13 @@ func TestReplicaCalculator(t *testing.T) {
 				in.Tolerances = *c.Tolerances
 			}
 			got := Propose(&ms, &mv, in)
-			if c.WantError {
-				if got.Valid {
-					t.Fatalf("got a valid proposal %+v, want an error", got)
+			if c.WantError != "" {
+				type failure struct {
+					Valid bool
+					Err   string
+				}
+				if diff := cmp.Diff(failure{Err: c.WantError}, failure{got.Valid, got.Err.String()}); diff != "" {
+					t.Errorf("proposal (-want +got):\n%s", diff)
 				}
 				return
 			}
@@ -356,8 +368,8 @@ func TestReplicaCalculator(t *testing.T) {
 				t.Fatalf("got error %v, want a proposal", got.Err)
 			}
 			g := want{Replicas: got.Replicas, Utilization: got.Utilization, UsageMilli: got.UsageMilli, WithinTolerance: got.WithinTolerance}
-			if g != c.Want {
-				t.Errorf("got %+v, want %+v", g, c.Want)
+			if diff := cmp.Diff(c.Want, g); diff != "" {
+				t.Errorf("proposal (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -435,8 +447,8 @@ func TestKEDAExecutor(t *testing.T) {
 			}
 			r := Activate(in, testNow)
 			got := want{DesiredReplicas: r.DesiredReplicas, IsActive: r.Active, Action: string(r.Action), LastActiveUpdated: r.LastActiveUpdated}
-			if got != c.Want {
-				t.Errorf("got %+v, want %+v", got, c.Want)
+			if diff := cmp.Diff(c.Want, got); diff != "" {
+				t.Errorf("activation (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -1,9 +1,9 @@
 package hpa
 
 import (
-	"reflect"
-	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -48,8 +48,8 @@ func TestBehaviorDefaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got %+v, want %+v", got, tt.want)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("behavior (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -64,7 +64,7 @@ func TestMetric(t *testing.T) {
 		in      autoscalingv2.MetricSpec
 		milli   *int64
 		want    scaling.MetricSpec
-		wantErr string
+		wantErr string // the whole message
 	}{
 		{name: "resource utilization", in: autoscalingv2.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{Name: "cpu", Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &util}}},
 			want: scaling.MetricSpec{Name: "cpu", Type: scaling.ResourceMetric, Target: scaling.UtilizationTarget, TargetUtilization: 70}},
@@ -72,22 +72,28 @@ func TestMetric(t *testing.T) {
 			want: scaling.MetricSpec{Name: "lag", Type: scaling.ExternalMetric, Target: scaling.AverageValueTarget, TargetMilli: 1500}},
 		{name: "object targetMilli", in: autoscalingv2.MetricSpec{Type: autoscalingv2.ObjectMetricSourceType, Object: &autoscalingv2.ObjectMetricSource{Metric: autoscalingv2.MetricIdentifier{Name: "rps"}, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.ValueMetricType}}}, milli: &milli,
 			want: scaling.MetricSpec{Name: "rps", Type: scaling.ObjectMetric, Target: scaling.ValueTarget, TargetMilli: 1500}},
-		{name: "missing source", in: autoscalingv2.MetricSpec{Type: autoscalingv2.PodsMetricSourceType}, wantErr: "m.pods: missing"},
+		{name: "missing source", in: autoscalingv2.MetricSpec{Type: autoscalingv2.PodsMetricSourceType}, wantErr: "m.pods: missing: required for type Pods"},
 		{name: "wrong target type", in: autoscalingv2.MetricSpec{Type: autoscalingv2.PodsMetricSourceType, Pods: &autoscalingv2.PodsMetricSource{Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType}}}, wantErr: `m.pods.target.type: "Utilization": expected AverageValue for type Pods`},
-		{name: "missing value", in: autoscalingv2.MetricSpec{Type: autoscalingv2.ExternalMetricSourceType, External: &autoscalingv2.ExternalMetricSource{Target: autoscalingv2.MetricTarget{Type: autoscalingv2.ValueMetricType}}}, wantErr: "m.external.target.value: missing"},
-		{name: "zero utilization", in: autoscalingv2.MetricSpec{Type: autoscalingv2.ContainerResourceMetricSourceType, ContainerResource: &autoscalingv2.ContainerResourceMetricSource{Name: "cpu", Container: "app", Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: new(int32)}}}, wantErr: "averageUtilization: 0: expected a percentage greater than 0"},
+		{name: "missing value", in: autoscalingv2.MetricSpec{Type: autoscalingv2.ExternalMetricSourceType, External: &autoscalingv2.ExternalMetricSource{Target: autoscalingv2.MetricTarget{Type: autoscalingv2.ValueMetricType}}}, wantErr: "m.external.target.value: missing: required (or targetMilli)"},
+		{name: "zero utilization", in: autoscalingv2.MetricSpec{Type: autoscalingv2.ContainerResourceMetricSourceType, ContainerResource: &autoscalingv2.ContainerResourceMetricSource{Name: "cpu", Container: "app", Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: new(int32)}}}, wantErr: "m.containerResource.target.averageUtilization: 0: expected a percentage greater than 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Metric("m", &tt.in, tt.milli)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("got %v, want an error mentioning %q", err, tt.wantErr)
+				if err == nil {
+					t.Fatalf("got %+v and no error, want %q", got, tt.wantErr)
+				}
+				if diff := cmp.Diff(tt.wantErr, err.Error()); diff != "" {
+					t.Errorf("error (-want +got):\n%s", diff)
 				}
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("metric (-want +got):\n%s", diff)
 			}
 		})
 	}
