@@ -21,6 +21,8 @@ func FuzzParseMetadata(f *testing.F) {
 		"url=http://d/\nvalueLocation=v\ntargetValue=1\nauthMode=apiKey\napiKey=k\nmethod=query\nkeyParamName=custom",
 		"url=http://d/\nvalueLocation=v\ntargetValue=1\nauthMode=apiKey,tls\napiKey=k\ncert=c\nkey=k",
 		"url=http://d/\nvalueLocation=v\ntargetValue=1\naggregateFromKubeServiceEndpoints=true",
+		"url=http://d/\nvalueLocation=v\ntargetValue=NaN\nactivationTargetValue=NaN",
+		"url=http://d/\nvalueLocation=v\ntargetValue=1\nauthModes=oauth\noauthTokenURI=http://idp\nclientID=c",
 	} {
 		f.Add(seed)
 	}
@@ -32,7 +34,8 @@ func FuzzParseMetadata(f *testing.F) {
 			}
 			return
 		}
-		if m.TargetValue <= 0 || m.Timeout <= 0 || m.loc == nil {
+		// !(x > 0) rather than x <= 0: a NaN target must fail too.
+		if !(m.TargetValue > 0) || m.Timeout <= 0 || m.loc == nil || math.IsInf(m.TargetValue, 0) || math.IsNaN(m.ActivationTargetValue) {
 			t.Fatalf("accepted invalid metadata: %+v", m)
 		}
 		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: scalertest.LinesToMap(in)}, Options{Transport: scalertest.Answer(200, nil, `{"v":1}`)})

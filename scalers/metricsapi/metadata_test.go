@@ -42,30 +42,31 @@ func TestParseMetadata(t *testing.T) {
 		{name: "aggregation off", md: md("aggregateFromKubeServiceEndpoints", "false", "aggregationType", "sum"),
 			want: with(func(m *Metadata) { m.AggregationType = "sum" })},
 
-		{name: "no metadata", md: map[string]string{}, wantErr: []string{"url: required", "valueLocation: required", "targetValue: required"}},
+		{name: "no metadata", md: map[string]string{}, wantErr: []string{`url: required key is missing`, `valueLocation: required key is missing`, `targetValue: required key is missing`}},
 		{name: "target not a number", md: md("targetValue", "aa"), wantErr: []string{`targetValue "aa": not a number`}},
 		{name: "target zero", md: md("targetValue", "0"), wantErr: []string{`targetValue "0": must be > 0`}},
 		{name: "activation target not a number", md: md("activationTargetValue", "aa"), wantErr: []string{`activationTargetValue "aa": not a number`}},
-		{name: "missing valueLocation", md: md("valueLocation", ""), wantErr: []string{"valueLocation: required"}},
-		{name: "missing url", md: md("url", ""), wantErr: []string{"url: required"}},
-		{name: "missing targetValue", md: md("targetValue", ""), wantErr: []string{"targetValue: required"}},
+		{name: "missing valueLocation", md: md("valueLocation", ""), wantErr: []string{`valueLocation: required key is missing`}},
+		{name: "missing url", md: md("url", ""), wantErr: []string{`url: required key is missing`}},
+		{name: "missing targetValue", md: md("targetValue", ""), wantErr: []string{`targetValue: required key is missing`}},
 		{name: "url without scheme", md: md("url", "dummy:1230/x"), wantErr: []string{`url "dummy:1230/x": expected an http:// or https:// URL`}},
 		{name: "timeout negative", md: md("timeout", "-1"), wantErr: []string{`timeout "-1": must be >= 0`}},
-		{name: "timeout not a number", md: md("timeout", "a"), wantErr: []string{`timeout "a": not a duration`}},
-		{name: "unsafeSsl not a bool", md: md("unsafeSsl", "yes"), wantErr: []string{`unsafeSsl "yes": not a boolean`}},
+		{name: "timeout not a number", md: md("timeout", "a"), wantErr: []string{`timeout "a": not a duration (e.g. "30s" or a number of milliseconds)`}},
+		{name: "unsafeSsl not a bool", md: md("unsafeSsl", "yes"), wantErr: []string{`unsafeSsl "yes": not a boolean (true or false)`}},
 		{name: "unknown format", md: md("format", "csv"), wantErr: []string{`format "csv": expected one of prometheus, json, xml, yaml`}},
-		{name: "bad yaml path", md: md("format", "yaml", "valueLocation", "a..b"), wantErr: []string{`valueLocation "a..b": empty path segment`}},
+		{name: "bad yaml path", md: md("format", "yaml", "valueLocation", "a..b"), wantErr: []string{`valueLocation "a..b": empty path segment (expected dot-separated keys, e.g. components.0.tasks) (format yaml)`}},
 		{name: "bad selector", md: md("format", "prometheus", "valueLocation", `backend_queue_size{invalid=test}`),
-			wantErr: []string{`valueLocation "backend_queue_size{invalid=test}": not a metric selector`, "expected a quoted string"}},
-		{name: "bad regexp", md: md("format", "prometheus", "valueLocation", `q{a=~"("}`), wantErr: []string{"bad regular expression"}},
-		{name: "aggregation needs Kubernetes", md: md("aggregateFromKubeServiceEndpoints", "true"), wantErr: []string{"aggregateFromKubeServiceEndpoints \"true\": not supported"}},
-		{name: "bad aggregation type", md: md("aggregationType", "median"), wantErr: []string{`aggregationType "median"`}},
+			wantErr: []string{`valueLocation "backend_queue_size{invalid=test}": not a metric selector such as queue_length{queue="jobs"}: at position 28: expected a quoted string (format prometheus)`}},
+		{name: "bad regexp", md: md("format", "prometheus", "valueLocation", `q{a=~"("}`), wantErr: []string{"valueLocation \"q{a=~\\\"(\\\"}\": not a metric selector such as queue_length{queue=\"jobs\"}: label a: bad regular expression: error parsing regexp: missing closing ): `^(?s:()$` (format prometheus)"}},
+		{name: "aggregation needs Kubernetes", md: md("aggregateFromKubeServiceEndpoints", "true"), wantErr: []string{`aggregateFromKubeServiceEndpoints "true": not supported by the external scaler (it would need the Kubernetes API); point url at a single endpoint or aggregate in the source`}},
+		{name: "bad aggregation type", md: md("aggregationType", "median"), wantErr: []string{`aggregationType "median": expected one of average, sum, max, min`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseMetadata(tc.md)
 			if len(tc.wantErr) > 0 {
-				scalertest.CheckErr(t, err, scalers.ErrInvalidConfig, tc.wantErr...)
+				scalertest.CheckErr(t, err, scalers.ErrInvalidConfig)
+				scalertest.CheckMessage(t, err, "invalid metadata: "+strings.Join(tc.wantErr, "; "))
 				return
 			}
 			if err != nil {
@@ -86,28 +87,29 @@ func TestParseMetadataAuth(t *testing.T) {
 	}{
 		{name: "tls", md: md("authMode", "tls", "ca", "caaa", "cert", "ceert", "key", "keey")},
 		{name: "tls, ca not given", md: md("authMode", "tls", "cert", "ceert", "key", "keey")},
-		{name: "tls, key not given", md: md("authMode", "tls", "ca", "caaa", "cert", "ceert"), wantErr: []string{"cert and key must be given together"}},
-		{name: "tls, cert not given", md: md("authMode", "tls", "ca", "caaa", "key", "keey"), wantErr: []string{"cert and key must be given together"}},
+		{name: "tls, key not given", md: md("authMode", "tls", "ca", "caaa", "cert", "ceert"), wantErr: []string{`cert (secret, not shown): given without key: cert and key must be given together`}},
+		{name: "tls, cert not given", md: md("authMode", "tls", "ca", "caaa", "key", "keey"), wantErr: []string{`key (secret, not shown): given without cert: cert and key must be given together`}},
 		{name: "apiKey", md: md("authMode", "apiKey", "apiKey", "apiikey")},
 		{name: "apiKey as query", md: md("authMode", "apiKey", "apiKey", "apiikey", "method", "query")},
 		{name: "apiKey header, custom name", md: md("authMode", "apiKey", "apiKey", "apiikey", "method", "header", "keyParamName", "custom")},
 		{name: "apiKey query, custom name", md: md("authMode", "apiKey", "apiKey", "apiikey", "method", "query", "keyParamName", "custom")},
-		{name: "apiKey without key", md: md("authMode", "apiKey"), wantErr: []string{"apiKey: required when authModes includes apiKey"}},
+		{name: "apiKey without key", md: md("authMode", "apiKey"), wantErr: []string{`apiKey: required when authModes includes apiKey (set apiKey, apiKeyFromEnv or apiKeyFile)`}},
 		{name: "apiKey bad method", md: md("authMode", "apiKey", "apiKey", "k", "method", "cookie"), wantErr: []string{`method "cookie": expected one of header, query`}},
 		{name: "apiKey bad header name", md: md("authMode", "apiKey", "apiKey", "k", "keyParamName", "bad name"), wantErr: []string{`keyParamName "bad name": not a valid HTTP header name`}},
 		{name: "basic", md: md("authMode", "basic", "username", "user", "password", "pass")},
-		{name: "basic without username", md: md("authMode", "basic"), wantErr: []string{"username: required"}},
+		{name: "basic without username", md: md("authMode", "basic"), wantErr: []string{`username: required when authModes includes basic (set username, usernameFromEnv or usernameFile)`}},
 		{name: "bearer, token alias", md: md("authMode", "bearer", "token", "bearerTokenValue")},
-		{name: "bearer without token", md: md("authMode", "bearer"), wantErr: []string{"bearerToken: required"}},
+		{name: "bearer without token", md: md("authMode", "bearer"), wantErr: []string{`bearerToken: required when authModes includes bearer (set bearerToken, bearerTokenFromEnv or bearerTokenFile)`}},
 		{name: "apiKey and tls", md: md("authMode", "apiKey,tls", "apiKey", "apiikey", "ca", "caaa", "cert", "ceert", "key", "keey")},
 		{name: "custom header", md: md("authModes", "custom", "customAuthHeader", "X-Token", "customAuthValue", "v")},
-		{name: "oauth is not implemented", md: md("authModes", "oauth"), wantErr: []string{`mode "oauth" is not supported by the metrics-api scaler`}},
+		{name: "oauth is rejected, as KEDA 2.21 rejects it", md: md("authModes", "oauth"), wantErr: []string{`authModes "oauth": mode "oauth" is not supported by the metrics-api scaler, expected some of basic, bearer, apiKey, tls, custom`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseMetadata(tc.md)
 			if len(tc.wantErr) > 0 {
-				scalertest.CheckErr(t, err, scalers.ErrInvalidConfig, tc.wantErr...)
+				scalertest.CheckErr(t, err, scalers.ErrInvalidConfig)
+				scalertest.CheckMessage(t, err, "invalid metadata: "+strings.Join(tc.wantErr, "; "))
 				return
 			}
 			if err != nil {

@@ -157,7 +157,7 @@ func (s *Scaler) read(ctx context.Context) (float64, error) {
 	}
 	v, err := s.md.loc.value(body)
 	if err != nil {
-		return 0, s.red.Error(fmt.Errorf("metrics-api %s: %w", s.target, err))
+		return 0, s.red.Error(fmt.Errorf("metrics-api: %s: %w", s.target, err))
 	}
 	return v, nil
 }

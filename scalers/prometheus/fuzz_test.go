@@ -21,6 +21,8 @@ func FuzzParseMetadata(f *testing.F) {
 		"serverAddress=http://h\nquery=up\nthreshold=1\nauthModes=bearer\nbearerToken=t\ntimeout=-1",
 		"serverAddress=http://h\nquery=up\nthreshold=1\nauthModes=custom\ncustomAuthHeader=X\ncustomAuthValue=v",
 		"serverAddress=::\nquery=\nthreshold=NaN",
+		"serverAddress=http://h\nquery=up\nthreshold=1\nauthModes=oauth\noauthTokenURI=https://idp/token\nclientID=c\nclientSecret=s\nscopes=a,b\nendpointParams=audience=x&r=%2F",
+		"serverAddress=http://h\nquery=up\nthreshold=1\nauthModes=oauth,tls\noauthTokenURI=http://idp\nclientID=c\ncert=c\nkey=k\nendpointParams=a=%zz;b",
 	} {
 		f.Add(seed)
 	}
@@ -32,7 +34,8 @@ func FuzzParseMetadata(f *testing.F) {
 			}
 			return
 		}
-		if m.Threshold <= 0 || m.Timeout <= 0 || m.Query == "" {
+		// !(x > 0) rather than x <= 0: a NaN threshold must fail too.
+		if !(m.Threshold > 0) || m.Timeout <= 0 || m.Query == "" || math.IsInf(m.Threshold, 0) || math.IsNaN(m.ActivationThreshold) {
 			t.Fatalf("accepted invalid metadata: %+v", m)
 		}
 		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: scalertest.LinesToMap(in)}, Options{Transport: scalertest.Answer(200, http.Header{"Content-Type": {"application/json"}}, vectorBody("1"))})

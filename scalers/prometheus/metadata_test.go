@@ -26,7 +26,7 @@ func TestParseMetadata(t *testing.T) {
 		name    string
 		md      map[string]string
 		want    Metadata
-		wantErr []string // substrings of the error, one per expected problem
+		wantErr []string // the message of each problem, in the order reported
 	}{
 		{name: "defaults", md: md(), want: defaults},
 		{name: "KEDA's extra keys are ignored", md: md("metricName", "http_requests_total", "scalerAddress", "x:9443", "awsRegion", "eu"), want: defaults},
@@ -46,34 +46,35 @@ func TestParseMetadata(t *testing.T) {
 		{name: "timeout 0 means the default", md: md("timeout", "0"), want: defaults},
 		{name: "negative activation threshold", md: md("activationThreshold", "-1"), want: with(func(m *Metadata) { m.ActivationThreshold = -1 })},
 
-		{name: "empty", md: map[string]string{}, wantErr: []string{"serverAddress: required", "query: required", "threshold: required"}},
-		{name: "empty serverAddress", md: md("serverAddress", " "), wantErr: []string{"serverAddress: required"}},
+		{name: "empty", md: map[string]string{}, wantErr: []string{`serverAddress: required key is missing`, `query: required key is missing`, `threshold: required key is missing`}},
+		{name: "empty serverAddress", md: md("serverAddress", " "), wantErr: []string{`serverAddress: required key is missing`}},
 		{name: "serverAddress without scheme", md: md("serverAddress", "localhost:9090"), wantErr: []string{`serverAddress "localhost:9090": expected an http:// or https:// URL`}},
-		{name: "serverAddress without host", md: md("serverAddress", "http:///x"), wantErr: []string{"URL has no host"}},
+		{name: "serverAddress without host", md: md("serverAddress", "http:///x"), wantErr: []string{`serverAddress "http:///x": URL has no host`}},
 		{name: "missing threshold", md: md("threshold", ""), wantErr: []string{"threshold: required key is missing"}},
 		{name: "threshold not a number", md: md("threshold", "one"), wantErr: []string{`threshold "one": not a number`}},
 		{name: "threshold zero", md: md("threshold", "0"), wantErr: []string{`threshold "0": must be > 0`}},
 		{name: "activationThreshold not a number", md: md("activationThreshold", "one"), wantErr: []string{`activationThreshold "one": not a number`}},
-		{name: "missing query", md: md("query", ""), wantErr: []string{"query: required"}},
-		{name: "ignoreNullValues not a bool", md: md("ignoreNullValues", "xxxx"), wantErr: []string{`ignoreNullValues "xxxx": not a boolean`}},
-		{name: "unsafeSsl not a bool", md: md("unsafeSsl", "yes"), wantErr: []string{`unsafeSsl "yes": not a boolean`}},
-		{name: "customHeaders malformed", md: md("customHeaders", "key1=value1,key2"), wantErr: []string{`customHeaders "key1=value1,key2": expected key=value pairs`}},
-		{name: "customHeaders bad name", md: md("customHeaders", "bad name=1"), wantErr: []string{`"bad name" is not a valid HTTP header name`}},
-		{name: "queryParameters malformed", md: md("queryParameters", "key1=value1,key2"), wantErr: []string{`queryParameters "key1=value1,key2": expected key=value pairs`}},
-		{name: "queryParameters overriding the query", md: md("queryParameters", "query=up"), wantErr: []string{"parameter query is set by the scaler"}},
+		{name: "missing query", md: md("query", ""), wantErr: []string{`query: required key is missing`}},
+		{name: "ignoreNullValues not a bool", md: md("ignoreNullValues", "xxxx"), wantErr: []string{`ignoreNullValues "xxxx": not a boolean (true or false)`}},
+		{name: "unsafeSsl not a bool", md: md("unsafeSsl", "yes"), wantErr: []string{`unsafeSsl "yes": not a boolean (true or false)`}},
+		{name: "customHeaders malformed", md: md("customHeaders", "key1=value1,key2"), wantErr: []string{`customHeaders "key1=value1,key2": expected key=value pairs separated by ","`}},
+		{name: "customHeaders bad name", md: md("customHeaders", "bad name=1"), wantErr: []string{`customHeaders "bad name=1": "bad name" is not a valid HTTP header name`}},
+		{name: "queryParameters malformed", md: md("queryParameters", "key1=value1,key2"), wantErr: []string{`queryParameters "key1=value1,key2": expected key=value pairs separated by ","`}},
+		{name: "queryParameters overriding the query", md: md("queryParameters", "query=up"), wantErr: []string{`queryParameters "query=up": parameter query is set by the scaler and cannot be overridden`}},
 		{name: "timeout negative", md: md("timeout", "-1"), wantErr: []string{`timeout "-1": must be >= 0`}},
-		{name: "timeout not a number", md: md("timeout", "a"), wantErr: []string{`timeout "a": not a duration`}},
+		{name: "timeout not a number", md: md("timeout", "a"), wantErr: []string{`timeout "a": not a duration (e.g. "30s" or a number of milliseconds)`}},
 		{
 			name:    "every problem at once",
 			md:      map[string]string{"serverAddress": "ftp://x", "threshold": "x", "timeout": "a"},
-			wantErr: []string{"query: required", `threshold "x"`, `timeout "a"`},
+			wantErr: []string{`query: required key is missing`, `threshold "x": not a number`, `timeout "a": not a duration (e.g. "30s" or a number of milliseconds)`},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseMetadata(tc.md)
 			if len(tc.wantErr) > 0 {
-				scalertest.CheckErr(t, err, scalers.ErrInvalidConfig, tc.wantErr...)
+				scalertest.CheckErr(t, err, scalers.ErrInvalidConfig)
+				scalertest.CheckMessage(t, err, "invalid metadata: "+strings.Join(tc.wantErr, "; "))
 				return
 			}
 			if err != nil {
@@ -95,33 +96,34 @@ func TestParseMetadataAuth(t *testing.T) {
 	}{
 		{name: "tls", md: md("authModes", "tls", "ca", "caaa", "cert", "ceert", "key", "keey"), modes: []string{"tls"}},
 		{name: "tls, ca is optional", md: md("authModes", "tls", "cert", "ceert", "key", "keey"), modes: []string{"tls"}},
-		{name: "tls without key", md: md("authModes", "tls", "ca", "caaa", "cert", "ceert"), wantErr: []string{"cert and key must be given together"}},
-		{name: "tls without cert", md: md("authModes", "tls", "ca", "caaa", "key", "keey"), wantErr: []string{"cert and key must be given together"}},
+		{name: "tls without key", md: md("authModes", "tls", "ca", "caaa", "cert", "ceert"), wantErr: []string{`cert (secret, not shown): given without key: cert and key must be given together`}},
+		{name: "tls without cert", md: md("authModes", "tls", "ca", "caaa", "key", "keey"), wantErr: []string{`key (secret, not shown): given without cert: cert and key must be given together`}},
 		{name: "bearer", md: md("authModes", "bearer", "bearerToken", "tooooken"), modes: []string{"bearer"}},
 		{name: "bearer, token alias", md: md("authModes", "bearer", "token", "tooooken"), modes: []string{"bearer"}},
 		{name: "bearer from env", md: md("authModes", "bearer", "bearerTokenFromEnv", "tooooken"), modes: []string{"bearer"}},
-		{name: "bearer without token", md: md("authModes", "bearer"), wantErr: []string{"bearerToken: required when authModes includes bearer"}},
+		{name: "bearer without token", md: md("authModes", "bearer"), wantErr: []string{`bearerToken: required when authModes includes bearer (set bearerToken, bearerTokenFromEnv or bearerTokenFile)`}},
 		{name: "basic", md: md("authModes", "basic", "username", "user", "password", "pass"), modes: []string{"basic"}},
 		{name: "basic, password optional", md: md("authModes", "basic", "username", "user"), modes: []string{"basic"}},
-		{name: "basic without username", md: md("authModes", "basic"), wantErr: []string{"username: required when authModes includes basic"}},
+		{name: "basic without username", md: md("authModes", "basic"), wantErr: []string{`username: required when authModes includes basic (set username, usernameFromEnv or usernameFile)`}},
 		{name: "tls and basic", md: md("authModes", "tls, basic", "ca", "caaa", "cert", "ceert", "key", "keey", "username", "user", "password", "pass"), modes: []string{"tls", "basic"}},
-		{name: "tls and basic without certs", md: md("authModes", "tls,basic", "username", "user", "password", "pass"), wantErr: []string{"cert: required", "key: required"}},
+		{name: "tls and basic without certs", md: md("authModes", "tls,basic", "username", "user", "password", "pass"), wantErr: []string{`cert: required when authModes includes tls (set cert, certFromEnv or certFile)`, `key: required when authModes includes tls (set key, keyFromEnv or keyFile)`}},
 		{name: "custom", md: md("authModes", "custom", "customAuthHeader", "header", "customAuthValue", "value"), modes: []string{"custom"}},
-		{name: "custom without header", md: md("authModes", "custom", "customAuthValue", "value"), wantErr: []string{"customAuthHeader: required"}},
-		{name: "custom without value", md: md("authModes", "custom", "customAuthHeader", "header"), wantErr: []string{"customAuthValue: required"}},
+		{name: "custom without header", md: md("authModes", "custom", "customAuthValue", "value"), wantErr: []string{`customAuthHeader: required when authModes includes custom (set customAuthHeader, customAuthHeaderFromEnv or customAuthHeaderFile)`}},
+		{name: "custom without value", md: md("authModes", "custom", "customAuthHeader", "header"), wantErr: []string{`customAuthValue: required when authModes includes custom (set customAuthValue, customAuthValueFromEnv or customAuthValueFile)`}},
 		{name: "authMode alias", md: md("authMode", "bearer", "bearerToken", "t0k"), modes: []string{"bearer"}},
-		{name: "bearer and basic exclude each other", md: md("authModes", "bearer,basic", "bearerToken", "t", "username", "u"), wantErr: []string{"only one of bearer, basic and oauth"}},
-		{name: "unknown mode", md: md("authModes", "kerberos"), wantErr: []string{`unknown mode "kerberos"`}},
-		{name: "apiKey is not implemented here", md: md("authModes", "apiKey", "apiKey", "k"), wantErr: []string{`mode "apiKey" is not supported by the prometheus scaler`}},
+		{name: "bearer and basic exclude each other", md: md("authModes", "bearer,basic", "bearerToken", "t", "username", "u"), wantErr: []string{`authModes "bearer,basic": only one of bearer, basic and oauth may be given`}},
+		{name: "unknown mode", md: md("authModes", "kerberos"), wantErr: []string{`authModes "kerberos": unknown mode "kerberos", expected a comma-separated list of apiKey, basic, tls, bearer, custom, oauth`}},
+		{name: "apiKey is not implemented here", md: md("authModes", "apiKey", "apiKey", "k"), wantErr: []string{`authModes "apiKey": mode "apiKey" is not supported by the prometheus scaler, expected some of basic, bearer, tls, custom, oauth`}},
 		{name: "oauth without its keys", md: md("authModes", "oauth"), wantErr: []string{"oauthTokenURI: required when authModes includes oauth", "clientID: required when authModes includes oauth"}},
-		{name: "cert without key", md: md("cert", "c"), wantErr: []string{"cert and key must be given together"}},
-		{name: "missing secret file", md: md("authModes", "bearer", "bearerTokenFile", "/nonexistent/token"), wantErr: []string{"bearerTokenFile", "/nonexistent/token"}},
+		{name: "cert without key", md: md("cert", "c"), wantErr: []string{`cert (secret, not shown): given without key: cert and key must be given together`}},
+		{name: "missing secret file", md: md("authModes", "bearer", "bearerTokenFile", "/nonexistent/token"), wantErr: []string{`bearerTokenFile "/nonexistent/token": cannot read: no such file or directory`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseMetadata(tc.md)
 			if len(tc.wantErr) > 0 {
-				scalertest.CheckErr(t, err, scalers.ErrInvalidConfig, tc.wantErr...)
+				scalertest.CheckErr(t, err, scalers.ErrInvalidConfig)
+				scalertest.CheckMessage(t, err, "invalid metadata: "+strings.Join(tc.wantErr, "; "))
 				return
 			}
 			if err != nil {
