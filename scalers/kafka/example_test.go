@@ -23,8 +23,13 @@ func TestExampleScaledObject(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example metadata: %v", err)
 	}
-	if m.Topic != "orders" || m.LagThreshold != 50 || m.SASL != SASLScramSHA512 || m.tlsConfig == nil {
-		t.Errorf("got %+v, want topic orders, lagThreshold 50, scram_sha512 and TLS", summarize(m))
+	want := defaults(func(p *parsed) {
+		p.Brokers = []string{"kafka-0.kafka.shop:9093", "kafka-1.kafka.shop:9093"}
+		p.Group, p.Topic, p.LagThreshold = "order-worker", "orders", 50
+		p.SASL, p.TLS = SASLScramSHA512, true
+	})
+	if diff := cmp.Diff(want, summarize(m)); diff != "" {
+		t.Errorf("example (-want +got):\n%s", diff)
 	}
 }
 

@@ -218,8 +218,8 @@ func TestOAuthBearer(t *testing.T) {
 	}
 
 	for round := range 3 {
-		if got, active := lagOf(t, s); got != 21 || !active {
-			t.Errorf("round %d: got %v active %v, want 21 true", round, got, active)
+		if diff := cmp.Diff(result{21, true}, resultOf(t, s)); diff != "" {
+			t.Errorf("round %d (-want +got):\n%s", round, diff)
 		}
 	}
 	if diff := cmp.Diff([]string{"issued-token-1"}, e.issuedTokens()); diff != "" {
@@ -378,8 +378,8 @@ func TestPlainAuthenticationFailed(t *testing.T) {
 		"sasl": "plaintext", "username": "alice"}
 
 	ok := newTestScaler(t, scalertest.WithKeys(md, "password", "right-password"))
-	if got, active := lagOf(t, ok); got != 21 || !active {
-		t.Errorf("right password: got %v active %v, want 21 true", got, active)
+	if diff := cmp.Diff(result{21, true}, resultOf(t, ok)); diff != "" {
+		t.Errorf("right password round (-want +got):\n%s", diff)
 	}
 
 	wrong := newTestScaler(t, scalertest.WithKeys(md, "password", "wrong-password"))

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -52,8 +53,8 @@ func TestSASL(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newTestScaler(t, trigger(k, tc.md...))
 			if !tc.wantErr {
-				if got, active := lagOf(t, s); got != 4 || !active {
-					t.Errorf("got %v active %v, want 4 true", got, active)
+				if diff := cmp.Diff(result{4, true}, resultOf(t, s)); diff != "" {
+					t.Errorf("round (-want +got):\n%s", diff)
 				}
 				return
 			}
@@ -165,8 +166,8 @@ func TestTLS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newTestScaler(t, trigger(k, tc.md...))
 			if tc.wantErr == "" {
-				if got, active := lagOf(t, s); got != 6 || !active {
-					t.Errorf("got %v active %v, want 6 true", got, active)
+				if diff := cmp.Diff(result{6, true}, resultOf(t, s)); diff != "" {
+					t.Errorf("round (-want +got):\n%s", diff)
 				}
 				return
 			}
