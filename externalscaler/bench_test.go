@@ -237,8 +237,12 @@ func (t *loadTarget) connect(b *testing.B) {
 	}
 	b.Cleanup(func() { _ = conn.Close() })
 	t.client = pb.NewExternalScalerClient(conn)
+	// The first call waits for the connection (a server process may still
+	// be starting) until the warm-up's deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
 	for _, r := range t.reqs {
-		if _, err := t.client.GetMetrics(context.Background(), r); err != nil {
+		if _, err := t.client.GetMetrics(ctx, r, grpc.WaitForReady(true)); err != nil {
 			b.Fatalf("%s warm-up: %v", t.name, err)
 		}
 	}

@@ -115,10 +115,10 @@ func startServerProcess(b *testing.B, kind string) (string, func(testing.TB) tim
 	case addr = <-out.found:
 	case err := <-exited:
 		b.Fatalf("server process %s exited before listening: %v\n%s", kind, err, out.text())
-	case <-time.After(30 * time.Second):
+	case <-time.After(waitLimit):
 		_ = cmd.Process.Kill()
 		<-exited
-		b.Fatalf("server process %s: no address within 30s\n%s", kind, out.text())
+		b.Fatalf("server process %s: no address within %v\n%s", kind, waitLimit, out.text())
 	}
 	b.Cleanup(func() {
 		if err := stop(); err != nil {

@@ -3,65 +3,67 @@ package externalscaler
 import (
 	"errors"
 	"hash/maphash"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
 func TestParseServerMeta(t *testing.T) {
+	const (
+		missing = "invalid metadata: scalerType: required key is missing (the scaler type, e.g. redis)"
+		between = "must be between 100ms and 1h0m0s"
+	)
 	tests := []struct {
-		name     string
-		md       map[string]string
-		wantType string
-		wantPoll time.Duration
-		wantErr  []string
+		name    string
+		md      map[string]string
+		want    serverMeta
+		wantErr string
 	}{
-		{name: "defaults", md: map[string]string{"scalerType": "redis"}, wantType: "redis", wantPoll: 5 * time.Second},
-		{name: "Go duration", md: map[string]string{"scalerType": "redis", "pollInterval": "1m30s"}, wantType: "redis", wantPoll: 90 * time.Second},
-		{name: "milliseconds", md: map[string]string{"scalerType": "redis", "pollInterval": "500ms"}, wantType: "redis", wantPoll: 500 * time.Millisecond},
-		{name: "plain seconds", md: map[string]string{"scalerType": "redis", "pollInterval": "2.5"}, wantType: "redis", wantPoll: 2500 * time.Millisecond},
-		{name: "spaces trimmed", md: map[string]string{"scalerType": " redis ", "pollInterval": " 10 "}, wantType: "redis", wantPoll: 10 * time.Second},
-		{name: "empty poll is the default", md: map[string]string{"scalerType": "redis", "pollInterval": ""}, wantType: "redis", wantPoll: 5 * time.Second},
-		{name: "lower bound", md: map[string]string{"scalerType": "r", "pollInterval": "100ms"}, wantType: "r", wantPoll: 100 * time.Millisecond},
-		{name: "upper bound", md: map[string]string{"scalerType": "r", "pollInterval": "3600"}, wantType: "r", wantPoll: time.Hour},
-		{name: "missing type", md: map[string]string{}, wantErr: []string{"scalerType: required key is missing"}},
+		{name: "defaults", md: map[string]string{"scalerType": "redis"}, want: serverMeta{"redis", 5 * time.Second}},
+		{name: "Go duration", md: map[string]string{"scalerType": "redis", "pollInterval": "1m30s"}, want: serverMeta{"redis", 90 * time.Second}},
+		{name: "milliseconds", md: map[string]string{"scalerType": "redis", "pollInterval": "500ms"}, want: serverMeta{"redis", 500 * time.Millisecond}},
+		{name: "plain seconds", md: map[string]string{"scalerType": "redis", "pollInterval": "2.5"}, want: serverMeta{"redis", 2500 * time.Millisecond}},
+		{name: "spaces trimmed", md: map[string]string{"scalerType": " redis ", "pollInterval": " 10 "}, want: serverMeta{"redis", 10 * time.Second}},
+		{name: "empty poll is the default", md: map[string]string{"scalerType": "redis", "pollInterval": ""}, want: serverMeta{"redis", 5 * time.Second}},
+		{name: "lower bound", md: map[string]string{"scalerType": "r", "pollInterval": "100ms"}, want: serverMeta{"r", 100 * time.Millisecond}},
+		{name: "upper bound", md: map[string]string{"scalerType": "r", "pollInterval": "3600"}, want: serverMeta{"r", time.Hour}},
+		{name: "missing type", md: map[string]string{}, wantErr: missing},
 		{name: "not a duration", md: map[string]string{"scalerType": "r", "pollInterval": "fast"},
-			wantErr: []string{`pollInterval "fast": not a duration`}},
+			wantErr: `invalid metadata: pollInterval "fast": not a duration (e.g. "10s", "500ms" or a number of seconds)`},
 		{name: "too small", md: map[string]string{"scalerType": "r", "pollInterval": "0"},
-			wantErr: []string{`pollInterval "0": must be between 100ms and 1h0m0s`}},
+			wantErr: `invalid metadata: pollInterval "0": ` + between},
 		{name: "negative", md: map[string]string{"scalerType": "r", "pollInterval": "-5s"},
-			wantErr: []string{`pollInterval "-5s": must be between`}},
+			wantErr: `invalid metadata: pollInterval "-5s": ` + between},
 		{name: "huge number", md: map[string]string{"scalerType": "r", "pollInterval": "1e300"},
-			wantErr: []string{`pollInterval "1e300": must be between`}},
+			wantErr: `invalid metadata: pollInterval "1e300": ` + between},
 		{name: "NaN", md: map[string]string{"scalerType": "r", "pollInterval": "NaN"},
-			wantErr: []string{`pollInterval "NaN": must be between`}},
+			wantErr: `invalid metadata: pollInterval "NaN": ` + between},
 		{name: "every error at once", md: map[string]string{"pollInterval": "2h"},
-			wantErr: []string{"scalerType: required key is missing", `pollInterval "2h": must be between`}},
+			wantErr: missing + `; pollInterval "2h": ` + between},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseServerMeta(tc.md, DefaultPollInterval)
-			if len(tc.wantErr) > 0 {
+			if tc.wantErr != "" {
 				if err == nil {
-					t.Fatalf("got %+v, want an error", got)
+					t.Fatalf("got %+v, want error %q", got, tc.wantErr)
 				}
 				if !errors.Is(err, scalers.ErrInvalidConfig) {
 					t.Errorf("error %v: not an ErrInvalidConfig", err)
 				}
-				for _, w := range tc.wantErr {
-					if !strings.Contains(err.Error(), w) {
-						t.Errorf("error %q: want it to contain %q", err, w)
-					}
+				if diff := cmp.Diff(tc.wantErr, err.Error()); diff != "" {
+					t.Errorf("error (-want +got):\n%s", diff)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			if got.scalerType != tc.wantType || got.pollInterval != tc.wantPoll {
-				t.Errorf("got type %q poll %v, want %q %v", got.scalerType, got.pollInterval, tc.wantType, tc.wantPoll)
+			if diff := cmp.Diff(tc.want, got, cmp.AllowUnexported(serverMeta{})); diff != "" {
+				t.Errorf("parseServerMeta (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -70,17 +72,11 @@ func TestParseServerMeta(t *testing.T) {
 func TestScalerMetadataDropsServerKeys(t *testing.T) {
 	in := map[string]string{"scalerType": "redis", "pollInterval": "5s", "listName": "jobs", "scalerAddress": "x:9443"}
 	got := scalerMetadata(in)
-	if _, ok := got["scalerType"]; ok {
-		t.Error("scalerType passed to the scaler")
+	if diff := cmp.Diff(map[string]string{"listName": "jobs", "scalerAddress": "x:9443"}, got); diff != "" {
+		t.Errorf("scalerMetadata (-want +got):\n%s", diff)
 	}
-	if _, ok := got["pollInterval"]; ok {
-		t.Error("pollInterval passed to the scaler")
-	}
-	if got["listName"] != "jobs" || got["scalerAddress"] != "x:9443" {
-		t.Errorf("scaler keys: got %v, want listName and scalerAddress kept", got)
-	}
-	if len(in) != 4 {
-		t.Errorf("input modified: %v", in)
+	if diff := cmp.Diff(map[string]string{"scalerType": "redis", "pollInterval": "5s", "listName": "jobs", "scalerAddress": "x:9443"}, in); diff != "" {
+		t.Errorf("input modified (-want +got):\n%s", diff)
 	}
 }
 

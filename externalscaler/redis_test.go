@@ -4,17 +4,19 @@ package externalscaler
 // server, driven by a real gRPC client of KEDA's contract over loopback.
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/testing/protocmp"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/redis"
@@ -25,8 +27,9 @@ import (
 func redisRegistry() *scalers.Registry {
 	clients := redis.NewClients(redis.ClientsOptions{})
 	r := scalers.NewRegistry()
-	r.MustRegister("redis", clients.NewList)
-	r.MustRegister("redis-streams", clients.NewStreams)
+	for _, typ := range redis.Types() {
+		r.MustRegister(typ, clients.Factory(typ))
+	}
 	return r
 }
 
@@ -52,18 +55,46 @@ type check struct {
 	active bool
 }
 
+// observed is what GetMetrics and IsActive answered.
+type observed struct {
+	Float  float64
+	Int    int64
+	Active bool
+}
+
 func wantState(tb testing.TB, c pb.ExternalScalerClient, r *pb.ScaledObjectRef, metric string, want check) {
 	tb.Helper()
 	v := getValue(tb, c, r, metric)
-	if v.MetricValueFloat != want.value || v.MetricValue != int64(want.value) {
-		tb.Errorf("%s: got %v (int %d), want %v", metric, v.MetricValueFloat, v.MetricValue, want.value)
-	}
 	act, err := c.IsActive(tb.Context(), r)
 	if err != nil {
 		tb.Fatalf("IsActive: %v", err)
 	}
-	if act.Result != want.active {
-		tb.Errorf("IsActive: got %v, want %v", act.Result, want.active)
+	got := observed{Float: v.MetricValueFloat, Int: v.MetricValue, Active: act.Result}
+	if diff := cmp.Diff(observed{Float: want.value, Int: int64(want.value), Active: want.active}, got); diff != "" {
+		tb.Errorf("%s: GetMetrics and IsActive (-want +got):\n%s", metric, diff)
+	}
+}
+
+// wantSpec checks the one metric spec of r.
+func wantSpec(tb testing.TB, c pb.ExternalScalerClient, r *pb.ScaledObjectRef, want *pb.MetricSpec) {
+	tb.Helper()
+	spec, err := c.GetMetricSpec(tb.Context(), r)
+	if err != nil {
+		tb.Fatalf("GetMetricSpec: %v", err)
+	}
+	if diff := cmp.Diff(&pb.GetMetricSpecResponse{MetricSpecs: []*pb.MetricSpec{want}}, spec, protocmp.Transform()); diff != "" {
+		tb.Errorf("GetMetricSpec (-want +got):\n%s", diff)
+	}
+}
+
+// wantUnavailable checks that err is an Unavailable status whose message
+// starts with prefix (ours: which scaler, where); the rest is the Redis
+// or network error, in their words.
+func wantUnavailable(tb testing.TB, err error, prefix string) {
+	tb.Helper()
+	wantCode(tb, err, codes.Unavailable)
+	if msg := status.Convert(err).Message(); !strings.HasPrefix(msg, prefix) {
+		tb.Errorf("message %q: want it to start with %q", msg, prefix)
 	}
 }
 
@@ -93,13 +124,7 @@ func TestRedisList(t *testing.T) {
 			r := ref(key, md)
 			metric := "redis-" + key
 
-			spec, err := ts.client.GetMetricSpec(t.Context(), r)
-			if err != nil {
-				t.Fatalf("GetMetricSpec: %v", err)
-			}
-			if got := spec.MetricSpecs[0]; got.MetricName != metric || got.TargetSizeFloat != 5 || got.TargetSize != 5 {
-				t.Errorf("spec: got %v, want %s target 5", got, metric)
-			}
+			wantSpec(t, ts.client, r, &pb.MetricSpec{MetricName: metric, TargetSize: 5, TargetSizeFloat: 5})
 			steps := []struct {
 				name   string
 				action func()
@@ -124,9 +149,7 @@ func TestRedisList(t *testing.T) {
 	redisDo(t, rd, "HSET", "a-hash", "f1", "1", "f2", "2", "f3", "3", "f4", "4")
 	for key, want := range map[string]float64{"a-set": 2, "a-zset": 3, "a-hash": 4} {
 		r := ref(key, map[string]string{"scalerType": "redis", "address": rd.Addr(), "listName": key})
-		if got := getValue(t, ts.client, r, "redis-"+key).MetricValueFloat; got != want {
-			t.Errorf("%s: got %v, want %v", key, got, want)
-		}
+		wantState(t, ts.client, r, "redis-"+key, check{value: want, active: true})
 	}
 }
 
@@ -150,7 +173,7 @@ func TestRedisStreams(t *testing.T) {
 	tests := []struct {
 		name       string
 		md         map[string]string
-		wantTarget float64
+		wantTarget int64
 		want       check
 	}{
 		{name: "pending entries of the group", md: base("consumerGroup", "workers", "pendingEntriesCount", "2"),
@@ -163,14 +186,8 @@ func TestRedisStreams(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := ref(strings.ReplaceAll(tc.name, " ", "-"), tc.md)
-			spec, err := ts.client.GetMetricSpec(t.Context(), r)
-			if err != nil {
-				t.Fatalf("GetMetricSpec: %v", err)
-			}
-			if len(spec.MetricSpecs) != 1 || spec.MetricSpecs[0].TargetSizeFloat != tc.wantTarget {
-				t.Fatalf("spec: got %v, want one metric with target %v", spec.MetricSpecs, tc.wantTarget)
-			}
-			wantState(t, ts.client, r, spec.MetricSpecs[0].MetricName, tc.want)
+			wantSpec(t, ts.client, r, &pb.MetricSpec{MetricName: "redis-streams-events", TargetSize: tc.wantTarget, TargetSizeFloat: float64(tc.wantTarget)})
+			wantState(t, ts.client, r, "redis-streams-events", tc.want)
 		})
 	}
 
@@ -182,11 +199,7 @@ func TestRedisStreams(t *testing.T) {
 	}
 	redisDo(t, rd, append([]string{"XACK", "events", "workers"}, ids...)...)
 	r := ref("pending-entries-of-the-group", base("consumerGroup", "workers", "pendingEntriesCount", "2"))
-	spec, err := ts.client.GetMetricSpec(t.Context(), r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantState(t, ts.client, r, spec.MetricSpecs[0].MetricName, check{value: 1, active: true})
+	wantState(t, ts.client, r, "redis-streams-events", check{value: 1, active: true})
 }
 
 // streamIDs picks the entry IDs ("<ms>-<seq>") out of a testenv reply.
@@ -211,9 +224,9 @@ func streamIDs(reply string) []string {
 func TestRedisStreamIsActive(t *testing.T) {
 	rd := testenv.StartRedis(t)
 	ts := startServer(t, Options{Registry: redisRegistry()}, ServeOptions{})
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	// Real clock, short poll interval: the test waits for each message.
+	// Real clock, short poll interval: the test waits for each message,
+	// until the stream's deadline.
+	ctx := waitCtx(t)
 	r := ref("stream", map[string]string{"scalerType": "redis", "address": rd.Addr(), "listName": "q",
 		"activationListLength": "1", "pollInterval": "100ms"})
 	stream, err := ts.client.StreamIsActive(ctx, r)
@@ -230,7 +243,7 @@ func TestRedisStreamIsActive(t *testing.T) {
 		{name: "work done", action: func() { redisDo(t, rd, "DEL", "q") }, want: false},
 		{name: "Redis restarts empty, then work arrives", action: func() {
 			rd.Stop()
-			rd.Start()
+			rd.Start() // answering PING
 			pushN(t, rd, "q", 2)
 		}, want: true},
 	}
@@ -238,7 +251,7 @@ func TestRedisStreamIsActive(t *testing.T) {
 		st.action()
 		msg, err := stream.Recv()
 		if err != nil {
-			t.Fatalf("%s: Recv: %v", st.name, err)
+			t.Fatalf("%s: Recv (waiting for active=%v): %v", st.name, st.want, err)
 		}
 		if msg.Result != st.want {
 			t.Errorf("%s: got active=%v, want %v", st.name, msg.Result, st.want)
@@ -265,7 +278,7 @@ func TestRedisRestart(t *testing.T) {
 		{name: "IsActive", do: func() error { _, err := ts.client.IsActive(t.Context(), r); return err }},
 	} {
 		err := call.do()
-		wantCode(t, err, codes.Unavailable, rd.Addr())
+		wantUnavailable(t, err, `redis list "work" at `+rd.Addr()+": ")
 		t.Logf("%s while Redis is down: %v", call.name, status.Convert(err).Message())
 	}
 	// The spec needs no I/O: KEDA can still create its HPA.
@@ -273,11 +286,17 @@ func TestRedisRestart(t *testing.T) {
 		t.Errorf("GetMetricSpec while Redis is down: %v", err)
 	}
 
-	rd.Start()
+	rd.Start() // empty, and answering PING
 	pushN(t, rd, "work", 7)
-	eventually(t, "values after the restart", func() bool {
+	scalertest.Eventually(t, waitLimit, "the new length after Redis restarted", func() error {
 		resp, err := ts.client.GetMetrics(t.Context(), &pb.GetMetricsRequest{ScaledObjectRef: r, MetricName: "redis-work"})
-		return err == nil && resp.MetricValues[0].MetricValueFloat == 7
+		if err != nil {
+			return err
+		}
+		if got := resp.MetricValues[0].MetricValueFloat; got != 7 {
+			return fmt.Errorf("got %v, want 7", got)
+		}
+		return nil
 	})
 	wantState(t, ts.client, r, "redis-work", check{value: 7, active: true})
 }
@@ -292,13 +311,13 @@ func TestRedisSecretsStayOut(t *testing.T) {
 	}
 	wrong := map[string]string{"scalerType": "redis", "address": rd.Addr(), "listName": "sec", "password": "wrong-pass-42"}
 	_, err := ts.client.IsActive(t.Context(), ref("sec-wrong", wrong))
-	wantCode(t, err, codes.Unavailable)
+	wantUnavailable(t, err, `redis list "sec" at `+rd.Addr()+": ")
 	if msg := status.Convert(err).Message(); strings.Contains(msg, "wrong-pass-42") {
 		t.Errorf("error message %q contains the password", msg)
 	}
 	down := map[string]string{"scalerType": "redis", "address": "127.0.0.1:1", "listName": "sec", "password": "s3cr3t-redis-pass"}
 	_, err = ts.client.IsActive(t.Context(), ref("sec-down", down))
-	wantCode(t, err, codes.Unavailable, "127.0.0.1:1")
+	wantUnavailable(t, err, `redis list "sec" at 127.0.0.1:1: `)
 	if msg := status.Convert(err).Message(); strings.Contains(msg, "s3cr3t") {
 		t.Errorf("error message %q contains the password", msg)
 	}
@@ -311,15 +330,9 @@ func TestRedisMetadata(t *testing.T) {
 	pushN(t, rd, "m", 12)
 
 	t.Run("change rebuilds", func(t *testing.T) {
-		for _, target := range []string{"5", "10", "20"} {
-			r := ref("meta", map[string]string{"scalerType": "redis", "address": rd.Addr(), "listName": "m", "listLength": target})
-			spec, err := ts.client.GetMetricSpec(t.Context(), r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := fmt.Sprint(spec.MetricSpecs[0].TargetSizeFloat); got != target {
-				t.Errorf("target: got %s, want %s", got, target)
-			}
+		for _, target := range []int64{5, 10, 20} {
+			r := ref("meta", map[string]string{"scalerType": "redis", "address": rd.Addr(), "listName": "m", "listLength": strconv.FormatInt(target, 10)})
+			wantSpec(t, ts.client, r, &pb.MetricSpec{MetricName: "redis-m", TargetSize: target, TargetSizeFloat: float64(target)})
 			wantState(t, ts.client, r, "redis-m", check{value: 12, active: true})
 			if got := metricValue(t, ts.srv.m.instances.WithLabelValues("redis")); got != 1 {
 				t.Errorf("open redis instances: got %v, want 1 (the replaced one closed)", got)
@@ -332,29 +345,33 @@ func TestRedisMetadata(t *testing.T) {
 
 	t.Run("bad metadata", func(t *testing.T) {
 		tests := []struct {
-			name  string
-			md    map[string]string
-			parts []string
+			name string
+			md   map[string]string
+			want string
 		}{
 			{name: "missing listName, bad listLength",
-				md:    map[string]string{"scalerType": "redis", "address": rd.Addr(), "listLength": "lots"},
-				parts: []string{"listName", `listLength "lots"`}},
+				md:   map[string]string{"scalerType": "redis", "address": rd.Addr(), "listLength": "lots"},
+				want: `invalid metadata: listName: required key is missing; listLength "lots": not an integer`},
 			{name: "no address",
-				md:    map[string]string{"scalerType": "redis", "listName": "m"},
-				parts: []string{"address"}},
+				md:   map[string]string{"scalerType": "redis", "listName": "m"},
+				want: "invalid metadata: address: no Redis address: set address (host:port, or a comma-separated list), or host and port"},
 			{name: "streams without stream",
-				md:    map[string]string{"scalerType": "redis-streams", "address": rd.Addr(), "consumerGroup": "g"},
-				parts: []string{"stream"}},
+				md:   map[string]string{"scalerType": "redis-streams", "address": rd.Addr(), "consumerGroup": "g"},
+				want: "invalid metadata: stream: required key is missing"},
+			{name: "sentinel without master",
+				md:   map[string]string{"scalerType": "redis-sentinel", "address": rd.Addr(), "listName": "m"},
+				want: "invalid metadata: sentinelMaster: required: the name of the master the sentinels monitor"},
 			{name: "unknown scaler type lists the known ones",
-				md:    map[string]string{"scalerType": "redis-list", "address": rd.Addr()},
-				parts: []string{`scalerType "redis-list"`, "redis, redis-streams"}},
+				md: map[string]string{"scalerType": "redis-list", "address": rd.Addr()},
+				want: `invalid metadata: scalerType "redis-list": unknown scaler type, expected one of: ` +
+					"redis, redis-cluster, redis-cluster-streams, redis-sentinel, redis-sentinel-streams, redis-streams"},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
 				_, err := ts.client.GetMetricSpec(t.Context(), ref("bad", tc.md))
-				wantCode(t, err, codes.InvalidArgument, tc.parts...)
+				wantStatus(t, err, codes.InvalidArgument, tc.want)
 				_, err = ts.client.GetMetrics(t.Context(), &pb.GetMetricsRequest{ScaledObjectRef: ref("bad", tc.md), MetricName: "redis-m"})
-				wantCode(t, err, codes.InvalidArgument, tc.parts...)
+				wantStatus(t, err, codes.InvalidArgument, tc.want)
 			})
 		}
 	})

@@ -76,6 +76,13 @@ func (s *Server) Serve(ctx context.Context, o ServeOptions) error {
 		}
 	}
 
+	// Ready before serving: the listeners are bound, so a call that comes
+	// in at once waits in the backlog and is served, and a health check
+	// never sees a service it does not know yet.
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(pb.ExternalScaler_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	ready.Store(true)
+
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	wg.Add(1)
@@ -94,9 +101,6 @@ func (s *Server) Serve(ctx context.Context, o ServeOptions) error {
 			}
 		}()
 	}
-	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	hs.SetServingStatus(pb.ExternalScaler_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
-	ready.Store(true)
 	attrs := []any{"grpc", o.GRPC.Addr().String(), "tls", o.TLS.CertFile != "", "mtls", o.TLS.ClientCAFile != ""}
 	if o.HTTP != nil {
 		attrs = append(attrs, "http", o.HTTP.Addr().String())

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
@@ -73,17 +74,18 @@ func TestServeHTTPEndpoints(t *testing.T) {
 	tests := []struct {
 		path     string
 		wantCode int
-		wantBody []string
+		wantBody string   // the whole body; "" for /metrics
+		wantLine []string // lines /metrics must have among others
 	}{
-		{path: "/healthz", wantCode: 200, wantBody: []string{"ok"}},
-		{path: "/readyz", wantCode: 200, wantBody: []string{"ok"}},
-		{path: "/metrics", wantCode: 200, wantBody: []string{
+		{path: "/healthz", wantCode: 200, wantBody: "ok\n"},
+		{path: "/readyz", wantCode: 200, wantBody: "ok\n"},
+		{path: "/metrics", wantCode: 200, wantLine: []string{
 			`hpa_grpc_requests_total{code="OK",method="GetMetrics"} 1`,
 			`hpa_scaler_instances{scaler_type="fake"} 1`,
 			`hpa_metric_collection_duration_seconds_count{scaler_type="fake"} 1`,
 			`hpa_grpc_request_duration_seconds_count{method="GetMetrics"} 1`,
 		}},
-		{path: "/nope", wantCode: 404},
+		{path: "/nope", wantCode: 404, wantBody: "404 page not found\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {
@@ -103,9 +105,16 @@ func TestServeHTTPEndpoints(t *testing.T) {
 			if resp.StatusCode != tc.wantCode {
 				t.Errorf("status: got %d, want %d", resp.StatusCode, tc.wantCode)
 			}
-			for _, w := range tc.wantBody {
-				if !strings.Contains(string(body), w) {
-					t.Errorf("body: want it to contain %q; got:\n%s", w, body)
+			if tc.wantLine == nil {
+				if diff := cmp.Diff(tc.wantBody, string(body)); diff != "" {
+					t.Errorf("body (-want +got):\n%s", diff)
+				}
+				return
+			}
+			lines := strings.Split(string(body), "\n")
+			for _, w := range tc.wantLine {
+				if !slices.Contains(lines, w) {
+					t.Errorf("body: want the line %q; got:\n%s", w, body)
 				}
 			}
 		})
@@ -135,36 +144,46 @@ func TestServeErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-
-	if err := srv.Serve(t.Context(), ServeOptions{}); err == nil || !strings.Contains(err.Error(), "no gRPC listener") {
-		t.Errorf("no listener: got %v", err)
+	wantErr := func(t *testing.T, err error, want string) {
+		t.Helper()
+		if err == nil {
+			t.Fatalf("Serve: got nil, want %q", want)
+		}
+		if diff := cmp.Diff(want, err.Error()); diff != "" {
+			t.Errorf("Serve error (-want +got):\n%s", diff)
+		}
 	}
 
-	gl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = srv.Serve(t.Context(), ServeOptions{GRPC: gl, TLS: TLSFiles{CertFile: "/nonexistent/tls.crt", KeyFile: "/nonexistent/tls.key"}})
-	if err == nil || !strings.Contains(err.Error(), "/nonexistent/tls.crt") {
-		t.Errorf("bad TLS files: got %v, want an error naming the file", err)
-	}
-	_ = gl.Close()
+	t.Run("no listener", func(t *testing.T) {
+		wantErr(t, srv.Serve(t.Context(), ServeOptions{}), "serve: no gRPC listener")
+	})
+
+	t.Run("bad TLS files", func(t *testing.T) {
+		gl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer gl.Close()
+		err = srv.Serve(t.Context(), ServeOptions{GRPC: gl, TLS: TLSFiles{CertFile: "/nonexistent/tls.crt", KeyFile: "/nonexistent/tls.key"}})
+		wantErr(t, err, "serve: load TLS certificate /nonexistent/tls.crt and key /nonexistent/tls.key: open /nonexistent/tls.crt: no such file or directory")
+	})
 
 	// A listener failing while serving stops the whole server with its
 	// error.
-	gl, err = net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = hl.Close()
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	err = srv.Serve(ctx, ServeOptions{GRPC: gl, HTTP: hl})
-	if err == nil || !strings.Contains(err.Error(), "serve HTTP") {
-		t.Errorf("closed HTTP listener: got %v, want a serve HTTP error", err)
-	}
+	t.Run("closed HTTP listener", func(t *testing.T) {
+		gl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hl, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := hl.Addr().String()
+		_ = hl.Close()
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		err = srv.Serve(ctx, ServeOptions{GRPC: gl, HTTP: hl})
+		wantErr(t, err, "serve HTTP on "+addr+": accept tcp "+addr+": use of closed network connection")
+	})
 }

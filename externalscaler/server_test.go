@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -97,53 +99,53 @@ func TestErrors(t *testing.T) {
 	good := fakeMD("ok")
 
 	tests := []struct {
-		name  string
-		req   *pb.GetMetricsRequest
-		code  codes.Code
-		parts []string
+		name string
+		req  *pb.GetMetricsRequest
+		code codes.Code
+		msg  string
 	}{
-		{name: "nil ref", req: &pb.GetMetricsRequest{MetricName: "x"}, code: codes.InvalidArgument, parts: []string{"scaledObjectRef is missing"}},
+		{name: "nil ref", req: &pb.GetMetricsRequest{MetricName: "x"}, code: codes.InvalidArgument, msg: "scaledObjectRef is missing"},
 		{name: "empty name", req: &pb.GetMetricsRequest{ScaledObjectRef: &pb.ScaledObjectRef{Namespace: "ns", ScalerMetadata: good}, MetricName: "fake-ok"},
-			code: codes.InvalidArgument, parts: []string{"scaledObjectRef.name is empty"}},
+			code: codes.InvalidArgument, msg: "scaledObjectRef.name is empty"},
 		{name: "empty namespace", req: &pb.GetMetricsRequest{ScaledObjectRef: &pb.ScaledObjectRef{Name: "a", ScalerMetadata: good}, MetricName: "fake-ok"},
-			code: codes.InvalidArgument, parts: []string{"scaledObjectRef.namespace is empty"}},
-		{name: "empty metric name", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("a", good)}, code: codes.InvalidArgument, parts: []string{"metricName is empty"}},
+			code: codes.InvalidArgument, msg: "scaledObjectRef.namespace is empty"},
+		{name: "empty metric name", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("a", good)}, code: codes.InvalidArgument, msg: "metricName is empty"},
 		{name: "no metadata", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("nomd", nil), MetricName: "m"},
-			code: codes.InvalidArgument, parts: []string{"scalerType: required key is missing"}},
+			code: codes.InvalidArgument, msg: "invalid metadata: scalerType: required key is missing (the scaler type, e.g. redis)"},
 		{name: "unknown scaler type", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("u", map[string]string{"scalerType": "kafkaa"}), MetricName: "m"},
-			code: codes.InvalidArgument, parts: []string{`scalerType "kafkaa"`, "fake, fake-bad-specs, fake-push"}},
+			code: codes.InvalidArgument, msg: `invalid metadata: scalerType "kafkaa": unknown scaler type, expected one of: fake, fake-bad-specs, fake-push`},
 		{name: "bad scaler metadata names the key and value", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("b", fakeMD("ok", "target", "abc", "activation", "x")), MetricName: "fake-ok"},
-			code: codes.InvalidArgument, parts: []string{`target "abc": not a number`, `activation "x": not a number`}},
+			code: codes.InvalidArgument, msg: `invalid metadata: target "abc": not a number; activation "x": not a number`},
 		{name: "missing scaler key", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("m", map[string]string{"scalerType": "fake"}), MetricName: "fake-ok"},
-			code: codes.InvalidArgument, parts: []string{"source: required key is missing"}},
+			code: codes.InvalidArgument, msg: "invalid metadata: source: required key is missing"},
 		{name: "bad pollInterval", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("p", fakeMD("ok", "pollInterval", "soon")), MetricName: "fake-ok"},
-			code: codes.InvalidArgument, parts: []string{`pollInterval "soon": not a duration`}},
+			code: codes.InvalidArgument, msg: `invalid metadata: pollInterval "soon": not a duration (e.g. "10s", "500ms" or a number of seconds)`},
 		{name: "pollInterval out of range", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("p2", fakeMD("ok", "pollInterval", "5ms")), MetricName: "fake-ok"},
-			code: codes.InvalidArgument, parts: []string{`pollInterval "5ms": must be between 100ms and 1h0m0s`}},
+			code: codes.InvalidArgument, msg: `invalid metadata: pollInterval "5ms": must be between 100ms and 1h0m0s`},
 		{name: "metric not offered", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("a", good), MetricName: "fake-other"},
-			code: codes.NotFound, parts: []string{`metric "fake-other" is not offered`, "fake-ok"}},
+			code: codes.NotFound, msg: `metric "fake-other" is not offered by this trigger (scalerType fake offers: fake-ok)`},
 		{name: "source unreachable", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("d", fakeMD("down")), MetricName: "fake-down"},
-			code: codes.Unavailable, parts: []string{"connection refused"}},
+			code: codes.Unavailable, msg: "fake source: dial tcp 127.0.0.1:1: connection refused"},
 		{name: "no data", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("e", fakeMD("empty")), MetricName: "fake-empty"},
-			code: codes.NotFound, parts: []string{"no data"}},
+			code: codes.NotFound, msg: "fake query: no data"},
 		{name: "factory panic", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("fp", fakeMD("ok", "panicOnBuild", "true")), MetricName: "fake-ok"},
-			code: codes.Internal, parts: []string{`scaler type "fake" failed while being built`}},
+			code: codes.Internal, msg: `internal error: scaler type "fake" failed while being built`},
 		{name: "Metrics panic", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("mp", fakeMD("ok", "panicOnMetrics", "true")), MetricName: "fake-ok"},
-			code: codes.Internal, parts: []string{"internal error"}},
+			code: codes.Internal, msg: "internal error"},
 		{name: "scaler breaking the spec contract", req: &pb.GetMetricsRequest{ScaledObjectRef: ref("bs", map[string]string{"scalerType": "fake-bad-specs", "source": "ok"}), MetricName: "same"},
-			code: codes.Internal, parts: []string{`metric name "same" twice`, `target 0, want > 0`}},
+			code: codes.Internal, msg: `internal error: scaler type "fake-bad-specs" offers invalid metric specs: metric name "same" twice; metric "same" has target 0, want > 0`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ts.client.GetMetrics(t.Context(), tc.req)
-			wantCode(t, err, tc.code, tc.parts...)
+			wantStatus(t, err, tc.code, tc.msg)
 			if tc.req.ScaledObjectRef == nil || tc.req.MetricName == "" {
 				return
 			}
 			if tc.code == codes.InvalidArgument || tc.code == codes.Unavailable {
 				// IsActive reports the same for the same ref.
 				_, err := ts.client.IsActive(t.Context(), tc.req.ScaledObjectRef)
-				wantCode(t, err, tc.code, tc.parts...)
+				wantStatus(t, err, tc.code, tc.msg)
 			}
 		})
 	}
@@ -164,15 +166,12 @@ func TestNilRequests(t *testing.T) {
 	}
 	defer srv.Close()
 	ctx := t.Context()
-	if _, err := srv.GetMetrics(ctx, nil); err == nil {
-		t.Error("GetMetrics(nil): got nil error")
-	} else {
-		wantCode(t, err, codes.InvalidArgument, "request is missing")
-	}
+	_, err = srv.GetMetrics(ctx, nil)
+	wantStatus(t, err, codes.InvalidArgument, "request is missing")
 	_, err = srv.IsActive(ctx, nil)
-	wantCode(t, err, codes.InvalidArgument, "scaledObjectRef is missing")
+	wantStatus(t, err, codes.InvalidArgument, "scaledObjectRef is missing")
 	_, err = srv.GetMetricSpec(ctx, nil)
-	wantCode(t, err, codes.InvalidArgument, "scaledObjectRef is missing")
+	wantStatus(t, err, codes.InvalidArgument, "scaledObjectRef is missing")
 }
 
 func TestMetadataChangeRebuilds(t *testing.T) {
@@ -256,7 +255,7 @@ func TestBrokenTriggerBesideAWorkingOne(t *testing.T) {
 			t.Fatalf("good trigger: got %v, want 6", got)
 		}
 		_, err := ts.client.IsActive(t.Context(), bad)
-		wantCode(t, err, codes.InvalidArgument, `target "abc": not a number`)
+		wantStatus(t, err, codes.InvalidArgument, `invalid metadata: target "abc": not a number`)
 	}
 	if got := env.source("good").builds.Load(); got != 1 {
 		t.Errorf("good trigger builds: got %d, want 1", got)
@@ -315,18 +314,39 @@ func TestSlowBuildBlocksOnlyItsObject(t *testing.T) {
 
 	const waiters = 10
 	results := make(chan error, waiters)
+	wctx := waitCtx(t)
 	for range waiters {
 		go func() {
-			_, err := ts.client.GetMetrics(context.Background(), &pb.GetMetricsRequest{
+			_, err := ts.client.GetMetrics(wctx, &pb.GetMetricsRequest{
 				ScaledObjectRef: ref("slow", fakeMD("slow")), MetricName: "fake-slow"})
 			results <- err
 		}()
 	}
-	// A caller that gives up while the build runs gets its own deadline.
+	// Every waiter holds a reference of the one instance being built,
+	// besides the cache's and the build's.
+	refs := func() (int64, error) {
+		c := ts.srv.cache
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		sl := c.objs[objKey{namespace: "default", name: "slow"}]
+		if sl == nil || len(sl.entries) != 1 {
+			return 0, errors.New("no single instance of slow yet")
+		}
+		return sl.entries[0].refs.Load(), nil
+	}
+	scalertest.Eventually(t, waitLimit, "every waiter waiting for the one build", func() error {
+		n, err := refs()
+		if err == nil && n != 2+waiters {
+			err = fmt.Errorf("%d references, want %d", n, 2+waiters)
+		}
+		return err
+	})
+	// A caller that gives up while the build runs gets its own deadline,
+	// which must pass: the build cannot end before the gate opens.
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	_, err := ts.client.IsActive(ctx, ref("slow", fakeMD("slow")))
 	cancel()
-	wantCode(t, err, codes.DeadlineExceeded)
+	wantStatus(t, err, codes.DeadlineExceeded, "context deadline exceeded")
 
 	// Other objects are served while "slow" builds.
 	if got := getValue(t, ts.client, ref("fast", fakeMD("fast")), "fake-fast").MetricValueFloat; got != 1 {
@@ -385,9 +405,12 @@ func TestIdleInstancesAreClosed(t *testing.T) {
 	}
 
 	// The janitor does the same on its own ticker.
-	eventually(t, "janitor closes the idle instance", func() bool {
-		clk.Step(janitorInterval(idle))
-		return src.closes.Load() == 2
+	scalertest.Eventually(t, waitLimit, "the janitor closing the idle instance", func() error {
+		if n := src.closes.Load(); n != 2 {
+			clk.Step(janitorInterval(idle))
+			return fmt.Errorf("%d closes, want 2", n)
+		}
+		return nil
 	})
 }
 
@@ -399,14 +422,18 @@ func TestOpenStreamKeepsInstance(t *testing.T) {
 	src.set(1, nil)
 	a := fakeMD("s", "pollInterval", "1s")
 
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithCancel(waitCtx(t))
 	defer cancel()
 	stream, err := ts.client.StreamIsActive(ctx, ref("so", a))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if msg, err := stream.Recv(); err != nil || !msg.Result {
-		t.Fatalf("first message: got %v, %v; want true", msg, err)
+	msg, err := stream.Recv()
+	if err != nil {
+		t.Fatalf("first message: %v", err)
+	}
+	if !msg.Result {
+		t.Fatalf("first message: got inactive, want active")
 	}
 	// Neither idleness nor a metadata change closes a scaler a stream uses.
 	ts.srv.cache.reap(clk.Now().Add(time.Hour))
@@ -417,17 +444,23 @@ func TestOpenStreamKeepsInstance(t *testing.T) {
 	}
 	// The stream still polls its (replaced) instance.
 	src.set(0, nil)
-	msg := recvStepping(t, clk, time.Second, stream.Recv)
+	msg = recvStepping(t, clk, time.Second, "the message after the source dropped to 0", stream.Recv)
 	if msg.Result {
 		t.Errorf("after the source dropped to 0: got active, want inactive")
 	}
 	cancel()
-	eventually(t, "the replaced instance closes when the stream ends", func() bool { return src.closes.Load() == 1 })
+	scalertest.Eventually(t, waitLimit, "the replaced instance closing when the stream ends", func() error {
+		if n := src.closes.Load(); n != 1 {
+			return fmt.Errorf("%d closes, want 1", n)
+		}
+		return nil
+	})
 }
 
-// recvStepping receives the next stream message, stepping the fake clock
-// while it waits so the server's ticker fires.
-func recvStepping[T any](tb testing.TB, clk *clocktesting.FakeClock, step time.Duration, recv func() (T, error)) T {
+// recvStepping receives the next stream message (what the test waits
+// for), stepping the fake clock while it waits so the server's ticker
+// fires.
+func recvStepping[T any](tb testing.TB, clk *clocktesting.FakeClock, step time.Duration, what string, recv func() (T, error)) T {
 	tb.Helper()
 	type result struct {
 		v   T
@@ -438,21 +471,34 @@ func recvStepping[T any](tb testing.TB, clk *clocktesting.FakeClock, step time.D
 		v, err := recv()
 		ch <- result{v, err}
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var r result
+	scalertest.Eventually(tb, waitLimit, what, func() error {
 		select {
-		case r := <-ch:
-			if r.err != nil {
-				tb.Fatalf("Recv: %v", r.err)
-			}
-			return r.v
-		case <-time.After(5 * time.Millisecond):
-			if time.Now().After(deadline) {
-				tb.Fatalf("Recv: no message within 10s")
-			}
+		case r = <-ch:
+			return nil
+		default:
 			clk.Step(step)
+			return errors.New("no message yet")
 		}
+	})
+	if r.err != nil {
+		tb.Fatalf("%s: Recv: %v", what, r.err)
 	}
+	return r.v
+}
+
+// stepUntil steps the fake clock until the server has done something that
+// adds to n (a poll reading the source, a spec check), counted from now.
+func stepUntil(tb testing.TB, clk *clocktesting.FakeClock, step time.Duration, what string, n *atomic.Int32) {
+	tb.Helper()
+	from := n.Load()
+	scalertest.Eventually(tb, waitLimit, what, func() error {
+		if n.Load() > from {
+			return nil
+		}
+		clk.Step(step)
+		return fmt.Errorf("not yet (count still %d)", from)
+	})
 }
 
 func TestMetricsAreRecorded(t *testing.T) {
@@ -465,9 +511,9 @@ func TestMetricsAreRecorded(t *testing.T) {
 		getValue(t, ts.client, ref("m", fakeMD("m")), "fake-m")
 	}
 	_, err := ts.client.GetMetrics(t.Context(), &pb.GetMetricsRequest{ScaledObjectRef: ref("d", fakeMD("down")), MetricName: "fake-down"})
-	wantCode(t, err, codes.Unavailable)
+	wantStatus(t, err, codes.Unavailable, "fake: refused")
 	_, err = ts.client.IsActive(t.Context(), ref("u", map[string]string{"scalerType": "nope"}))
-	wantCode(t, err, codes.InvalidArgument)
+	wantStatus(t, err, codes.InvalidArgument, `invalid metadata: scalerType "nope": unknown scaler type, expected one of: fake, fake-bad-specs, fake-push`)
 
 	m := ts.srv.m
 	checks := []struct {
@@ -570,7 +616,7 @@ func TestOtherRegistry(t *testing.T) {
 		t.Errorf("GetMetrics (-want +got):\n%s", diff)
 	}
 	_, err := ts.client.IsActive(t.Context(), ref("x", map[string]string{"scalerType": "fake", "source": "o"}))
-	wantCode(t, err, codes.InvalidArgument, `scalerType "fake": expected only`)
+	wantStatus(t, err, codes.InvalidArgument, `scalerType "fake": expected only`)
 }
 
 // metricValue reads a counter or gauge.
@@ -588,4 +634,43 @@ func metricValue(tb testing.TB, m prometheus.Metric) float64 {
 	}
 	tb.Fatalf("metric %v: neither counter nor gauge", m.Desc())
 	return 0
+}
+
+// TestCheckSpecs: the Scaler contract KEDA relies on, checked on every
+// build. A NaN target is no target: it fails the "> 0" check as it must.
+func TestCheckSpecs(t *testing.T) {
+	const prefix = `internal error: scaler type "t" offers invalid metric specs: `
+	tests := []struct {
+		name      string
+		specs     []scalers.MetricSpec
+		wantNames []string
+		wantErr   string
+	}{
+		{name: "two metrics", specs: []scalers.MetricSpec{{Name: "a", Target: 1}, {Name: "b", Target: 0.5}}, wantNames: []string{"a", "b"}},
+		{name: "none", wantErr: prefix + "no metric"},
+		{name: "no name", specs: []scalers.MetricSpec{{Target: 1}}, wantErr: prefix + "a metric without a name"},
+		{name: "same name twice", specs: []scalers.MetricSpec{{Name: "a", Target: 1}, {Name: "a", Target: 2}},
+			wantErr: prefix + `metric name "a" twice`},
+		{name: "zero target", specs: []scalers.MetricSpec{{Name: "a"}}, wantErr: prefix + `metric "a" has target 0, want > 0`},
+		{name: "negative target", specs: []scalers.MetricSpec{{Name: "a", Target: -1}}, wantErr: prefix + `metric "a" has target -1, want > 0`},
+		{name: "NaN target", specs: []scalers.MetricSpec{{Name: "a", Target: math.NaN()}}, wantErr: prefix + `metric "a" has target NaN, want > 0`},
+		{name: "infinite target", specs: []scalers.MetricSpec{{Name: "a", Target: math.Inf(1)}}, wantErr: prefix + `metric "a" has target +Inf, want > 0`},
+		{name: "every problem at once", specs: []scalers.MetricSpec{{Target: 1}, {Name: "b", Target: math.NaN()}, {Name: "b", Target: 1}},
+			wantErr: prefix + `a metric without a name; metric "b" has target NaN, want > 0; metric name "b" twice`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			names, err := checkSpecs("t", tc.specs)
+			gotErr := ""
+			if err != nil {
+				gotErr = err.Error()
+			}
+			if diff := cmp.Diff(tc.wantErr, gotErr); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantNames, names); diff != "" {
+				t.Errorf("names (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

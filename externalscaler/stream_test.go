@@ -3,6 +3,7 @@ package externalscaler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -27,7 +29,7 @@ func TestStreamIsActivePolls(t *testing.T) {
 	src := env.source("p")
 	src.set(0, nil)
 
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithCancel(waitCtx(t))
 	defer cancel()
 	stream, err := ts.client.StreamIsActive(ctx, ref("poll", fakeMD("p", "pollInterval", "10s", "activation", "1")))
 	if err != nil {
@@ -44,7 +46,7 @@ func TestStreamIsActivePolls(t *testing.T) {
 	// Each step changes the source; a message comes only when activity
 	// changes, so the next message received must be the next change.
 	steps := []struct {
-		values []float64 // set one after the other, a tick apart
+		values []float64 // each read by a poll before the next is set
 		want   bool
 	}{
 		{values: []float64{5}, want: true},
@@ -54,10 +56,11 @@ func TestStreamIsActivePolls(t *testing.T) {
 	for i, st := range steps {
 		for _, v := range st.values[:len(st.values)-1] {
 			src.set(v, nil)
-			clk.Step(10 * time.Second)
+			stepUntil(t, clk, 10*time.Second, fmt.Sprintf("step %d: a poll reading %v", i, v), &src.reads)
 		}
-		src.set(st.values[len(st.values)-1], nil)
-		msg := recvStepping(t, clk, 10*time.Second, stream.Recv)
+		last := st.values[len(st.values)-1]
+		src.set(last, nil)
+		msg := recvStepping(t, clk, 10*time.Second, fmt.Sprintf("step %d: the message after %v", i, last), stream.Recv)
 		if msg.Result != st.want {
 			t.Errorf("step %d: got active=%v, want %v", i, msg.Result, st.want)
 		}
@@ -65,20 +68,22 @@ func TestStreamIsActivePolls(t *testing.T) {
 
 	// A source outage after the first message does not end the stream.
 	src.set(0, scalers.Unavailable("fake", errors.New("refused")))
-	clk.Step(10 * time.Second)
-	clk.Step(10 * time.Second)
+	stepUntil(t, clk, 10*time.Second, "a poll failing with the outage", &src.reads)
+	stepUntil(t, clk, 10*time.Second, "a second poll failing with the outage", &src.reads)
 	src.set(0, nil)
-	msg = recvStepping(t, clk, 10*time.Second, stream.Recv)
+	msg = recvStepping(t, clk, 10*time.Second, "the message after the outage", stream.Recv)
 	if msg.Result {
 		t.Errorf("after the outage: got active, want inactive")
 	}
 
 	cancel()
-	if _, err := stream.Recv(); err == nil {
-		t.Fatal("Recv after cancel: got nil error")
-	}
-	eventually(t, "stream gauge back to 0", func() bool {
-		return metricValue(t, ts.srv.m.streams.WithLabelValues("StreamIsActive")) == 0
+	_, err = stream.Recv()
+	wantCode(t, err, codes.Canceled)
+	scalertest.Eventually(t, waitLimit, "the open streams gauge back to 0", func() error {
+		if n := metricValue(t, ts.srv.m.streams.WithLabelValues("StreamIsActive")); n != 0 {
+			return fmt.Errorf("%v open streams", n)
+		}
+		return nil
 	})
 }
 
@@ -87,7 +92,7 @@ func TestStreamIsActivePush(t *testing.T) {
 	ts := startServer(t, Options{Registry: env.registry()}, ServeOptions{})
 	src := env.source("push")
 	src.set(0, nil)
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithCancel(waitCtx(t))
 	defer cancel()
 	stream, err := ts.client.StreamIsActive(ctx, ref("push", map[string]string{"scalerType": "fake-push", "source": "push"}))
 	if err != nil {
@@ -100,7 +105,7 @@ func TestStreamIsActivePush(t *testing.T) {
 		}
 		msg, err := stream.Recv()
 		if err != nil {
-			t.Fatalf("Recv %d: %v", i, err)
+			t.Fatalf("Recv %d (waiting for active=%v): %v", i, w, err)
 		}
 		if msg.Result != w {
 			t.Errorf("message %d: got %v, want %v", i, msg.Result, w)
@@ -118,13 +123,13 @@ func TestStreamErrorsBeforeFirstMessage(t *testing.T) {
 	ts := startServer(t, Options{Registry: env.registry()}, ServeOptions{})
 	env.source("down").set(0, scalers.Unavailable("fake source", errors.New("connection refused")))
 	tests := []struct {
-		name  string
-		md    map[string]string
-		code  codes.Code
-		parts []string
+		name string
+		md   map[string]string
+		code codes.Code
+		msg  string
 	}{
-		{name: "source unreachable", md: fakeMD("down"), code: codes.Unavailable, parts: []string{"connection refused"}},
-		{name: "bad metadata", md: fakeMD("x", "target", "-1"), code: codes.InvalidArgument, parts: []string{`target "-1": must be > 0`}},
+		{name: "source unreachable", md: fakeMD("down"), code: codes.Unavailable, msg: "fake source: connection refused"},
+		{name: "bad metadata", md: fakeMD("x", "target", "-1"), code: codes.InvalidArgument, msg: `invalid metadata: target "-1": must be > 0`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,7 +138,7 @@ func TestStreamErrorsBeforeFirstMessage(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = stream.Recv()
-			wantCode(t, err, tc.code, tc.parts...)
+			wantStatus(t, err, tc.code, tc.msg)
 		})
 	}
 	t.Run("StreamMetricSpec bad metadata", func(t *testing.T) {
@@ -142,7 +147,7 @@ func TestStreamErrorsBeforeFirstMessage(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = stream.Recv()
-		wantCode(t, err, codes.InvalidArgument, `target "-1": must be > 0`)
+		wantStatus(t, err, codes.InvalidArgument, `invalid metadata: target "-1": must be > 0`)
 	})
 	t.Run("empty ref", func(t *testing.T) {
 		stream, err := ts.client.StreamIsActive(t.Context(), &pb.ScaledObjectRef{})
@@ -150,7 +155,7 @@ func TestStreamErrorsBeforeFirstMessage(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = stream.Recv()
-		wantCode(t, err, codes.InvalidArgument, "scaledObjectRef.name is empty")
+		wantStatus(t, err, codes.InvalidArgument, "scaledObjectRef.name is empty")
 	})
 }
 
@@ -159,7 +164,8 @@ func TestStreamMetricSpec(t *testing.T) {
 	clk := newFakeClock()
 	ts := startServer(t, Options{Registry: env.registry(), Clock: clk}, ServeOptions{})
 	r := ref("specs", fakeMD("orders", "target", "2.5"))
-	ctx, cancel := context.WithCancel(t.Context())
+	src := env.source("orders")
+	ctx, cancel := context.WithCancel(waitCtx(t))
 	defer cancel()
 	stream, err := ts.client.StreamMetricSpec(ctx, r)
 	if err != nil {
@@ -181,25 +187,29 @@ func TestStreamMetricSpec(t *testing.T) {
 	if diff := cmp.Diff(got, unary, protocmp.Transform()); diff != "" {
 		t.Errorf("GetMetricSpec vs stream (-stream +unary):\n%s", diff)
 	}
-	// Unchanged specs are not sent again.
-	for range 5 {
-		clk.Step(DefaultPollInterval)
+	// Unchanged specs are not sent again: after five checks of the
+	// stream, the next thing received is the end of the stream.
+	for i := range 5 {
+		stepUntil(t, clk, DefaultPollInterval, fmt.Sprintf("spec check %d of the stream", i+1), &src.specs)
 	}
 	cancel()
-	if msg, err := stream.Recv(); err == nil {
+	msg, err := stream.Recv()
+	if err == nil {
 		t.Fatalf("Recv after cancel: got %v, want an error (no repeated specs)", msg)
 	}
+	wantCode(t, err, codes.Canceled)
 }
 
 func TestShutdownEndsStreams(t *testing.T) {
 	env := &fakeEnv{}
 	ts := startServer(t, Options{Registry: env.registry()}, ServeOptions{ShutdownTimeout: time.Minute})
 	env.source("sd").set(1, nil)
-	active, err := ts.client.StreamIsActive(t.Context(), ref("sd", fakeMD("sd")))
+	ctx := waitCtx(t)
+	active, err := ts.client.StreamIsActive(ctx, ref("sd", fakeMD("sd")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	specs, err := ts.client.StreamMetricSpec(t.Context(), ref("sd", fakeMD("sd")))
+	specs, err := ts.client.StreamMetricSpec(ctx, ref("sd", fakeMD("sd")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,5 +238,5 @@ func TestShutdownEndsStreams(t *testing.T) {
 	}
 	// Calls after Close fail cleanly.
 	_, err = ts.srv.IsActive(t.Context(), ref("sd", fakeMD("sd", "target", "9")))
-	wantCode(t, err, codes.Unavailable, "shutting down")
+	wantStatus(t, err, codes.Unavailable, "external scaler is shutting down")
 }

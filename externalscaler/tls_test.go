@@ -13,10 +13,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -265,24 +265,35 @@ func TestServerCredentialsErrors(t *testing.T) {
 	good := tlsFiles(t, dir, ca, nil)
 	garbage := filepath.Join(dir, "garbage.pem")
 	writeFile(t, garbage, []byte("not pem"))
+	nope := filepath.Join(dir, "nope.crt")
 	tests := []struct {
 		name  string
 		files TLSFiles
 		want  string
 	}{
-		{name: "key without certificate", files: TLSFiles{KeyFile: good.KeyFile}, want: "certificate and key must be given together"},
-		{name: "client CA without certificate", files: TLSFiles{ClientCAFile: garbage}, want: "a client CA needs a server certificate"},
-		{name: "missing certificate file", files: TLSFiles{CertFile: filepath.Join(dir, "nope.crt"), KeyFile: good.KeyFile}, want: "nope.crt"},
+		{name: "key without certificate", files: TLSFiles{KeyFile: good.KeyFile},
+			want: "a TLS certificate and key must be given together"},
+		{name: "client CA without certificate", files: TLSFiles{ClientCAFile: garbage},
+			want: "a client CA needs a server certificate and key too"},
+		{name: "every error at once", files: TLSFiles{KeyFile: good.KeyFile, ClientCAFile: garbage},
+			want: "a TLS certificate and key must be given together\na client CA needs a server certificate and key too"},
+		{name: "missing certificate file", files: TLSFiles{CertFile: nope, KeyFile: good.KeyFile},
+			want: "load TLS certificate " + nope + " and key " + good.KeyFile + ": open " + nope + ": no such file or directory"},
+		{name: "key that is no PEM", files: TLSFiles{CertFile: good.CertFile, KeyFile: garbage},
+			want: "load TLS certificate " + good.CertFile + " and key " + garbage + ": tls: failed to find any PEM data in key input"},
 		{name: "client CA without PEM", files: TLSFiles{CertFile: good.CertFile, KeyFile: good.KeyFile, ClientCAFile: garbage},
-			want: "garbage.pem: no PEM certificate found"},
+			want: "TLS client CA " + garbage + ": no PEM certificate found"},
 		{name: "missing client CA", files: TLSFiles{CertFile: good.CertFile, KeyFile: good.KeyFile, ClientCAFile: filepath.Join(dir, "ca.crt")},
-			want: "ca.crt: no such file or directory"},
+			want: "read TLS client CA " + filepath.Join(dir, "ca.crt") + ": no such file or directory"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ServerCredentials(tc.files, nil)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			if err == nil {
+				t.Fatalf("got credentials, want error %q", tc.want)
+			}
+			if diff := cmp.Diff(tc.want, err.Error()); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
 			}
 		})
 	}
