@@ -2,7 +2,9 @@
 // machinery they share: the Scaler interface and its optional abilities, the
 // registry of scaler types, typed parsing of KEDA-style trigger metadata
 // (map[string]string -> validated struct, with every field error collected),
-// secrets that never leak, and TLS settings.
+// secrets that never leak, TLS settings, the authentication of HTTP sources
+// (HTTPAuth and HTTPSource, OAuth2 client credentials included) and Single,
+// the skeleton of a scaler that offers one metric.
 //
 // A scaler type lives in its own package under scalers/ (scalers/redis,
 // scalers/kafka, ...) and is added to a Registry by the binary; this package

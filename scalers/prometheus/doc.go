@@ -3,7 +3,9 @@
 // Cortex, Mimir, ...) on every poll and offers the single sample it returns
 // as the metric, with KEDA's prometheus trigger metadata (serverAddress,
 // query, threshold, activationThreshold, ignoreNullValues, queryParameters,
-// customHeaders, namespace, timeout, unsafeSsl and authModes).
+// customHeaders, namespace, timeout, unsafeSsl and authModes: basic,
+// bearer, tls, custom and oauth, the OAuth2 client credentials grant that
+// scalers.HTTPSource implements).
 //
 // The query is evaluated at the time of an injected clock. The answer must
 // hold exactly one sample (an instant vector of one series, or a scalar);

@@ -222,3 +222,28 @@ func TestParseMetadataOAuth(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkMetricsOAuth is BenchmarkMetrics with authModes oauth: the
+// token is fetched once and then read from the cache on every poll.
+func BenchmarkMetricsOAuth(b *testing.B) {
+	tokens := scalertest.NewTokenServer(b, scalertest.TokenServerOptions{ClientID: "keda-prometheus", ClientSecret: "client-secret-0042", ExpiresIn: 3600})
+	srv := newServer(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !tokens.Valid(scalertest.BearerToken(r)) {
+			http.Error(w, "invalid token", http.StatusUnauthorized)
+			return
+		}
+		_ = r.ParseForm()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(vectorBody("3")))
+	}))
+	s := newScaler(b, oauthMD(srv.URL, tokens), Options{})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Metrics(b.Context()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n := tokens.Issued(); n != 1 {
+		b.Errorf("%d tokens issued, want 1", n)
+	}
+}
