@@ -2,15 +2,8 @@ package externalscaler
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -23,83 +16,9 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 )
-
-// testCA is a certificate authority generated for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-// serialNumber is a random certificate serial number.
-func serialNumber(tb testing.TB) *big.Int {
-	tb.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return n
-}
-
-func newTestCA(tb testing.TB, name string) *testCA {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serialNumber(tb),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue returns a PEM certificate and key signed by ca, for a server
-// (127.0.0.1) or a client.
-func (ca *testCA) issue(tb testing.TB, name string, server bool) (certPEM, keyPEM []byte) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: serialNumber(tb),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-		tmpl.DNSNames = []string{"localhost"}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-}
 
 func writeFile(tb testing.TB, path string, data []byte) {
 	tb.Helper()
@@ -141,15 +60,13 @@ func plainClient(tb testing.TB, addr string) pb.ExternalScalerClient {
 
 // tlsFiles writes a server certificate signed by ca (and optionally a client
 // CA bundle) into dir.
-func tlsFiles(tb testing.TB, dir string, ca *testCA, clientCA *testCA) TLSFiles {
+func tlsFiles(tb testing.TB, dir string, ca *testenv.PKI, clientCA *testenv.PKI) TLSFiles {
 	tb.Helper()
-	cert, key := ca.issue(tb, "hpa-autoscaler", true)
-	f := TLSFiles{CertFile: filepath.Join(dir, "tls.crt"), KeyFile: filepath.Join(dir, "tls.key")}
-	writeFile(tb, f.CertFile, cert)
-	writeFile(tb, f.KeyFile, key)
+	var f TLSFiles
+	f.CertFile, f.KeyFile = ca.ServerCert(tb).WriteFiles(tb, dir, "tls")
 	if clientCA != nil {
 		f.ClientCAFile = filepath.Join(dir, "client-ca.crt")
-		writeFile(tb, f.ClientCAFile, clientCA.pem)
+		writeFile(tb, f.ClientCAFile, clientCA.CAPEM)
 	}
 	return f
 }
@@ -163,7 +80,7 @@ func callSpec(c pb.ExternalScalerClient) error {
 
 func TestTLS(t *testing.T) {
 	env := &fakeEnv{}
-	ca := newTestCA(t, "server CA")
+	ca := testenv.NewPKI(t)
 	files := tlsFiles(t, t.TempDir(), ca, nil)
 	ts := startServer(t, Options{Registry: env.registry()}, ServeOptions{TLS: files})
 
@@ -172,8 +89,8 @@ func TestTLS(t *testing.T) {
 		client pb.ExternalScalerClient
 		ok     bool
 	}{
-		{name: "client trusting the CA", client: tlsClient(t, ts.addr, ca.pem, nil, nil), ok: true},
-		{name: "client trusting another CA", client: tlsClient(t, ts.addr, newTestCA(t, "other").pem, nil, nil)},
+		{name: "client trusting the CA", client: tlsClient(t, ts.addr, ca.CAPEM, nil, nil), ok: true},
+		{name: "client trusting another CA", client: tlsClient(t, ts.addr, testenv.NewPKI(t).CAPEM, nil, nil)},
 		{name: "plaintext client", client: plainClient(t, ts.addr)},
 	}
 	for _, tc := range tests {
@@ -191,26 +108,24 @@ func TestTLS(t *testing.T) {
 
 func TestMutualTLS(t *testing.T) {
 	env := &fakeEnv{}
-	serverCA, clientCA, otherCA := newTestCA(t, "server CA"), newTestCA(t, "client CA"), newTestCA(t, "other CA")
+	serverCA, clientCA, otherCA := testenv.NewPKI(t), testenv.NewPKI(t), testenv.NewPKI(t)
 	files := tlsFiles(t, t.TempDir(), serverCA, clientCA)
 	ts := startServer(t, Options{Registry: env.registry()}, ServeOptions{TLS: files})
 
-	goodCert, goodKey := clientCA.issue(t, "keda-operator", false)
-	otherCert, otherKey := otherCA.issue(t, "intruder", false)
-	serverCert, serverKey := serverCA.issue(t, "not-a-client", false)
+	good, other, wrong := clientCA.ClientCert(t, "keda-operator"), otherCA.ClientCert(t, "intruder"), serverCA.ClientCert(t, "not-a-client")
 	tests := []struct {
 		name      string
 		cert, key []byte
 		ok        bool
 	}{
-		{name: "certificate signed by the client CA", cert: goodCert, key: goodKey, ok: true},
+		{name: "certificate signed by the client CA", cert: good.CertPEM, key: good.KeyPEM, ok: true},
 		{name: "no client certificate"},
-		{name: "certificate signed by another CA", cert: otherCert, key: otherKey},
-		{name: "certificate signed by the server CA", cert: serverCert, key: serverKey},
+		{name: "certificate signed by another CA", cert: other.CertPEM, key: other.KeyPEM},
+		{name: "certificate signed by the server CA", cert: wrong.CertPEM, key: wrong.KeyPEM},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := callSpec(tlsClient(t, ts.addr, serverCA.pem, tc.cert, tc.key))
+			err := callSpec(tlsClient(t, ts.addr, serverCA.CAPEM, tc.cert, tc.key))
 			if tc.ok && err != nil {
 				t.Fatalf("got %v, want success", err)
 			}
@@ -227,21 +142,22 @@ func TestMutualTLS(t *testing.T) {
 func TestTLSReloadsChangedFiles(t *testing.T) {
 	env := &fakeEnv{}
 	dir := t.TempDir()
-	oldCA, newCA := newTestCA(t, "old CA"), newTestCA(t, "new CA")
+	oldCA, newCA := testenv.NewPKI(t), testenv.NewPKI(t)
 	files := tlsFiles(t, dir, oldCA, nil)
 	ts := startServer(t, Options{Registry: env.registry()}, ServeOptions{TLS: files})
-	if err := callSpec(tlsClient(t, ts.addr, oldCA.pem, nil, nil)); err != nil {
+	if err := callSpec(tlsClient(t, ts.addr, oldCA.CAPEM, nil, nil)); err != nil {
 		t.Fatalf("before rotation: %v", err)
 	}
 
 	// A half-written rotation (new certificate, old key) keeps the old pair.
-	cert, key := newCA.issue(t, "hpa-autoscaler", true)
+	rotated := newCA.ServerCert(t)
+	cert, key := rotated.CertPEM, rotated.KeyPEM
 	writeFile(t, files.CertFile, cert)
 	future := time.Now().Add(time.Minute)
 	if err := os.Chtimes(files.CertFile, future, future); err != nil {
 		t.Fatal(err)
 	}
-	if err := callSpec(tlsClient(t, ts.addr, oldCA.pem, nil, nil)); err != nil {
+	if err := callSpec(tlsClient(t, ts.addr, oldCA.CAPEM, nil, nil)); err != nil {
 		t.Fatalf("half-rotated: got %v, want the old certificate still served", err)
 	}
 
@@ -250,10 +166,10 @@ func TestTLSReloadsChangedFiles(t *testing.T) {
 	if err := os.Chtimes(files.KeyFile, future, future); err != nil {
 		t.Fatal(err)
 	}
-	if err := callSpec(tlsClient(t, ts.addr, newCA.pem, nil, nil)); err != nil {
+	if err := callSpec(tlsClient(t, ts.addr, newCA.CAPEM, nil, nil)); err != nil {
 		t.Fatalf("after rotation, trusting the new CA: %v", err)
 	}
-	err := callSpec(tlsClient(t, ts.addr, oldCA.pem, nil, nil))
+	err := callSpec(tlsClient(t, ts.addr, oldCA.CAPEM, nil, nil))
 	if status.Code(err) != codes.Unavailable {
 		t.Fatalf("after rotation, trusting only the old CA: got %v, want Unavailable", err)
 	}
@@ -261,7 +177,7 @@ func TestTLSReloadsChangedFiles(t *testing.T) {
 
 func TestServerCredentialsErrors(t *testing.T) {
 	dir := t.TempDir()
-	ca := newTestCA(t, "ca")
+	ca := testenv.NewPKI(t)
 	good := tlsFiles(t, dir, ca, nil)
 	garbage := filepath.Join(dir, "garbage.pem")
 	writeFile(t, garbage, []byte("not pem"))
