@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // RabbitMQ is a private RabbitMQ broker: the installed Debian package's
@@ -34,9 +36,13 @@ import (
 // Start one per test with StartRabbitMQ, or share one across a package with
 // LaunchRabbitMQ (from a sync.Once) and Close it at the end of TestMain:
 // startup takes several seconds. Give each test its own vhost (NewVhost).
+// The helpers return once the broker answers an AMQP handshake and the
+// management API reports this node with every vhost running, never when a
+// port merely accepts connections.
 //
-// The methods are safe for concurrent use, except that Stop and Restart must
-// not race with each other.
+// Stop and Restart take the broker away and bring it back as an operator's
+// restart does; Kill is a crash. The methods are safe for concurrent use,
+// except that Stop, Kill, Restart and Close must not race with each other.
 type RabbitMQ struct {
 	// AMQPPort and HTTPPort are the loopback ports of the AMQP listener and
 	// of the management HTTP API.
@@ -59,7 +65,29 @@ type RabbitMQ struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited
+	// durable are the durable queues the broker reported when Stop shut it
+	// down; Restart waits until it reports them again.
+	durable []RabbitMQQueue
 }
+
+// RabbitMQQueue names a queue.
+type RabbitMQQueue struct {
+	Vhost string `json:"vhost"`
+	Name  string `json:"name"`
+}
+
+// Deadlines of the broker's process. Each is far above what a loaded
+// machine needs (a boot takes 5-15 s there, a clean shutdown a few
+// seconds); reaching one means the broker is stuck, and the error says
+// what was awaited.
+const (
+	rabbitMQBootLimit = 2 * time.Minute
+	rabbitMQStopLimit = time.Minute
+	rabbitMQExitLimit = 30 * time.Second // for the processes of a killed broker
+	// rabbitMQProbeTimeout bounds one readiness request, so a hung broker
+	// does not use up the boot limit in one go.
+	rabbitMQProbeTimeout = 10 * time.Second
+)
 
 // rabbitMQServerPaths are where Debian installs the server start script.
 // /usr/sbin/rabbitmq-server is only a wrapper that switches to the rabbitmq
@@ -120,6 +148,9 @@ func StartRabbitMQWith(tb testing.TB, opts RabbitMQOptions) *RabbitMQ {
 		tb.Fatalf("start RabbitMQ: %v", err)
 	}
 	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Logf("RabbitMQ node %s of the failed test:\n%s", r.node, r.logTail(60))
+		}
 		if err := r.Close(); err != nil {
 			tb.Errorf("stop RabbitMQ: %v", err)
 		}
@@ -127,8 +158,9 @@ func StartRabbitMQWith(tb testing.TB, opts RabbitMQOptions) *RabbitMQ {
 	return r
 }
 
-// LaunchRabbitMQ starts a private broker and waits until both its AMQP
-// listener and its management API answer. The caller must Close it.
+// LaunchRabbitMQ starts a private broker and waits until it is ready (an
+// AMQP handshake succeeds and the management API reports this node with
+// every vhost running). The caller must Close it.
 func LaunchRabbitMQ() (*RabbitMQ, error) { return LaunchRabbitMQWith(RabbitMQOptions{}) }
 
 // LaunchRabbitMQWith is LaunchRabbitMQ with options.
@@ -254,7 +286,7 @@ func (r *RabbitMQ) start() error {
 	cmd.Dir = r.dir
 	cmd.Env = r.env()
 	cmd.Stdout, cmd.Stderr = out, out
-	// Own process group: Stop kills the script, the Erlang VM and its port
+	// Own process group: Kill stops the script, the Erlang VM and its port
 	// programs together. If the test binary dies first, the script gets
 	// SIGTERM, which it forwards to the VM.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
@@ -271,179 +303,243 @@ func (r *RabbitMQ) start() error {
 	r.mu.Lock()
 	r.cmd, r.done = cmd, done
 	r.mu.Unlock()
-	if err := r.waitReady(60*time.Second, done); err != nil {
-		r.kill()
+	what := fmt.Sprintf("rabbitmq-server node %s to answer AMQP and the management API", r.node)
+	if err := poll(rabbitMQBootLimit, what, done, r.probe); err != nil {
+		_ = r.Kill()
 		return fmt.Errorf("%w\n%s", err, r.logTail(40))
 	}
 	return nil
 }
 
-func (r *RabbitMQ) waitReady(limit time.Duration, done <-chan struct{}) error {
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
+// probe is one readiness check, bounded by rabbitMQProbeTimeout.
+func (r *RabbitMQ) probe() error {
+	ctx, cancel := context.WithTimeout(context.Background(), rabbitMQProbeTimeout)
 	defer cancel()
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	var last error
-	for {
-		last = r.ping(ctx)
-		if last == nil {
-			return nil
-		}
-		select {
-		case <-done:
-			return fmt.Errorf("rabbitmq-server node %s exited during startup", r.node)
-		case <-ctx.Done():
-			return fmt.Errorf("rabbitmq-server node %s not ready after %s: %v", r.node, limit, last)
-		case <-tick.C:
-		}
-	}
+	return r.ready(ctx)
 }
 
-// ping checks the AMQP listener and the management API.
-func (r *RabbitMQ) ping(ctx context.Context) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(r.AMQPPort)))
+// ready reports whether the broker serves clients: an AMQP handshake as
+// the administrator succeeds and a channel opens, and the management API
+// answers as this node (not some other process that took the port) with
+// every vhost running. RabbitMQ recovers the durable queues of a vhost
+// while starting it, before either listener opens.
+func (r *RabbitMQ) ready(ctx context.Context) error {
+	conn, err := amqp.DialConfig(r.AMQPURL(""), amqp.Config{
+		// The handshake ends with ctx: a connection deadline of ctx's.
+		Dial: func(network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if dl, ok := ctx.Deadline(); ok {
+				_ = c.SetDeadline(dl)
+			}
+			return c, nil
+		},
+		Properties: amqp.Table{"connection_name": "testenv readiness probe"},
+	})
+	if err != nil {
+		return fmt.Errorf("AMQP handshake on port %d: %w", r.AMQPPort, err)
+	}
+	_, err = conn.Channel() // closed with the connection
+	_ = conn.Close()
+	if err != nil {
+		return fmt.Errorf("AMQP channel on port %d: %w", r.AMQPPort, err)
+	}
+	var overview struct {
+		Node string `json:"node"`
+	}
+	if err := r.API(ctx, http.MethodGet, "/api/overview?columns=node", nil, &overview); err != nil {
+		return err
+	}
+	if overview.Node != r.node {
+		return fmt.Errorf("the management API on port %d is node %q, want %q", r.HTTPPort, overview.Node, r.node)
+	}
+	return r.API(ctx, http.MethodGet, "/api/health/checks/virtual-hosts", nil, nil)
+}
+
+// running returns the current process and its done channel, or an error
+// if the broker is not running.
+func (r *RabbitMQ) running(op string) (*exec.Cmd, chan struct{}, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil {
+		return nil, nil, fmt.Errorf("rabbitmq: %s: node %s is not running", op, r.node)
+	}
+	return r.cmd, r.done, nil
+}
+
+// Kill crashes the broker: SIGKILL to all its processes, then it waits
+// until they are gone (their ports are free). Data and ports are kept for
+// Restart, but a crash keeps only what RabbitMQ had synced: messages it
+// confirmed to a publisher, and metadata whose commit had reached its
+// mnesia log. A queue declared a moment before may be gone after Restart
+// (declare-ok does not wait for that write), as may persistent messages
+// published without confirms. Clients see their TCP connections drop.
+// Killing a stopped broker does nothing.
+func (r *RabbitMQ) Kill() error {
+	r.mu.Lock()
+	cmd, done := r.cmd, r.done
+	r.cmd, r.durable = nil, nil
+	r.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	pgid := cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	return r.awaitExit(pgid, done, rabbitMQExitLimit)
+}
+
+// awaitExit waits until the script has exited and no process of its group
+// is alive.
+func (r *RabbitMQ) awaitExit(pgid int, done <-chan struct{}, limit time.Duration) error {
+	select {
+	case <-done:
+	case <-time.After(limit):
+		return fmt.Errorf("rabbitmq: node %s: rabbitmq-server still running %s after SIGKILL", r.node, limit)
+	}
+	return poll(limit, fmt.Sprintf("the processes of rabbitmq-server node %s to exit", r.node), nil,
+		func() error { return groupGone(pgid) })
+}
+
+// Stop shuts the broker down as an operator's restart does (SIGTERM):
+// RabbitMQ closes every client connection with connection.close (320
+// CONNECTION_FORCED) and writes its queues, messages and metadata out.
+// Data and ports are kept for Restart; Stop returns once every process of
+// the broker is gone. It first records the durable queues the broker
+// reports, which Restart waits for. A broker that does not shut down
+// within a minute is killed, and Stop says so: data may be lost then. A
+// frozen broker is thawed first (it could not act on SIGTERM).
+func (r *RabbitMQ) Stop() error {
+	cmd, done, err := r.running("Stop")
 	if err != nil {
 		return err
 	}
-	_ = c.Close()
-	return r.API(ctx, http.MethodGet, "/api/overview", nil, nil)
-}
-
-// kill stops the process group at once and waits for it.
-func (r *RabbitMQ) kill() {
+	pgid := cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGCONT)
+	durable, listErr := r.durableQueues()
+	killed := terminate(cmd, done, rabbitMQStopLimit, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
 	r.mu.Lock()
-	cmd, done := r.cmd, r.done
-	r.cmd = nil
+	r.cmd, r.durable = nil, durable
 	r.mu.Unlock()
-	if cmd == nil {
-		return
+	if err := poll(rabbitMQExitLimit, fmt.Sprintf("the processes of rabbitmq-server node %s to exit", r.node), nil,
+		func() error { return groupGone(pgid) }); err != nil {
+		return err
 	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
+	switch {
+	case killed:
+		r.mu.Lock()
+		r.durable = nil
+		r.mu.Unlock()
+		return fmt.Errorf("rabbitmq: node %s did not shut down within %s of SIGTERM and was killed (data may be lost)\n%s",
+			r.node, rabbitMQStopLimit, r.logTail(40))
+	case listErr != nil:
+		return fmt.Errorf("rabbitmq: node %s stopped, but its durable queues could not be listed for Restart to wait for: %w", r.node, listErr)
 	}
+	return nil
 }
 
-// Stop kills the broker, keeping its data and ports for Restart. Clients
-// see their connections drop.
-func (r *RabbitMQ) Stop() { r.kill() }
+// durableQueues lists the queues that survive a restart: durable, not
+// exclusive (deleted with their connection), not auto-delete.
+func (r *RabbitMQ) durableQueues() ([]RabbitMQQueue, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), rabbitMQProbeTimeout)
+	defer cancel()
+	var qs []struct {
+		RabbitMQQueue
+		Durable    bool `json:"durable"`
+		Exclusive  bool `json:"exclusive"`
+		AutoDelete bool `json:"auto_delete"`
+	}
+	if err := r.API(ctx, http.MethodGet, "/api/queues?columns=vhost,name,durable,exclusive,auto_delete", nil, &qs); err != nil {
+		return nil, err
+	}
+	var out []RabbitMQQueue
+	for _, q := range qs {
+		if q.Durable && !q.Exclusive && !q.AutoDelete {
+			out = append(out, q.RabbitMQQueue)
+		}
+	}
+	return out, nil
+}
 
 // Freeze stops (SIGSTOP) the broker's processes without closing anything:
 // connections stay open and requests hang, as with a broker that stopped
 // answering. It returns once every thread of the Erlang VM has stopped.
 // Thaw resumes it.
 func (r *RabbitMQ) Freeze() error {
-	if err := r.signal(syscall.SIGSTOP); err != nil {
+	cmd, _, err := r.running("Freeze")
+	if err != nil {
 		return err
 	}
-	r.mu.Lock()
-	pgid := r.cmd.Process.Pid
-	r.mu.Unlock()
+	pgid := cmd.Process.Pid
+	if err := syscall.Kill(-pgid, syscall.SIGSTOP); err != nil {
+		return err
+	}
 	// A multi-threaded process stops when each of its threads notices the
 	// signal, which on a busy machine is not immediate.
-	deadline := time.Now().Add(10 * time.Second)
-	for !groupStopped(pgid) {
-		if time.Now().After(deadline) {
-			return errors.New("rabbitmq: broker threads still running 10s after SIGSTOP")
+	return poll(rabbitMQExitLimit, fmt.Sprintf("every thread of rabbitmq-server node %s to stop after SIGSTOP", r.node), nil,
+		func() error { return groupStopped(pgid) })
+}
+
+// Thaw resumes a frozen broker.
+func (r *RabbitMQ) Thaw() error {
+	cmd, _, err := r.running("Thaw")
+	if err != nil {
+		return err
+	}
+	return syscall.Kill(-cmd.Process.Pid, syscall.SIGCONT)
+}
+
+// Restart starts a stopped (or killed) broker again on the same ports and
+// data directory. It returns once the broker is ready (see RabbitMQ) and,
+// after Stop, reports every durable queue it reported before: a queue
+// missing then is lost, and the error names it.
+func (r *RabbitMQ) Restart() error {
+	r.mu.Lock()
+	running, durable := r.cmd != nil, r.durable
+	r.mu.Unlock()
+	if running {
+		return fmt.Errorf("rabbitmq: Restart: node %s is running", r.node)
+	}
+	if err := r.start(); err != nil {
+		return err
+	}
+	_, done, err := r.running("Restart")
+	if err != nil {
+		return err
+	}
+	for _, q := range durable {
+		path := "/api/queues/" + url.PathEscape(q.Vhost) + "/" + url.PathEscape(q.Name) + "?columns=name"
+		what := fmt.Sprintf("the durable queue %q of vhost %q to be back after the restart", q.Name, q.Vhost)
+		if err := poll(rabbitMQBootLimit, what, done, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), rabbitMQProbeTimeout)
+			defer cancel()
+			return r.API(ctx, http.MethodGet, path, nil, nil)
+		}); err != nil {
+			return fmt.Errorf("%w\n%s", err, r.logTail(40))
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 	return nil
 }
 
-// groupStopped reports whether every thread of every process in process
-// group pgid is stopped, from /proc.
-func groupStopped(pgid int) bool {
-	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, stat := range procs {
-		b, err := os.ReadFile(stat)
-		if err != nil {
-			continue
-		}
-		state, group, ok := procState(string(b))
-		if !ok || group != pgid {
-			continue
-		}
-		if state != "T" && state != "t" {
-			return false
-		}
-		tasks, _ := filepath.Glob(filepath.Join(filepath.Dir(stat), "task", "*", "stat"))
-		for _, task := range tasks {
-			tb, err := os.ReadFile(task)
-			if err != nil {
-				continue
-			}
-			if st, _, ok := procState(string(tb)); ok && st != "T" && st != "t" && st != "Z" {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// procState parses the state and process group of a /proc/.../stat line:
-// "pid (comm) state ppid pgrp ...", where comm may hold spaces.
-func procState(stat string) (state string, pgrp int, ok bool) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return "", 0, false
-	}
-	f := strings.Fields(stat[i+1:])
-	if len(f) < 3 {
-		return "", 0, false
-	}
-	pgrp, err := strconv.Atoi(f[2])
-	return f[0], pgrp, err == nil
-}
-
-// Thaw resumes a frozen broker.
-func (r *RabbitMQ) Thaw() error { return r.signal(syscall.SIGCONT) }
-
-func (r *RabbitMQ) signal(sig syscall.Signal) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return errors.New("rabbitmq: not running")
-	}
-	return syscall.Kill(-r.cmd.Process.Pid, sig)
-}
-
-// Restart starts a stopped broker again on the same ports and data
-// directory and waits until it is ready.
-func (r *RabbitMQ) Restart() error {
-	r.mu.Lock()
-	running := r.cmd != nil
-	r.mu.Unlock()
-	if running {
-		return errors.New("rabbitmq: Restart called while running")
-	}
-	// The ports were just released by the killed VM; another process may
-	// not take them in between, but a listener can need a moment to go.
-	var err error
-	for range 3 {
-		if err = r.start(); err == nil {
-			return nil
-		}
-		time.Sleep(time.Second)
-	}
-	return err
-}
-
-// Close stops the broker and removes its files.
+// Close kills the broker and removes its files.
 func (r *RabbitMQ) Close() error {
-	r.kill()
-	return os.RemoveAll(r.dir)
+	return errors.Join(r.Kill(), os.RemoveAll(r.dir))
 }
 
-// logTail returns the last n lines of the console output for error reports.
+// logTail returns the last n lines of the console output and of the node's
+// log, for error reports.
 func (r *RabbitMQ) logTail(n int) string {
-	tail, err := lastLines(filepath.Join(r.dir, "console.log"), n)
-	if err != nil {
-		return "(no console log: " + err.Error() + ")"
+	var parts []string
+	for _, f := range []string{"console.log", filepath.Join("log", r.node+".log")} {
+		tail, err := lastLines(filepath.Join(r.dir, f), n)
+		if err != nil {
+			tail = "(" + err.Error() + ")"
+		}
+		parts = append(parts, "--- rabbitmq-server "+f+" (last lines) ---\n"+tail)
 	}
-	return "rabbitmq-server console (last lines):\n" + tail
+	return strings.Join(parts, "\n")
 }
 
 // AMQPURL returns the amqp:// URL of vhost with the administrator's

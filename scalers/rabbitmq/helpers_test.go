@@ -12,6 +12,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/goleak"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
@@ -81,14 +82,27 @@ func declare(tb testing.TB, ch *amqp.Channel, name string, durable bool) {
 }
 
 // publish sends n persistent messages to queue through the default
-// exchange.
+// exchange and waits until the broker has confirmed each one (for a durable
+// queue: written to disk), so what a test published is on the broker, not
+// in flight. It puts ch in confirm mode.
 func publish(tb testing.TB, ch *amqp.Channel, queue string, n int) {
 	tb.Helper()
+	if err := ch.Confirm(false); err != nil {
+		tb.Fatalf("confirm mode: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(tb.Context(), settle)
+	defer cancel()
 	for i := range n {
-		err := ch.PublishWithContext(context.Background(), "", queue, false, false,
+		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", queue, false, false,
 			amqp.Publishing{Body: []byte(fmt.Sprint(i)), DeliveryMode: amqp.Persistent})
 		if err != nil {
 			tb.Fatalf("publish to %q: %v", queue, err)
+		}
+		switch acked, err := dc.WaitContext(ctx); {
+		case err != nil:
+			tb.Fatalf("publish to %q: no confirm within %s: %v", queue, settle, err)
+		case !acked:
+			tb.Fatalf("publish to %q: the broker refused message %d (nack)", queue, i)
 		}
 	}
 }
@@ -104,11 +118,11 @@ func takeUnacked(tb testing.TB, ch *amqp.Channel, queue string, n int) {
 	if err != nil {
 		tb.Fatalf("consume %q: %v", queue, err)
 	}
-	for range n {
+	for i := range n {
 		select {
 		case <-deliveries:
-		case <-time.After(10 * time.Second):
-			tb.Fatalf("consume %q: no delivery within 10s", queue)
+		case <-time.After(settle):
+			tb.Fatalf("consume %q: delivery %d of %d not received within %s", queue, i+1, n, settle)
 		}
 	}
 }
@@ -150,36 +164,24 @@ func metric(tb testing.TB, s *Scaler) (float64, bool, error) {
 	return m.Values[0].Value, m.Active, nil
 }
 
-// eventually polls f until it returns "" (success) or the limit passes; the
-// management API's statistics settle within a second or two. It is not a
-// timing assertion: the limit is far above what is needed.
-func eventually(tb testing.TB, limit time.Duration, f func() string) {
-	tb.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		msg := f()
-		if msg == "" {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("after %s: %s", limit, msg)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
+// settle bounds every wait for the broker: far above the second or two its
+// statistics (and a delivery or confirm) need on an idle machine, so that
+// reaching it means something is wrong, not slow.
+const settle = time.Minute
 
-// wantMetric polls until the scaler reports want (and activity active).
+// wantMetric waits until the scaler reports want (and activity active).
 func wantMetric(tb testing.TB, s *Scaler, want float64, active bool) {
 	tb.Helper()
-	eventually(tb, 20*time.Second, func() string {
+	what := fmt.Sprintf("the scaler to report %v (active %v)", want, active)
+	scalertest.Eventually(tb, settle, what, func() error {
 		got, gotActive, err := metric(tb, s)
 		if err != nil {
-			return fmt.Sprintf("Metrics: %v", err)
+			return fmt.Errorf("Metrics: %w", err)
 		}
 		if got != want || gotActive != active {
-			return fmt.Sprintf("got value %v active %v, want %v active %v", got, gotActive, want, active)
+			return fmt.Errorf("got value %v active %v", got, gotActive)
 		}
-		return ""
+		return nil
 	})
 }
 
