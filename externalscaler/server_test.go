@@ -346,7 +346,9 @@ func TestSlowBuildBlocksOnlyItsObject(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	_, err := ts.client.IsActive(ctx, ref("slow", fakeMD("slow")))
 	cancel()
-	wantStatus(t, err, codes.DeadlineExceeded, "context deadline exceeded")
+	// The message is gRPC's (the client's deadline or the stream reset
+	// it sent), not ours.
+	wantCode(t, err, codes.DeadlineExceeded)
 
 	// Other objects are served while "slow" builds.
 	if got := getValue(t, ts.client, ref("fast", fakeMD("fast")), "fake-fast").MetricValueFloat; got != 1 {
