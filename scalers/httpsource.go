@@ -5,8 +5,19 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"k8s.io/utils/clock"
+)
+
+const (
+	// DefaultHTTPTimeout is KEDA's default HTTP timeout
+	// (KEDA_HTTP_DEFAULT_TIMEOUT, 3000 ms): what bounds one request of an
+	// HTTP source when the scaler's timeout key is absent or 0.
+	DefaultHTTPTimeout = 3 * time.Second
+	// MaxHTTPAnswerBytes caps one answer of an HTTP source: more is an
+	// error rather than a memory spike.
+	MaxHTTPAnswerBytes = 10 << 20
 )
 
 // ValidateHTTPURL checks raw, the value of key, as the address of an HTTP

@@ -293,20 +293,12 @@ func TestOAuthConcurrentRequestsShareOneToken(t *testing.T) {
 	tokens := scalertest.NewTokenServer(t, scalertest.TokenServerOptions{ClientID: "scaler", ClientSecret: "client-secret-1", ExpiresIn: 3600})
 	res := newResource(t, tokens)
 	src := oauthSource(t, res.srv.URL, oauthMD(tokens), nil)
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for range 16 {
-		wg.Go(func() {
-			if status, err := get(t, t.Context(), src, res.srv.URL); err != nil || status != http.StatusOK {
-				errs <- fmt.Errorf("got status %d, error %v; want 200", status, err)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	scalertest.Concurrently(t, 16, 1, func() error {
+		if status, err := get(t, t.Context(), src, res.srv.URL); err != nil || status != http.StatusOK {
+			return fmt.Errorf("got status %d, error %v; want 200", status, err)
+		}
+		return nil
+	})
 	if n := len(tokens.Requests()); n != 1 {
 		t.Errorf("%d token requests, want 1", n)
 	}

@@ -15,12 +15,10 @@ import (
 // Type is the scaler type of this package, as in KEDA.
 const Type = "metrics-api"
 
+// DefaultTimeout and MaxAnswerBytes are those of every HTTP source.
 const (
-	// DefaultTimeout bounds one request when timeout is not given; it is
-	// KEDA's default HTTP timeout (KEDA_HTTP_DEFAULT_TIMEOUT, 3000 ms).
-	DefaultTimeout = 3 * time.Second
-	// MaxAnswerBytes caps the size of one answer.
-	MaxAnswerBytes = 10 << 20
+	DefaultTimeout = scalers.DefaultHTTPTimeout
+	MaxAnswerBytes = scalers.MaxHTTPAnswerBytes
 )
 
 // Metadata is the typed trigger metadata, with KEDA's keys and defaults.

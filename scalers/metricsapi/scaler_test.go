@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,16 +79,6 @@ func newFake(tb testing.TB, body string) (*fakeAPI, *httptest.Server) {
 	srv := httptest.NewServer(f)
 	tb.Cleanup(srv.Close)
 	return f, srv
-}
-
-// pick returns the values of the named headers of h (nil for an absent
-// one), for comparing just those.
-func pick(h http.Header, names ...string) http.Header {
-	out := http.Header{}
-	for _, n := range names {
-		out[http.CanonicalHeaderKey(n)] = h.Values(n)
-	}
-	return out
 }
 
 func newScaler(tb testing.TB, meta map[string]string, opts Options) *Scaler {
@@ -259,7 +248,7 @@ func TestAuthModes(t *testing.T) {
 				}
 				names = append(names, h)
 			}
-			if diff := cmp.Diff(want, pick(got.header, names...)); diff != "" {
+			if diff := cmp.Diff(want, scalertest.Headers(got.header, names...)); diff != "" {
 				t.Errorf("headers (-want +got):\n%s", diff)
 			}
 			if tc.wantQuery != nil {
@@ -499,22 +488,14 @@ func TestRedirectKeepsCredentialsHome(t *testing.T) {
 	if v, err := s.Value(t.Context()); err != nil || v != 5 {
 		t.Fatalf("got %v, %v; want 5", v, err)
 	}
-	if diff := cmp.Diff(http.Header{"X-Api-Key": nil}, pick(other.last(t).header, "X-API-KEY")); diff != "" {
+	if diff := cmp.Diff(http.Header{"X-Api-Key": nil}, scalertest.Headers(other.last(t).header, "X-API-KEY")); diff != "" {
 		t.Errorf("headers at the redirect target (-want +got):\n%s", diff)
 	}
 }
 
 func TestConnectionReuseAndConcurrency(t *testing.T) {
-	var conns atomic.Int64
 	f := &fakeAPI{body: `{"v": 3}`}
-	srv := httptest.NewUnstartedServer(f)
-	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	defer srv.Close()
+	srv, conns := scalertest.NewCountingServer(t, f)
 	s := newScaler(t, md("url", srv.URL, "valueLocation", "v"), Options{})
 	for range 20 {
 		if _, err := s.Value(t.Context()); err != nil {
@@ -528,26 +509,16 @@ func TestConnectionReuseAndConcurrency(t *testing.T) {
 			t.Fatal("got no error for a 500")
 		}
 	}
-	if n := conns.Load(); n != 1 {
+	if n := conns(); n != 1 {
 		t.Errorf("25 sequential polls opened %d connections, want 1", n)
 	}
 	f.set(200, "", `{"v": 3}`)
-	var wg sync.WaitGroup
-	errs := make(chan error, 40)
-	for range 8 {
-		wg.Go(func() {
-			for range 5 {
-				if v, err := s.Value(t.Context()); err != nil || v != 3 {
-					errs <- fmt.Errorf("got %v, %v; want 3", v, err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	scalertest.Concurrently(t, 8, 5, func() error {
+		if v, err := s.Value(t.Context()); err != nil || v != 3 {
+			return fmt.Errorf("got %v, %v; want 3", v, err)
+		}
+		return nil
+	})
 }
 
 func TestClosed(t *testing.T) {

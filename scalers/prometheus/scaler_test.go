@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,19 +131,9 @@ func TestRequest(t *testing.T) {
 		Headers: http.Header{"X-Scope-Orgid": {"tenant-1"}, "X-Extra": {"2"}, "Authorization": nil},
 	}
 	if diff := cmp.Diff(want, request{Path: got.path, Query: got.form.Get("query"), Time: got.form.Get("time"),
-		URLQuery: got.urlQuery, Headers: pick(got.header, "X-Scope-Orgid", "X-Extra", "Authorization")}); diff != "" {
+		URLQuery: got.urlQuery, Headers: scalertest.Headers(got.header, "X-Scope-Orgid", "X-Extra", "Authorization")}); diff != "" {
 		t.Errorf("request (-want +got):\n%s", diff)
 	}
-}
-
-// pick returns the values of the named headers of h (nil for an absent
-// one), for comparing just those.
-func pick(h http.Header, names ...string) http.Header {
-	out := http.Header{}
-	for _, n := range names {
-		out[http.CanonicalHeaderKey(n)] = h.Values(n)
-	}
-	return out
 }
 
 func TestMetricSpecsAndActivity(t *testing.T) {
@@ -234,8 +223,10 @@ func TestAnswers(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Metrics: %v", err)
 			}
-			if v, _ := m.Value("prometheus"); v != tc.want {
-				t.Errorf("got %v, want %v", v, tc.want)
+			// The whole answer: a missing value must not pass as 0.
+			want := scalers.Metrics{Values: []scalers.MetricValue{{Name: "prometheus", Value: tc.want}}, Active: tc.want > 0}
+			if diff := cmp.Diff(want, m); diff != "" {
+				t.Errorf("Metrics (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -281,7 +272,7 @@ func TestAuthModes(t *testing.T) {
 				want[http.CanonicalHeaderKey(h)] = []string{v}
 				names = append(names, h)
 			}
-			if diff := cmp.Diff(want, pick(f.last(t).header, names...)); diff != "" {
+			if diff := cmp.Diff(want, scalertest.Headers(f.last(t).header, names...)); diff != "" {
 				t.Errorf("headers (-want +got):\n%s", diff)
 			}
 		})
@@ -485,48 +476,30 @@ func TestRedirectKeepsCredentialsHome(t *testing.T) {
 		t.Fatalf("Metrics: %v", err)
 	}
 	want := http.Header{"Authorization": nil, "X-Tenant": nil}
-	if diff := cmp.Diff(want, pick(other.last(t).header, "Authorization", "X-Tenant")); diff != "" {
+	if diff := cmp.Diff(want, scalertest.Headers(other.last(t).header, "Authorization", "X-Tenant")); diff != "" {
 		t.Errorf("headers at the redirect target (-want +got):\n%s", diff)
 	}
 }
 
 func TestConnectionReuseAndConcurrency(t *testing.T) {
-	var conns atomic.Int64
-	f := &fakeAPI{body: vectorBody("3")}
-	srv := httptest.NewUnstartedServer(f)
-	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			conns.Add(1)
-		}
-	}
-	srv.Start()
-	defer srv.Close()
+	srv, conns := scalertest.NewCountingServer(t, &fakeAPI{body: vectorBody("3")})
 	s := newScaler(t, md("serverAddress", srv.URL), Options{})
 	for range 20 {
 		if _, err := s.Metrics(t.Context()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := conns.Load(); n != 1 {
+	if n := conns(); n != 1 {
 		t.Errorf("20 sequential polls opened %d connections, want 1", n)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 40)
-	for range 8 {
-		wg.Go(func() {
-			for range 5 {
-				m, err := s.Metrics(t.Context())
-				if v, _ := m.Value("prometheus"); err != nil || v != 3 {
-					errs <- fmt.Errorf("got %v, %v; want 3", v, err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	want := scalers.Metrics{Values: []scalers.MetricValue{{Name: "prometheus", Value: 3}}, Active: true}
+	scalertest.Concurrently(t, 8, 5, func() error {
+		m, err := s.Metrics(t.Context())
+		if diff := cmp.Diff(want, m); err != nil || diff != "" {
+			return fmt.Errorf("got error %v, Metrics (-want +got):\n%s", err, diff)
+		}
+		return nil
+	})
 }
 
 func TestClosed(t *testing.T) {
