@@ -1,9 +1,10 @@
 package predictor
 
 import (
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestParseHorizon(t *testing.T) {
@@ -23,26 +24,23 @@ func TestParseHorizon(t *testing.T) {
 		{in: "2w", want: 14 * 24 * time.Hour, format: "2w"},
 		{in: "1w2d3h", want: 9*24*time.Hour + 3*time.Hour, format: "1w2d3h"},
 		{in: "250ms", want: 250 * time.Millisecond, format: "250ms"},
-		{in: "", wantErr: "empty horizon"},
-		{in: "30", wantErr: `missing unit after 30`},
-		{in: "m", wantErr: "want a number before each unit"},
-		{in: "-5m", wantErr: "want a number before each unit"},
-		{in: "5x", wantErr: `unknown unit "x"`},
-		{in: "1..5h", wantErr: `"1..5" is not a number`},
-		{in: "0m", wantErr: "want a positive duration"},
-		{in: "53w", wantErr: "longer than 52w2d"},
+		{in: "", wantErr: `empty horizon: want a duration such as "30m", "1h" or "1d"`},
+		{in: "30", wantErr: `horizon "30": missing unit after 30 (want ns, us, ms, s, m, h, d or w)`},
+		{in: "m", wantErr: `horizon "m": want a number before each unit (such as "30m" or "1h30m")`},
+		{in: "-5m", wantErr: `horizon "-5m": want a number before each unit (such as "30m" or "1h30m")`},
+		{in: "5x", wantErr: `horizon "5x": unknown unit "x" (want ns, us, ms, s, m, h, d or w)`},
+		{in: "1..5h", wantErr: `horizon "1..5h": "1..5" is not a number`},
+		{in: "0m", wantErr: `horizon "0m": want a positive duration`},
+		{in: "53w", wantErr: `horizon "53w": longer than 52w2d`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := ParseHorizon(tc.in)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want it to contain %q", err, tc.wantErr)
-				}
-				return
+			if diff := cmp.Diff(tc.wantErr, errText(err)); diff != "" {
+				t.Fatalf("error (-want +got):\n%s", diff)
 			}
 			if err != nil {
-				t.Fatal(err)
+				return
 			}
 			if got != tc.want {
 				t.Errorf("got %v, want %v", got, tc.want)
@@ -65,19 +63,16 @@ func TestHorizonSteps(t *testing.T) {
 		{h: time.Hour, step: 5 * time.Minute, want: 12},
 		{h: 45 * time.Minute, step: 30 * time.Minute, wantErr: "horizon 45m: not a multiple of the series step 30m"},
 		{h: time.Minute, step: 5 * time.Minute, wantErr: "horizon 1m: shorter than the series step 5m"},
-		{h: time.Minute, step: 0, wantErr: "series step 0s"},
+		{h: time.Minute, step: 0, wantErr: "series step 0s: want a positive duration"},
 	}
 	for _, tc := range tests {
 		t.Run(FormatHorizon(tc.h)+"/"+FormatHorizon(tc.step), func(t *testing.T) {
 			got, err := HorizonSteps(tc.h, tc.step)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want it to contain %q", err, tc.wantErr)
-				}
-				return
+			if diff := cmp.Diff(tc.wantErr, errText(err)); diff != "" {
+				t.Fatalf("error (-want +got):\n%s", diff)
 			}
-			if err != nil || got != tc.want {
-				t.Fatalf("got %d, %v; want %d", got, err, tc.want)
+			if err == nil && got != tc.want {
+				t.Fatalf("got %d steps, want %d", got, tc.want)
 			}
 		})
 	}

@@ -3,7 +3,15 @@ package predictor
 import (
 	"math"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
+
+// scores are the three figures of an Accuracy.
+type scores struct{ MAPE, SMAPE, Coverage float64 }
+
+func scoresOf(a *Accuracy) scores { return scores{a.MAPE(), a.SMAPE(), a.Coverage()} }
 
 func TestAccuracy(t *testing.T) {
 	type point struct {
@@ -44,19 +52,17 @@ func TestAccuracy(t *testing.T) {
 			for _, p := range tc.points {
 				acc.Add(p.a, p.f, p.lo, p.hi, p.iv)
 			}
-			for _, c := range []struct {
-				name      string
-				got, want float64
-			}{{"MAPE", acc.MAPE(), tc.mape}, {"sMAPE", acc.SMAPE(), tc.smape}, {"coverage", acc.Coverage(), tc.coverage}} {
-				if math.Abs(c.got-c.want) > 1e-9 {
-					t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
-				}
+			// Within 1e-9; a NaN differs from everything.
+			if diff := cmp.Diff(scores{tc.mape, tc.smape, tc.coverage}, scoresOf(&acc), cmpopts.EquateApprox(0, 1e-9)); diff != "" {
+				t.Errorf("accuracy (-want +got):\n%s", diff)
 			}
 		})
 	}
+	// Nothing scored: every figure is NaN (and only NaN equals NaN here).
 	var empty Accuracy
-	if !math.IsNaN(empty.MAPE()) || !math.IsNaN(empty.SMAPE()) || !math.IsNaN(empty.Coverage()) {
-		t.Errorf("empty accuracy: got %v %v %v, want NaN", empty.MAPE(), empty.SMAPE(), empty.Coverage())
+	nan := math.NaN()
+	if diff := cmp.Diff(scores{nan, nan, nan}, scoresOf(&empty), cmpopts.EquateNaNs()); diff != "" {
+		t.Errorf("empty accuracy (-want +got):\n%s", diff)
 	}
 }
 
@@ -73,8 +79,9 @@ func TestAsymLoss(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := asymLoss(tc.a, tc.f, tc.w); math.Abs(got-tc.want) > 1e-12 {
-				t.Errorf("got %v, want %v", got, tc.want)
+			// Within 1e-12; a NaN differs from everything.
+			if diff := cmp.Diff(tc.want, asymLoss(tc.a, tc.f, tc.w), cmpopts.EquateApprox(0, 1e-12)); diff != "" {
+				t.Errorf("loss (-want +got):\n%s", diff)
 			}
 		})
 	}

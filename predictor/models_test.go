@@ -5,8 +5,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // simulateHW generates n points from the error-correction form of
@@ -62,13 +64,9 @@ func TestHoltWintersRecoversParameters(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := st.(*HWState).Params()
-			for _, c := range []struct {
-				name      string
-				got, want float64
-			}{{"alpha", got.Alpha, tc.want.Alpha}, {"beta", got.Beta, tc.want.Beta}, {"gamma", got.Gamma, tc.want.Gamma}, {"phi", got.Phi, tc.want.Phi}} {
-				if math.Abs(c.got-c.want) > tc.tol {
-					t.Errorf("%s: got %.3f, want %.3f ± %.2f (all: %+v)", c.name, c.got, c.want, tc.tol, got)
-				}
+			// Each parameter within tol; a NaN differs from everything.
+			if diff := cmp.Diff(tc.want, got, cmpopts.EquateApprox(0, tc.tol)); diff != "" {
+				t.Errorf("parameters, each within %.2f (-want +got):\n%s", tc.tol, diff)
 			}
 		})
 	}
@@ -94,11 +92,13 @@ func TestHoltWintersExactOnCleanSeason(t *testing.T) {
 			}
 			out := make([]float64, 16)
 			st.Forecast(out)
-			for k, f := range out {
-				want := 100 + pattern[(len(y)+k)%len(pattern)]
-				if math.Abs(f-want) > 1e-6*want {
-					t.Errorf("%d steps ahead: got %.6f, want %.6f", k+1, f, want)
-				}
+			want := make([]float64, len(out))
+			for k := range want {
+				want[k] = 100 + pattern[(len(y)+k)%len(pattern)]
+			}
+			// Within a relative 1e-6; a NaN differs from everything.
+			if diff := cmp.Diff(want, out, cmpopts.EquateApprox(1e-6, 0)); diff != "" {
+				t.Errorf("forecast, steps ahead from 1 (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -134,10 +134,9 @@ func TestModelsForecastKnownAnswers(t *testing.T) {
 			}
 			got := make([]float64, len(tc.want))
 			st.Forecast(got)
-			for k := range got {
-				if math.Abs(got[k]-tc.want[k]) > 1e-9 {
-					t.Errorf("%d steps ahead: got %v, want %v (all %v)", k+1, got[k], tc.want[k], got)
-				}
+			// Within 1e-9; a NaN differs from everything.
+			if diff := cmp.Diff(tc.want, got, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
+				t.Errorf("forecast, steps ahead from 1 (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -171,11 +170,9 @@ func TestSeasonalAnalogFollowsTheMatchingCycle(t *testing.T) {
 	}
 	got := make([]float64, 3)
 	st.Forecast(got)
-	want := b[3:]
-	for k := range want {
-		if math.Abs(got[k]-want[k]) > 1e-9 {
-			t.Errorf("%d steps ahead: got %v, want %v (B); A would be %v", k+1, got[k], want[k], a[3+k])
-		}
+	// Within 1e-9 of B (A would be a[3:]); a NaN differs from everything.
+	if diff := cmp.Diff(b[3:], got, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
+		t.Errorf("forecast of the rest of the B cycle (-want +got):\n%s", diff)
 	}
 }
 
@@ -188,13 +185,13 @@ func TestFitErrors(t *testing.T) {
 		message string
 	}{
 		{name: "naive empty", model: Naive{}, y: nil, target: ErrTooShort, message: "naive: series too short: have 0 points, need at least 1"},
-		{name: "seasonal naive short", model: SeasonalNaive{Period: 24}, y: make([]float64, 10), target: ErrTooShort, message: "have 10 points, need at least 24"},
-		{name: "seasonal naive no period", model: SeasonalNaive{}, y: make([]float64, 10), target: ErrNotApplicable, message: "period 0"},
-		{name: "ratio short", model: SeasonalRatio{Period: 24}, y: make([]float64, 24), target: ErrTooShort, message: "need at least 25"},
-		{name: "analog short", model: SeasonalAnalog{Period: 10}, y: make([]float64, 20), target: ErrTooShort, message: "need at least 26"},
+		{name: "seasonal naive short", model: SeasonalNaive{Period: 24}, y: make([]float64, 10), target: ErrTooShort, message: "seasonal-naive: series too short: have 10 points, need at least 24"},
+		{name: "seasonal naive no period", model: SeasonalNaive{}, y: make([]float64, 10), target: ErrNotApplicable, message: "seasonal-naive: model not applicable: period 0, want >= 1"},
+		{name: "ratio short", model: SeasonalRatio{Period: 24}, y: make([]float64, 24), target: ErrTooShort, message: "seasonal-ratio: series too short: have 24 points, need at least 25"},
+		{name: "analog short", model: SeasonalAnalog{Period: 10}, y: make([]float64, 20), target: ErrTooShort, message: "seasonal-analog: series too short: have 20 points, need at least 26"},
 		{name: "holt-winters short", model: HoltWinters{Seasonality: Additive, Period: 48}, y: make([]float64, 50), target: ErrTooShort, message: "holt-winters-additive: series too short: have 50 points, need at least 60"},
-		{name: "holt-winters period 1", model: HoltWinters{Seasonality: Additive, Period: 1}, y: make([]float64, 50), target: ErrNotApplicable, message: "period 1"},
-		{name: "multiplicative with a zero", model: HoltWinters{Seasonality: Multiplicative, Period: 2}, y: []float64{1, 2, 1, 2, 0, 2, 1, 2}, target: ErrNotApplicable, message: "needs positive values, found 0"},
+		{name: "holt-winters period 1", model: HoltWinters{Seasonality: Additive, Period: 1}, y: make([]float64, 50), target: ErrNotApplicable, message: "holt-winters-additive: model not applicable: period 1, want >= 2"},
+		{name: "multiplicative with a zero", model: HoltWinters{Seasonality: Multiplicative, Period: 2}, y: []float64{1, 2, 1, 2, 0, 2, 1, 2}, target: ErrNotApplicable, message: "holt-winters-multiplicative: model not applicable: multiplicative seasonality needs positive values, found 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,8 +199,8 @@ func TestFitErrors(t *testing.T) {
 			if !errors.Is(err, tc.target) {
 				t.Fatalf("error %v, want it to wrap %v", err, tc.target)
 			}
-			if !strings.Contains(err.Error(), tc.message) {
-				t.Errorf("error %q, want it to contain %q", err, tc.message)
+			if diff := cmp.Diff(tc.message, err.Error()); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -240,10 +237,9 @@ func TestIncrementalUpdateMatchesRefit(t *testing.T) {
 			a, b := make([]float64, 30), make([]float64, 30)
 			inc.Forecast(a)
 			full.Forecast(b)
-			for k := range a {
-				if math.Abs(a[k]-b[k]) > 1e-9*math.Max(1, math.Abs(b[k])) {
-					t.Errorf("%d steps ahead: incremental %v, refit %v", k+1, a[k], b[k])
-				}
+			// Within 1e-9, relative above 1; a NaN differs from everything.
+			if diff := cmp.Diff(b, a, cmpopts.EquateApprox(1e-9, 1e-9)); diff != "" {
+				t.Errorf("forecast, steps ahead from 1 (-refit +incremental):\n%s", diff)
 			}
 		})
 	}

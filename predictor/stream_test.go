@@ -2,11 +2,22 @@ package predictor
 
 import (
 	"math"
-	"slices"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
+
+// lastStep is what Stream.LastStep reports.
+type lastStep struct {
+	Start time.Time
+	Value float64
+}
+
+func lastStepOf(s *Stream) lastStep {
+	start, v := s.LastStep()
+	return lastStep{start, v}
+}
 
 func TestStreamAddStep(t *testing.T) {
 	step := 10 * time.Minute
@@ -27,35 +38,42 @@ func TestStreamAddStep(t *testing.T) {
 	if got := s.Tracker().Len(); got != 5 {
 		t.Fatalf("tracker has %d points, want 5 (two filled)", got)
 	}
-	if start, v := s.LastStep(); !start.Equal(at(4)) || v != 50 {
-		t.Errorf("last step %v = %v, want %v = 50", start, v, at(4))
+	if diff := cmp.Diff(lastStep{at(4), 50}, lastStepOf(s)); diff != "" {
+		t.Errorf("last step (-want +got):\n%s", diff)
 	}
 	f, err := s.Forecast(2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !f.Start.Equal(at(5)) || f.Step != step {
-		t.Errorf("forecast starts %v every %v, want %v every %v", f.Start, f.Step, at(5), step)
+	type grid struct {
+		Start time.Time
+		Step  time.Duration
+	}
+	if diff := cmp.Diff(grid{at(5), step}, grid{f.Start, f.Step}); diff != "" {
+		t.Errorf("forecast times (-want +got):\n%s", diff)
 	}
 	// A start off the grid counts for the nearest step.
 	if err := s.AddStep(at(5).Add(time.Minute), 60); err != nil {
 		t.Fatal(err)
 	}
-	if start, _ := s.LastStep(); !start.Equal(at(5)) {
-		t.Errorf("off-grid step placed at %v, want %v", start, at(5))
+	if diff := cmp.Diff(lastStep{at(5), 60}, lastStepOf(s)); diff != "" {
+		t.Errorf("off-grid step (-want +got):\n%s", diff)
 	}
-	if err := s.AddStep(at(5), 1); err == nil || !strings.Contains(err.Error(), "not after the last step") {
-		t.Errorf("repeated step: got %v, want an error", err)
+	err = s.AddStep(at(5), 1)
+	if diff := cmp.Diff("step at 2026-03-01T12:50:00Z: not after the last step at 2026-03-01T12:50:00Z", errText(err)); diff != "" {
+		t.Errorf("repeated step: error (-want +got):\n%s", diff)
 	}
-	if err := s.AddStep(at(6), math.NaN()); err == nil || !strings.Contains(err.Error(), "value NaN") {
-		t.Errorf("NaN step: got %v, want an error", err)
+	err = s.AddStep(at(6), math.NaN())
+	if diff := cmp.Diff("step at 2026-03-01T13:00:00Z: value NaN: want a finite number", errText(err)); diff != "" {
+		t.Errorf("NaN step: error (-want +got):\n%s", diff)
 	}
 	// Three missing steps are more than MaxGap: a fresh start.
 	if err := s.AddStep(at(10), 5); err != nil {
 		t.Fatal(err)
 	}
-	if s.Restarts() != 1 || s.Tracker().Len() != 1 {
-		t.Errorf("after a long gap: %d restarts and %d points, want 1 and 1", s.Restarts(), s.Tracker().Len())
+	type restarted struct{ Restarts, Points int }
+	if diff := cmp.Diff(restarted{1, 1}, restarted{s.Restarts(), s.Tracker().Len()}); diff != "" {
+		t.Errorf("after a long gap (-want +got):\n%s", diff)
 	}
 }
 
@@ -84,11 +102,13 @@ func TestStreamObserve(t *testing.T) {
 			t.Fatalf("after sample %d: %d points, want %d", i, got, want)
 		}
 	}
-	if start, v := s.LastStep(); !start.Equal(base) || v != 4 {
-		t.Errorf("first minute: %v = %v, want %v = 4 (the mean)", start, v, base)
+	// The first minute's value is the mean of its samples.
+	if diff := cmp.Diff(lastStep{base, 4}, lastStepOf(s)); diff != "" {
+		t.Errorf("first minute (-want +got):\n%s", diff)
 	}
-	if err := s.Observe(base.Add(30*time.Second), 1); err == nil || !strings.Contains(err.Error(), "before the step being sampled") {
-		t.Errorf("late sample: got %v, want an error", err)
+	err = s.Observe(base.Add(30*time.Second), 1)
+	if diff := cmp.Diff("sample at 2026-03-01T12:00:30Z: before the step being sampled (2026-03-01T12:01:00Z)", errText(err)); diff != "" {
+		t.Errorf("late sample: error (-want +got):\n%s", diff)
 	}
 }
 
@@ -125,16 +145,22 @@ func TestStreamFloorLeadsTheStep(t *testing.T) {
 	// Now the last step is n+3 (low) and n+4 is high.
 	opts := FloorOptions{LookAhead: 15 * time.Second, StartupDelay: 5 * time.Minute, TargetPerReplica: 1000}
 	rise := at(n + 4)
+	type floor struct {
+		Replicas int32
+		OK       bool
+		Reason   string
+	}
 	tests := []struct {
 		name string
 		now  time.Time
-		ok   bool
-		want []int32
+		want floor
 	}{
 		// The current (low) step is known: the reactive path has it; the
 		// next step starts after the window, so no floor.
-		{name: "well before the rise: no floor", now: rise.Add(-20 * time.Minute)},
-		{name: "within start-up of the rise: the high level", now: rise.Add(-5 * time.Minute), ok: true, want: []int32{5, 6}},
+		{name: "well before the rise: no floor", now: rise.Add(-20 * time.Minute), want: floor{Reason: "no forecast step starts within the window"}},
+		// The upper bound of the high level (exactly 5000 on this noiseless
+		// wave) over 1000 per replica.
+		{name: "within start-up of the rise: the high level", now: rise.Add(-5 * time.Minute), want: floor{Replicas: 5, OK: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -142,26 +168,26 @@ func TestStreamFloorLeadsTheStep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.OK != tc.ok || (tc.ok && !slices.Contains(tc.want, res.Replicas)) {
-				t.Errorf("floor %d (ok %v, %q, peak %.0f), want ok %v and one of %v", res.Replicas, res.OK, res.Reason, res.Peak, tc.ok, tc.want)
+			if diff := cmp.Diff(tc.want, floor{res.Replicas, res.OK, res.Reason}); diff != "" {
+				t.Errorf("floor, peak %.0f (-want +got):\n%s", res.Peak, diff)
 			}
 		})
 	}
 	// The window cannot be longer than the tracker forecasts.
 	res, err := s.Floor(rise.Add(-20*time.Minute), FloorOptions{LookAhead: 3 * time.Hour, TargetPerReplica: 1000})
-	if err != nil || res.OK || !strings.Contains(res.Reason, "the tracker forecasts 2") {
-		t.Errorf("too long a window: got %+v, %v; want no floor and a reason", res, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(floor{Reason: "the window needs 6 steps, the tracker forecasts 2"}, floor{res.Replicas, res.OK, res.Reason}); diff != "" {
+		t.Errorf("too long a window (-want +got):\n%s", diff)
 	}
 }
 
 func TestStreamOptionsValidate(t *testing.T) {
 	_, err := NewStream(StreamOptions{MaxGap: -1, Tracker: TrackerOptions{Coverage: 3}})
-	if err == nil {
-		t.Fatal("got no error")
-	}
-	for _, want := range []string{"step 0s", "maxGap -1", "coverage 3"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not mention %q", err, want)
-		}
+	// Every problem at once.
+	want := "stream options: step 0s: want a positive duration\nmaxGap -1: want >= 0\ncoverage 3: want 0 < coverage < 1"
+	if diff := cmp.Diff(want, errText(err)); diff != "" {
+		t.Errorf("error (-want +got):\n%s", diff)
 	}
 }
