@@ -65,7 +65,7 @@ type dialParams struct {
 
 func (s *amqpSource) params() (dialParams, error) {
 	md := s.md
-	raw, err := md.Host.Value()
+	raw, err := secretValue(md.Host, "host")
 	if err != nil {
 		return dialParams{}, err
 	}
@@ -80,10 +80,10 @@ func (s *amqpSource) params() (dialParams, error) {
 	}
 	user, pass := uri.Username, uri.Password
 	if md.Username.IsSet() {
-		if user, err = md.Username.Value(); err != nil {
+		if user, err = secretValue(md.Username, "username"); err != nil {
 			return dialParams{}, err
 		}
-		if pass, err = md.Password.Value(); err != nil {
+		if pass, err = secretValue(md.Password, "password"); err != nil {
 			return dialParams{}, err
 		}
 	}

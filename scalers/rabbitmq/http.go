@@ -12,12 +12,10 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
@@ -60,27 +58,49 @@ func newHTTPSource(md *Metadata) (*httpSource, error) {
 	}
 	s := &httpSource{md: md, transport: tr, client: &http.Client{Transport: tr, Timeout: timeout}}
 	if md.oauth {
-		secret, err := md.ClientSecret.Value()
+		rt, err := oauthTransport(md, tr)
 		if err != nil {
-			return nil, scalers.Invalid(md.ClientSecret.ReadError("clientSecret", err))
+			return nil, err
 		}
-		cc := clientcredentials.Config{
-			ClientID:       md.ClientID,
-			ClientSecret:   secret,
-			TokenURL:       md.OAuthTokenURI,
-			Scopes:         md.Scopes,
-			EndpointParams: md.endpointParams,
-		}
-		// The token endpoint is called through the same transport and
-		// timeout; the token is cached and refreshed by oauth2.
-		base := &http.Client{Transport: tr, Timeout: timeout}
-		tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, base)
-		s.client = &http.Client{
-			Transport: &oauth2.Transport{Source: cc.TokenSource(tokenCtx), Base: tr},
-			Timeout:   timeout,
-		}
+		s.client = &http.Client{Transport: rt, Timeout: timeout}
 	}
 	return s, nil
+}
+
+// oauthTransport sends management API requests with an OAuth2 access
+// token (client credentials grant) through the shared scalers.HTTPSource.
+// The token endpoint is called through tr, so the TLS settings apply, and
+// within the request's timeout. The token is cached until it is due for
+// renewal or the API refuses it (401: the request is sent once more with a
+// new token). clientSecret is read at every token request, so a rotated
+// clientSecretFile takes effect at the next one. The token goes to the
+// host of the host URL as it was when the scaler was built, and nowhere
+// else (not to a redirect's target).
+func oauthTransport(md *Metadata, tr http.RoundTripper) (http.RoundTripper, error) {
+	raw, err := md.Host.Value()
+	if err != nil {
+		return nil, scalers.Invalid(md.Host.ReadError("host", err))
+	}
+	auth := &scalers.HTTPAuth{
+		Modes: []string{scalers.AuthModeOAuth},
+		OAuth: scalers.OAuth{
+			TokenURI:       md.OAuthTokenURI,
+			ClientID:       md.ClientID,
+			ClientSecret:   md.ClientSecret,
+			Scopes:         md.Scopes,
+			EndpointParams: md.EndpointParams,
+		},
+	}
+	// ParseMetadata has checked these keys; Validate also parses
+	// endpointParams for the token requests.
+	if err := auth.Validate(); err != nil {
+		return nil, err
+	}
+	src, err := scalers.NewHTTPSource(scalers.HTTPSourceOptions{URL: strings.TrimSpace(raw), Auth: auth, Transport: tr})
+	if err != nil {
+		return nil, err
+	}
+	return src.Transport, nil
 }
 
 func (s *httpSource) close() error {
@@ -100,7 +120,7 @@ type apiEndpoint struct {
 // may have changed since the last call) and the credentials to send.
 func (s *httpSource) endpoint() (apiEndpoint, error) {
 	md := s.md
-	raw, err := md.Host.Value()
+	raw, err := secretValue(md.Host, "host")
 	if err != nil {
 		return apiEndpoint{}, err
 	}
@@ -115,10 +135,10 @@ func (s *httpSource) endpoint() (apiEndpoint, error) {
 		ep.hasAuth = true
 	}
 	if md.Username.IsSet() {
-		if ep.user, err = md.Username.Value(); err != nil {
+		if ep.user, err = secretValue(md.Username, "username"); err != nil {
 			return apiEndpoint{}, err
 		}
-		if ep.pass, err = md.Password.Value(); err != nil {
+		if ep.pass, err = secretValue(md.Password, "password"); err != nil {
 			return apiEndpoint{}, err
 		}
 		ep.hasAuth = true
@@ -290,9 +310,23 @@ func jsonErr(err error) error {
 	switch {
 	case errors.As(err, &se):
 		return fmt.Errorf("invalid JSON at byte %d", se.Offset)
+	case errors.As(err, &te) && te.Field == "":
+		return fmt.Errorf("got JSON %s, want %s", te.Value, jsonKind(te.Type))
 	case errors.As(err, &te):
-		return fmt.Errorf("field %q: got JSON %s, want %s", te.Field, te.Value, te.Type)
+		return fmt.Errorf("field %q: got JSON %s, want %s", te.Field, te.Value, jsonKind(te.Type))
 	default:
 		return errors.New("invalid JSON")
 	}
+}
+
+// jsonKind names what JSON a Go type is decoded from: "an object", not the
+// text of an unexported struct type.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return t.String()
 }

@@ -11,9 +11,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
@@ -23,6 +26,7 @@ const fullQueueAnswer = `{"consumer_details":[],"arguments":{},"auto_delete":fal
 "messages":4,"messages_details":{"rate":0.0},"messages_ready":3,"messages_unacknowledged":1,"name":"q1","node":"rabbit@localhost","state":"running","type":"classic","vhost":"/"}`
 
 func TestParseQueue(t *testing.T) {
+	const prefix = "rabbitmq management API: "
 	tests := []struct {
 		name    string
 		body    string
@@ -34,33 +38,37 @@ func TestParseQueue(t *testing.T) {
 			want: QueueStats{Messages: 3, Ready: 3}},
 		{name: "no message_stats yet", body: `{"messages":0,"messages_ready":0,"name":"q"}`, want: QueueStats{}},
 		{name: "statistics not collected yet", body: `{"arguments":{},"name":"q1","type":"classic","vhost":"/"}`,
-			wantErr: `queue "q1" has no message counts yet`},
-		{name: "not JSON", body: `<html>gateway</html>`, wantErr: "malformed queue answer: invalid JSON at byte 1"},
-		{name: "wrong type", body: `{"messages":"many","messages_ready":1}`, wantErr: `field "messages": got JSON string, want int64`},
-		{name: "fraction", body: `{"messages":1.5,"messages_ready":1}`, wantErr: `field "messages": got JSON number 1.5, want int64`},
-		{name: "empty", body: ``, wantErr: "malformed queue answer"},
-		{name: "null", body: `null`, wantErr: "has no message counts yet"},
+			wantErr: prefix + `queue "q1" has no message counts yet (statistics not collected): no data`},
+		{name: "not JSON", body: `<html>gateway</html>`, wantErr: prefix + "malformed queue answer: invalid JSON at byte 1: no data"},
+		{name: "wrong type", body: `{"messages":"many","messages_ready":1}`, wantErr: prefix + `malformed queue answer: field "messages": got JSON string, want int64: no data`},
+		{name: "fraction", body: `{"messages":1.5,"messages_ready":1}`, wantErr: prefix + `malformed queue answer: field "messages": got JSON number 1.5, want int64: no data`},
+		{name: "object where a number goes", body: `{"messages":1,"messages_ready":1,"message_stats":7}`,
+			wantErr: prefix + `malformed queue answer: field "message_stats": got JSON number, want an object: no data`},
+		{name: "empty", body: ``, wantErr: prefix + "malformed queue answer: invalid JSON at byte 0: no data"},
+		{name: "null", body: `null`, wantErr: prefix + `queue "" has no message counts yet (statistics not collected): no data`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseQueue([]byte(tt.body))
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, scalers.ErrNoData) {
-					t.Fatalf("got error %v, want one containing %q and wrapping ErrNoData", err, tt.wantErr)
+				checkErr(t, err, scalers.ErrNoData)
+				if diff := cmp.Diff(tt.wantErr, err.Error()); diff != "" {
+					t.Errorf("error (-want +got):\n%s", diff)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatalf("got error %q, want none", err)
 			}
-			if got != tt.want {
-				t.Errorf("got %+v, want %+v", got, tt.want)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
 func TestParseQueuePage(t *testing.T) {
+	const prefix = "rabbitmq management API: "
 	tests := []struct {
 		name    string
 		body    string
@@ -72,26 +80,28 @@ func TestParseQueuePage(t *testing.T) {
 			want: []QueueStats{{Messages: 4, Ready: 3, PublishRate: 2, DeliverGetRate: 1}, {Messages: 1, Ready: 1}}},
 		{name: "no match", body: `{"items":[],"page":1,"page_count":0}`, want: []QueueStats{}},
 		{name: "queue without statistics counts as empty", body: `{"items":[{"name":"new"}],"page_count":1}`, want: []QueueStats{{}}},
-		{name: "more than one page", body: `{"items":[], "filtered_count": 250, "page": 1, "page_count": 3}`, wantErr: "more queues than one page holds (3 pages): raise pageSize"},
+		{name: "more than one page", body: `{"items":[], "filtered_count": 250, "page": 1, "page_count": 3}`,
+			wantErr: prefix + "the expression matches more queues than one page holds (3 pages): raise pageSize: no data"},
 		{name: "one page", body: `{"items":[], "filtered_count": 250, "page": 1, "page_count": 1}`, want: []QueueStats{}},
 		{name: "an object, not a page", body: fullQueueAnswer, want: []QueueStats{}},
-		{name: "a list", body: `[{"messages":1}]`, wantErr: "malformed queue list answer"},
-		{name: "truncated", body: `{"items":[{"messages":1`, wantErr: "malformed queue list answer"},
+		{name: "a list", body: `[{"messages":1}]`, wantErr: prefix + "malformed queue list answer: got JSON array, want an object: no data"},
+		{name: "truncated", body: `{"items":[{"messages":1`, wantErr: prefix + "malformed queue list answer: invalid JSON at byte 23: no data"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseQueuePage([]byte(tt.body))
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, scalers.ErrNoData) {
-					t.Fatalf("got error %v, want one containing %q and wrapping ErrNoData", err, tt.wantErr)
+				checkErr(t, err, scalers.ErrNoData)
+				if diff := cmp.Diff(tt.wantErr, err.Error()); diff != "" {
+					t.Errorf("error (-want +got):\n%s", diff)
 				}
 				return
 			}
 			if err != nil {
 				t.Fatalf("got error %q, want none", err)
 			}
-			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Errorf("got %+v, want %+v", got, tt.want)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -269,18 +279,19 @@ func TestHTTPAnswers(t *testing.T) {
 		wantMsg string
 	}{
 		{name: "missing queue", status: http.StatusNotFound, body: `{"error":"Object Not Found","reason":"Not Found"}`,
-			want: scalers.ErrNoData, wantMsg: `queue "q" not found in vhost "/"`},
+			want: scalers.ErrNoData, wantMsg: `queue "q" not found in vhost "/": no data`},
 		{name: "missing vhost with regex", status: http.StatusNotFound, body: `{"error":"Object Not Found"}`, md: map[string]string{"useRegex": "true"},
-			want: scalers.ErrNoData, wantMsg: `vhost "/" not found`},
+			want: scalers.ErrNoData, wantMsg: `vhost "/" not found: no data`},
 		{name: "bad credentials", status: http.StatusUnauthorized, body: `{"error":"not_authorised","reason":"Login failed"}`,
-			want: scalers.ErrUnavailable, wantMsg: "authentication failed (401 Unauthorized)"},
+			want: scalers.ErrUnavailable, wantMsg: "rabbitmq management API: authentication failed (401 Unauthorized): check the credentials in host, username/password or OAuth2"},
 		{name: "no management tag", status: http.StatusForbidden, body: `{"error":"not_authorised"}`,
-			want: scalers.ErrUnavailable, wantMsg: "access refused (403 Forbidden)"},
+			want: scalers.ErrUnavailable, wantMsg: `rabbitmq management API: access refused (403 Forbidden): the user needs the management (or monitoring) tag and access to vhost "/"`},
 		{name: "server error echoing the password", status: http.StatusInternalServerError, body: "boom " + pw,
-			want: scalers.ErrUnavailable, wantMsg: `unexpected answer 500 Internal Server Error: "boom [redacted]"`},
-		{name: "not JSON", status: http.StatusOK, body: "<html>proxy login</html>", want: scalers.ErrNoData, wantMsg: "malformed queue answer"},
+			want: scalers.ErrUnavailable, wantMsg: `rabbitmq management API: unexpected answer 500 Internal Server Error: "boom [redacted]"`},
+		{name: "not JSON", status: http.StatusOK, body: "<html>proxy login</html>",
+			want: scalers.ErrNoData, wantMsg: "rabbitmq management API: malformed queue answer: invalid JSON at byte 1: no data"},
 		{name: "too large", status: http.StatusOK, body: `{"messages":1,"x":"` + strings.Repeat("a", maxBodyBytes) + `"}`,
-			want: scalers.ErrUnavailable, wantMsg: "answer larger than 16 MiB"},
+			want: scalers.ErrUnavailable, wantMsg: "rabbitmq management API: answer larger than 16 MiB (lower pageSize or narrow the queueName expression)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -292,8 +303,8 @@ func TestHTTPAnswers(t *testing.T) {
 			s := newScaler(t, md)
 			_, _, err := metric(t, s)
 			checkErr(t, err, tt.want, pw)
-			if err != nil && !strings.Contains(err.Error(), tt.wantMsg) {
-				t.Errorf("got error %q, want it to contain %q", err, tt.wantMsg)
+			if diff := cmp.Diff(tt.wantMsg, err.Error()); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -359,6 +370,22 @@ func TestHTTPTLS(t *testing.T) {
 	}
 }
 
+// clientCredentials reads a client credentials token request: the client
+// ID and secret from the Authorization header or the form (either is
+// allowed, RFC 6749 section 2.3.1). It answers a request that is not one
+// with 400 and returns false.
+func clientCredentials(w http.ResponseWriter, r *http.Request) (id, secret string, ok bool) {
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "client_credentials" {
+		http.Error(w, "not a client credentials request", http.StatusBadRequest)
+		return "", "", false
+	}
+	id, secret, ok = r.BasicAuth()
+	if !ok {
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	}
+	return id, secret, true
+}
+
 // oauthServer is a client-credentials token endpoint.
 func oauthServer(tb testing.TB, clientID, clientSecret, token string) (*httptest.Server, *int) {
 	tb.Helper()
@@ -368,15 +395,11 @@ func oauthServer(tb testing.TB, clientID, clientSecret, token string) (*httptest
 		mu.Lock()
 		*calls++
 		mu.Unlock()
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+		id, secret, ok := clientCredentials(w, r)
+		if !ok {
 			return
 		}
-		id, secret, ok := r.BasicAuth()
-		if !ok {
-			id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
-		}
-		if r.PostForm.Get("grant_type") != "client_credentials" || id != clientID || secret != clientSecret {
+		if id != clientID || secret != clientSecret {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = w.Write([]byte(`{"error":"invalid_client"}`))
@@ -425,6 +448,126 @@ func TestHTTPOAuth2(t *testing.T) {
 	bad := newScaler(t, with(md, "clientSecret", "wrong-client-secret"))
 	_, _, err := metric(t, bad)
 	checkErr(t, err, scalers.ErrUnavailable, "wrong-client-secret")
+}
+
+// rotatingTokens is a client credentials token endpoint whose accepted
+// client secret a test rotates, and a management API stand-in that accepts
+// only the token issued last (a rotation revokes the tokens before it).
+// Tokens come without expires_in: the scaler keeps one until the API
+// refuses it, so when a token request happens is up to the test.
+type rotatingTokens struct {
+	tokens, api *httptest.Server
+
+	mu     sync.Mutex
+	secret string   // the client secret the endpoint accepts
+	seen   []string // the client secret of every token request
+	issued int      // tokens issued; the last one is "tok-<issued>"
+}
+
+func newRotatingTokens(tb testing.TB, secret string) *rotatingTokens {
+	tb.Helper()
+	rt := &rotatingTokens{secret: secret}
+	rt.tokens = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, secret, ok := clientCredentials(w, r)
+		if !ok {
+			return
+		}
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		rt.seen = append(rt.seen, secret)
+		w.Header().Set("Content-Type", "application/json")
+		if id != "scaler" || secret != rt.secret {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"invalid_client"}`))
+			return
+		}
+		rt.issued++
+		_, _ = fmt.Fprintf(w, `{"access_token":"tok-%d","token_type":"Bearer"}`, rt.issued)
+	}))
+	tb.Cleanup(rt.tokens.Close)
+	rt.api = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt.mu.Lock()
+		latest := fmt.Sprintf("Bearer tok-%d", rt.issued)
+		rt.mu.Unlock()
+		if r.Header.Get("Authorization") != latest {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write([]byte(`{"messages":3,"messages_ready":3}`))
+	}))
+	tb.Cleanup(rt.api.Close)
+	return rt
+}
+
+// rotate makes the endpoint accept only secret and revokes every token
+// issued so far.
+func (rt *rotatingTokens) rotate(secret string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.secret = secret
+	rt.issued++ // "tok-<issued>" was never handed out
+}
+
+func (rt *rotatingTokens) secrets() []string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return slices.Clone(rt.seen)
+}
+
+// writeSecretFile replaces the file at path as Kubernetes updates a
+// mounted Secret: a new file renamed over the old one.
+func writeSecretFile(tb testing.TB, path, content string) {
+	tb.Helper()
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// TestHTTPOAuth2SecretRotation: clientSecretFile is read at every token
+// request, so a rotated Secret takes effect at the next one; here the API
+// refuses the old token, and the call that sees the refusal gets a new
+// token with the new secret. A secret file gone at that moment is an
+// unavailable source that names the file.
+func TestHTTPOAuth2SecretRotation(t *testing.T) {
+	rt := newRotatingTokens(t, "first-secret-111")
+	path := filepath.Join(t.TempDir(), "client-secret")
+	writeSecretFile(t, path, "first-secret-111\n")
+	s := newScaler(t, map[string]string{"host": rt.api.URL, "queueName": "q", "oauthTokenURI": rt.tokens.URL, "clientID": "scaler", "clientSecretFile": path})
+
+	for range 2 {
+		if v, _, err := metric(t, s); err != nil || v != 3 {
+			t.Fatalf("before the rotation: got %v, %v; want 3, no error", v, err)
+		}
+	}
+	if diff := cmp.Diff([]string{"first-secret-111"}, rt.secrets()); diff != "" {
+		t.Fatalf("token requests before the rotation, client secrets (-want +got):\n%s", diff)
+	}
+
+	writeSecretFile(t, path, "second-secret-2222\n")
+	rt.rotate("second-secret-2222")
+	if v, _, err := metric(t, s); err != nil || v != 3 {
+		t.Fatalf("after the rotation: got %v, %v; want 3, no error", v, err)
+	}
+	if diff := cmp.Diff([]string{"first-secret-111", "second-secret-2222"}, rt.secrets()); diff != "" {
+		t.Errorf("token requests after the rotation, client secrets (-want +got):\n%s", diff)
+	}
+
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	rt.rotate("third-secret-33333")
+	_, _, err := metric(t, s)
+	checkErr(t, err, scalers.ErrUnavailable, "first-secret-111", "second-secret-2222", "third-secret-33333")
+	// The host URL is a secret (it may hold a password): redacted.
+	want := fmt.Sprintf(`rabbitmq management API: Get "[redacted]/api/queues/%%2F/q?columns=%s": clientSecretFile %q: cannot read: no such file or directory`,
+		queueColumns, path)
+	if diff := cmp.Diff(want, err.Error()); diff != "" {
+		t.Errorf("error (-want +got):\n%s", diff)
+	}
 }
 
 func TestMetricSpecs(t *testing.T) {
@@ -483,8 +626,9 @@ func TestHostFileRemoved(t *testing.T) {
 	}
 	_, _, err := metric(t, s)
 	checkErr(t, err, scalers.ErrUnavailable, "pw-in-file")
-	if err != nil && !strings.Contains(err.Error(), path) {
-		t.Errorf("got %q, want it to name %s", err, path)
+	want := fmt.Sprintf(`rabbitmq: read credentials: hostFile %q: cannot read: no such file or directory`, path)
+	if diff := cmp.Diff(want, err.Error()); diff != "" {
+		t.Errorf("error (-want +got):\n%s", diff)
 	}
 }
 

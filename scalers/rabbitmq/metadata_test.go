@@ -2,12 +2,15 @@ package rabbitmq
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
@@ -233,9 +236,12 @@ func TestParseMetadataHostFile(t *testing.T) {
 	if md.ResolvedProtocol() != ProtocolHTTP {
 		t.Errorf("got protocol %q, want http", md.ResolvedProtocol())
 	}
-	_, err = ParseMetadata(map[string]string{"queueName": "q", "hostFile": filepath.Join(dir, "missing")})
-	if err == nil || !strings.Contains(err.Error(), "hostFile") {
-		t.Errorf("got error %v, want one naming hostFile", err)
+	missing := filepath.Join(dir, "missing")
+	_, err = ParseMetadata(map[string]string{"queueName": "q", "hostFile": missing})
+	checkErr(t, err, scalers.ErrInvalidConfig)
+	want := fmt.Sprintf(`invalid metadata: hostFile %q: cannot read: no such file or directory`, missing)
+	if diff := cmp.Diff(want, err.Error()); diff != "" {
+		t.Errorf("error (-want +got):\n%s", diff)
 	}
 }
 
