@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func goldenDir(tb testing.TB) string {
@@ -41,10 +44,9 @@ func TestDecideGolden(t *testing.T) {
 					if code != 2 {
 						t.Fatalf("exit code: got %d, want 2 (stderr %q)", code, stderr.String())
 					}
-					for _, line := range strings.Split(strings.TrimSpace(string(wantErr)), "\n") {
-						if !strings.Contains(stderr.String(), line) {
-							t.Errorf("stderr %q does not mention %q", stderr.String(), line)
-						}
+					// The file holds the whole message and its final newline.
+					if diff := cmp.Diff("error: "+string(wantErr), stderr.String()); diff != "" {
+						t.Errorf("stderr (-want +got):\n%s", diff)
 					}
 					continue
 				}
@@ -65,11 +67,15 @@ func TestDecideGolden(t *testing.T) {
 
 func TestDecideMissingFile(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	code := run(t.Context(), []string{"decide", "--file", filepath.Join(t.TempDir(), "nope.json")}, bytes.NewReader(nil), &stdout, &stderr)
+	nope := filepath.Join(t.TempDir(), "nope.json")
+	code := run(t.Context(), []string{"decide", "--file", nope}, bytes.NewReader(nil), &stdout, &stderr)
 	if code != 2 {
 		t.Fatalf("exit code: got %d, want 2", code)
 	}
-	if !strings.Contains(stderr.String(), "--file") {
-		t.Errorf("stderr %q does not name --file", stderr.String())
+	// The operating system's own words for the missing file.
+	_, openErr := os.Open(nope)
+	want := fmt.Sprintf("error: --file %q: %v\n", nope, openErr)
+	if diff := cmp.Diff(want, stderr.String()); diff != "" {
+		t.Errorf("stderr (-want +got):\n%s", diff)
 	}
 }

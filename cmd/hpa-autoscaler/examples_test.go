@@ -53,10 +53,12 @@ func TestKEDAExamples(t *testing.T) {
 			if so.Kind != "ScaledObject" || len(so.Spec.Triggers) == 0 {
 				t.Fatalf("kind %q with %d triggers, want a ScaledObject with triggers", so.Kind, len(so.Spec.Triggers))
 			}
+			external := 0
 			for _, tr := range so.Spec.Triggers {
 				if tr.Type != "external" && tr.Type != "external-push" {
 					continue
 				}
+				external++
 				md := map[string]string{}
 				dir := t.TempDir()
 				for k, v := range tr.Metadata {
@@ -100,6 +102,9 @@ func TestKEDAExamples(t *testing.T) {
 					}
 					_ = s.Close()
 				}
+			}
+			if external == 0 {
+				t.Errorf("no external or external-push trigger among %d: nothing of ours to build", len(so.Spec.Triggers))
 			}
 		})
 	}

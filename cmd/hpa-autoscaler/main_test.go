@@ -4,25 +4,30 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestExitCodes(t *testing.T) {
 	tests := []struct {
-		name    string
-		args    []string
-		env     map[string]string
-		code    int
-		wantOut string
-		wantErr string
+		name string
+		args []string
+		env  map[string]string
+		code int
+		// wantOut and wantErr are the whole of stdout and stderr, except
+		// that a help text is only checked for outContains.
+		wantOut     string
+		outContains string
+		wantErr     string
 	}{
-		{name: "version", args: []string{"version"}, code: 0, wantOut: "hpa-autoscaler "},
-		{name: "no command shows help", args: nil, code: 0, wantOut: "Available Commands"},
-		{name: "unknown command", args: []string{"nope"}, code: 2, wantErr: `unknown command "nope"`},
-		{name: "extra argument", args: []string{"version", "x"}, code: 2, wantErr: `unknown command "x"`},
-		{name: "unknown flag", args: []string{"version", "--nope"}, code: 2, wantErr: "unknown flag: --nope"},
-		{name: "bad log format", args: []string{"--log-format", "xml", "version"}, code: 2, wantErr: `--log-format "xml"`},
-		{name: "bad log level", args: []string{"--log-level", "loud", "version"}, code: 2, wantErr: `--log-level "loud"`},
-		{name: "bad env value", args: []string{"version"}, env: map[string]string{"HPA_LOG_FORMAT": "xml"}, code: 2, wantErr: `--log-format "xml"`},
+		{name: "version", args: []string{"version"}, code: 0, wantOut: "hpa-autoscaler " + version + "\n"},
+		{name: "no command shows help", args: nil, code: 0, outContains: "Available Commands"},
+		{name: "unknown command", args: []string{"nope"}, code: 2, wantErr: "error: unknown command \"nope\" for \"hpa-autoscaler\"\n"},
+		{name: "extra argument", args: []string{"version", "x"}, code: 2, wantErr: "error: unknown command \"x\" for \"hpa-autoscaler version\"\n"},
+		{name: "unknown flag", args: []string{"version", "--nope"}, code: 2, wantErr: "error: unknown flag: --nope\n"},
+		{name: "bad log format", args: []string{"--log-format", "xml", "version"}, code: 2, wantErr: "error: --log-format \"xml\": expected json or text\n"},
+		{name: "bad log level", args: []string{"--log-level", "loud", "version"}, code: 2, wantErr: "error: --log-level \"loud\": expected debug, info, warn or error\n"},
+		{name: "bad env value", args: []string{"version"}, env: map[string]string{"HPA_LOG_FORMAT": "xml"}, code: 2, wantErr: "error: --log-format \"xml\": expected json or text\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -34,11 +39,15 @@ func TestExitCodes(t *testing.T) {
 			if code != tc.code {
 				t.Fatalf("exit code %d, want %d (stderr %q)", code, tc.code, errb.String())
 			}
-			if !strings.Contains(out.String(), tc.wantOut) {
-				t.Errorf("stdout %q, want it to contain %q", out.String(), tc.wantOut)
+			if tc.outContains != "" {
+				if !strings.Contains(out.String(), tc.outContains) {
+					t.Errorf("stdout %q, want it to contain %q", out.String(), tc.outContains)
+				}
+			} else if diff := cmp.Diff(tc.wantOut, out.String()); diff != "" {
+				t.Errorf("stdout (-want +got):\n%s", diff)
 			}
-			if !strings.Contains(errb.String(), tc.wantErr) {
-				t.Errorf("stderr %q, want it to contain %q", errb.String(), tc.wantErr)
+			if diff := cmp.Diff(tc.wantErr, errb.String()); diff != "" {
+				t.Errorf("stderr (-want +got):\n%s", diff)
 			}
 		})
 	}
