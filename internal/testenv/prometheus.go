@@ -3,7 +3,7 @@ package testenv
 import (
 	"bytes"
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -96,8 +96,9 @@ func StartPrometheus(tb testing.TB, opts PrometheusOptions) *Prometheus {
 	return p
 }
 
-// LaunchPrometheus starts a private Prometheus and waits until it is ready.
-// The caller must Close it.
+// LaunchPrometheus starts a private Prometheus and waits until it is ready
+// (/-/ready) and has scraped each of its targets once. The caller must
+// Close it.
 func LaunchPrometheus(opts PrometheusOptions) (*Prometheus, error) {
 	bin, err := findPrometheus()
 	if err != nil {
@@ -184,35 +185,83 @@ func (p *Prometheus) start() error {
 	p.mu.Lock()
 	p.cmd, p.done = cmd, done
 	p.mu.Unlock()
-	if err := p.waitReady(30*time.Second, done); err != nil {
+	if err := p.waitReady(prometheusReadyLimit, done); err != nil {
+		p.kill()
 		return fmt.Errorf("%w\n--- prometheus log (last lines) ---\n%s", err, p.logTail(30))
 	}
 	return nil
 }
 
+// prometheusReadyLimit bounds a start: far above the second or two an
+// idle machine needs (TSDB open, WAL replay, first scrape).
+const prometheusReadyLimit = 2 * time.Minute
+
 func (p *Prometheus) waitReady(limit time.Duration, done <-chan struct{}) error {
-	deadline := time.Now().Add(limit)
-	client := &http.Client{Timeout: time.Second}
-	defer client.CloseIdleConnections()
-	for {
-		select {
-		case <-done:
-			return errors.New("prometheus exited during startup")
-		default:
-		}
-		resp, err := client.Get(p.URL + "/-/ready")
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("prometheus on port %d not ready after %s", p.Port, limit)
-		}
-		time.Sleep(50 * time.Millisecond)
+	what := fmt.Sprintf("prometheus on port %d to be ready", p.Port)
+	if len(p.opts.Targets) > 0 {
+		what = fmt.Sprintf("prometheus on port %d to be ready and to have scraped each of its %d targets", p.Port, len(p.opts.Targets))
 	}
+	return poll(limit, what, done, p.probe)
+}
+
+// probe reports whether the server is ready (/-/ready answers 200) and,
+// when it has targets, has completed a scrape of each since it started (a
+// test's first query then finds the scraped series; whether a target was
+// up is the test's business).
+func (p *Prometheus) probe() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.get(ctx, "/-/ready", nil); err != nil {
+		return err
+	}
+	if len(p.opts.Targets) == 0 {
+		return nil
+	}
+	var targets struct {
+		Data struct {
+			ActiveTargets []struct {
+				ScrapeURL  string    `json:"scrapeUrl"`
+				LastScrape time.Time `json:"lastScrape"`
+			} `json:"activeTargets"`
+		} `json:"data"`
+	}
+	if err := p.get(ctx, "/api/v1/targets?state=active", &targets); err != nil {
+		return err
+	}
+	active := targets.Data.ActiveTargets
+	if len(active) < len(p.opts.Targets) {
+		return fmt.Errorf("%d of %d targets are active", len(active), len(p.opts.Targets))
+	}
+	for _, t := range active {
+		if t.LastScrape.IsZero() {
+			return fmt.Errorf("target %s not scraped yet", t.ScrapeURL)
+		}
+	}
+	return nil
+}
+
+// get sends a GET request to the server and decodes a 200 answer's JSON
+// into out (if not nil).
+func (p *Prometheus) get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+path, nil)
+	if err != nil {
+		return err
+	}
+	// No idle connections: tests that look for leaked goroutines find none.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", path, resp.Status, bytes.TrimSpace(body))
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(body, out)
 }
 
 func (p *Prometheus) kill() {
@@ -230,7 +279,7 @@ func (p *Prometheus) kill() {
 func (p *Prometheus) Stop() { p.kill() }
 
 // Restart starts a stopped server again on the same port with the same
-// data.
+// data, and waits as LaunchPrometheus does.
 func (p *Prometheus) Restart() error {
 	p.kill()
 	return p.start()

@@ -1,98 +1,114 @@
 package testenv
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 )
 
 // promInstant runs an instant query with plain HTTP (this package does not
 // depend on the client library the scalers use) and returns the values of
 // the vector result.
-func promInstant(tb testing.TB, p *Prometheus, query string) []float64 {
-	tb.Helper()
-	resp, err := http.Get(p.URL + "/api/v1/query?query=" + url.QueryEscape(query))
-	if err != nil {
-		tb.Fatalf("query %q: %v", query, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+func promInstant(ctx context.Context, p *Prometheus, query string) ([]float64, error) {
 	var r struct {
-		Status string
+		Status string `json:"status"`
 		Data   struct {
 			Result []struct {
-				Value [2]any
-			}
-		}
+				Value [2]any `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
 	}
-	if err := json.Unmarshal(body, &r); err != nil || r.Status != "success" {
-		tb.Fatalf("query %q: status %s, body %s", query, resp.Status, body)
+	if err := p.get(ctx, "/api/v1/query?query="+url.QueryEscape(query), &r); err != nil {
+		return nil, fmt.Errorf("query %q: %w", query, err)
 	}
-	var out []float64
+	if r.Status != "success" {
+		return nil, fmt.Errorf("query %q: status %q", query, r.Status)
+	}
+	out := []float64{}
 	for _, s := range r.Data.Result {
 		str, _ := s.Value[1].(string)
 		f, err := strconv.ParseFloat(str, 64)
 		if err != nil {
-			tb.Fatalf("query %q: value %v: %v", query, s.Value[1], err)
+			return nil, fmt.Errorf("query %q: value %v: %w", query, s.Value[1], err)
 		}
 		out = append(out, f)
 	}
-	return out
+	return out, nil
 }
 
-func waitFor(tb testing.TB, what string, cond func() bool) {
+// wantQuery waits until query gives want (NaN compares equal to NaN).
+func wantQuery(tb testing.TB, p *Prometheus, query string, want ...float64) {
 	tb.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
+	scalertest.Eventually(tb, time.Minute, fmt.Sprintf("%s to be %v", query, want), func() error {
+		got, err := promInstant(tb.Context(), p, query)
+		if err != nil {
+			return err
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		if diff := cmp.Diff(want, got, cmp.Comparer(sameFloat)); diff != "" {
+			return fmt.Errorf("(-want +got):\n%s", diff)
+		}
+		return nil
+	})
 }
+
+func sameFloat(a, b float64) bool { return a == b || (math.IsNaN(a) && math.IsNaN(b)) }
 
 func TestPrometheusLifecycle(t *testing.T) {
 	target := NewMetricsTarget(t)
 	target.Set(`testenv_gauge{kind="a"}`, 7)
 	p := StartPrometheus(t, PrometheusOptions{Targets: []string{target.Addr()}, RemoteWriteReceiver: true})
 
-	// The scraped gauge shows up, and a change shows up after a scrape.
-	waitFor(t, "scraped gauge = 7", func() bool {
-		v := promInstant(t, p, `testenv_gauge{kind="a"}`)
-		return len(v) == 1 && v[0] == 7
-	})
+	// StartPrometheus waited for a first scrape: the gauge is there.
+	got, err := promInstant(t.Context(), p, `testenv_gauge{kind="a"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]float64{7}, got); diff != "" {
+		t.Errorf("right after the start (-want +got):\n%s", diff)
+	}
+	// A change shows up after a later scrape.
 	target.Set(`testenv_gauge{kind="a"}`, 11)
-	waitFor(t, "scraped gauge = 11", func() bool {
-		v := promInstant(t, p, `testenv_gauge{kind="a"}`)
-		return len(v) == 1 && v[0] == 11
-	})
+	wantQuery(t, p, `testenv_gauge{kind="a"}`, 11)
 
-	// Remote write.
+	// Remote write: the samples are in the head block once it answers.
 	if err := p.RemoteWrite(t.Context(),
 		RemoteSample{Labels: map[string]string{"__name__": "pushed", "x": "1"}, Value: 1.5},
 		RemoteSample{Labels: map[string]string{"__name__": "pushed", "x": "2"}, Value: 2.5},
 	); err != nil {
 		t.Fatalf("remote write: %v", err)
 	}
-	if got := promInstant(t, p, `sum(pushed)`); len(got) != 1 || got[0] != 4 {
-		t.Fatalf("sum(pushed) = %v, want [4]", got)
+	got, err = promInstant(t.Context(), p, `sum(pushed)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]float64{4}, got); diff != "" {
+		t.Errorf("sum(pushed) (-want +got):\n%s", diff)
 	}
 
 	// Stop and Restart keep the port and the data.
 	p.Stop()
-	if _, err := http.Get(p.URL + "/-/ready"); err == nil {
-		t.Fatalf("server still answers after Stop")
+	if err := p.probe(); err == nil {
+		t.Fatalf("server still ready after Stop")
 	}
 	if err := p.Restart(); err != nil {
 		t.Fatalf("restart: %v", err)
 	}
-	if got := promInstant(t, p, `sum(pushed)`); len(got) != 1 || got[0] != 4 {
-		t.Fatalf("after restart sum(pushed) = %v, want [4]", got)
+	got, err = promInstant(t.Context(), p, `sum(pushed)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]float64{4}, got); diff != "" {
+		t.Errorf("sum(pushed) after the restart (-want +got):\n%s", diff)
 	}
 }
 
@@ -108,13 +124,22 @@ func TestMetricsTargetFormat(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	want := "a 1.5\nb{x=\"1\"} 2\n"
-	if string(body) != want {
-		t.Fatalf("got %q, want %q", body, want)
+	if diff := cmp.Diff("a 1.5\nb{x=\"1\"} 2\n", string(body)); diff != "" {
+		t.Errorf("page (-want +got):\n%s", diff)
 	}
-	if got := fmt.Sprint(formatSampleValue(1e300), formatSampleValue(-1/zero())); got != "1e+300-Inf" {
-		t.Fatalf("got %q, want %q", got, "1e+300-Inf")
+	tests := []struct {
+		v    float64
+		want string
+	}{
+		{1e300, "1e+300"},
+		{math.Inf(-1), "-Inf"},
+		{math.Inf(1), "+Inf"},
+		{math.NaN(), "NaN"},
+		{0.25, "0.25"},
+	}
+	for _, tt := range tests {
+		if got := formatSampleValue(tt.v); got != tt.want {
+			t.Errorf("formatSampleValue(%v) = %q, want %q", tt.v, got, tt.want)
+		}
 	}
 }
-
-func zero() float64 { return 0 }

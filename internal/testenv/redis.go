@@ -193,17 +193,19 @@ func StartRedisCluster(tb testing.TB, masters int) *RedisCluster {
 	if err != nil {
 		tb.Fatalf("testenv: redis-cli --cluster create: %v\n%s", err, out)
 	}
-	deadline := time.Now().Add(30 * time.Second)
 	for _, n := range c.Nodes {
-		for {
+		what := fmt.Sprintf("redis cluster node %s to report cluster_state:ok", n.Addr())
+		if err := poll(redisReadyLimit, what, nil, func() error {
 			info, err := n.command("CLUSTER", "INFO")
-			if err == nil && strings.Contains(info, "cluster_state:ok") {
-				break
+			if err != nil {
+				return err
 			}
-			if time.Now().After(deadline) {
-				tb.Fatalf("testenv: redis cluster node %s not ready: %q, %v", n.Addr(), info, err)
+			if state := redisInfoField(info, "cluster_state"); state != "ok" {
+				return fmt.Errorf("cluster_state:%s", state)
 			}
-			time.Sleep(20 * time.Millisecond)
+			return nil
+		}); err != nil {
+			tb.Fatalf("testenv: %v", err)
 		}
 	}
 	return c
@@ -307,27 +309,34 @@ func (r *Redis) start() error {
 		_ = cmd.Wait()
 		close(done)
 	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if r.ping() == nil {
-			r.cmd, r.done = cmd, done
-			return nil
-		}
-		select {
-		case <-done:
-			return fmt.Errorf("exited during start-up: %s", r.logTail())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-done
-			return fmt.Errorf("not answering after 20s: %s", r.logTail())
-		}
+	what := fmt.Sprintf("%s on %s to answer PING", r.what, r.Addr())
+	if err := poll(redisReadyLimit, what, done, r.ping); err != nil {
+		_ = cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("%w\n%s", err, r.logTail())
 	}
+	r.cmd, r.done = cmd, done
+	return nil
 }
 
-// ping reports whether the server answers PING with any reply (a server
-// with a password answers -NOAUTH, which proves it is up as well).
+// redisReadyLimit bounds a start and a cluster's forming: far above the
+// milliseconds an idle machine needs.
+const redisReadyLimit = time.Minute
+
+// redisInfoField returns the value of field in an INFO-style reply
+// ("field:value" lines).
+func redisInfoField(info, field string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// ping reports whether the server answers PING: PONG, or -NOAUTH from a
+// server with a password, which is as real an answer. Any other error
+// reply (-LOADING) means not yet.
 func (r *Redis) ping() error {
 	_, err := r.command("PING")
 	if err != nil && !strings.HasPrefix(err.Error(), "NOAUTH") {

@@ -1,18 +1,27 @@
 package testenv
 
 import (
-	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
+
+// do runs one command and fails the test on an error reply.
+func do(tb testing.TB, r *Redis, args ...string) string {
+	tb.Helper()
+	got, err := r.Do(args...)
+	if err != nil {
+		tb.Fatalf("%v: %v", args, err)
+	}
+	return got
+}
 
 func TestRedisRestartKeepsAddress(t *testing.T) {
 	r := StartRedis(t)
 	addr := r.Addr()
-	if _, err := r.Do("RPUSH", "jobs", "a b", "c"); err != nil {
-		t.Fatalf("RPUSH: %v", err)
-	}
-	if got, err := r.Do("LLEN", "jobs"); err != nil || got != "2" {
-		t.Fatalf("LLEN = %q, %v; want 2", got, err)
+	do(t, r, "RPUSH", "jobs", "a b", "c")
+	if diff := cmp.Diff("2", do(t, r, "LLEN", "jobs")); diff != "" {
+		t.Fatalf("LLEN (-want +got):\n%s", diff)
 	}
 	r.Stop()
 	if _, err := r.Do("PING"); err == nil {
@@ -24,28 +33,33 @@ func TestRedisRestartKeepsAddress(t *testing.T) {
 		t.Fatalf("address after restart = %s, want %s", r.Addr(), addr)
 	}
 	// No persistence: the list is gone after a restart.
-	if got, err := r.Do("LLEN", "jobs"); err != nil || got != "0" {
-		t.Fatalf("LLEN after restart = %q, %v; want 0", got, err)
+	if diff := cmp.Diff("0", do(t, r, "LLEN", "jobs")); diff != "" {
+		t.Fatalf("LLEN after restart (-want +got):\n%s", diff)
 	}
 }
 
 func TestRedisPassword(t *testing.T) {
 	r := StartRedisWith(t, RedisOptions{Password: "s3cret-pw"})
-	if _, err := r.command("GET", "x"); err == nil || !strings.HasPrefix(err.Error(), "NOAUTH") {
-		t.Fatalf("GET without AUTH: err = %v, want NOAUTH", err)
+	_, err := r.command("GET", "x")
+	if diff := cmp.Diff("NOAUTH Authentication required.", errString(err)); diff != "" {
+		t.Errorf("GET without AUTH (-want +got):\n%s", diff)
 	}
-	if got, err := r.Do("PING"); err != nil || got != "PONG" {
-		t.Fatalf("PING with AUTH = %q, %v; want PONG", got, err)
+	if diff := cmp.Diff("PONG", do(t, r, "PING")); diff != "" {
+		t.Errorf("PING with AUTH (-want +got):\n%s", diff)
 	}
 }
 
 func TestRedisTLS(t *testing.T) {
 	r := StartRedisWith(t, RedisOptions{TLS: true, TLSClientAuth: true})
-	if r.TLS() == nil || len(r.TLS().CACert) == 0 || r.TLS().ClientKeyFile == "" {
-		t.Fatalf("TLS material missing: %+v", r.TLS())
+	m := r.TLS()
+	if m == nil {
+		t.Fatalf("got no TLS material")
 	}
-	if got, err := r.Do("PING"); err != nil || got != "PONG" {
-		t.Fatalf("PING over TLS = %q, %v; want PONG", got, err)
+	if len(m.CACert) == 0 || len(m.ClientCert) == 0 || len(m.ClientKey) == 0 || m.CAFile == "" || m.ClientCertFile == "" || m.ClientKeyFile == "" {
+		t.Errorf("TLS material incomplete: %+v", m)
+	}
+	if diff := cmp.Diff("PONG", do(t, r, "PING")); diff != "" {
+		t.Errorf("PING over TLS (-want +got):\n%s", diff)
 	}
 	plain := &Redis{port: r.port}
 	if _, err := plain.Do("PING"); err == nil {
@@ -58,18 +72,22 @@ func TestRedisCluster(t *testing.T) {
 	if len(c.Addrs()) != 3 {
 		t.Fatalf("got %d nodes, want 3", len(c.Addrs()))
 	}
-	info, err := c.Nodes[0].Do("CLUSTER", "INFO")
-	if err != nil || !strings.Contains(info, "cluster_known_nodes:3") {
-		t.Fatalf("CLUSTER INFO = %q, %v; want 3 known nodes", info, err)
+	info := do(t, c.Nodes[0], "CLUSTER", "INFO")
+	got := map[string]string{}
+	for _, k := range []string{"cluster_state", "cluster_known_nodes", "cluster_slots_assigned"} {
+		got[k] = redisInfoField(info, k)
+	}
+	want := map[string]string{"cluster_state": "ok", "cluster_known_nodes": "3", "cluster_slots_assigned": "16384"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("CLUSTER INFO (-want +got):\n%s", diff)
 	}
 }
 
 func TestRedisSentinel(t *testing.T) {
 	master := StartRedisWith(t, RedisOptions{Password: "master-pw"})
 	s := StartRedisSentinel(t, master, SentinelOptions{Password: "sentinel-pw"})
-	got, err := s.Do("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")
-	want := "127.0.0.1\n" + strings.TrimPrefix(master.Addr(), "127.0.0.1:")
-	if err != nil || got != want {
-		t.Fatalf("SENTINEL GET-MASTER-ADDR-BY-NAME = %q, %v; want %q", got, err, want)
+	want := "127.0.0.1\n" + master.Addr()[len("127.0.0.1:"):]
+	if diff := cmp.Diff(want, do(t, s, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")); diff != "" {
+		t.Errorf("SENTINEL GET-MASTER-ADDR-BY-NAME (-want +got):\n%s", diff)
 	}
 }
