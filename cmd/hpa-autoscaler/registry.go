@@ -19,15 +19,12 @@ func newRegistry() *scalers.Registry {
 	r.MustRegister(prometheus.Type, prometheus.New, scalers.WithDefaultTarget(prometheus.DefaultTarget))
 	r.MustRegister(metricsapi.Type, metricsapi.New, scalers.WithDefaultTarget(metricsapi.DefaultTarget))
 	// One go-redis client (and pool) per distinct Redis connection, shared
-	// by every ScaledObject on it; the package-level redis.NewList etc. would
-	// give each ScaledObject its own pool.
+	// by every ScaledObject on it; redis.Factory(type) would give each
+	// ScaledObject its own pool.
 	rc := redis.NewClients(redis.ClientsOptions{})
-	r.MustRegister("redis", rc.NewList)
-	r.MustRegister("redis-cluster", rc.NewClusterList)
-	r.MustRegister("redis-sentinel", rc.NewSentinelList)
-	r.MustRegister("redis-streams", rc.NewStreams)
-	r.MustRegister("redis-cluster-streams", rc.NewClusterStreams)
-	r.MustRegister("redis-sentinel-streams", rc.NewSentinelStreams)
+	for _, typ := range redis.Types() {
+		r.MustRegister(typ, rc.Factory(typ))
+	}
 	r.MustRegister("custom", custom.NewFactory(r))
 	return r
 }
