@@ -1,12 +1,11 @@
 package simulate
 
 import (
-	"math"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/demand"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scaling"
@@ -34,7 +33,9 @@ func (f fixedFloor) Floor(history []demand.Point, now time.Time, m Model) int32 
 	return f.floor
 }
 
-func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+// approx compares the floats of a result to 1e-9; a NaN differs from
+// everything.
+var approx = cmpopts.EquateApprox(0, 1e-9)
 
 func TestSimulateByHand(t *testing.T) {
 	// Demand 100, 300, 100 per minute-step; one replica serves 100; pods
@@ -51,15 +52,9 @@ func TestSimulateByHand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := res[0]
-	if !near(r.UnservedDemand, 100) || r.UnservedIntervals != 2 {
-		t.Errorf("unserved: got %v over %d intervals, want 100 over 2", r.UnservedDemand, r.UnservedIntervals)
-	}
-	if !near(r.ReplicaHours, 420.0/3600) || !near(r.Cost, 0.42) {
-		t.Errorf("replica-hours %v cost %v, want %v and 0.42", r.ReplicaHours, r.Cost, 420.0/3600)
-	}
-	if r.ScalingActions != 1 || r.PeakReplicas != 3 || r.Decisions != 12 {
-		t.Errorf("actions %d peak %d decisions %d, want 1, 3, 12", r.ScalingActions, r.PeakReplicas, r.Decisions)
+	want := Result{Name: "reactive", UnservedDemand: 100, UnservedIntervals: 2, ReplicaHours: 420.0 / 3600, Cost: 0.42, ScalingActions: 1, PeakReplicas: 3, Decisions: 12}
+	if diff := cmp.Diff(want, res[0], approx); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
 	}
 }
 
@@ -80,12 +75,20 @@ func TestSimulateFloorAndScaleDown(t *testing.T) {
 	}
 	// With a floor of 3 from the start, the pods created at 0 s are ready
 	// at 30 s: 0..30 s has enough (demand 100), nothing is missed.
-	if res[0].UnservedDemand != 0 || res[0].PeakReplicas != 3 {
-		t.Errorf("floor: unserved %v peak %d, want 0 and 3", res[0].UnservedDemand, res[0].PeakReplicas)
+	type floored struct {
+		UnservedDemand float64
+		PeakReplicas   int32
+	}
+	if diff := cmp.Diff(floored{0, 3}, floored{res[0].UnservedDemand, res[0].PeakReplicas}, approx); diff != "" {
+		t.Errorf("floor (-want +got):\n%s", diff)
 	}
 	// Without a downscale window the extra pods go at 120 s: two actions.
-	if res[1].ScalingActions != 2 || !near(res[1].ReplicaHours, (60+60*3+60)/3600.0) {
-		t.Errorf("fast: actions %d replica-hours %v, want 2 and %v", res[1].ScalingActions, res[1].ReplicaHours, (60+60*3+60)/3600.0)
+	type quick struct {
+		ScalingActions int
+		ReplicaHours   float64
+	}
+	if diff := cmp.Diff(quick{2, (60 + 60*3 + 60) / 3600.0}, quick{res[1].ScalingActions, res[1].ReplicaHours}, approx); diff != "" {
+		t.Errorf("fast (-want +got):\n%s", diff)
 	}
 }
 
@@ -103,20 +106,30 @@ func TestSimulateRemovesPendingPodsFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (60 + 15*4) / 3600.0; !near(res[0].ReplicaHours, want) {
-		t.Errorf("replica-hours: got %v, want %v", res[0].ReplicaHours, want)
+	type pending struct {
+		ReplicaHours      float64
+		UnservedDemand    float64
+		UnservedIntervals int
 	}
-	if !near(res[0].UnservedDemand, 400) || res[0].UnservedIntervals != 1 {
-		t.Errorf("unserved: got %v over %d, want 400 over 1", res[0].UnservedDemand, res[0].UnservedIntervals)
+	want := pending{(60 + 15*4) / 3600.0, 400, 1}
+	if diff := cmp.Diff(want, pending{res[0].ReplicaHours, res[0].UnservedDemand, res[0].UnservedIntervals}, approx); diff != "" {
+		t.Errorf("result (-want +got):\n%s", diff)
 	}
 }
 
 func TestConfigValidate(t *testing.T) {
 	err := (&Config{CapacityPerReplica: 0, TargetUtilization: 1.5, StartupDelay: -1, Interval: time.Millisecond, PricePerReplicaHour: -1}).Validate()
-	for _, want := range []string{"capacity-per-replica 0", "target-utilization 1.5", "startup-delay -1ns", "interval 1ms", "price-per-replica-hour -1"} {
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("error %v does not mention %q", err, want)
-		}
+	if err == nil {
+		t.Fatal("got no error")
+	}
+	// Every problem at once, one a line.
+	want := "capacity-per-replica 0: expected a number greater than 0\n" +
+		"target-utilization 1.5: expected a fraction in (0, 1]\n" +
+		"startup-delay -1ns: expected 0 or more\n" +
+		"interval 1ms: expected at least 1s\n" +
+		"price-per-replica-hour -1: expected 0 or more"
+	if diff := cmp.Diff(want, err.Error()); diff != "" {
+		t.Errorf("error (-want +got):\n%s", diff)
 	}
 }
 

@@ -6,40 +6,58 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/hpa-autoscaler/hpa-autoscaler/scaling"
 )
 
 func TestLoadExampleSpecs(t *testing.T) {
 	dir := filepath.Join("..", "examples", "simulate")
+	// bounds is a spec with the controller's defaults and nothing else.
+	bounds := func(lo, hi int32) scaling.Spec {
+		return scaling.Spec{MinReplicas: lo, MaxReplicas: hi, Controller: scaling.DefaultControllerConfig(), Features: scaling.DefaultFeatureGates()}
+	}
 	tests := []struct {
-		file  string
-		check func(t *testing.T, s *scaling.Spec)
+		file string
+		want func() *scaling.Spec
 	}{
-		{file: "hpa-legacy.yaml", check: func(t *testing.T, s *scaling.Spec) {
-			if s.MinReplicas != 2 || s.MaxReplicas != 150 || s.Behavior != nil || s.Safety != nil || s.Budget != nil || s.CooldownPeriod != 0 {
-				t.Errorf("got %+v, want bounds 2..150 and nothing else", s)
-			}
+		{file: "hpa-legacy.yaml", want: func() *scaling.Spec {
+			s := bounds(2, 150)
+			return &s
 		}},
-		{file: "fast-up-slow-down.yaml", check: func(t *testing.T, s *scaling.Spec) {
-			b := s.Behavior
-			if b == nil || b.ScaleUp.StabilizationWindowSeconds != 60 || len(b.ScaleUp.Policies) != 2 || b.ScaleDown.SelectPolicy != scaling.SelectMin {
-				t.Fatalf("behavior %+v: want the design's up/down policies", b)
+		// The design's up/down policies, a cooldown, safety caps and a
+		// budget of 6.00 per hour.
+		{file: "fast-up-slow-down.yaml", want: func() *scaling.Spec {
+			s := bounds(3, 150)
+			s.Behavior = &scaling.Behavior{
+				ScaleUp: scaling.ScalingRules{StabilizationWindowSeconds: 60, SelectPolicy: scaling.SelectMax, Policies: []scaling.ScalingPolicy{
+					{Type: scaling.PercentPolicy, Value: 50, PeriodSeconds: 60},
+					{Type: scaling.PodsPolicy, Value: 5, PeriodSeconds: 60},
+				}},
+				ScaleDown: scaling.ScalingRules{StabilizationWindowSeconds: 300, SelectPolicy: scaling.SelectMin, Policies: []scaling.ScalingPolicy{
+					{Type: scaling.PercentPolicy, Value: 10, PeriodSeconds: 60},
+				}},
 			}
-			if got := b.ScaleUp.Policies[1]; got != (scaling.ScalingPolicy{Type: scaling.PodsPolicy, Value: 5, PeriodSeconds: 60}) {
-				t.Errorf("second scale-up policy: got %+v", got)
-			}
-			if s.CooldownPeriod != 180*time.Second || s.Safety == nil || s.Safety.MaxScaleDownPercent != 25 {
-				t.Errorf("cooldown %v safety %+v: want 180s and 100/25", s.CooldownPeriod, s.Safety)
-			}
-			if s.Budget == nil || s.Budget.MaxReplicas() != 120 {
-				t.Errorf("budget %+v: want 6.00 per hour at 0.05 = 120 replicas", s.Budget)
-			}
+			s.CooldownPeriod = 180 * time.Second
+			s.Safety = &scaling.Safety{MaxScaleUpPercent: 100, MaxScaleDownPercent: 25}
+			s.Budget = &scaling.Budget{MaxCostPerHour: 6, PricePerReplicaHour: 0.05}
+			return &s
 		}},
-		{file: "hpa-v2-behavior.yaml", check: func(t *testing.T, s *scaling.Spec) {
-			b := s.Behavior
-			if b == nil || !b.ScaleUp.HasTolerance || b.ScaleUp.Tolerance != 0.03 || b.ScaleDown.Tolerance != 0.15 || b.ScaleDown.SelectPolicy != scaling.SelectMax {
-				t.Errorf("behavior %+v: want tolerances 0.03/0.15 and a defaulted Max select policy", b)
+		// An autoscaling/v2 behavior with tolerances; the scale-down select
+		// policy is defaulted to Max.
+		{file: "hpa-v2-behavior.yaml", want: func() *scaling.Spec {
+			s := bounds(2, 150)
+			s.Behavior = &scaling.Behavior{
+				ScaleUp: scaling.ScalingRules{SelectPolicy: scaling.SelectMax, Tolerance: 0.03, HasTolerance: true, Policies: []scaling.ScalingPolicy{
+					{Type: scaling.PodsPolicy, Value: 4, PeriodSeconds: 15},
+					{Type: scaling.PercentPolicy, Value: 100, PeriodSeconds: 15},
+				}},
+				ScaleDown: scaling.ScalingRules{StabilizationWindowSeconds: 600, SelectPolicy: scaling.SelectMax, Tolerance: 0.15, HasTolerance: true, Policies: []scaling.ScalingPolicy{
+					{Type: scaling.PercentPolicy, Value: 20, PeriodSeconds: 60},
+				}},
 			}
+			return &s
 		}},
 	}
 	for _, tt := range tests {
@@ -51,8 +69,19 @@ func TestLoadExampleSpecs(t *testing.T) {
 			if want := strings.TrimSuffix(tt.file, ".yaml"); ns.Name != want {
 				t.Errorf("name: got %q, want %q", ns.Name, want)
 			}
-			tt.check(t, ns.Spec)
+			// A spec file names no metrics: nil and empty both mean none.
+			if diff := cmp.Diff(tt.want(), ns.Spec, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("spec (-want +got):\n%s", diff)
+			}
 		})
+	}
+	// 6.00 per hour at 0.05 a replica-hour.
+	ns, err := LoadSpecFile(filepath.Join(dir, "fast-up-slow-down.yaml"), SpecOptions{PricePerReplicaHour: 0.05})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ns.Spec.Budget.MaxReplicas(); got != 120 {
+		t.Errorf("budget cap: got %d replicas, want 120", got)
 	}
 }
 
@@ -61,16 +90,16 @@ func TestParseSpecErrors(t *testing.T) {
 		name string
 		yaml string
 		opts SpecOptions
-		want []string
+		want string // the whole message, every problem at once
 	}{
-		{name: "missing max", yaml: "spec:\n  scaling:\n    minReplicas: 2\n", want: []string{"spec.scaling.maxReplicas: missing"}},
+		{name: "missing max", yaml: "spec:\n  scaling:\n    minReplicas: 2\n", want: "spec.scaling.maxReplicas: missing: required"},
 		{name: "bad values", yaml: "kind: Deployment\nspec:\n  scaling:\n    minReplicas: -1\n    maxReplicas: 5\n    cooldownPeriod: soon\n  advanced:\n    safety:\n      maxScaleDownPercent: 120\n",
-			want: []string{`kind: "Deployment": expected Scaler`, "spec.scaling.minReplicas: -1", `spec.scaling.cooldownPeriod: "soon"`, "spec.advanced.safety.maxScaleDownPercent: 120"}},
+			want: "kind: \"Deployment\": expected Scaler\nspec.scaling.minReplicas: -1: expected 0 or more\nspec.scaling.cooldownPeriod: \"soon\": expected a duration such as 300s\nspec.advanced.safety.maxScaleDownPercent: 120: expected 0 to 100"},
 		{name: "bad policy", yaml: "spec:\n  scaling:\n    maxReplicas: 5\n    scaleUpPolicy:\n      policies:\n        - type: Pods\n          value: 0\n          periodSeconds: 60\n",
-			want: []string{"spec.scaling.scaleUpPolicy.policies[0].value: 0"}},
-		{name: "both forms", yaml: "spec:\n  scaling:\n    maxReplicas: 5\n    scaleUpPolicy: {}\n  behavior: {}\n", want: []string{"spec.behavior: given together with spec.scaling.scaleUpPolicy"}},
-		{name: "budget needs a price", yaml: "spec:\n  scaling:\n    maxReplicas: 5\n  advanced:\n    costOptimization:\n      costThresholds:\n        maxCostPerHour: \"5\"\n", want: []string{"needs --price-per-replica-hour"}},
-		{name: "wrong type", yaml: "spec:\n  scaling:\n    maxReplicas: many\n", want: []string{"spec.scaling.maxReplicas: string is not a valid int32"}},
+			want: "spec.scaling.scaleUpPolicy.policies[0].value: 0: expected a value greater than 0"},
+		{name: "both forms", yaml: "spec:\n  scaling:\n    maxReplicas: 5\n    scaleUpPolicy: {}\n  behavior: {}\n", want: "spec.behavior: given together with spec.scaling.scaleUpPolicy/scaleDownPolicy: give one form"},
+		{name: "budget needs a price", yaml: "spec:\n  scaling:\n    maxReplicas: 5\n  advanced:\n    costOptimization:\n      costThresholds:\n        maxCostPerHour: \"5\"\n", want: "spec.advanced.costOptimization.costThresholds.maxCostPerHour: needs --price-per-replica-hour to become a replica cap"},
+		{name: "wrong type", yaml: "spec:\n  scaling:\n    maxReplicas: many\n", want: "spec.scaling.maxReplicas: string is not a valid int32"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,10 +107,8 @@ func TestParseSpecErrors(t *testing.T) {
 			if err == nil {
 				t.Fatal("got no error")
 			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %q", err, w)
-				}
+			if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -106,7 +133,11 @@ func TestWritePlot(t *testing.T) {
 			t.Errorf("%s: only %d bytes", format, buf.Len())
 		}
 	}
-	if _, err := PlotFormat("out.pdf"); err == nil {
-		t.Error("PlotFormat(out.pdf): got no error")
+	_, err = PlotFormat("out.pdf")
+	if err == nil {
+		t.Fatal("PlotFormat(out.pdf): got no error")
+	}
+	if diff := cmp.Diff(`plot file "out.pdf": expected a .svg or .png name`, err.Error()); diff != "" {
+		t.Errorf("PlotFormat(out.pdf): error (-want +got):\n%s", diff)
 	}
 }
