@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/predictor"
@@ -20,6 +20,39 @@ import (
 )
 
 var t0 = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+
+// errText is err's message, or "" for no error: a cmp.Diff of messages
+// then also tells a missing error from a different one.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// floorView is what a test asserts of a combined floor: everything but
+// the peaks and confidences.
+type floorView struct {
+	Replicas int32
+	OK       bool
+	Metric   string
+	Metrics  []metricFloor
+}
+
+type metricFloor struct {
+	Metric   string
+	Replicas int32
+	OK       bool
+	Reason   string
+}
+
+func viewFloor(f predictor.CombinedFloor) floorView {
+	v := floorView{Replicas: f.Replicas, OK: f.OK, Metric: f.Metric}
+	for _, m := range f.Metrics {
+		v.Metrics = append(v.Metrics, metricFloor{m.Metric, m.Replicas, m.OK, m.Reason})
+	}
+	return v
+}
 
 // statsServer serves {"tasks": N} where N follows an hourly pattern of the
 // fake clock: 40 tasks in the first 20 minutes of each hour, 10 in the
@@ -102,16 +135,22 @@ func TestMetricsPassThroughAndRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := fmt.Sprint(s.MetricSpecs()), fmt.Sprint(inner.MetricSpecs()); got != want {
-		t.Errorf("metric specs %s, want the wrapped scaler's %s", got, want)
+	if diff := cmp.Diff(inner.MetricSpecs(), s.MetricSpecs()); diff != "" {
+		t.Errorf("metric specs, want the wrapped scaler's (-want +got):\n%s", diff)
 	}
 	m, err := s.Metrics(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	name := inner.MetricSpecs()[0].Name
-	if v, ok := m.Value(name); !ok || v != 40 || !m.Active {
-		t.Errorf("metrics %+v, want %s = 40 and active", m, name)
+	type fetched struct {
+		Value  float64
+		Found  bool
+		Active bool
+	}
+	v, ok := m.Value(name)
+	if diff := cmp.Diff(fetched{40, true, true}, fetched{v, ok, m.Active}); diff != "" {
+		t.Errorf("metrics %+v, want %s = 40 and active (-want +got):\n%s", m, name, diff)
 	}
 	poll(t, s, clk, 10*time.Minute)
 	f, err := s.Forecast(name, 1)
@@ -119,9 +158,14 @@ func TestMetricsPassThroughAndRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Polls at 30 s up to 00:09:30: the minutes up to 00:08 are complete
-	// steps, 00:09 is still being sampled and is the first step forecast.
-	if !f.Start.Equal(t0.Add(9*time.Minute)) || f.Values[0] != 40 {
-		t.Errorf("forecast from %v = %v, want from %v = 40 (naive after a flat start)", f.Start, f.Values[0], t0.Add(9*time.Minute))
+	// steps, 00:09 is still being sampled and is the first step forecast
+	// (naive after a flat start).
+	type forecast struct {
+		Start  time.Time
+		Values []float64
+	}
+	if diff := cmp.Diff(forecast{t0.Add(9 * time.Minute), []float64{40}}, forecast{f.Start, f.Values}); diff != "" {
+		t.Errorf("forecast (-want +got):\n%s", diff)
 	}
 
 	// A failing fetch records nothing and passes the error through.
@@ -133,14 +177,16 @@ func TestMetricsPassThroughAndRecord(t *testing.T) {
 	if f2, _ := s.Forecast(name, 1); !f2.Start.Equal(f.Start) {
 		t.Errorf("a failed fetch moved the history to %v", f2.Start)
 	}
-	if _, err := s.Forecast("nope", 1); err == nil || !strings.Contains(err.Error(), `metric "nope"`) {
-		t.Errorf("unknown metric: got %v, want an error naming it", err)
+	_, err = s.Forecast("nope", 1)
+	if diff := cmp.Diff(`metric "nope": series too short: no values recorded`, errText(err)); diff != "" {
+		t.Errorf("unknown metric: error (-want +got):\n%s", diff)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Metrics(t.Context()); err == nil {
-		t.Error("Metrics after Close: got no error")
+	// The wrapped scaler's own error (its words are its package's).
+	if _, err := s.Metrics(t.Context()); !errors.Is(err, scalers.ErrClosed) {
+		t.Errorf("Metrics after Close: got %v, want ErrClosed", err)
 	}
 }
 
@@ -151,8 +197,9 @@ func TestFloorAnticipatesTheRise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f := s.Floor(clk.Now()); f.OK || len(f.Metrics) != 1 || f.Metrics[0].Reason != "no values recorded yet" {
-		t.Errorf("floor before any value: got %+v, want none with a reason", f)
+	none := floorView{Metrics: []metricFloor{{Metric: s.MetricSpecs()[0].Name, Reason: "no values recorded yet"}}}
+	if diff := cmp.Diff(none, viewFloor(s.Floor(clk.Now()))); diff != "" {
+		t.Errorf("floor before any value (-want +got):\n%s", diff)
 	}
 	// Twelve hours of the hourly pattern.
 	poll(t, s, clk, 12*time.Hour)
@@ -177,11 +224,14 @@ func TestFloorAnticipatesTheRise(t *testing.T) {
 			// Keep polling up to the moment of the decision.
 			poll(t, s, clk, tc.at.Sub(clk.Now()))
 			f := s.Floor(clk.Now())
-			if !f.OK || f.Replicas != tc.want {
-				t.Fatalf("floor at %s: got %d (ok %v, %+v), want %d", clk.Now().Format("15:04"), f.Replicas, f.OK, f.Metrics, tc.want)
+			name := s.MetricSpecs()[0].Name
+			want := floorView{Replicas: tc.want, OK: true, Metric: name, Metrics: []metricFloor{{Metric: name, Replicas: tc.want, OK: true}}}
+			if diff := cmp.Diff(want, viewFloor(f)); diff != "" {
+				t.Fatalf("floor at %s (-want +got):\n%s", clk.Now().Format("15:04"), diff)
 			}
-			if f.Metric != s.MetricSpecs()[0].Name || f.Metrics[0].Confidence < 0.8 {
-				t.Errorf("floor set by %q with confidence %.2f, want the metric and at least 0.8", f.Metric, f.Metrics[0].Confidence)
+			// Written as "not at least" so that a NaN fails too.
+			if c := f.Metrics[0].Confidence; !(c >= 0.8) {
+				t.Errorf("floor with confidence %.2f, want at least 0.8", c)
 			}
 		})
 	}
@@ -198,30 +248,33 @@ func TestConfidenceThreshold(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(t, s, clk, 6*time.Hour+57*time.Minute)
-	f := s.Floor(clk.Now())
-	if f.OK || !strings.Contains(f.Metrics[0].Reason, "below the threshold 0.99") {
-		t.Errorf("got %+v, want no floor below the threshold", f)
+	// The jitter is reproducible: so is the confidence.
+	want := floorView{Metrics: []metricFloor{{Metric: s.MetricSpecs()[0].Name, Reason: "confidence 0.82 below the threshold 0.99"}}}
+	if diff := cmp.Diff(want, viewFloor(s.Floor(clk.Now()))); diff != "" {
+		t.Errorf("floor (-want +got):\n%s", diff)
 	}
 }
 
 func TestOptionsValidate(t *testing.T) {
 	_, err := New(nil, Options{})
-	if err == nil || !strings.Contains(err.Error(), "no scaler") {
-		t.Errorf("nil scaler: got %v", err)
+	if diff := cmp.Diff("predictive: no scaler to wrap", errText(err)); diff != "" {
+		t.Errorf("nil scaler: error (-want +got):\n%s", diff)
 	}
 	clk := testingclock.NewFakePassiveClock(t0)
 	inner := metricsAPI(t, newStatsServer(t, clk))
 	_, err = New(inner, Options{MetricStreamsOptions: predictor.MetricStreamsOptions{Step: -time.Second, LookAhead: -time.Minute, StartupDelay: -time.Second, ConfidenceThreshold: 2}})
-	if err == nil {
-		t.Fatal("got no error")
+	// Every problem at once, one a line.
+	want := "predictive options: step -1s: want a positive duration\n" +
+		"lookAhead -1m0s: want a positive duration\n" +
+		"startupDelay -1s: want >= 0\n" +
+		"confidenceThreshold 2: want 0..1"
+	if diff := cmp.Diff(want, errText(err)); diff != "" {
+		t.Errorf("bad options: error (-want +got):\n%s", diff)
 	}
-	for _, want := range []string{"step -1s", "lookAhead -1m0s", "startupDelay -1s", "confidenceThreshold 2"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not mention %q", err, want)
-		}
-	}
-	if _, err := New(inner, Options{MetricStreamsOptions: predictor.MetricStreamsOptions{Step: time.Second, LookAhead: time.Hour}}); err == nil || !strings.Contains(err.Error(), "want at most 1440") {
-		t.Errorf("too long a window: got %v", err)
+	// The window (now + lookAhead + startupDelay) touches 3601 steps of 1s.
+	_, err = New(inner, Options{MetricStreamsOptions: predictor.MetricStreamsOptions{Step: time.Second, LookAhead: time.Hour}})
+	if diff := cmp.Diff("predictive options: lookAhead 1h0m0s plus startupDelay 0s: 3601 steps of 1s, want at most 1440", errText(err)); diff != "" {
+		t.Errorf("too long a window: error (-want +got):\n%s", diff)
 	}
 }
 
