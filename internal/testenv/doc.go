@@ -10,4 +10,12 @@
 // t.Helper(). A helper whose binary is missing fails the test loudly
 // (t.Fatal) with the package to install (hack/test-deps.sh installs them
 // all); it never skips.
+//
+// A helper returns once its server answers a real request, never when its
+// port merely accepts connections: redis-server a PING; Prometheus
+// /-/ready and a completed scrape of each target; RabbitMQ an AMQP
+// handshake, and the management API as this node with every vhost
+// running. Every wait has a deadline far above what a loaded machine needs
+// and fails naming what was awaited and the last error (poll, the
+// contract of scalertest.Eventually for code that returns errors).
 package testenv
