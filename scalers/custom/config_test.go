@@ -132,7 +132,7 @@ func TestParseMetadata(t *testing.T) {
 		name    string
 		md      map[string]string
 		want    Config
-		wantErr []string // one substring per expected error
+		wantErr []string // the whole message of each expected error, in order
 	}{
 		{
 			name: "minimal",
@@ -176,15 +176,15 @@ func TestParseMetadata(t *testing.T) {
 			wantErr: []string{
 				`threshold "0": must be > 0`,
 				`activationThreshold "lots": not a number`,
-				`source.9lives "9lives": not a valid CEL identifier`,
-				`source.sources "sources": reserved word`,
-				`source.in "in": reserved word`,
-				`source.untyped.type: required key is missing`,
-				`source.nested.type "custom": a source cannot be a custom scaler`,
-				`source.x: malformed key, expected source.<name>.<key>`,
 				`source..type: malformed key, expected source.<name>.<key>`,
+				`source.x: malformed key, expected source.<name>.<key>`,
 				`source.y.: malformed key, expected source.<name>.<key>`,
-				`source.a-b "a-b": not a valid CEL identifier`,
+				`source.9lives "9lives": not a valid CEL identifier: a letter or '_' followed by letters, digits or '_'`,
+				`source.a-b "a-b": not a valid CEL identifier: a letter or '_' followed by letters, digits or '_'`,
+				`source.in "in": reserved word in CEL expressions, choose another name`,
+				`source.nested.type "custom": a source cannot be a custom scaler: combine the expressions into one`,
+				`source.sources "sources": reserved word in CEL expressions, choose another name`,
+				`source.untyped.type: required key is missing (the scaler type of the source)`,
 			},
 		},
 		{
@@ -201,7 +201,7 @@ func TestParseMetadata(t *testing.T) {
 		{
 			name:    "long name",
 			md:      map[string]string{"expression": "x", "threshold": "1", "source." + strings.Repeat("n", 64) + ".type": "redis"},
-			wantErr: []string{"longer than 63 characters"},
+			wantErr: []string{"source." + strings.Repeat("n", 64) + ` "` + strings.Repeat("n", 64) + `": source name is longer than 63 characters`},
 		},
 	}
 	for _, tt := range tests {
@@ -235,20 +235,19 @@ func TestFromSpecErrorsNameTheField(t *testing.T) {
 		`threshold "-1": must be > 0`,
 		`metricSources[1].name "": source name is empty`,
 		`metricSources[2].name "ok": duplicate source name`,
-		`metricSources[2].type: required key is missing`,
-		`metricSources[3].name "2x": not a valid CEL identifier`,
-		`metricSources[3].type "custom": a source cannot be a custom scaler`,
+		`metricSources[2].type: required key is missing (the scaler type of the source)`,
+		`metricSources[3].name "2x": not a valid CEL identifier: a letter or '_' followed by letters, digits or '_'`,
+		`metricSources[3].type "custom": a source cannot be a custom scaler: combine the expressions into one`,
 		`metricSources[4].configuration. (secret, not shown): empty key`,
-		`metricSources[4].configuration.type (secret, not shown): type is the scaler type of the source`,
+		`metricSources[4].configuration.type (secret, not shown): type is the scaler type of the source, not a key of its metadata`,
 	})
-	if _, err := FromSpec(Spec{Expression: "x", Threshold: 1}); err == nil ||
-		!strings.Contains(err.Error(), "metricSources: at least one source is required") {
-		t.Errorf("no sources: got %v, want an error about metricSources", err)
-	}
+	_, err = FromSpec(Spec{Expression: "x", Threshold: 1})
+	checkErrs(t, err, []string{"metricSources: at least one source is required"})
 }
 
-// checkErrs asserts that err is an ErrInvalidConfig *MetadataError with
-// exactly one error per wanted substring (or nil when want is empty).
+// checkErrs asserts that err is an ErrInvalidConfig *MetadataError whose
+// errors are exactly want, each message whole and in order (or nil when
+// want is empty), and that its message joins them.
 func checkErrs(tb testing.TB, err error, want []string) {
 	tb.Helper()
 	if len(want) == 0 {
@@ -267,15 +266,15 @@ func checkErrs(tb testing.TB, err error, want []string) {
 	if !errors.As(err, &me) {
 		tb.Fatalf("got %T (%v), want a *scalers.MetadataError", err, err)
 	}
-	got := me.Unwrap()
-	if len(got) != len(want) {
-		tb.Errorf("got %d errors, want %d:\n%v", len(got), len(want), err)
+	var got []string
+	for _, e := range me.Unwrap() {
+		got = append(got, e.Error())
 	}
-	msg := err.Error()
-	for _, w := range want {
-		if !strings.Contains(msg, w) {
-			tb.Errorf("error does not mention %q:\n%v", w, msg)
-		}
+	if diff := cmp.Diff(want, got); diff != "" {
+		tb.Errorf("errors (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff("invalid metadata: "+strings.Join(want, "; "), err.Error()); diff != "" {
+		tb.Errorf("message (-want +got):\n%s", diff)
 	}
 }
 

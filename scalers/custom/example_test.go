@@ -3,7 +3,6 @@ package custom
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -84,9 +83,12 @@ func TestExamplesAreTheSameScaler(t *testing.T) {
 		}
 		return out
 	}
-	if flat.Expression != crd.Expression || flat.Threshold != crd.Threshold || flat.ActivationThreshold != crd.ActivationThreshold {
-		t.Errorf("expression and thresholds differ:\nkeda: %q %v %v\ncrd:  %q %v %v",
-			flat.Expression, flat.Threshold, flat.ActivationThreshold, crd.Expression, crd.Threshold, crd.ActivationThreshold)
+	type scaling struct {
+		Expression                     string
+		Threshold, ActivationThreshold float64
+	}
+	if diff := cmp.Diff(scaling{flat.Expression, flat.Threshold, flat.ActivationThreshold}, scaling{crd.Expression, crd.Threshold, crd.ActivationThreshold}); diff != "" {
+		t.Errorf("expression and thresholds (-keda +crd):\n%s", diff)
 	}
 	if diff := cmp.Diff(resolve(flat), resolve(crd)); diff != "" {
 		t.Errorf("resolved sources (-keda +crd):\n%s", diff)
@@ -151,7 +153,7 @@ func TestExampleExpression(t *testing.T) {
 		})
 	}
 	_, err = p.Eval(t.Context(), []Input{{Value: 1}, {Value: 1}, down, {Value: 1}})
-	if err == nil || !strings.Contains(err.Error(), "source processing_time") {
-		t.Errorf("prometheus down: got %v, want an error naming processing_time", err)
+	if diff := cmp.Diff("evaluate expression: source processing_time: "+errDown.Error(), errText(err)); diff != "" {
+		t.Errorf("prometheus down: error (-want +got):\n%s", diff)
 	}
 }

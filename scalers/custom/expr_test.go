@@ -10,81 +10,101 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
 var errDown = errors.New("dial tcp 127.0.0.1:1: connection refused")
 
+// errText is err's message, or "" for no error: a cmp.Diff of messages
+// then also tells a missing error from a different one.
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
 func TestCompileErrorsPointAtThePosition(t *testing.T) {
 	names := []string{"queue_length", "processing_time", "active_users"}
+	// The hint for mixed number types.
+	const hint = "\nhint: sources are doubles and CEL does not mix number types in arithmetic and ==: write 2.0 instead of 2, or double(n)"
 	tests := []struct {
-		name       string
-		expr       string
-		line, col  int      // of the first issue; 0 when it has no position
-		wantSubstr []string // in the message
+		name      string
+		expr      string
+		line, col int    // of the first issue; 0 when it has no position
+		want      string // the whole message
 	}{
 		{
 			name: "undeclared reference on the second line",
 			expr: "(queue_length * processing_time > 300) ||\n(active_users > 1000 && cpu_usage > 0.6)",
 			line: 2, col: 25,
-			wantSubstr: []string{
-				"expression:2:25: undeclared reference to 'cpu_usage'\n",
-				" | (active_users > 1000 && cpu_usage > 0.6)\n | ........................^",
-			},
+			want: "expression:2:25: undeclared reference to 'cpu_usage'\n" +
+				" | (active_users > 1000 && cpu_usage > 0.6)\n" +
+				" | ........................^",
 		},
 		{
 			name: "syntax error",
 			expr: "queue_length +",
 			line: 1, col: 15,
-			wantSubstr: []string{"expression:1:15: Syntax error"},
+			want: "expression:1:15: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}\n" +
+				" | queue_length +\n" +
+				" | ..............^",
 		},
 		{
 			name: "mixed number types get a hint",
 			expr: "queue_length * 2",
 			line: 1, col: 14,
-			wantSubstr: []string{"no matching overload for '_*_' applied to '(double, int)'", "write 2.0 instead of 2"},
+			want: "expression:1:14: found no matching overload for '_*_' applied to '(double, int)'\n" +
+				" | queue_length * 2\n" +
+				" | .............^" + hint,
 		},
 		{
 			name: "int literal compared for equality gets the hint too",
 			expr: "queue_length == 2",
 			line: 1, col: 14,
-			wantSubstr: []string{"write 2.0 instead of 2"},
+			want: "expression:1:14: found no matching overload for '_==_' applied to '(double, int)'\n" +
+				" | queue_length == 2\n" +
+				" | .............^" + hint,
 		},
 		{
-			name:       "string result",
-			expr:       "'many'",
-			wantSubstr: []string{"expression: the result is a string, expected a number (double, int, uint) or a bool"},
+			name: "string result",
+			expr: "'many'",
+			want: "expression: the result is a string, expected a number (double, int, uint) or a bool",
 		},
 		{
-			name:       "list result",
-			expr:       "[queue_length]",
-			wantSubstr: []string{"the result is a list(double)"},
+			name: "list result",
+			expr: "[queue_length]",
+			want: "expression: the result is a list(double), expected a number (double, int, uint) or a bool",
 		},
 		{
-			name:       "empty",
-			expr:       " \n ",
-			wantSubstr: []string{"expression: the expression is empty"},
+			name: "empty",
+			expr: " \n ",
+			want: "expression: the expression is empty",
 		},
 		{
-			name:       "too long",
-			expr:       strings.Repeat("1 + ", MaxExpressionLength) + "1",
-			wantSubstr: []string{"at most 10000 are allowed"},
+			name: "too long",
+			expr: strings.Repeat("1 + ", MaxExpressionLength) + "1",
+			want: "expression: the expression has 40001 characters, at most 10000 are allowed",
 		},
 		{
-			name:       "too deep",
-			expr:       strings.Repeat("(", 300) + "1" + strings.Repeat(")", 300),
-			wantSubstr: []string{"expression: expression recursion limit exceeded"},
+			name: "too deep",
+			expr: strings.Repeat("(", 300) + "1" + strings.Repeat(")", 300),
+			want: "expression: expression recursion limit exceeded: 250",
 		},
 		{
-			name:       "bad constant regular expression",
-			expr:       "'a'.matches('[')",
-			wantSubstr: []string{"missing closing ]"},
+			name: "bad constant regular expression",
+			expr: "'a'.matches('[')",
+			want: "expression: error parsing regexp: missing closing ]: `[`",
 		},
 		{
 			name: "field of a double",
 			expr: "queue_length.value",
 			line: 1, col: 13,
-			wantSubstr: []string{"type 'double' does not support field selection"},
+			want: "expression:1:13: type 'double' does not support field selection\n" +
+				" | queue_length.value\n" +
+				" | ............^",
 		},
 	}
 	for _, tt := range tests {
@@ -100,10 +120,8 @@ func TestCompileErrorsPointAtThePosition(t *testing.T) {
 			if got := ce.Issues[0]; got.Line != tt.line || got.Column != tt.col {
 				t.Errorf("position: got %d:%d, want %d:%d (%v)", got.Line, got.Column, tt.line, tt.col, err)
 			}
-			for _, w := range tt.wantSubstr {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("message does not contain %q:\n%v", w, err)
-				}
+			if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
+				t.Errorf("message (-want +got):\n%s", diff)
 			}
 			if strings.Contains(err.Error(), "in container") || strings.Contains(err.Error(), "ERROR:") {
 				t.Errorf("message keeps cel-go noise:\n%v", err)
@@ -113,9 +131,18 @@ func TestCompileErrorsPointAtThePosition(t *testing.T) {
 }
 
 func TestCompileRejectsBadNames(t *testing.T) {
-	for _, names := range [][]string{{"a", "a"}, {"1a"}, {SourcesVar}, {"int"}} {
-		if _, err := Compile("1.0", names, Limits{}); err == nil {
-			t.Errorf("Compile with names %q: got no error, want one", names)
+	for _, tt := range []struct {
+		names []string
+		want  string
+	}{
+		{[]string{"a", "a"}, `expression: source name "a": duplicate`},
+		{[]string{"1a"}, `expression: source name "1a": not a valid CEL identifier: a letter or '_' followed by letters, digits or '_'`},
+		{[]string{SourcesVar}, `expression: source name "sources": reserved word in CEL expressions, choose another name`},
+		{[]string{"int"}, `expression: source name "int": reserved word in CEL expressions, choose another name`},
+	} {
+		_, err := Compile("1.0", tt.names, Limits{})
+		if diff := cmp.Diff(tt.want, errText(err)); diff != "" {
+			t.Errorf("Compile with names %q: error (-want +got):\n%s", tt.names, diff)
 		}
 	}
 }
@@ -201,8 +228,8 @@ func TestEvalNeedsAFailedSource(t *testing.T) {
 			if !errors.Is(err, errDown) {
 				t.Errorf("the source's own error is not wrapped: %v", err)
 			}
-			if want := "source queue: " + errDown.Error(); !strings.Contains(err.Error(), want) {
-				t.Errorf("got %q, want it to contain %q", err, want)
+			if diff := cmp.Diff("evaluate expression: source queue: "+errDown.Error(), err.Error()); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
 			}
 			if strings.Contains(err.Error(), "users") {
 				t.Errorf("error names the healthy source: %v", err)
@@ -216,11 +243,11 @@ func TestEvalErrorsWithoutUsableValue(t *testing.T) {
 		name, expr string
 		want       string
 	}{
-		{"int division by zero", "int(a) / 0", "division by zero"},
-		{"infinite", "a / 0.0", "+Inf, not a finite number"},
-		{"not a number", "math.sqrt(-a)", "NaN, not a finite number"},
-		{"dyn string", "dyn(a > 1.0 ? 'x' : 'y')", "gave a string, expected a number or a bool"},
-		{"missing key of a healthy map", "sources.zzz", "no such key: zzz"},
+		{"int division by zero", "int(a) / 0", "evaluate expression: division by zero"},
+		{"infinite", "a / 0.0", "evaluate expression: the expression gave +Inf, not a finite number"},
+		{"not a number", "math.sqrt(-a)", "evaluate expression: the expression gave NaN, not a finite number"},
+		{"dyn string", "dyn(a > 1.0 ? 'x' : 'y')", "evaluate expression: the expression gave a string, expected a number or a bool"},
+		{"missing key of a healthy map", "sources.zzz", "evaluate expression: no such key: zzz"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -229,8 +256,8 @@ func TestEvalErrorsWithoutUsableValue(t *testing.T) {
 				t.Fatalf("Compile: %v", err)
 			}
 			_, err = p.Eval(t.Context(), []Input{{Value: 2}})
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+			if diff := cmp.Diff(tt.want, errText(err)); diff != "" {
+				t.Fatalf("error (-want +got):\n%s", diff)
 			}
 			if !errors.Is(err, scalers.ErrNoData) || errors.Is(err, scalers.ErrUnavailable) {
 				t.Errorf("got %v, want it to wrap ErrNoData and not ErrUnavailable", err)
@@ -269,16 +296,22 @@ func doublingList(n int) string {
 }
 
 func TestHostileExpressionsAreRejectedAtCompileTime(t *testing.T) {
-	for name, expr := range map[string]string{
-		"nested comprehensions": nestedComprehensions(6),
-		"doubling string":       doublingString(40),
-		"doubling list":         doublingList(40),
-		"comprehension product": "[" + strings.Repeat("a,", 999) + "a].map(x, [" + strings.Repeat("a,", 999) + "a].map(y, x * y)).size()",
+	// cost is the message for an estimate of n.
+	cost := func(n string) string {
+		return "expression: the expression may cost up to " + n + " to evaluate, above the limit of 100000: simplify it (fewer or smaller comprehensions, shorter strings and lists)"
+	}
+	for _, tt := range []struct {
+		name, expr, want string
+	}{
+		{"nested comprehensions", nestedComprehensions(6), cost("3141414141411")},
+		{"doubling string", doublingString(40), cost("1759218604953")},
+		{"doubling list", doublingList(40), cost("21990232556066")},
+		{"comprehension product", "[" + strings.Repeat("a,", 999) + "a].map(x, [" + strings.Repeat("a,", 999) + "a].map(y, x * y)).size()", cost("16034022")},
 	} {
-		t.Run(name, func(t *testing.T) {
-			_, err := Compile(expr, []string{"a"}, Limits{})
-			if err == nil || !strings.Contains(err.Error(), "above the limit of 100000") {
-				t.Fatalf("got %v, want a cost estimate error", err)
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Compile(tt.expr, []string{"a"}, Limits{})
+			if diff := cmp.Diff(tt.want, errText(err)); diff != "" {
+				t.Fatalf("cost estimate error (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -293,15 +326,17 @@ func TestHostileExpressionsAreStoppedAtRunTime(t *testing.T) {
 		lim  Limits
 		want string
 	}{
-		{"cost limit stops comprehensions", nestedComprehensions(6), Limits{Timeout: time.Hour}, "exceeded the cost limit of 100000"},
-		{"cost limit stops a doubling string", doublingString(40), Limits{Timeout: time.Hour}, "exceeded the cost limit"},
-		// Concatenated lists are trees: reading one deep is slow enough that
-		// either limit may stop it first.
-		{"a doubling list is stopped", doublingList(40), Limits{}, "simplify the expression"},
-		{"cost limit is capped", doublingString(40), Limits{CostLimit: math.MaxUint64, Timeout: time.Hour}, "exceeded the cost limit of 1000000"},
+		{"cost limit stops comprehensions", nestedComprehensions(6), Limits{Timeout: time.Hour}, "evaluate expression: the evaluation exceeded the cost limit of 100000: simplify the expression"},
+		{"cost limit stops a doubling string", doublingString(40), Limits{Timeout: time.Hour}, "evaluate expression: the evaluation exceeded the cost limit of 100000: simplify the expression"},
+		// Concatenated lists are trees: reading one deep is slow enough
+		// that under the default limits either may stop it first (the cost
+		// limit only after seconds under -race). A lower cost limit and a
+		// long timeout make it the cost limit, in milliseconds.
+		{"cost limit stops a doubling list", doublingList(40), Limits{CostLimit: 10_000, Timeout: 30 * time.Second}, "evaluate expression: the evaluation exceeded the cost limit of 10000: simplify the expression"},
+		{"cost limit is capped", doublingString(40), Limits{CostLimit: math.MaxUint64, Timeout: time.Hour}, "evaluate expression: the evaluation exceeded the cost limit of 1000000: simplify the expression"},
 		// A deadline that has passed when the evaluation starts keeps the
 		// test independent of the machine's speed and load.
-		{"timeout stops comprehensions", nestedComprehensions(6), Limits{CostLimit: MaxCostLimit, Timeout: time.Nanosecond}, "took longer than 1ns"},
+		{"timeout stops comprehensions", nestedComprehensions(6), Limits{CostLimit: MaxCostLimit, Timeout: time.Nanosecond}, "evaluate expression: the evaluation took longer than 1ns: simplify the expression"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -311,8 +346,8 @@ func TestHostileExpressionsAreStoppedAtRunTime(t *testing.T) {
 				t.Fatalf("Compile: %v", err)
 			}
 			_, err = p.Eval(t.Context(), []Input{{Value: 1}})
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want an error containing %q", err, tt.want)
+			if diff := cmp.Diff(tt.want, errText(err)); diff != "" {
+				t.Fatalf("error (-want +got):\n%s", diff)
 			}
 			if !errors.Is(err, scalers.ErrNoData) {
 				t.Errorf("errors.Is(err, ErrNoData) = false for %v", err)
@@ -365,7 +400,8 @@ func TestEvalChecksTheNumberOfInputs(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Compile: %v", err)
 	}
-	if _, err := p.Eval(t.Context(), nil); err == nil {
-		t.Errorf("got no error for 0 inputs, want one")
+	_, err = p.Eval(t.Context(), nil)
+	if diff := cmp.Diff("evaluate expression: got 0 inputs for 1 sources", errText(err)); diff != "" {
+		t.Errorf("0 inputs: error (-want +got):\n%s", diff)
 	}
 }

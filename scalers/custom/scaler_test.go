@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
@@ -97,6 +98,52 @@ func (p *promAPI) restart(tb testing.TB, up bool) {
 	tb.Cleanup(p.srv.Close)
 }
 
+// sourceErrs is what the source's own scaler type says of its metadata,
+// each error named as custom names it (source.<name>.<key>): the words
+// after the key are the source type's, so a test of custom checks its
+// prefixing whole without restating another package's messages.
+func sourceErrs(tb testing.TB, reg *scalers.Registry, src Source) []string {
+	tb.Helper()
+	typ, md, err := resolveSource(reg, src)
+	if err != nil {
+		tb.Fatalf("source %s: %v", src.Name, err)
+	}
+	_, err = reg.New(tb.Context(), scalers.Config{Type: typ, Metadata: md})
+	var me *scalers.MetadataError
+	if !errors.As(err, &me) {
+		tb.Fatalf("source %s on its own: got %v, want a *scalers.MetadataError", src.Name, err)
+	}
+	var out []string
+	for _, fe := range me.Errs {
+		out = append(out, sourcePrefix+src.Name+"."+fe.Error())
+	}
+	for _, o := range me.Other {
+		out = append(out, sourcePrefix+src.Name+": "+o.Error())
+	}
+	return out
+}
+
+// checkSourceFailed asserts that err is the failure of the named source
+// only: an ErrUnavailable whose message starts by naming it (the rest is
+// the source's own error) and names no other.
+func checkSourceFailed(tb testing.TB, err error, name string, others ...string) {
+	tb.Helper()
+	if err == nil {
+		tb.Fatalf("got no error, want one naming source %s (never a silent 0)", name)
+	}
+	if !errors.Is(err, scalers.ErrUnavailable) {
+		tb.Errorf("errors.Is(err, ErrUnavailable) = false for %v", err)
+	}
+	if want := "evaluate expression: source " + name + ": "; !strings.HasPrefix(err.Error(), want) {
+		tb.Errorf("error %q, want it to start %q", err, want)
+	}
+	for _, o := range others {
+		if strings.Contains(err.Error(), "source "+o) {
+			tb.Errorf("error %q names source %s too", err, o)
+		}
+	}
+}
+
 func newCustom(tb testing.TB, reg *scalers.Registry, md map[string]string) scalers.Scaler {
 	tb.Helper()
 	s, err := reg.New(tb.Context(), scalers.Config{Type: Type, Metadata: md, Namespace: "shop", Name: "orders"})
@@ -105,6 +152,18 @@ func newCustom(tb testing.TB, reg *scalers.Registry, md map[string]string) scale
 	}
 	tb.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// reading is a scaler's one value and whether it is active.
+type reading struct {
+	Value  float64
+	Active bool
+}
+
+func readingOf(tb testing.TB, s scalers.Scaler) reading {
+	tb.Helper()
+	v, active := value(tb, s)
+	return reading{v, active}
 }
 
 func value(tb testing.TB, s scalers.Scaler) (float64, bool) {
@@ -162,9 +221,8 @@ func TestDesignExampleOverPrometheusSources(t *testing.T) {
 			queue.set(st.queue)
 			duration.set(st.duration)
 			users.set(st.users)
-			got, active := value(t, s)
-			if got != st.want || active != st.wantActive {
-				t.Errorf("got value %v active %v, want %v %v", got, active, st.want, st.wantActive)
+			if diff := cmp.Diff(reading{st.want, st.wantActive}, readingOf(t, s)); diff != "" {
+				t.Errorf("reading (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -183,8 +241,10 @@ func TestMetricSpecs(t *testing.T) {
 	again := newCustom(t, reg, md("q * 2.0"))
 	other := newCustom(t, reg, md("q * 3.0"))
 	specs := a.MetricSpecs()
-	if len(specs) != 1 || specs[0].Target != 2.5 || !strings.HasPrefix(specs[0].Name, "custom-") || !strings.HasSuffix(specs[0].Name, "-q") {
-		t.Fatalf("got %+v, want one metric custom-<hash>-q with target 2.5", specs)
+	// custom-<hash of the expression and the sources' names and types>-q:
+	// the server's address is not part of it.
+	if diff := cmp.Diff([]scalers.MetricSpec{{Name: "custom-50099cbf-q", Target: 2.5}}, specs); diff != "" {
+		t.Fatalf("metric specs (-want +got):\n%s", diff)
 	}
 	if got := again.MetricSpecs()[0].Name; got != specs[0].Name {
 		t.Errorf("same configuration: got name %q, want %q", got, specs[0].Name)
@@ -225,15 +285,7 @@ func TestFailingSource(t *testing.T) {
 	flaky.restart(t, false)
 	t.Run("down: an expression that needs the source fails naming it", func(t *testing.T) {
 		_, err := needs.Metrics(t.Context())
-		if err == nil {
-			t.Fatal("got no error, want one naming the flaky source (never a silent 0)")
-		}
-		if !errors.Is(err, scalers.ErrUnavailable) {
-			t.Errorf("errors.Is(err, ErrUnavailable) = false for %v", err)
-		}
-		if !strings.Contains(err.Error(), "source flaky: ") || strings.Contains(err.Error(), "source healthy") {
-			t.Errorf("got %q, want it to name source flaky only", err)
-		}
+		checkSourceFailed(t, err, "flaky", "healthy")
 	})
 	t.Run("down: has() and optionals do without it", func(t *testing.T) {
 		check(t, tests, 20)
@@ -302,8 +354,9 @@ func TestTheCallersContextReachesTheSources(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
 	_, err := s.Metrics(ctx)
-	if err == nil || !strings.Contains(err.Error(), "source q") {
-		t.Fatalf("got %v, want an error naming source q after the deadline", err)
+	checkSourceFailed(t, err, "q")
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error %q does not wrap the caller's context.DeadlineExceeded", err)
 	}
 }
 
@@ -317,14 +370,14 @@ func TestRedisSource(t *testing.T) {
 		"source.jobs.type": "redis", "source.jobs.address": srv.Addr(), "source.jobs.listName": "jobs",
 		"source.workers.type": "prometheus", "source.workers.serverAddress": api.srv.URL, "source.workers.query": "count(up)",
 	})
-	if got, active := value(t, s); got != 0 || active {
-		t.Errorf("empty list: got %v active %v, want 0 false", got, active)
+	if diff := cmp.Diff(reading{0, false}, readingOf(t, s)); diff != "" {
+		t.Errorf("empty list (-want +got):\n%s", diff)
 	}
 	if err := client.RPush(t.Context(), "jobs", 1, 2, 3, 4, 5, 6).Err(); err != nil {
 		t.Fatalf("RPUSH: %v", err)
 	}
-	if got, active := value(t, s); got != 1.5 || !active {
-		t.Errorf("six jobs, four workers: got %v active %v, want 1.5 true", got, active)
+	if diff := cmp.Diff(reading{1.5, true}, readingOf(t, s)); diff != "" {
+		t.Errorf("six jobs, four workers (-want +got):\n%s", diff)
 	}
 }
 
@@ -345,8 +398,9 @@ func TestSecretsPassThroughToTheSource(t *testing.T) {
 	// A wrong password: the error names the source and hides the secret.
 	api.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte("scaler:other"))
 	_, err := s.Metrics(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "source q") || strings.Contains(err.Error(), "s3cret-pass") {
-		t.Errorf("got %v, want an error naming source q without the password", err)
+	checkSourceFailed(t, err, "q")
+	if err != nil && strings.Contains(err.Error(), "s3cret-pass") {
+		t.Errorf("error %q shows the password", err)
 	}
 }
 
@@ -370,19 +424,30 @@ func TestBuildErrorsAreCollected(t *testing.T) {
 		"source.v.serverAddress":    "not a url",
 		"source.v.query":            "up",
 	}})
+	// The prometheus sources' errors in the prometheus scaler's own words.
+	prom := func(name string, md map[string]string) string {
+		errs := sourceErrs(t, reg, Source{Name: name, Type: "prometheus", Metadata: md})
+		if len(errs) != 1 {
+			t.Fatalf("source %s on its own: %d errors %q, want 1", name, len(errs), errs)
+		}
+		return errs[0]
+	}
 	checkErrs(t, err, []string{
 		`threshold "-1": must be > 0`,
-		// One error for the expression, with each of its issues.
-		"expression:1:3: found no matching overload for '_*_' applied to '(double, int)'",
-		"source.q.query: required key is missing",
-		`source.v.serverAddress "not a url"`,
-		`source.r.ignoreNullValues "maybe": not a boolean`,
+		prom("q", map[string]string{"serverAddress": "not a url"}),
+		prom("r", map[string]string{"serverAddress": "http://prom:9090", "query": "up", "ignoreNullValues": "maybe"}),
 		`source.s.type "kafak": unknown scaler type, expected one of: metrics-api, prometheus, redis, external (= metrics-api)`,
 		`source.t.url "http://a:9090": give serverAddress or url (an alias of it), not both`,
+		prom("v", map[string]string{"serverAddress": "not a url", "query": "up"}),
+		// One error for the expression, with each of its issues.
+		"expression:1:3: found no matching overload for '_*_' applied to '(double, int)'\n" +
+			" | q * 2 + missing\n" +
+			" | ..^\n" +
+			"expression:1:9: undeclared reference to 'missing'\n" +
+			" | q * 2 + missing\n" +
+			" | ........^\n" +
+			"hint: sources are doubles and CEL does not mix number types in arithmetic and ==: write 2.0 instead of 2, or double(n)",
 	})
-	if want := "expression:1:9: undeclared reference to 'missing'"; !strings.Contains(err.Error(), want) {
-		t.Errorf("error does not mention %q:\n%v", want, err)
-	}
 }
 
 func TestCloseClosesEverySource(t *testing.T) {
@@ -403,12 +468,16 @@ func TestCloseClosesEverySource(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if _, err := s.Metrics(t.Context()); err == nil {
-		t.Errorf("Metrics after Close: got no error, want one")
+	_, err = s.Metrics(t.Context())
+	if diff := cmp.Diff("custom scaler is closed", errText(err)); diff != "" {
+		t.Errorf("Metrics after Close: error (-want +got):\n%s", diff)
+	}
+	if len(s.sources) != 2 {
+		t.Fatalf("%d sources, want a and b", len(s.sources))
 	}
 	for _, src := range s.sources {
-		if _, err := src.scaler.Metrics(t.Context()); err == nil {
-			t.Errorf("source %s still answers after Close", src.name)
+		if _, err := src.scaler.Metrics(t.Context()); !errors.Is(err, scalers.ErrClosed) {
+			t.Errorf("source %s after Close: got %v, want ErrClosed", src.name, err)
 		}
 	}
 	if err := s.Close(); err != nil {

@@ -3,7 +3,6 @@ package custom
 import (
 	"context"
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/google/cel-go/common/types"
@@ -20,38 +19,39 @@ func TestSourcesMapInExpressions(t *testing.T) {
 	for _, tt := range []struct {
 		expr string
 		want float64
+		// compileErr and evalErr are the whole messages of an expected
+		// error.
+		compileErr, evalErr string
 	}{
-		{"sources == sources", 1},
-		{"sources == {'a': 1.0, 'c': 3.0}", 1},
-		{"sources == {'a': 1.0, 'c': 4.0}", 0},
-		{"sources == {'a': 1.0, 'b': 3.0}", 0},
-		{"{'a': 1.0, 'c': 3.0} == sources", 1},
-		{"sources.map(k, k).join('') == 'ac'", -1}, // join needs ext.Strings: a compile error
-		{"sources.map(k, k) == ['a', 'c']", 1},
-		{"sources.exists(k, k == 'b')", 0},
-		{"dyn(sources)['c']", 3},
-		{"dyn(sources)[1] == 1.0", -2}, // wrong key type: no such key
+		{expr: "sources == sources", want: 1},
+		{expr: "sources == {'a': 1.0, 'c': 3.0}", want: 1},
+		{expr: "sources == {'a': 1.0, 'c': 4.0}", want: 0},
+		{expr: "sources == {'a': 1.0, 'b': 3.0}", want: 0},
+		{expr: "{'a': 1.0, 'c': 3.0} == sources", want: 1},
+		// join needs ext.Strings.
+		{expr: "sources.map(k, k).join('') == 'ac'", compileErr: "expression:1:23: undeclared reference to 'join'\n" +
+			" | sources.map(k, k).join('') == 'ac'\n" +
+			" | ......................^"},
+		{expr: "sources.map(k, k) == ['a', 'c']", want: 1},
+		{expr: "sources.exists(k, k == 'b')", want: 0},
+		{expr: "dyn(sources)['c']", want: 3},
+		// A key of the wrong type is no key.
+		{expr: "dyn(sources)[1] == 1.0", evalErr: "evaluate expression: no such key: 1"},
 	} {
 		t.Run(tt.expr, func(t *testing.T) {
 			p, err := Compile(tt.expr, names, Limits{})
-			if tt.want == -1 {
-				if err == nil {
-					t.Fatalf("got no compile error, want one")
-				}
-				return
+			if diff := cmp.Diff(tt.compileErr, errText(err)); diff != "" {
+				t.Fatalf("Compile: error (-want +got):\n%s", diff)
 			}
 			if err != nil {
-				t.Fatalf("Compile: %v", err)
-			}
-			got, err := p.Eval(t.Context(), in)
-			if tt.want == -2 {
-				if err == nil || !strings.Contains(err.Error(), "no such key") {
-					t.Fatalf("got %v, %v, want a no such key error", got, err)
-				}
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Fatalf("got %v, %v, want %v", got, err, tt.want)
+			got, err := p.Eval(t.Context(), in)
+			if diff := cmp.Diff(tt.evalErr, errText(err)); diff != "" {
+				t.Fatalf("Eval: error (-want +got):\n%s", diff)
+			}
+			if err == nil && got != tt.want {
+				t.Fatalf("got %v, want %v", got, tt.want)
 			}
 		})
 	}
@@ -70,8 +70,11 @@ func TestSourcesMapValue(t *testing.T) {
 		t.Errorf("Value (-want +got):\n%s", diff)
 	}
 	native, err := m.ConvertToNative(reflect.TypeFor[map[string]float64]())
-	if err != nil || !cmp.Equal(want, native) {
-		t.Errorf("ConvertToNative: got %v, %v, want %v", native, err, want)
+	if err != nil {
+		t.Errorf("ConvertToNative: %v", err)
+	}
+	if diff := cmp.Diff(want, native); diff != "" {
+		t.Errorf("ConvertToNative (-want +got):\n%s", diff)
 	}
 	if _, err := m.ConvertToNative(reflect.TypeFor[[]string]()); err == nil {
 		t.Errorf("ConvertToNative to []string: got no error, want one")
