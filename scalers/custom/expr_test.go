@@ -117,8 +117,9 @@ func TestCompileErrorsPointAtThePosition(t *testing.T) {
 			if !errors.Is(err, scalers.ErrInvalidConfig) {
 				t.Errorf("errors.Is(err, ErrInvalidConfig) = false")
 			}
-			if got := ce.Issues[0]; got.Line != tt.line || got.Column != tt.col {
-				t.Errorf("position: got %d:%d, want %d:%d (%v)", got.Line, got.Column, tt.line, tt.col, err)
+			type position struct{ Line, Column int }
+			if diff := cmp.Diff(position{tt.line, tt.col}, position{ce.Issues[0].Line, ce.Issues[0].Column}); diff != "" {
+				t.Errorf("position of the first issue (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff(tt.want, err.Error()); diff != "" {
 				t.Errorf("message (-want +got):\n%s", diff)
