@@ -100,8 +100,18 @@ func Floor(f Forecast, now time.Time, o FloorOptions) (FloorResult, error) {
 		return res, nil
 	}
 	res.Steps = last - first + 1
+	// A bound that is no finite number (a model gone wrong) would make
+	// the confidence NaN, which passes any threshold, and the replicas
+	// int32(NaN): give no floor instead.
+	for k := first; k <= last; k++ {
+		if !finite(f.Values[k]) || !finite(f.Lower[k]) || !finite(f.Upper[k]) {
+			res.Reason = fmt.Sprintf("forecast step %d is not a finite number (value %v, interval %v..%v)", k, f.Values[k], f.Lower[k], f.Upper[k])
+			return res, nil
+		}
+	}
 	res.Confidence = confidence(f.Values[first:last+1], f.Lower[first:last+1], f.Upper[first:last+1])
-	if res.Confidence < o.ConfidenceThreshold {
+	// Written as "not at least" so that a NaN confidence gives no floor.
+	if !(res.Confidence >= o.ConfidenceThreshold) {
 		res.Reason = fmt.Sprintf("confidence %.2f below the threshold %.2f", res.Confidence, o.ConfidenceThreshold)
 		return res, nil
 	}
@@ -113,3 +123,5 @@ func Floor(f Forecast, now time.Time, o FloorOptions) (FloorResult, error) {
 	res.OK = true
 	return res, nil
 }
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

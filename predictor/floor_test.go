@@ -1,7 +1,7 @@
 package predictor
 
 import (
-	"strings"
+	"math"
 	"testing"
 	"time"
 
@@ -53,6 +53,10 @@ func TestFloor(t *testing.T) {
 		{name: "too short", f: stepped(1000), now: floorT0, opts: opts, reason: "forecast covers 1 steps, the window needs 2"},
 		{name: "not confident enough", f: stepped(1000, 1000), now: floorT0, opts: with(func(o *FloorOptions) { o.ConfidenceThreshold = 0.95 }), steps: 2, reason: "confidence 0.89 below the threshold 0.95"},
 		{name: "confident enough", f: stepped(1000, 1000), now: floorT0, opts: with(func(o *FloorOptions) { o.ConfidenceThreshold = 0.85 }), want: 2, ok: true, steps: 2},
+		{name: "NaN bound", f: func() Forecast { f := stepped(1000, 1000); f.Lower[1], f.Upper[1] = math.NaN(), math.NaN(); return f }(), now: floorT0,
+			opts: with(func(o *FloorOptions) { o.ConfidenceThreshold = 0.9 }), steps: 2, reason: "forecast step 1 is not a finite number (value 900, interval NaN..NaN)"},
+		{name: "infinite bound", f: func() Forecast { f := stepped(1000, 1000); f.Upper[0] = math.Inf(1); return f }(), now: floorT0,
+			opts: opts, steps: 2, reason: "forecast step 0 is not a finite number (value 900, interval 800..+Inf)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -75,16 +79,26 @@ func TestFloor(t *testing.T) {
 }
 
 func TestFloorErrors(t *testing.T) {
-	_, err := Floor(stepped(1), floorT0, FloorOptions{LookAhead: -time.Second, StartupDelay: -time.Second, TargetPerReplica: -1, ConfidenceThreshold: 2})
-	if err == nil {
-		t.Fatal("got no error")
+	tests := []struct {
+		name string
+		f    Forecast
+		o    FloorOptions
+		want string
+	}{
+		{"every option wrong", stepped(1), FloorOptions{LookAhead: -time.Second, StartupDelay: -time.Second, TargetPerReplica: -1, ConfidenceThreshold: 2},
+			"floor options: lookAhead -1s: want >= 0\nstartupDelay -1s: want >= 0\nlookAhead -1s plus startupDelay -1s: want a window longer than 0\ntargetPerReplica -1: want a finite number > 0\nconfidenceThreshold 2: want 0..1"},
+		{"forecast without times", Forecast{Calibrated: true, Values: []float64{1}, Lower: []float64{1}, Upper: []float64{1}}, FloorOptions{LookAhead: time.Minute, TargetPerReplica: 1},
+			"forecast has no time: want Start and Step"},
 	}
-	for _, want := range []string{"lookAhead -1s", "startupDelay -1s", "want a window longer than 0", "targetPerReplica -1", "confidenceThreshold 2"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not mention %q", err, want)
-		}
-	}
-	if _, err := Floor(Forecast{Calibrated: true, Values: []float64{1}, Lower: []float64{1}, Upper: []float64{1}}, floorT0, FloorOptions{LookAhead: time.Minute, TargetPerReplica: 1}); err == nil || !strings.Contains(err.Error(), "no time") {
-		t.Errorf("forecast without times: got %v, want an error", err)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Floor(tc.f, floorT0, tc.o)
+			if err == nil {
+				t.Fatalf("got no error, want %q", tc.want)
+			}
+			if diff := cmp.Diff(tc.want, err.Error()); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

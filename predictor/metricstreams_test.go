@@ -53,11 +53,11 @@ func TestMetricStreamsFloor(t *testing.T) {
 	if diff := cmp.Diff(want, metrics); diff != "" {
 		t.Errorf("per-metric floors (-want +got):\n%s", diff)
 	}
-	if got.Replicas != 8 || !got.OK || got.Metric != "jobs" {
-		t.Errorf("combined floor %d (ok %v) set by %q, want 8 set by jobs", got.Replicas, got.OK, got.Metric)
+	if diff := cmp.Diff(short{Metric: "jobs", Replicas: 8, OK: true}, short{got.Metric, got.Replicas, got.OK, ""}); diff != "" {
+		t.Errorf("combined floor (-want +got):\n%s", diff)
 	}
-	if none := m.Floor(at, nil); none.OK || len(none.Metrics) != 0 {
-		t.Errorf("floor without targets: got %+v, want none", none)
+	if diff := cmp.Diff(CombinedFloor{}, m.Floor(at, nil)); diff != "" {
+		t.Errorf("floor without targets (-want +got):\n%s", diff)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -107,6 +108,11 @@ func runPredict(cmd *cobra.Command, o *predictOpts) error {
 		fmt.Fprintf(stderr, "note: %d points before a gap longer than 5 steps left out; the series starts at %s\n", series.Dropped, tr.Format(series.Start))
 	}
 	topts := predictor.TrackerOptions{Step: step, Horizon: steps, UnderWeight: o.underWeight, Models: o.models}
+	for _, m := range o.models {
+		if !slices.Contains(predictor.Families, m) {
+			return usagef("--models %q: want some of %s", m, strings.Join(predictor.Families, ", "))
+		}
+	}
 	if err := topts.Validate(); err != nil {
 		return usagef("%v", err)
 	}

@@ -141,7 +141,7 @@ func TestPredictBadInput(t *testing.T) {
 		{name: "horizon not a multiple of the step", args: []string{"predict", "--trace", nyc, "--horizon", "45m"}, want: "--horizon: horizon 45m: not a multiple of the series step 30m"},
 		{name: "horizon shorter than the step", args: []string{"predict", "--trace", nyc, "--horizon", "10m"}, want: "--horizon: horizon 10m: shorter than the series step 30m"},
 		{name: "horizon too many steps", args: []string{"predict", "--trace", traceFile(t, "azure_llm/azure_llm_conv_requests_per_second.csv"), "--horizon", "30m"}, want: "--horizon 30m: 1800 steps of 1s, want at most 1440"},
-		{name: "unknown model", args: []string{"predict", "--trace", nyc, "--models", "prophet"}, want: `models: "prophet": want one of [naive ses seasonal-naive seasonal-ratio seasonal-analog holt-winters-additive holt-winters-multiplicative]`},
+		{name: "unknown model", args: []string{"predict", "--trace", nyc, "--models", "prophet"}, want: `--models "prophet": want some of naive, ses, seasonal-naive, seasonal-ratio, seasonal-analog, holt-winters-additive, holt-winters-multiplicative`},
 		{name: "bad under-weight", args: []string{"predict", "--trace", nyc, "--under-weight", "0"}, want: "--under-weight 0: want a finite number > 0"},
 		{name: "too short to backtest", args: []string{"predict", "--trace", short, "--horizon", "5m", "--backtest"}, want: fmt.Sprintf("--trace %s: series too short: 3 points of 5m cover 10m; --backtest scores from 1w after the start (--warmup)", short)},
 	}

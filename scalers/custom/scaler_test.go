@@ -469,8 +469,11 @@ func TestCloseClosesEverySource(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	_, err = s.Metrics(t.Context())
-	if diff := cmp.Diff("custom scaler is closed", errText(err)); diff != "" {
+	if diff := cmp.Diff("custom scaler: scaler closed", errText(err)); diff != "" {
 		t.Errorf("Metrics after Close: error (-want +got):\n%s", diff)
+	}
+	if !errors.Is(err, scalers.ErrClosed) {
+		t.Errorf("Metrics after Close: %v does not wrap scalers.ErrClosed", err)
 	}
 	if len(s.sources) != 2 {
 		t.Fatalf("%d sources, want a and b", len(s.sources))
