@@ -182,7 +182,7 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "negative secondsAgo", req: `{"now":"2026-11-27T12:00:00Z","currentReplicas":1,"maxReplicas":2,"metricDesiredReplicas":1,"scaleUpEvents":[{"secondsAgo":-1,"replicaChange":1}]}`, want: "invalid decision request:\nscaleUpEvents[0].secondsAgo: -1: expected a number of seconds of at least 0"},
 		{name: "keda mixed with hpa keys", req: `{"now":"2026-11-27T12:00:00Z","maxReplicas":3,"keda":{"currentReplicas":1}}`, want: "invalid decision request:\nmaxReplicas: not allowed in a keda (activation-only) request"},
 		{name: "keda without current", req: `{"now":"2026-11-27T12:00:00Z","keda":{}}`, want: "invalid decision request:\nkeda.currentReplicas: missing: required"},
-		{name: "fallback behavior", req: `{"now":"2026-11-27T12:00:00Z","currentReplicas":1,"maxReplicas":2,"metricDesiredReplicas":1,"fallback":{"behavior":"guess"}}`, want: "invalid decision request:\nfallback.behavior: \"guess\": expected static, currentReplicas, currentReplicasIfHigher, currentReplicasIfLower or lastKnownValue\nfallback.replicas: missing: required for behavior static"},
+		{name: "fallback behavior", req: `{"now":"2026-11-27T12:00:00Z","currentReplicas":1,"maxReplicas":2,"metricDesiredReplicas":1,"fallback":{"behavior":"guess"}}`, want: "invalid decision request:\nfallback.behavior: \"guess\": expected static, currentReplicas, currentReplicasIfHigher, currentReplicasIfLower or lastKnownValue"},
 		{name: "budget price", req: `{"now":"2026-11-27T12:00:00Z","currentReplicas":1,"maxReplicas":2,"metricDesiredReplicas":1,"budget":{"maxCostPerHour":1,"pricePerReplicaHour":0}}`, want: "invalid decision request:\nbudget.pricePerReplicaHour: 0: expected a price greater than 0"},
 	}
 	for _, tt := range tests {

@@ -610,7 +610,9 @@ func (req *Request) validateAdditions(d *Decoded, errs *errList) {
 		if f.Replicas != nil {
 			nonNegative(errs, "fallback.replicas", f.Replicas)
 			fb.Replicas = *f.Replicas
-		} else if b == scaling.FallbackStatic || b == scaling.FallbackCurrentReplicasIfHigher || b == scaling.FallbackCurrentReplicasIfLower {
+		} else if err == nil && (b == scaling.FallbackStatic || b == scaling.FallbackCurrentReplicasIfHigher || b == scaling.FallbackCurrentReplicasIfLower) {
+			// An unknown behavior is reported alone: what it would need is
+			// unknown too.
 			errs.add("fallback.replicas", "missing: required for behavior %s", b)
 		}
 		if f.LastKnownMaxAgeSeconds != nil {
