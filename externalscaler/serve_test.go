@@ -165,7 +165,7 @@ func TestServeErrors(t *testing.T) {
 		}
 		defer gl.Close()
 		err = srv.Serve(t.Context(), ServeOptions{GRPC: gl, TLS: TLSFiles{CertFile: "/nonexistent/tls.crt", KeyFile: "/nonexistent/tls.key"}})
-		wantErr(t, err, "serve: load TLS certificate /nonexistent/tls.crt and key /nonexistent/tls.key: open /nonexistent/tls.crt: no such file or directory")
+		wantErr(t, err, "serve: read TLS certificate /nonexistent/tls.crt: no such file or directory")
 	})
 
 	// A listener failing while serving stops the whole server with its

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"sync"
@@ -119,6 +120,16 @@ func (r *certReloader) reload() error {
 	st := r.stat()
 	pair, err := tls.LoadX509KeyPair(r.files.CertFile, r.files.KeyFile)
 	if err != nil {
+		// A file that cannot be read is named once, with the reason;
+		// a pair that does not parse is named by both files.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			what := "certificate"
+			if pe.Path == r.files.KeyFile && pe.Path != r.files.CertFile {
+				what = "key"
+			}
+			return fmt.Errorf("read TLS %s %s: %w", what, pe.Path, pe.Err)
+		}
 		return fmt.Errorf("load TLS certificate %s and key %s: %w", r.files.CertFile, r.files.KeyFile, err)
 	}
 	cfg := &tls.Config{

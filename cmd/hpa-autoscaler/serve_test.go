@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -40,7 +41,7 @@ func TestServeFlagErrors(t *testing.T) {
 		{name: "client CA alone", args: []string{"--tls-client-ca", "ca.pem"},
 			want: "--tls-client-ca needs --tls-cert and --tls-key (mTLS is TLS plus client certificates)"},
 		{name: "missing TLS files", args: []string{"--tls-cert", missing, "--tls-key", missing},
-			want: fmt.Sprintf("--tls-cert/--tls-key/--tls-client-ca: load TLS certificate %s and key %s: %v", missing, missing, openErr)},
+			want: fmt.Sprintf("--tls-cert/--tls-key/--tls-client-ca: read TLS certificate %s: %v", missing, errors.Unwrap(openErr))},
 		{name: "every problem at once", args: []string{"--grpc-addr", "x", "--idle-timeout", "0s", "--poll-interval", "10ms"},
 			want: `--grpc-addr "x": expected host:port, e.g. 127.0.0.1:9443` + "\n--idle-timeout 0s: must be > 0\n--poll-interval 10ms: must be between 100ms and 1h"},
 		{name: "not a duration", args: []string{"--shutdown-timeout", "soon"}, want: `invalid argument "soon" for "--shutdown-timeout" flag: time: invalid duration "soon"`},
