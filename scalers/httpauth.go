@@ -144,32 +144,33 @@ func (a *HTTPAuth) Validate() error {
 
 // Apply adds the credentials of the enabled modes to req (all but oauth,
 // see HTTPSource). Secrets are read now, so rotated files take effect.
-// Errors name the key (and the path of a <key>File), never a credential.
+// Errors name the key (and the path of a <key>File), never a credential;
+// none is an ErrInvalidConfig, since a rotated file may fix it.
 func (a *HTTPAuth) Apply(req *http.Request) error {
 	if a.Enabled(AuthModeBasic) {
-		user, err := readSecret(a.Username, "username")
+		user, err := ReadSecret("username", a.Username)
 		if err != nil {
 			return err
 		}
-		pass, err := readSecret(a.Password, "password")
+		pass, err := ReadSecret("password", a.Password)
 		if err != nil {
 			return err
 		}
 		req.SetBasicAuth(user, pass)
 	}
 	if a.Enabled(AuthModeBearer) {
-		tok, err := readSecret(a.BearerToken, "bearerToken")
+		tok, err := ReadSecret("bearerToken", a.BearerToken)
 		if err != nil {
 			return err
 		}
 		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok))
 	}
 	if a.Enabled(AuthModeCustom) {
-		name, err := readSecret(a.CustomAuthHeader, "customAuthHeader")
+		name, err := ReadSecret("customAuthHeader", a.CustomAuthHeader)
 		if err != nil {
 			return err
 		}
-		val, err := readSecret(a.CustomAuthValue, "customAuthValue")
+		val, err := ReadSecret("customAuthValue", a.CustomAuthValue)
 		if err != nil {
 			return err
 		}
@@ -183,7 +184,7 @@ func (a *HTTPAuth) Apply(req *http.Request) error {
 		req.Header.Set(name, val)
 	}
 	if a.Enabled(AuthModeAPIKey) {
-		key, err := readSecret(a.APIKey, "apiKey")
+		key, err := ReadSecret("apiKey", a.APIKey)
 		if err != nil {
 			return err
 		}
@@ -208,19 +209,6 @@ func (a *HTTPAuth) Apply(req *http.Request) error {
 		}
 	}
 	return nil
-}
-
-// readSecret reads s, the value of key, for a request. A file that cannot
-// be read is reported like a metadata error (passwordFile "/p": cannot
-// read: ...) but is not an ErrInvalidConfig: it may be back at the next
-// poll. The same goes for the other errors of Apply about a secret's
-// content: a rotated file may fix them.
-func readSecret(s Secret, key string) (string, error) {
-	v, err := s.Value()
-	if err != nil {
-		return "", errors.New(s.ReadError(key, err).Error())
-	}
-	return v, nil
 }
 
 // ValidateKeyParamName checks keyParamName as a header name when the API key

@@ -56,29 +56,27 @@ type HTTPSourceOptions struct {
 	// means the real clock.
 	Clock clock.PassiveClock
 	// Logger gets the warning about authModes oauth without a client
-	// secret; nil discards it.
+	// secret and the TokenSource's debug lines; nil discards them.
 	Logger *slog.Logger
 }
 
 // HTTPSource is what the scalers reading an HTTP source (prometheus,
-// metrics-api) share: a transport of their own, kept for the scaler's
+// metrics-api, rabbitmq's management API) share: a transport of their own, kept for the scaler's
 // lifetime so connections are reused between polls, that adds the
 // credentials of HTTPAuth to requests for the source's host only (so a
 // redirect elsewhere never carries them: net/http would forward a custom
 // header such as X-API-KEY), and a Redactor for those credentials and the
 // password of the URL.
 //
-// With authModes oauth it gets an access token from oauthTokenURI (client
-// credentials grant, through the same base transport, so ca, cert and
-// unsafeSsl apply; redirects are not followed) and sends it as the
-// Authorization header. The token request is part of the request that
-// needs it, bounded by that request's context. The token is cached and
-// renewed 10 s before it expires (expires_in), or after three quarters of
-// its lifetime when that is shorter than 40 s; one without expires_in is
-// kept until a server refuses it. When the source answers 401 Unauthorized to a cached
-// token, the token is dropped and the request is sent once more with a new
-// one; a request whose token was fetched for it is not retried. The
-// Redactor also hides the current token and the one before it.
+// With authModes oauth it gets an access token from oauthTokenURI with a
+// TokenSource (through the same base transport, so ca, cert and unsafeSsl
+// apply) and sends it as the Authorization header. The token request is
+// part of the request that needs it, bounded by that request's context.
+// The token is cached until it is due for renewal (see TokenSource). When
+// the source answers 401 Unauthorized to a cached token, the token is
+// dropped and the request is sent once more with a new one; a request
+// whose token was fetched for it is not retried. The Redactor also hides
+// the current token and the one before it.
 type HTTPSource struct {
 	// Transport sends requests to the source, with the credentials.
 	Transport http.RoundTripper
@@ -105,13 +103,21 @@ func NewHTTPSource(o HTTPSourceOptions) (*HTTPSource, error) {
 	u, _ := url.Parse(o.URL) // checked by ValidateHTTPURL
 	st := &sourceTransport{next: base, host: u.Host, auth: o.Auth, edit: o.Edit}
 	if o.Auth.Enabled(AuthModeOAuth) {
-		clk := o.Clock
-		if clk == nil {
-			clk = clock.RealClock{}
-		}
-		st.tokens = newTokenCache(&o.Auth.OAuth, base, clk, red)
-		red.AddURL(o.Auth.OAuth.TokenURI)
-		red.AddFunc(st.tokens.secrets)
+		oa := &o.Auth.OAuth
+		st.tokens = NewTokenSource(TokenSourceOptions{
+			TokenURL:       oa.TokenURI,
+			ClientID:       NewSecret(oa.ClientID),
+			ClientSecret:   oa.ClientSecret,
+			Scopes:         oa.Scopes,
+			EndpointParams: oa.params,
+			Keys:           TokenKeys{URL: "oauthTokenURI", ClientID: "clientID", ClientSecret: "clientSecret"},
+			Transport:      base,
+			Clock:          o.Clock,
+			Redactor:       red,
+			Logger:         o.Logger,
+		})
+		red.AddURL(oa.TokenURI)
+		red.AddFunc(st.tokens.Secrets)
 		if !o.Auth.OAuth.ClientSecret.IsSet() && !o.Auth.Enabled(AuthModeTLS) && o.Logger != nil {
 			// KEDA accepts this and warns likewise: the client is then
 			// known by its clientID alone, unless a proxy authenticates it.
@@ -141,7 +147,7 @@ type sourceTransport struct {
 	host   string
 	auth   *HTTPAuth
 	edit   func(*http.Request)
-	tokens *tokenCache // nil without authModes oauth
+	tokens *TokenSource // nil without authModes oauth
 }
 
 func (t *sourceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -159,7 +165,7 @@ func (t *sourceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	// The source refused a token before its expiry: revoked, or its
 	// signing keys changed. The next request must not carry it.
-	t.tokens.refuse(token)
+	t.tokens.Refuse(token)
 	if fetched {
 		// A token fetched just now is refused: another one would be too.
 		return resp, nil
@@ -176,7 +182,7 @@ func (t *sourceTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err = t.next.RoundTrip(r)
 	if err == nil && resp.StatusCode == http.StatusUnauthorized {
-		t.tokens.refuse(token)
+		t.tokens.Refuse(token)
 	}
 	return resp, err
 }
@@ -196,7 +202,7 @@ func (t *sourceTransport) prepare(req *http.Request, body io.ReadCloser) (r *htt
 	if t.tokens == nil {
 		return r, "", false, nil
 	}
-	tok, fetched, err := t.tokens.token(req.Context())
+	tok, fetched, err := t.tokens.Token(req.Context())
 	if err != nil {
 		return nil, "", false, err
 	}

@@ -89,6 +89,19 @@ func (s Secret) ReadError(key string, err error) *FieldError {
 	return s.FieldError(key, err.Error())
 }
 
+// ReadSecret reads s, the value of key, at run time (for a request, a
+// connection, a token). A file that cannot be read is reported as ReadError
+// words it (passwordFile "/p": cannot read: ...), but the error is not an
+// ErrInvalidConfig: the file may be back at the next call. At parse time,
+// where a missing file is a configuration error, use Value and ReadError.
+func ReadSecret(key string, s Secret) (string, error) {
+	v, err := s.Value()
+	if err != nil {
+		return "", errors.New(s.ReadError(key, err).Error())
+	}
+	return v, nil
+}
+
 // fileError is a secret file that cannot be read.
 type fileError struct {
 	path, reason string

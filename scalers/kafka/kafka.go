@@ -41,7 +41,7 @@ type Scaler struct {
 	cl     *kgo.Client
 	adm    *kadm.Client
 	redact *scalers.Redactor
-	tokens *tokenCache // with sasl oauthbearer, else nil
+	tokens *scalers.TokenSource // with sasl oauthbearer, else nil
 	closed atomic.Bool
 
 	clock       clock.PassiveClock
@@ -78,11 +78,7 @@ func newScaler(_ context.Context, cfg scalers.Config, o options) (*Scaler, error
 	if err != nil {
 		return nil, err
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	log = log.With("scaler", Type, "group", md.ConsumerGroup, "topic", md.Topic)
+	log := cfg.ScalerLogger(Type).With("group", md.ConsumerGroup, "topic", md.Topic)
 
 	s := &Scaler{
 		md:     md,
@@ -106,9 +102,8 @@ func newScaler(_ context.Context, cfg scalers.Config, o options) (*Scaler, error
 		s.redact = scalers.NewRedactor(md.Username, md.Password, md.tlsConfig.Key, md.tlsConfig.KeyPassword)
 	}
 	if md.SASL == SASLOAuthBearer {
-		if s.tokens, err = newTokenCache(md, s.clock, o.tokenTimeout, log); err != nil {
-			return nil, s.redact.Error(scalers.Invalid(err))
-		}
+		s.tokens = newTokenSource(md, o, s)
+		s.redact.AddFunc(s.tokens.Secrets)
 	}
 	kopts, err := clientOptions(md, log, o)
 	if err != nil {
@@ -209,7 +204,7 @@ func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
 		// caller's deadline (franz-go asks for it with its own context);
 		// a refused token request fails the round with its own reason
 		// instead of a retried connection. Fresh tokens come from the cache.
-		if _, err := s.tokens.Token(ctx); err != nil {
+		if _, _, err := s.tokens.Token(ctx); err != nil {
 			return scalers.Metrics{}, s.redact.Error(scalers.Unavailable("kafka: sasl oauthbearer", err))
 		}
 	}
@@ -245,7 +240,7 @@ func (s *Scaler) Close() error {
 
 func (s *Scaler) closeTokens() {
 	if s.tokens != nil {
-		s.tokens.close()
+		s.tokens.CloseIdleConnections()
 	}
 }
 
