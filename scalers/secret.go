@@ -285,7 +285,7 @@ func (r *Redactor) Error(err error) error {
 	}
 	msg := r.String(err.Error())
 	var kinds []error
-	for _, k := range []error{ErrInvalidConfig, ErrUnavailable, ErrNoData, contextCanceled, contextDeadline} {
+	for _, k := range []error{ErrInvalidConfig, ErrUnavailable, ErrNoData, ErrClosed, contextCanceled, contextDeadline} {
 		if errors.Is(err, k) {
 			kinds = append(kinds, k)
 		}

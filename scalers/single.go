@@ -101,6 +101,11 @@ func (s *Single) Close() error {
 	return s.release()
 }
 
+// Closed is the error of a scaler of scalerType used after Close
+// ("rabbitmq scaler: closed", wrapping ErrClosed): what Single returns, for
+// a source that finds itself closed while a call was under way.
+func Closed(scalerType string) error { return closedError(scalerType) }
+
 type closedError string
 
 func (e closedError) Error() string        { return string(e) + " scaler: closed" }

@@ -112,3 +112,16 @@ func TestSingleReadError(t *testing.T) {
 		t.Errorf("Close without Release: %v", err)
 	}
 }
+
+// TestClosed: the error Single returns after Close, for a source that
+// finds itself closed under way; a Redactor keeps ErrClosed.
+func TestClosed(t *testing.T) {
+	err := Closed("rabbitmq")
+	scalertest.CheckMessage(t, err, "rabbitmq scaler: closed")
+	if !errors.Is(err, ErrClosed) {
+		t.Errorf("got %v, want it to wrap ErrClosed", err)
+	}
+	if red := NewRedactor().Error(err); !errors.Is(red, ErrClosed) {
+		t.Errorf("redacted: got %v, want it to wrap ErrClosed", red)
+	}
+}

@@ -23,7 +23,9 @@ const (
 	closeWait = time.Second
 )
 
-var errClosed = errors.New("rabbitmq scaler is closed")
+// errClosed is a call that finds the source closed under way: the error
+// of the scaler after Close.
+var errClosed = scalers.Closed(Type)
 
 // amqpSource reads the ready message count of a queue with a passive
 // queue.declare. It keeps one connection and one channel across calls:
@@ -65,7 +67,7 @@ type dialParams struct {
 
 func (s *amqpSource) params() (dialParams, error) {
 	md := s.md
-	raw, err := secretValue(md.Host, "host")
+	raw, err := scalers.ReadSecret("host", md.Host)
 	if err != nil {
 		return dialParams{}, err
 	}
@@ -80,10 +82,10 @@ func (s *amqpSource) params() (dialParams, error) {
 	}
 	user, pass := uri.Username, uri.Password
 	if md.Username.IsSet() {
-		if user, err = secretValue(md.Username, "username"); err != nil {
+		if user, err = scalers.ReadSecret("username", md.Username); err != nil {
 			return dialParams{}, err
 		}
-		if pass, err = secretValue(md.Password, "password"); err != nil {
+		if pass, err = scalers.ReadSecret("password", md.Password); err != nil {
 			return dialParams{}, err
 		}
 	}

@@ -530,8 +530,7 @@ func TestOAuth2AgainstBroker(t *testing.T) {
 	declare(t, ch, "q", false)
 	publish(t, ch, "q", 5)
 
-	const token = "gateway-token-42"
-	tokens, _ := oauthServer(t, "scaler", "client-secret-xyz", token)
+	tokens, wantRequest := oauthTokens(t, "client-secret-xyz")
 	target, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", srv.HTTPPort))
 	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
 		r.SetURL(target)
@@ -539,7 +538,7 @@ func TestOAuth2AgainstBroker(t *testing.T) {
 		r.Out.SetBasicAuth(srv.User, srv.Password)
 	}}
 	gateway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+token {
+		if !tokens.Valid(scalertest.BearerToken(r)) {
 			http.Error(w, "no token", http.StatusUnauthorized)
 			return
 		}
@@ -553,6 +552,9 @@ func TestOAuth2AgainstBroker(t *testing.T) {
 		"scope": "rabbitmq.read,rabbitmq.tag:monitoring", "endpointParams": "audience=rabbitmq",
 	})
 	wantMetric(t, s, 5, true)
+	if diff := cmp.Diff([]scalertest.TokenRequest{wantRequest}, tokens.Requests()); diff != "" {
+		t.Errorf("token requests (-want +got):\n%s", diff)
+	}
 }
 
 func BenchmarkMetrics(b *testing.B) {

@@ -15,7 +15,9 @@
 //
 // Parsing and checking the metadata (metadata.go), fetching (amqp.go,
 // http.go) and the arithmetic that turns queue statistics into a metric and
-// an activity flag (compute.go, pure functions) are kept apart.
+// an activity flag (compute.go, pure functions) are kept apart. The scaler
+// (scaler.go) is a scalers.Single over them: one metric, named after the
+// queue, with the target value.
 //
 // Credentials travel in the host URL, in username/password or in OAuth2
 // client credentials; all are scalers.Secret values and every error that

@@ -151,15 +151,16 @@ func redactedMD(md map[string]string) map[string]string {
 	return out
 }
 
-// metric fetches the one metric value and the activity.
+// metric fetches the one metric value and the activity; the value must
+// be named as MetricSpecs names the metric.
 func metric(tb testing.TB, s *Scaler) (float64, bool, error) {
 	tb.Helper()
 	m, err := s.Metrics(tb.Context())
 	if err != nil {
 		return 0, false, err
 	}
-	if len(m.Values) != 1 {
-		tb.Fatalf("got %d metric values, want 1", len(m.Values))
+	if len(m.Values) != 1 || m.Values[0].Name != s.MetricSpecs()[0].Name {
+		tb.Fatalf("got metric values %+v, want one named %q", m.Values, s.MetricSpecs()[0].Name)
 	}
 	return m.Values[0].Value, m.Active, nil
 }

@@ -120,7 +120,7 @@ type apiEndpoint struct {
 // may have changed since the last call) and the credentials to send.
 func (s *httpSource) endpoint() (apiEndpoint, error) {
 	md := s.md
-	raw, err := secretValue(md.Host, "host")
+	raw, err := scalers.ReadSecret("host", md.Host)
 	if err != nil {
 		return apiEndpoint{}, err
 	}
@@ -135,10 +135,10 @@ func (s *httpSource) endpoint() (apiEndpoint, error) {
 		ep.hasAuth = true
 	}
 	if md.Username.IsSet() {
-		if ep.user, err = secretValue(md.Username, "username"); err != nil {
+		if ep.user, err = scalers.ReadSecret("username", md.Username); err != nil {
 			return apiEndpoint{}, err
 		}
-		if ep.pass, err = secretValue(md.Password, "password"); err != nil {
+		if ep.pass, err = scalers.ReadSecret("password", md.Password); err != nil {
 			return apiEndpoint{}, err
 		}
 		ep.hasAuth = true

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -386,44 +387,26 @@ func clientCredentials(w http.ResponseWriter, r *http.Request) (id, secret strin
 	return id, secret, true
 }
 
-// oauthServer is a client-credentials token endpoint.
-func oauthServer(tb testing.TB, clientID, clientSecret, token string) (*httptest.Server, *int) {
+// oauthTokens is a client credentials token endpoint for the client
+// "scaler" with secret, and the token request the OAuth2 tests send it:
+// the scopes rabbitmq.read and rabbitmq.tag:monitoring, the endpoint
+// parameter audience=rabbitmq.
+func oauthTokens(tb testing.TB, secret string) (*scalertest.TokenServer, scalertest.TokenRequest) {
 	tb.Helper()
-	var mu sync.Mutex
-	calls := new(int)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		*calls++
-		mu.Unlock()
-		id, secret, ok := clientCredentials(w, r)
-		if !ok {
-			return
-		}
-		if id != clientID || secret != clientSecret {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"error":"invalid_client"}`))
-			return
-		}
-		if r.PostForm.Get("audience") != "rabbitmq" || r.PostForm.Get("scope") != "rabbitmq.read rabbitmq.tag:monitoring" {
-			http.Error(w, "unexpected audience or scope", http.StatusBadRequest)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = fmt.Fprintf(w, `{"access_token":%q,"token_type":"Bearer","expires_in":3600}`, token)
-	}))
-	tb.Cleanup(srv.Close)
-	return srv, calls
+	tokens := scalertest.NewTokenServer(tb, scalertest.TokenServerOptions{ClientID: "scaler", ClientSecret: secret, ExpiresIn: 3600})
+	return tokens, scalertest.TokenRequest{InHeader: true, Form: url.Values{
+		"grant_type": {"client_credentials"}, "client_id": {"scaler"}, "client_secret": {secret},
+		"scope": {"rabbitmq.read rabbitmq.tag:monitoring"}, "audience": {"rabbitmq"},
+	}}
 }
 
 // TestHTTPOAuth2 fetches a token with client credentials and sends it as a
 // bearer token; the token is reused across calls. With the real broker, see
 // TestOAuth2AgainstBroker.
 func TestHTTPOAuth2(t *testing.T) {
-	const token = "tok-123456"
-	tokens, calls := oauthServer(t, "my-client", "my-client-secret", token)
+	tokens, wantRequest := oauthTokens(t, "my-client-secret")
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Bearer "+token {
+		if !tokens.Valid(scalertest.BearerToken(r)) {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
@@ -431,7 +414,7 @@ func TestHTTPOAuth2(t *testing.T) {
 	}))
 	t.Cleanup(api.Close)
 	md := map[string]string{
-		"host": api.URL, "queueName": "q", "oauthTokenURI": tokens.URL, "clientID": "my-client",
+		"host": api.URL, "queueName": "q", "oauthTokenURI": tokens.URL, "clientID": "scaler",
 		"clientSecret": "my-client-secret", "scopes": "rabbitmq.read, rabbitmq.tag:monitoring", "endpointParams": "audience=rabbitmq",
 	}
 	s := newScaler(t, md)
@@ -441,8 +424,9 @@ func TestHTTPOAuth2(t *testing.T) {
 			t.Fatalf("got %v %v %v, want 3 true no error", v, active, err)
 		}
 	}
-	if *calls != 1 {
-		t.Errorf("got %d token requests, want 1 (the token is cached)", *calls)
+	// One request: the token is cached.
+	if diff := cmp.Diff([]scalertest.TokenRequest{wantRequest}, tokens.Requests()); diff != "" {
+		t.Errorf("token requests (-want +got):\n%s", diff)
 	}
 
 	bad := newScaler(t, with(md, "clientSecret", "wrong-client-secret"))
@@ -583,15 +567,51 @@ func TestMetricSpecs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newScaler(t, tt.md)
-			got := s.MetricSpecs()
-			if len(got) != 1 || got[0] != tt.want {
-				t.Errorf("got %+v, want [%+v]", got, tt.want)
+			if diff := cmp.Diff([]scalers.MetricSpec{tt.want}, s.MetricSpecs()); diff != "" {
+				t.Errorf("MetricSpecs (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
 
-// TestClosed: Metrics after Close is an error; Close twice is fine.
+// TestMetrics: the one value is reported under the metric's name, and the
+// trigger is active only above activationValue (strictly, as KEDA
+// compares); Value is the same number.
+func TestMetrics(t *testing.T) {
+	api := newStubAPI(t, http.StatusOK, `{"name":"orders","messages":4,"messages_ready":3}`)
+	tests := []struct {
+		name string
+		kv   []string
+		want scalers.Metrics
+	}{
+		{name: "no activationValue: active with messages", want: scalers.Metrics{Values: []scalers.MetricValue{{Name: "rabbitmq-orders", Value: 4}}, Active: true}},
+		{name: "at activationValue: not active", kv: []string{"activationValue", "4"},
+			want: scalers.Metrics{Values: []scalers.MetricValue{{Name: "rabbitmq-orders", Value: 4}}, Active: false}},
+		{name: "above activationValue", kv: []string{"activationValue", "3.5"},
+			want: scalers.Metrics{Values: []scalers.MetricValue{{Name: "rabbitmq-orders", Value: 4}}, Active: true}},
+		{name: "excludeUnacknowledged: ready messages only", kv: []string{"excludeUnacknowledged", "true", "activationValue", "3"},
+			want: scalers.Metrics{Values: []scalers.MetricValue{{Name: "rabbitmq-orders", Value: 3}}, Active: false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScaler(t, scalertest.WithKeys(map[string]string{"host": api.URL, "queueName": "orders"}, tt.kv...))
+			got, err := s.Metrics(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Metrics (-want +got):\n%s", diff)
+			}
+			if v, err := s.Value(t.Context()); err != nil || v != tt.want.Values[0].Value {
+				t.Errorf("Value: got %v, %v; want %v", v, err, tt.want.Values[0].Value)
+			}
+		})
+	}
+}
+
+// TestClosed: Metrics and Value after Close fail with "rabbitmq scaler:
+// closed", wrapping scalers.ErrClosed; Close twice is fine. An AMQP call
+// that finds the source closed under way says the same.
 func TestClosed(t *testing.T) {
 	api := newStubAPI(t, http.StatusOK, `{"messages":1,"messages_ready":1}`)
 	s, err := New(t.Context(), scalers.Config{Type: Type, Metadata: map[string]string{"host": api.URL, "queueName": "q"}})
@@ -604,8 +624,25 @@ func TestClosed(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatalf("second close: %v", err)
 	}
-	if _, err := s.Metrics(t.Context()); err == nil {
-		t.Fatal("got no error from Metrics after Close, want one")
+	_, mErr := s.Metrics(t.Context())
+	_, vErr := s.(*Scaler).Value(t.Context())
+
+	md, err := ParseMetadata(map[string]string{"host": "amqp://u:amqp-pw@127.0.0.1:1/vh", "queueName": "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newAMQPSource(md, "test", slog.New(slog.DiscardHandler))
+	if err := src.close(); err != nil {
+		t.Fatalf("close the AMQP source: %v", err)
+	}
+	amqpScaler := &Scaler{md: md, src: src}
+	_, amqpErr := amqpScaler.read(t.Context())
+
+	for name, err := range map[string]error{"Metrics": mErr, "Value": vErr, "an AMQP call under way": amqpErr} {
+		checkErr(t, err, scalers.ErrClosed)
+		if diff := cmp.Diff("rabbitmq scaler: closed", err.Error()); diff != "" {
+			t.Errorf("%s: error (-want +got):\n%s", name, diff)
+		}
 	}
 }
 

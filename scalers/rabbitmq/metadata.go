@@ -2,7 +2,6 @@ package rabbitmq
 
 import (
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -321,15 +320,3 @@ func (m *Metadata) checkAuth() []error {
 }
 
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
-
-// secretValue reads s, given as key, at run time. A <key>File that cannot
-// be read is named by its key and path (hostFile "/p": cannot read: ...),
-// as in a metadata error, but the error is not an ErrInvalidConfig: the
-// file may be back at the next call.
-func secretValue(s scalers.Secret, key string) (string, error) {
-	v, err := s.Value()
-	if err != nil {
-		return "", errors.New(s.ReadError(key, err).Error())
-	}
-	return v, nil
-}

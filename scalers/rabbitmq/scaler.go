@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync/atomic"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
@@ -13,13 +12,15 @@ import (
 // Type is the scaler type name, as in KEDA.
 const Type = "rabbitmq"
 
-// Scaler is a configured rabbitmq trigger. It is safe for concurrent use.
+// Scaler is a configured rabbitmq trigger: one metric, named after the
+// queue (or expression), with the target value; Metrics fetches the queue
+// statistics and evaluates the mode (see Evaluate). MetricSpecs, Metrics,
+// Value and Close come from scalers.Single. It is safe for concurrent use.
 type Scaler struct {
-	md     *Metadata
-	metric string
-	src    source
-	log    *slog.Logger
-	closed atomic.Bool
+	*scalers.Single
+	md  *Metadata
+	src source
+	log *slog.Logger
 }
 
 // source fetches queue statistics (AMQP or management API).
@@ -39,12 +40,8 @@ func New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
 	if err != nil {
 		return nil, err
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	log = log.With("scaler", Type, "queue", md.QueueName)
-	s := &Scaler{md: md, metric: scalers.MetricName(Type, md.QueueName), log: log}
+	log := cfg.ScalerLogger(Type).With("queue", md.QueueName)
+	s := &Scaler{md: md, log: log}
 
 	if md.UseRegex {
 		// The broker matches with PCRE, a superset of Go's syntax for
@@ -75,7 +72,23 @@ func New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
 		}
 		s.src = src
 	}
+	s.Single = scalers.NewSingle(scalers.SingleOptions{
+		Type:    Type,
+		Metric:  scalers.MetricSpec{Name: scalers.MetricName(Type, md.QueueName), Target: md.value},
+		Read:    s.read,
+		Release: s.src.close,
+	})
 	return s, nil
+}
+
+// read fetches the queue statistics and evaluates the mode.
+func (s *Scaler) read(ctx context.Context) (scalers.Reading, error) {
+	st, err := s.src.stats(ctx)
+	if err != nil {
+		return scalers.Reading{}, s.md.redactor().Error(err)
+	}
+	v, active := Evaluate(s.md.mode, s.md.ActivationValue, s.md.ExcludeUnacknowledged, st)
+	return scalers.Reading{Value: v, Active: active}, nil
 }
 
 // connectionName is the AMQP connection name the broker shows.
@@ -87,33 +100,6 @@ func connectionName(cfg scalers.Config) string {
 		}
 	}
 	return strings.Join(parts, "-")
-}
-
-// MetricSpecs returns the one metric of the trigger, named after the queue
-// (or expression), with the target value.
-func (s *Scaler) MetricSpecs() []scalers.MetricSpec {
-	return []scalers.MetricSpec{{Name: s.metric, Target: s.md.value}}
-}
-
-// Metrics fetches the queue statistics and evaluates the mode.
-func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
-	if s.closed.Load() {
-		return scalers.Metrics{}, errClosed
-	}
-	st, err := s.src.stats(ctx)
-	if err != nil {
-		return scalers.Metrics{}, s.md.redactor().Error(err)
-	}
-	v, active := Evaluate(s.md.mode, s.md.ActivationValue, s.md.ExcludeUnacknowledged, st)
-	return scalers.Metrics{Values: []scalers.MetricValue{{Name: s.metric, Value: v}}, Active: active}, nil
-}
-
-// Close closes the AMQP connection or the idle HTTP connections.
-func (s *Scaler) Close() error {
-	if s.closed.Swap(true) {
-		return nil
-	}
-	return s.src.close()
 }
 
 // redactor hides every secret the trigger holds, with their current values
