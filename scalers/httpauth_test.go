@@ -41,14 +41,7 @@ func TestHTTPAuthParse(t *testing.T) {
 	}
 	oauth := func(kv ...string) map[string]string {
 		md := map[string]string{"authModes": "oauth", "oauthTokenURI": "https://idp.example/token", "clientID": "scaler"}
-		for i := 0; i+1 < len(kv); i += 2 {
-			if kv[i+1] == "" {
-				delete(md, kv[i])
-			} else {
-				md[kv[i]] = kv[i+1]
-			}
-		}
-		return md
+		return scalertest.WithKeys(md, kv...)
 	}
 	oauthView := func(f func(*authView)) authView {
 		v := authView{Modes: []string{"oauth"}, Method: "header", TokenURI: "https://idp.example/token", ClientID: "scaler"}

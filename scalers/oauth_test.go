@@ -80,16 +80,27 @@ func oauthSource(tb testing.TB, target string, md map[string]string, clk clock.P
 	return src
 }
 
+// newTokens is a token endpoint for the client "scaler" with the secret
+// client-secret-1, issuing tokens with expiresIn (0: none).
+func newTokens(tb testing.TB, expiresIn int) *scalertest.TokenServer {
+	tb.Helper()
+	return scalertest.NewTokenServer(tb, scalertest.TokenServerOptions{ClientID: "scaler", ClientSecret: "client-secret-1", ExpiresIn: expiresIn})
+}
+
+// oauthFixture is a token endpoint issuing tokens of an hour (newTokens), a
+// resource accepting them, and an HTTPSource for it on the real clock.
+func oauthFixture(tb testing.TB) (*scalertest.TokenServer, *resource, *HTTPSource) {
+	tb.Helper()
+	tokens := newTokens(tb, 3600)
+	res := newResource(tb, tokens)
+	return tokens, res, oauthSource(tb, res.srv.URL, oauthMD(tokens), nil)
+}
+
+// oauthMD is the metadata of authModes oauth against tokens, with the keys
+// of kv set (an empty value deletes the key).
 func oauthMD(tokens *scalertest.TokenServer, kv ...string) map[string]string {
 	md := map[string]string{"authModes": "oauth", "oauthTokenURI": tokens.URL, "clientID": "scaler", "clientSecret": "client-secret-1"}
-	for i := 0; i+1 < len(kv); i += 2 {
-		if kv[i+1] == "" {
-			delete(md, kv[i])
-		} else {
-			md[kv[i]] = kv[i+1]
-		}
-	}
-	return md
+	return scalertest.WithKeys(md, kv...)
 }
 
 // get sends a GET through src and returns the status, or the error.
@@ -170,7 +181,7 @@ func TestOAuthTokenCachedUntilRenewal(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tokens := scalertest.NewTokenServer(t, scalertest.TokenServerOptions{ClientID: "scaler", ClientSecret: "client-secret-1", ExpiresIn: tc.expiresIn})
+			tokens := newTokens(t, tc.expiresIn)
 			res := newResource(t, tokens)
 			start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 			clk := clocktesting.NewFakePassiveClock(start)
@@ -199,7 +210,7 @@ func TestOAuthTokenCachedUntilRenewal(t *testing.T) {
 	}
 
 	t.Run("without expires_in: kept until refused", func(t *testing.T) {
-		tokens := scalertest.NewTokenServer(t, scalertest.TokenServerOptions{ClientID: "scaler", ClientSecret: "client-secret-1"})
+		tokens := newTokens(t, 0)
 		res := newResource(t, tokens)
 		start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 		clk := clocktesting.NewFakePassiveClock(start)
@@ -217,9 +228,7 @@ func TestOAuthTokenCachedUntilRenewal(t *testing.T) {
 
 func TestOAuthRefusedToken(t *testing.T) {
 	t.Run("revoked: one new token, the request sent once more", func(t *testing.T) {
-		tokens := scalertest.NewTokenServer(t, scalertest.TokenServerOptions{ClientID: "scaler", ClientSecret: "client-secret-1", ExpiresIn: 3600})
-		res := newResource(t, tokens)
-		src := oauthSource(t, res.srv.URL, oauthMD(tokens), nil)
+		tokens, res, src := oauthFixture(t)
 		status, err := get(t, t.Context(), src, res.srv.URL)
 		wantStatus(t, status, err, http.StatusOK)
 		tokens.Revoke()
@@ -235,9 +244,7 @@ func TestOAuthRefusedToken(t *testing.T) {
 	})
 
 	t.Run("a body is sent again", func(t *testing.T) {
-		tokens := scalertest.NewTokenServer(t, scalertest.TokenServerOptions{ClientID: "scaler", ClientSecret: "client-secret-1", ExpiresIn: 3600})
-		res := newResource(t, tokens)
-		src := oauthSource(t, res.srv.URL, oauthMD(tokens), nil)
+		tokens, res, src := oauthFixture(t)
 		post := func(body io.Reader) (int, error) {
 			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, res.srv.URL, body)
 			if err != nil {
@@ -268,9 +275,7 @@ func TestOAuthRefusedToken(t *testing.T) {
 	})
 
 	t.Run("every token refused: once per request, not a loop", func(t *testing.T) {
-		tokens := scalertest.NewTokenServer(t, scalertest.TokenServerOptions{ClientID: "scaler", ClientSecret: "client-secret-1", ExpiresIn: 3600})
-		res := newResource(t, tokens)
-		src := oauthSource(t, res.srv.URL, oauthMD(tokens), nil)
+		_, res, src := oauthFixture(t)
 		status, err := get(t, t.Context(), src, res.srv.URL)
 		wantStatus(t, status, err, http.StatusOK)
 		res.mu.Lock()
@@ -290,9 +295,7 @@ func TestOAuthRefusedToken(t *testing.T) {
 }
 
 func TestOAuthConcurrentRequestsShareOneToken(t *testing.T) {
-	tokens := scalertest.NewTokenServer(t, scalertest.TokenServerOptions{ClientID: "scaler", ClientSecret: "client-secret-1", ExpiresIn: 3600})
-	res := newResource(t, tokens)
-	src := oauthSource(t, res.srv.URL, oauthMD(tokens), nil)
+	tokens, res, src := oauthFixture(t)
 	scalertest.Concurrently(t, 16, 1, func() error {
 		if status, err := get(t, t.Context(), src, res.srv.URL); err != nil || status != http.StatusOK {
 			return fmt.Errorf("got status %d, error %v; want 200", status, err)
@@ -305,9 +308,7 @@ func TestOAuthConcurrentRequestsShareOneToken(t *testing.T) {
 }
 
 func TestOAuthWaitEndsWithTheWaitersContext(t *testing.T) {
-	tokens := scalertest.NewTokenServer(t, scalertest.TokenServerOptions{ClientID: "scaler", ClientSecret: "client-secret-1", ExpiresIn: 3600})
-	res := newResource(t, tokens)
-	src := oauthSource(t, res.srv.URL, oauthMD(tokens), nil)
+	tokens, res, src := oauthFixture(t)
 	tokens.Stall(true)
 	first, cancelFirst := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -344,7 +345,7 @@ func TestOAuthWaitEndsWithTheWaitersContext(t *testing.T) {
 }
 
 func TestOAuthErrors(t *testing.T) {
-	tokens := scalertest.NewTokenServer(t, scalertest.TokenServerOptions{ClientID: "scaler", ClientSecret: "client-secret-1", ExpiresIn: 3600})
+	tokens := newTokens(t, 3600)
 	res := newResource(t, tokens)
 	noToken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -399,7 +400,7 @@ func TestOAuthErrors(t *testing.T) {
 }
 
 func TestOAuthTokensRedacted(t *testing.T) {
-	tokens := scalertest.NewTokenServer(t, scalertest.TokenServerOptions{ClientID: "scaler", ClientSecret: "client-secret-1", ExpiresIn: 3600})
+	tokens := newTokens(t, 3600)
 	res := newResource(t, tokens)
 	src := oauthSource(t, res.srv.URL, oauthMD(tokens, "oauthTokenURI", strings.Replace(tokens.URL, "http://", "http://u:uri-pw-5@", 1)), nil)
 	status, err := get(t, t.Context(), src, res.srv.URL)

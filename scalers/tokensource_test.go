@@ -35,7 +35,7 @@ func fileSecret(tb testing.TB, content string) (Secret, string) {
 }
 
 func TestTokenSourceErrorsNameTheirKeys(t *testing.T) {
-	tokens := scalertest.NewTokenServer(t, scalertest.TokenServerOptions{ClientID: "scaler", ClientSecret: "client-secret-1", ExpiresIn: 3600})
+	tokens := newTokens(t, 3600)
 	idGone, idPath := fileSecret(t, "scaler")
 	secretGone, secretPath := fileSecret(t, "client-secret-1")
 	for _, p := range []string{idPath, secretPath} {
@@ -71,7 +71,7 @@ func TestTokenSourceErrorsNameTheirKeys(t *testing.T) {
 // TestTokenSourceRereadsCredentials: the client id and secret are read at
 // every token request, so rotated files take effect at the next one.
 func TestTokenSourceRereadsCredentials(t *testing.T) {
-	tokens := scalertest.NewTokenServer(t, scalertest.TokenServerOptions{ClientID: "scaler", ClientSecret: "client-secret-1"})
+	tokens := newTokens(t, 0)
 	id, idPath := fileSecret(t, "scaler\n")
 	secret, secretPath := fileSecret(t, "client-secret-1\n")
 	ts := NewTokenSource(TokenSourceOptions{TokenURL: tokens.URL, ClientID: id, ClientSecret: secret, Keys: kafkaKeys})
@@ -105,7 +105,7 @@ func TestTokenSourceRereadsCredentials(t *testing.T) {
 // when the caller's context has no deadline, and so does a wait for the
 // request in flight.
 func TestTokenSourceTimeout(t *testing.T) {
-	tokens := scalertest.NewTokenServer(t, scalertest.TokenServerOptions{ClientID: "scaler", ClientSecret: "client-secret-1", ExpiresIn: 3600})
+	tokens := newTokens(t, 3600)
 	tokens.Stall(true)
 	ts := NewTokenSource(TokenSourceOptions{TokenURL: tokens.URL, ClientID: NewSecret("scaler"), ClientSecret: NewSecret("client-secret-1"),
 		Keys: kafkaKeys, Timeout: 200 * time.Millisecond})

@@ -99,17 +99,15 @@ func oauthCluster(t testing.TB, e *scalertest.TokenServer) *saslBroker {
 	})
 }
 
-// oauthTrigger is the metadata of an oauthbearer trigger against b and e.
+// oauthTrigger is the metadata of an oauthbearer trigger against b and e,
+// with the keys of kv set (an empty value deletes the key).
 func oauthTrigger(b *saslBroker, e *scalertest.TokenServer, kv ...string) map[string]string {
 	md := map[string]string{
 		"bootstrapServers": b.addr(), "consumerGroup": "g", "topic": "orders",
 		"sasl": "oauthbearer", "username": oauthClientID, "password": oauthClientSecret,
 		"oauthTokenEndpointUri": e.URL,
 	}
-	for i := 0; i+1 < len(kv); i += 2 {
-		md[kv[i]] = kv[i+1]
-	}
-	return md
+	return scalertest.WithKeys(md, kv...)
 }
 
 // newOAuthScaler builds a scaler with a debug log into logs and the given
@@ -282,8 +280,7 @@ func TestOAuthBearerFailures(t *testing.T) {
 		if err := os.WriteFile(path, []byte(oauthClientSecret+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		md := oauthTrigger(b, e, "passwordFile", path)
-		delete(md, "password")
+		md := oauthTrigger(b, e, "passwordFile", path, "password", "")
 		s := newOAuthScaler(t, md, &lockedBuffer{}, options{})
 		if err := os.Remove(path); err != nil {
 			t.Fatal(err)

@@ -248,12 +248,8 @@ func TestMissingVhost(t *testing.T) {
 // TestBadCredentials: refused credentials are clear errors that hold no
 // password, from the URL or from the username/password keys.
 func TestBadCredentials(t *testing.T) {
-	srv := broker(t)
-	vhost := srv.NewVhost(t)
+	srv, vhost, _ := vhostWithQueue(t, "q", 1)
 	srv.AddUser(t, vhost, "worker-"+vhost, "right-pw-123")
-	ch := openChannel(t, dialBroker(t, srv, vhost))
-	declare(t, ch, "q", false)
-	publish(t, ch, "q", 1)
 
 	amqpURL := func(user, pass string) string {
 		return fmt.Sprintf("amqp://%s:%s@127.0.0.1:%d/%s", user, pass, srv.AMQPPort, url.PathEscape(vhost))
@@ -302,11 +298,7 @@ func TestBadCredentials(t *testing.T) {
 // changes (a rotated Secret), the scaler dials again with the new
 // credentials.
 func TestHostFileRotation(t *testing.T) {
-	srv := broker(t)
-	vhost := srv.NewVhost(t)
-	ch := openChannel(t, dialBroker(t, srv, vhost))
-	declare(t, ch, "q", false)
-	publish(t, ch, "q", 2)
+	srv, vhost, _ := vhostWithQueue(t, "q", 2)
 	user := "rot-" + vhost
 	srv.AddUser(t, vhost, user, "first-pw-111")
 
@@ -347,11 +339,7 @@ func TestHostFileRotation(t *testing.T) {
 // TestConcurrentMetrics calls one scaler from many goroutines (run with
 // -race), with a missing queue mixed in to close channels under load.
 func TestConcurrentMetrics(t *testing.T) {
-	srv := broker(t)
-	vhost := srv.NewVhost(t)
-	ch := openChannel(t, dialBroker(t, srv, vhost))
-	declare(t, ch, "q", false)
-	publish(t, ch, "q", 3)
+	srv, vhost, _ := vhostWithQueue(t, "q", 3)
 	good := newScaler(t, map[string]string{"host": srv.AMQPURL(vhost), "queueName": "q"})
 	missing := newScaler(t, map[string]string{"host": srv.AMQPURL(vhost), "queueName": "missing"})
 	web := newScaler(t, map[string]string{"host": srv.HTTPURL(vhost), "queueName": "q"})
@@ -524,11 +512,7 @@ func TestBrokerFaults(t *testing.T) {
 // gateway that accepts only the bearer token the token endpoint issued
 // (and forwards with the administrator's credentials).
 func TestOAuth2AgainstBroker(t *testing.T) {
-	srv := broker(t)
-	vhost := srv.NewVhost(t)
-	ch := openChannel(t, dialBroker(t, srv, vhost))
-	declare(t, ch, "q", false)
-	publish(t, ch, "q", 5)
+	srv, vhost, _ := vhostWithQueue(t, "q", 5)
 
 	tokens, wantRequest := oauthTokens(t, "client-secret-xyz")
 	target, _ := url.Parse(fmt.Sprintf("http://127.0.0.1:%d", srv.HTTPPort))
@@ -558,11 +542,7 @@ func TestOAuth2AgainstBroker(t *testing.T) {
 }
 
 func BenchmarkMetrics(b *testing.B) {
-	srv := broker(b)
-	vhost := srv.NewVhost(b)
-	ch := openChannel(b, dialBroker(b, srv, vhost))
-	declare(b, ch, "q", false)
-	publish(b, ch, "q", 3)
+	srv, vhost, ch := vhostWithQueue(b, "q", 3)
 	for i := range 50 {
 		declare(b, ch, fmt.Sprintf("r-%02d", i), false)
 	}

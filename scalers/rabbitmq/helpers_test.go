@@ -73,6 +73,19 @@ func openChannel(tb testing.TB, conn *amqp.Connection) *amqp.Channel {
 	return ch
 }
 
+// vhostWithQueue gives the test a vhost of its own on the shared broker,
+// with the queue (not durable) holding n messages, and a channel to it as
+// the administrator.
+func vhostWithQueue(tb testing.TB, queue string, n int) (srv *testenv.RabbitMQ, vhost string, ch *amqp.Channel) {
+	tb.Helper()
+	srv = broker(tb)
+	vhost = srv.NewVhost(tb)
+	ch = openChannel(tb, dialBroker(tb, srv, vhost))
+	declare(tb, ch, queue, false)
+	publish(tb, ch, queue, n)
+	return srv, vhost, ch
+}
+
 // declare declares a queue (durable ones survive a broker restart).
 func declare(tb testing.TB, ch *amqp.Channel, name string, durable bool) {
 	tb.Helper()

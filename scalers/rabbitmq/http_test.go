@@ -51,19 +51,7 @@ func TestParseQueue(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseQueue([]byte(tt.body))
-			if tt.wantErr != "" {
-				checkErr(t, err, scalers.ErrNoData)
-				if diff := cmp.Diff(tt.wantErr, err.Error()); diff != "" {
-					t.Errorf("error (-want +got):\n%s", diff)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("got error %q, want none", err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
+			checkParsed(t, got, err, tt.want, tt.wantErr)
 		})
 	}
 }
@@ -91,20 +79,27 @@ func TestParseQueuePage(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseQueuePage([]byte(tt.body))
-			if tt.wantErr != "" {
-				checkErr(t, err, scalers.ErrNoData)
-				if diff := cmp.Diff(tt.wantErr, err.Error()); diff != "" {
-					t.Errorf("error (-want +got):\n%s", diff)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("got error %q, want none", err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
+			checkParsed(t, got, err, tt.want, tt.wantErr)
 		})
+	}
+}
+
+// checkParsed checks what a parser of management API answers returned:
+// an ErrNoData error with the whole message wantErr, or else got = want.
+func checkParsed[T any](tb testing.TB, got T, err error, want T, wantErr string) {
+	tb.Helper()
+	if wantErr != "" {
+		checkErr(tb, err, scalers.ErrNoData)
+		if diff := cmp.Diff(wantErr, err.Error()); diff != "" {
+			tb.Errorf("error (-want +got):\n%s", diff)
+		}
+		return
+	}
+	if err != nil {
+		tb.Fatalf("got error %q, want none", err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		tb.Errorf("(-want +got):\n%s", diff)
 	}
 }
 
