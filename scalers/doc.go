@@ -3,8 +3,9 @@
 // registry of scaler types, typed parsing of KEDA-style trigger metadata
 // (map[string]string -> validated struct, with every field error collected),
 // secrets that never leak, TLS settings, the authentication of HTTP sources
-// (HTTPAuth and HTTPSource, OAuth2 client credentials included) and Single,
-// the skeleton of a scaler that offers one metric.
+// (HTTPAuth and HTTPSource), the OAuth2 client credentials TokenSource
+// (authModes oauth and kafka's sasl oauthbearer) and Single, the skeleton
+// of a scaler that offers one metric.
 //
 // A scaler type lives in its own package under scalers/ (scalers/redis,
 // scalers/kafka, ...) and is added to a Registry by the binary; this package

@@ -75,9 +75,9 @@ const maxTokenLifetime = 365 * 24 * time.Hour
 
 // TokenSource gets OAuth2 access tokens with the client credentials grant
 // (RFC 6749 section 4.4, golang.org/x/oauth2/clientcredentials) and keeps
-// the current one until it is due for renewal (tokenRenewal before its
-// expires_in, or after three quarters of a shorter lifetime; a token
-// without expires_in until Refuse) or a server refuses it. Errors are
+// the current one until it is due for renewal (10 s before its expires_in,
+// or after three quarters of a lifetime shorter than 40 s; a token without
+// expires_in is kept) or a server refuses it (Refuse). Errors are
 // *TokenError values naming the endpoint, its status and RFC 6749 error
 // code, never the answer body, the client secret or a token; a secret
 // file that cannot be read is named by key and path.
