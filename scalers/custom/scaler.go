@@ -257,7 +257,7 @@ func (s *Scaler) MetricSpecs() []scalers.MetricSpec {
 // call fails with an error naming it that wraps scalers.ErrUnavailable.
 func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
 	if s.closed.Load() {
-		return scalers.Metrics{}, fmt.Errorf("custom scaler: %w", scalers.ErrClosed)
+		return scalers.Metrics{}, scalers.Closed(Type)
 	}
 	in := make([]Input, len(s.sources))
 	if len(s.sources) == 1 {

@@ -469,7 +469,7 @@ func TestCloseClosesEverySource(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	_, err = s.Metrics(t.Context())
-	if diff := cmp.Diff("custom scaler: scaler closed", errText(err)); diff != "" {
+	if diff := cmp.Diff("custom scaler: closed", errText(err)); diff != "" {
 		t.Errorf("Metrics after Close: error (-want +got):\n%s", diff)
 	}
 	if !errors.Is(err, scalers.ErrClosed) {
