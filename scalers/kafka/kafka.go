@@ -134,6 +134,10 @@ func clientOptions(md *Metadata, log *slog.Logger, o options) ([]kgo.Opt, error)
 		kgo.MetadataMinAge(age),
 		kgo.MetadataMaxAge(max(age, 5*time.Minute)),
 		kgo.WithLogger(kgoLogger{log}),
+		// A scaler reads offsets; its client metrics (KIP-714) would only
+		// add GetTelemetrySubscriptions and PushTelemetry requests to the
+		// user's brokers, at times of the client's choosing.
+		kgo.DisableClientMetrics(),
 	}
 	if md.maxVersion != nil {
 		opts = append(opts, kgo.MaxVersions(md.maxVersion))
