@@ -98,5 +98,7 @@ func (r *Registry) New(ctx context.Context, cfg Config) (Scaler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Timeouts = cfg.Timeouts.WithDefaults()
+	cfg.Limits = cfg.Limits.WithDefaults()
 	return t.f(ctx, cfg)
 }

@@ -79,6 +79,13 @@ type Config struct {
 	Namespace, Name string
 	// Logger is never nil when the registry calls a Factory.
 	Logger *slog.Logger
+	// Timeouts bound every call the scaler makes to its source (see
+	// Timeouts); the registry fills its zero fields before calling a
+	// Factory.
+	Timeouts Timeouts
+	// Limits bound what one trigger may ask of the server (list sizes);
+	// the registry fills its zero fields before calling a Factory.
+	Limits Limits
 }
 
 // ScalerLogger returns Logger (one that discards when it is nil, as when a
@@ -108,4 +115,8 @@ var (
 	ErrUnavailable = errors.New("metric source unavailable")
 	// ErrNoData marks a source that answered without a usable value.
 	ErrNoData = errors.New("no data")
+	// ErrLimit marks a request refused because a server limit was reached
+	// (live scaler instances, distinct source connections): it may work
+	// once load goes down. The error names the limit and its value.
+	ErrLimit = errors.New("server limit reached")
 )
