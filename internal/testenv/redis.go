@@ -56,9 +56,10 @@ type Redis struct {
 	tls      *RedisTLS
 	probeTLS *tls.Config
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{}
+	frozen bool // stopped by Freeze, guarded by mu
 }
 
 // StartRedis starts a plain redis-server on a free loopback port with no
@@ -238,17 +239,103 @@ func (r *Redis) Dir() string { return r.dir }
 
 // Stop stops the server (SIGTERM, SIGKILL after 10s) and waits until it has
 // exited. Data is lost (there is no persistence). Stopping a stopped server
-// does nothing.
+// does nothing; a frozen one is thawed first, so that it can exit.
 func (r *Redis) Stop() {
 	r.tb.Helper()
 	r.mu.Lock()
-	cmd, done := r.cmd, r.done
-	r.cmd, r.done = nil, nil
+	cmd, done, frozen := r.cmd, r.done, r.frozen
+	r.cmd, r.done, r.frozen = nil, nil, false
 	r.mu.Unlock()
 	if cmd == nil {
 		return
 	}
+	if frozen {
+		_ = cmd.Process.Signal(syscall.SIGCONT)
+	}
 	terminate(cmd, done, 10*time.Second, func() { _ = cmd.Process.Kill() })
+}
+
+// Kill kills the server with SIGKILL (kill -9: no shutdown, its connections
+// reset by the kernel) and waits until it has exited. Start starts it again
+// on the same port. Killing a stopped server does nothing.
+func (r *Redis) Kill() {
+	r.tb.Helper()
+	r.mu.Lock()
+	cmd, done := r.cmd, r.done
+	r.cmd, r.done, r.frozen = nil, nil, false
+	r.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Kill()
+	<-done
+}
+
+// Freeze stops the server's process with SIGSTOP and returns once every one
+// of its threads is stopped: its port and connections stay open and the
+// kernel still accepts new connections into the listen backlog, but
+// nothing is read or answered until Thaw, which is what a hung Redis (or
+// one whose machine stalls) looks like to a client. A frozen server is
+// thawed by Stop, and so when the test ends. Freezing a frozen or stopped
+// server does nothing.
+func (r *Redis) Freeze() {
+	r.tb.Helper()
+	r.setFrozen(true)
+}
+
+// Thaw resumes a frozen server with SIGCONT and returns once none of its
+// threads is stopped any more. Thawing a server that is not frozen does
+// nothing.
+func (r *Redis) Thaw() {
+	r.tb.Helper()
+	r.setFrozen(false)
+}
+
+// setFrozen sends SIGSTOP (freeze) or SIGCONT and waits until every thread
+// of the process is in the state the signal brings.
+func (r *Redis) setFrozen(freeze bool) {
+	r.tb.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cmd == nil || r.frozen == freeze {
+		return
+	}
+	sig, verb, state := syscall.SIGCONT, "thaw", "run again"
+	if freeze {
+		sig, verb, state = syscall.SIGSTOP, "freeze", "stop"
+	}
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.tb.Fatalf("testenv: %s %s on %s: %v", verb, r.what, r.Addr(), err)
+	}
+	r.frozen = freeze
+	pid := r.cmd.Process.Pid
+	what := fmt.Sprintf("every thread of %s (pid %d) on %s to %s", r.what, pid, r.Addr(), state)
+	if err := poll(redisReadyLimit, what, r.done, func() error { return threadsStopped(pid, freeze) }); err != nil {
+		r.tb.Fatalf("testenv: %v", err)
+	}
+}
+
+// threadsStopped reports, as an error naming one, a thread of process pid
+// that is not stopped (want true) or that is still stopped (want false).
+func threadsStopped(pid int, want bool) error {
+	tasks, err := filepath.Glob(filepath.Join("/proc", strconv.Itoa(pid), "task", "*", "stat"))
+	if err != nil || len(tasks) == 0 {
+		return fmt.Errorf("no threads of process %d in /proc (%v)", pid, err)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			continue // the thread exited meanwhile
+		}
+		t, ok := parseStat(string(b))
+		if !ok {
+			return fmt.Errorf("cannot parse %s", task)
+		}
+		if stopped := t.state == "T" || t.state == "t"; stopped != want {
+			return fmt.Errorf("thread %d of process %d is in state %s", t.pid, pid, t.state)
+		}
+	}
+	return nil
 }
 
 // Start starts a stopped server again on the same port (and with the same

@@ -1,7 +1,13 @@
 package testenv
 
 import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"os"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -89,5 +95,59 @@ func TestRedisSentinel(t *testing.T) {
 	want := "127.0.0.1\n" + master.Addr()[len("127.0.0.1:"):]
 	if diff := cmp.Diff(want, do(t, s, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster")); diff != "" {
 		t.Errorf("SENTINEL GET-MASTER-ADDR-BY-NAME (-want +got):\n%s", diff)
+	}
+}
+
+// TestRedisFreezeAndKill: a frozen server keeps its port and accepts
+// connections but answers nothing until it is thawed; a killed one is
+// gone until Start.
+func TestRedisFreezeAndKill(t *testing.T) {
+	r := StartRedis(t)
+	do(t, r, "RPUSH", "jobs", "a")
+	r.Freeze()
+	r.Freeze() // freezing twice is harmless
+	conn, err := net.DialTimeout("tcp", r.Addr(), 10*time.Second)
+	if err != nil {
+		t.Fatalf("dial a frozen server: %v, want the kernel to accept", err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "PING\r\n"); err != nil {
+		t.Fatalf("write to a frozen server: %v", err)
+	}
+	// Nothing is answered while frozen.
+	_ = conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, err := conn.Read(make([]byte, 16)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read from a frozen server: %d bytes, %v; want no answer", n, err)
+	}
+	r.Thaw()
+	r.Thaw() // thawing twice is harmless
+	// The PING sent while frozen is answered now.
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		t.Fatalf("read after thaw: %v", err)
+	}
+	if diff := cmp.Diff("+PONG\r\n", got); diff != "" {
+		t.Errorf("reply after thaw (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff("1", do(t, r, "LLEN", "jobs")); diff != "" {
+		t.Errorf("LLEN after thaw (-want +got):\n%s", diff)
+	}
+
+	r.Kill()
+	if _, err := r.Do("PING"); err == nil {
+		t.Fatalf("PING after Kill succeeded, want an error")
+	}
+	r.Kill() // killing twice is harmless
+	r.Start()
+	if diff := cmp.Diff("0", do(t, r, "LLEN", "jobs")); diff != "" {
+		t.Errorf("LLEN after kill and start (-want +got):\n%s", diff)
+	}
+
+	// Stop thaws a frozen server first, so it exits at once.
+	r.Freeze()
+	r.Stop()
+	if _, err := r.Do("PING"); err == nil {
+		t.Fatalf("PING after Stop succeeded, want an error")
 	}
 }
