@@ -8,12 +8,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // KafkaConfig configures StartKafka.
@@ -47,6 +49,11 @@ type Kafka struct {
 	mu      sync.Mutex
 	cluster *kfake.Cluster
 	client  *kgo.Client
+
+	// frozen makes the cluster's control function swallow every request
+	// (see Freeze); freezer is the cluster that has the function.
+	frozen  atomic.Bool
+	freezer *kfake.Cluster
 }
 
 // StartKafka starts a cluster; it fails the test if it cannot.
@@ -124,6 +131,9 @@ func (k *Kafka) Start(t testing.TB) {
 		c, err := kfake.NewCluster(k.clusterOpts()...)
 		if err == nil {
 			k.cluster = c
+			if k.frozen.Load() {
+				k.installFreezer()
+			}
 			return
 		}
 		if time.Now().After(deadline) {
@@ -132,6 +142,42 @@ func (k *Kafka) Start(t testing.TB) {
 		<-time.After(pause)
 		pause = min(2*pause, 250*time.Millisecond)
 	}
+}
+
+// Freeze makes every broker of the cluster stop answering: connections
+// are accepted and requests read, but none is answered (not even
+// ApiVersions on a new connection) until Thaw. This is what a hung broker
+// (or one whose machine stalls) looks like to a client; kfake runs in the
+// test's process, so it cannot be sent SIGSTOP. The requests swallowed
+// while frozen stay unanswered after Thaw: the client's reads time out and
+// it reconnects, as after a long stall. Freezing a frozen cluster does
+// nothing; a restarted cluster (Stop, Start) is frozen again if it was.
+func (k *Kafka) Freeze() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.frozen.Store(true)
+	k.installFreezer()
+}
+
+// Thaw makes a frozen cluster answer the requests it reads from now on.
+func (k *Kafka) Thaw() {
+	k.frozen.Store(false)
+}
+
+// installFreezer adds the control function that Freeze turns on, once per
+// cluster. The caller holds mu.
+func (k *Kafka) installFreezer() {
+	c := k.cluster
+	if c == nil || k.freezer == c {
+		return
+	}
+	k.freezer = c
+	c.Control(func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		// Handled without a response or an error: kfake reads on and
+		// never answers this request.
+		return nil, nil, k.frozen.Load()
+	})
 }
 
 func (k *Kafka) close() {
