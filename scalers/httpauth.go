@@ -69,6 +69,7 @@ type HTTPAuth struct {
 
 	scalerType string
 	allowed    []string // nil: every known mode
+	limits     Limits
 }
 
 // Allow limits the modes Validate accepts to those the scaler implements;
@@ -80,6 +81,11 @@ type HTTPAuth struct {
 func (a *HTTPAuth) Allow(scalerType string, modes ...string) {
 	a.scalerType, a.allowed = scalerType, modes
 }
+
+// SetLimits sets the limits Validate holds the lists (authModes, scopes,
+// endpointParams) to: the scaler's Config.Limits. Call it before
+// ParseMetadata fills a; without it the defaults apply.
+func (a *HTTPAuth) SetLimits(l Limits) { a.limits = l }
 
 // Enabled reports whether authModes includes mode.
 func (a *HTTPAuth) Enabled(mode string) bool { return slices.Contains(a.Modes, mode) }
@@ -95,17 +101,26 @@ func (a *HTTPAuth) Secrets() []Secret {
 }
 
 // Validate checks the modes against KEDA's vocabulary and the modes given
-// to Allow, and that every enabled mode has its credentials. ParseMetadata
-// calls it.
+// to Allow, that every enabled mode has its credentials, and that those
+// credentials can be sent: a header name or value net/http refuses (a CR
+// or LF in bearerToken, say) is reported here, naming the key, rather than
+// at every request. An inline or <key>FromEnv value is checked now; a
+// <key>File is checked each time it is read (Apply), since it may be
+// rotated. ParseMetadata calls it.
 func (a *HTTPAuth) Validate() error {
 	raw := strings.Join(a.Modes, ",")
 	var errs []error
+	if fe := a.limits.CheckList("authModes", len(a.Modes)); fe != nil {
+		// A list that long is a mistake as a whole: its modes are not
+		// checked one by one.
+		return fe
+	}
 	exclusive := 0
 	for _, m := range a.Modes {
 		switch {
 		case !slices.Contains(knownAuthModes, m):
 			errs = append(errs, NewFieldError("authModes", raw,
-				"unknown mode "+strconv.Quote(m)+", expected a comma-separated list of "+strings.Join(knownAuthModes, ", ")))
+				"unknown mode "+Quote(m)+", expected a comma-separated list of "+strings.Join(knownAuthModes, ", ")))
 		case !a.allows(m):
 			errs = append(errs, NewFieldError("authModes", raw,
 				"mode "+strconv.Quote(m)+" is not supported by the "+a.scalerType+" scaler, expected some of "+strings.Join(a.allowed, ", ")))
@@ -120,26 +135,80 @@ func (a *HTTPAuth) Validate() error {
 	// The credentials of a mode that is not allowed are not asked for:
 	// the mode is the mistake.
 	enabled := func(mode string) bool { return a.Enabled(mode) && a.allows(mode) }
-	need := func(mode string, s Secret, key string) {
+	need := func(mode string, s Secret, key string) bool {
 		if enabled(mode) && !s.IsSet() {
 			errs = append(errs, &FieldError{Key: key, Missing: true,
 				Msg: "required when authModes includes " + mode + " (set " + key + ", " + key + "FromEnv or " + key + "File)"})
+			return false
+		}
+		return enabled(mode)
+	}
+	// check runs an inline secret's check; a file's content is checked
+	// when it is read.
+	check := func(s Secret, key string, bad func(string) string) {
+		if s.Path() != "" {
+			return
+		}
+		if msg := bad(s.MustValue()); msg != "" {
+			errs = append(errs, s.FieldError(key, msg))
 		}
 	}
-	need(AuthModeBearer, a.BearerToken, "bearerToken")
-	need(AuthModeBasic, a.Username, "username")
+	if need(AuthModeBearer, a.BearerToken, "bearerToken") {
+		check(a.BearerToken, "bearerToken", badHeaderValue)
+	}
+	if need(AuthModeBasic, a.Username, "username") {
+		check(a.Username, "username", badUsername)
+	}
 	need(AuthModeTLS, a.TLS.Cert, "cert")
 	need(AuthModeTLS, a.TLS.Key, "key")
-	need(AuthModeCustom, a.CustomAuthHeader, "customAuthHeader")
-	need(AuthModeCustom, a.CustomAuthValue, "customAuthValue")
-	need(AuthModeAPIKey, a.APIKey, "apiKey")
-	if enabled(AuthModeAPIKey) && a.APIKeyMethod != "header" && a.APIKeyMethod != "query" {
-		errs = append(errs, NewFieldError("method", a.APIKeyMethod, "expected one of header, query"))
+	// ca, cert and key are used whenever given (NewHTTPTransport).
+	errs = append(errs, a.TLS.checkInline())
+	hasHeader := need(AuthModeCustom, a.CustomAuthHeader, "customAuthHeader")
+	if need(AuthModeCustom, a.CustomAuthValue, "customAuthValue") && hasHeader {
+		check(a.CustomAuthHeader, "customAuthHeader", badHeaderName)
+		check(a.CustomAuthValue, "customAuthValue", badHeaderValue)
+	}
+	if need(AuthModeAPIKey, a.APIKey, "apiKey") {
+		switch a.APIKeyMethod {
+		case "header":
+			check(a.APIKey, "apiKey", badHeaderValue)
+			if a.KeyParamName != "" && !httpguts.ValidHeaderFieldName(a.KeyParamName) {
+				errs = append(errs, NewFieldError("keyParamName", a.KeyParamName, "not a valid HTTP header name"))
+			}
+		case "query":
+		default:
+			errs = append(errs, NewFieldError("method", a.APIKeyMethod, "expected one of header, query"))
+		}
 	}
 	if enabled(AuthModeOAuth) {
-		errs = append(errs, a.OAuth.validate()...)
+		errs = append(errs, a.OAuth.validate(a.limits)...)
 	}
 	return Invalid(errs...)
+}
+
+// badHeaderValue says why v (trimmed, as Apply sends it) cannot be an HTTP
+// header value; "" when it can.
+func badHeaderValue(v string) string {
+	if httpguts.ValidHeaderFieldValue(strings.TrimSpace(v)) {
+		return ""
+	}
+	return "not a valid HTTP header value (control characters such as CR and LF cannot be sent)"
+}
+
+// badHeaderName says why v (trimmed) cannot be an HTTP header name.
+func badHeaderName(v string) string {
+	if httpguts.ValidHeaderFieldName(strings.TrimSpace(v)) {
+		return ""
+	}
+	return "not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)"
+}
+
+// badUsername says why v cannot be the user name of basic authentication.
+func badUsername(v string) string {
+	if strings.Contains(v, ":") {
+		return `contains ":", which basic authentication cannot carry in a user name (RFC 7617)`
+	}
+	return ""
 }
 
 // Apply adds the credentials of the enabled modes to req (all but oauth,
@@ -152,6 +221,9 @@ func (a *HTTPAuth) Apply(req *http.Request) error {
 		if err != nil {
 			return err
 		}
+		if msg := badUsername(user); msg != "" {
+			return errors.New(a.Username.FieldError("username", msg).Error())
+		}
 		pass, err := ReadSecret("password", a.Password)
 		if err != nil {
 			return err
@@ -162,6 +234,9 @@ func (a *HTTPAuth) Apply(req *http.Request) error {
 		tok, err := ReadSecret("bearerToken", a.BearerToken)
 		if err != nil {
 			return err
+		}
+		if msg := badHeaderValue(tok); msg != "" {
+			return errors.New(a.BearerToken.FieldError("bearerToken", msg).Error())
 		}
 		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(tok))
 	}
@@ -175,11 +250,11 @@ func (a *HTTPAuth) Apply(req *http.Request) error {
 			return err
 		}
 		name, val = strings.TrimSpace(name), strings.TrimSpace(val)
-		if !httpguts.ValidHeaderFieldName(name) {
-			return errors.New(a.CustomAuthHeader.FieldError("customAuthHeader", "not a valid HTTP header name").Error())
+		if msg := badHeaderName(name); msg != "" {
+			return errors.New(a.CustomAuthHeader.FieldError("customAuthHeader", msg).Error())
 		}
-		if !httpguts.ValidHeaderFieldValue(val) {
-			return errors.New(a.CustomAuthValue.FieldError("customAuthValue", "not a valid HTTP header value").Error())
+		if msg := badHeaderValue(val); msg != "" {
+			return errors.New(a.CustomAuthValue.FieldError("customAuthValue", msg).Error())
 		}
 		req.Header.Set(name, val)
 	}
@@ -202,21 +277,11 @@ func (a *HTTPAuth) Apply(req *http.Request) error {
 			if name == "" {
 				name = "X-API-KEY"
 			}
-			if !httpguts.ValidHeaderFieldValue(key) {
-				return errors.New(a.APIKey.FieldError("apiKey", "not a valid HTTP header value").Error())
+			if msg := badHeaderValue(key); msg != "" {
+				return errors.New(a.APIKey.FieldError("apiKey", msg).Error())
 			}
 			req.Header.Set(name, key)
 		}
-	}
-	return nil
-}
-
-// ValidateKeyParamName checks keyParamName as a header name when the API key
-// goes in a header; scalers supporting apiKey call it from Validate.
-func (a *HTTPAuth) ValidateKeyParamName() error {
-	if a.Enabled(AuthModeAPIKey) && a.APIKeyMethod != "query" && a.KeyParamName != "" &&
-		!httpguts.ValidHeaderFieldName(a.KeyParamName) {
-		return NewFieldError("keyParamName", a.KeyParamName, "not a valid HTTP header name")
 	}
 	return nil
 }

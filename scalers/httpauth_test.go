@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 )
 
 type authHolder struct {
@@ -34,7 +35,19 @@ func viewOf(a *HTTPAuth) authView {
 		ClientSecret: a.OAuth.ClientSecret.MustValue(), Scopes: a.OAuth.Scopes, EndpointParams: a.OAuth.params}
 }
 
+// pemPair is a certificate and its key, PEM, for metadata that must
+// parse.
+type pemPair struct{ cert, key string }
+
+func newPEMPair(tb testing.TB) pemPair {
+	tb.Helper()
+	pki := testenv.NewPKI(tb)
+	c := pki.ClientCert(tb, "test")
+	return pemPair{cert: string(c.CertPEM), key: string(c.KeyPEM)}
+}
+
 func TestHTTPAuthParse(t *testing.T) {
+	pair := newPEMPair(t)
 	secretFile := filepath.Join(t.TempDir(), "client-secret")
 	if err := os.WriteFile(secretFile, []byte("from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -58,7 +71,7 @@ func TestHTTPAuthParse(t *testing.T) {
 		wantErr string
 	}{
 		{name: "none", md: map[string]string{}, want: authView{Method: "header"}},
-		{name: "modes trimmed", md: map[string]string{"authModes": " basic , tls ", "username": "u", "cert": "c", "key": "k"},
+		{name: "modes trimmed", md: map[string]string{"authModes": " basic , tls ", "username": "u", "cert": pair.cert, "key": pair.key},
 			want: authView{Modes: []string{"basic", "tls"}, Method: "header"}},
 		{name: "authMode alias", md: map[string]string{"authMode": "apiKey", "apiKey": "k", "method": "query"},
 			want: authView{Modes: []string{"apiKey"}, Method: "query"}},
@@ -74,9 +87,9 @@ func TestHTTPAuthParse(t *testing.T) {
 				"apiKey: required when authModes includes apiKey (set apiKey, apiKeyFromEnv or apiKeyFile)"},
 		{name: "bad method", md: map[string]string{"authModes": "apiKey", "apiKey": "k3y", "method": "post"},
 			wantErr: `invalid metadata: method "post": expected one of header, query`},
-		{name: "allowed", md: map[string]string{"authModes": "tls", "cert": "c", "key": "k"}, allow: []string{"basic", "tls"},
+		{name: "allowed", md: map[string]string{"authModes": "tls", "cert": pair.cert, "key": pair.key}, allow: []string{"basic", "tls"},
 			want: authView{Modes: []string{"tls"}, Method: "header"}},
-		{name: "not allowed: the mode is named, its keys are not asked for", md: map[string]string{"authModes": "tls,oauth", "cert": "c", "key": "k"},
+		{name: "not allowed: the mode is named, its keys are not asked for", md: map[string]string{"authModes": "tls,oauth", "cert": pair.cert, "key": pair.key},
 			allow:   []string{"basic", "tls"},
 			wantErr: `invalid metadata: authModes "tls,oauth": mode "oauth" is not supported by the demo scaler, expected some of basic, tls`},
 
@@ -100,11 +113,13 @@ func TestHTTPAuthParse(t *testing.T) {
 		{name: "oauthTokenURI password hidden", md: oauth("oauthTokenURI", "ftp://u:hunter2-pw@idp"),
 			wantErr: `invalid metadata: oauthTokenURI "ftp://u:xxxxx@idp": expected an http:// or https:// URL`},
 		{name: "endpointParams bad escape", md: oauth("endpointParams", "audience=%zz"),
-			wantErr: `invalid metadata: endpointParams "audience=%zz": not URL query syntax (e.g. audience=api&resource=x): invalid URL escape "%zz"`},
+			wantErr: `invalid metadata: endpointParams (secret, not shown): parameter 1 ("audience"): invalid %-escape in its value`},
+		{name: "endpointParams bad escape in a name", md: oauth("endpointParams", "a=1&%zz=x"),
+			wantErr: `invalid metadata: endpointParams (secret, not shown): parameter 2: invalid %-escape in its name`},
 		{name: "endpointParams with a semicolon", md: oauth("endpointParams", "a=1;b=2"),
-			wantErr: `invalid metadata: endpointParams "a=1;b=2": not URL query syntax (e.g. audience=api&resource=x): invalid semicolon separator in query`},
+			wantErr: `invalid metadata: endpointParams (secret, not shown): parameter 1 ("a"): ";" is not a separator (separate parameters with &, write a ";" in a value as %3B)`},
 		{name: "endpointParams setting scope beside scopes", md: oauth("scopes", "read", "endpointParams", "scope=write"),
-			wantErr: `invalid metadata: endpointParams "scope=write": scope is already set by the scopes key; give every scope there`},
+			wantErr: `invalid metadata: endpointParams (secret, not shown): sets scope, which the scopes key sets already; give every scope there`},
 		{name: "endpointParams may set scope alone", md: oauth("endpointParams", "scope=write"),
 			want: oauthView(func(v *authView) { v.EndpointParams = url.Values{"scope": {"write"}} })},
 		{name: "clientSecretFile missing", md: oauth("clientSecretFile", "/nonexistent/client-secret"),
@@ -161,13 +176,17 @@ func TestHTTPAuthApply(t *testing.T) {
 		{name: "custom", auth: HTTPAuth{Modes: []string{"custom"}, CustomAuthHeader: NewSecret("x-org\n"), CustomAuthValue: NewSecret("o")},
 			wantHeader: http.Header{"X-Org": {"o"}}, wantQuery: "a=1"},
 		{name: "custom, bad name", auth: HTTPAuth{Modes: []string{"custom"}, CustomAuthHeader: NewSecret("a b"), CustomAuthValue: NewSecret("o")},
-			wantErr: "customAuthHeader (secret, not shown): not a valid HTTP header name"},
+			wantErr: "customAuthHeader (secret, not shown): not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)"},
 		{name: "custom, bad value", auth: HTTPAuth{Modes: []string{"custom"}, CustomAuthHeader: NewSecret("X"), CustomAuthValue: NewSecret("a\x00b")},
-			wantErr: "customAuthValue (secret, not shown): not a valid HTTP header value"},
+			wantErr: "customAuthValue (secret, not shown): not a valid HTTP header value (control characters such as CR and LF cannot be sent)"},
 		{name: "apiKey header", auth: HTTPAuth{Modes: []string{"apiKey"}, APIKey: NewSecret("k"), APIKeyMethod: "header"},
 			wantHeader: http.Header{"X-Api-Key": {"k"}}, wantQuery: "a=1"},
 		{name: "apiKey header, bad value", auth: HTTPAuth{Modes: []string{"apiKey"}, APIKey: NewSecret("k\x7f"), APIKeyMethod: "header"},
-			wantErr: "apiKey (secret, not shown): not a valid HTTP header value"},
+			wantErr: "apiKey (secret, not shown): not a valid HTTP header value (control characters such as CR and LF cannot be sent)"},
+		{name: "bearer, bad value", auth: HTTPAuth{Modes: []string{"bearer"}, BearerToken: NewSecret("t\r\nX-Injected: 1")},
+			wantErr: "bearerToken (secret, not shown): not a valid HTTP header value (control characters such as CR and LF cannot be sent)"},
+		{name: "basic, colon in the user name", auth: HTTPAuth{Modes: []string{"basic"}, Username: NewSecret("a:b")},
+			wantErr: `username (secret, not shown): contains ":", which basic authentication cannot carry in a user name (RFC 7617)`},
 		{name: "apiKey query", auth: HTTPAuth{Modes: []string{"apiKey"}, APIKey: NewSecret("k&=?"), APIKeyMethod: "query", KeyParamName: "token"},
 			wantHeader: http.Header{}, wantQuery: "a=1&token=k%26%3D%3F"},
 		{name: "oauth is not Apply's", auth: HTTPAuth{Modes: []string{"oauth"}}, wantHeader: http.Header{}, wantQuery: "a=1"},

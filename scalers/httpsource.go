@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
 	"k8s.io/utils/clock"
 )
 
@@ -21,17 +23,31 @@ const (
 )
 
 // ValidateHTTPURL checks raw, the value of key, as the address of an HTTP
-// source: an http:// or https:// URL with a host. The error shows the URL
-// without its password.
+// source: an http:// or https:// URL with a host that net/http can send a
+// request to (a valid host name, a port from 1 to 65535), so that nothing
+// about the address fails later, at the first request. The error shows the
+// URL with its user info hidden (RedactURL), whether it parses or not.
 func ValidateHTTPURL(key, raw string) error {
+	shown := RedactURL(raw)
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		return NewFieldError(key, RedactURL(raw), "not a URL")
+		return NewFieldError(key, shown, "not a URL")
 	case u.Scheme != "http" && u.Scheme != "https":
-		return NewFieldError(key, RedactURL(raw), "expected an http:// or https:// URL")
-	case u.Host == "":
-		return NewFieldError(key, RedactURL(raw), "URL has no host")
+		return NewFieldError(key, shown, "expected an http:// or https:// URL")
+	case u.Hostname() == "":
+		return NewFieldError(key, shown, "URL has no host")
+	}
+	if p := u.Port(); p != "" {
+		// url.Parse takes any digits; the dialer refuses what is not a
+		// port, at every request.
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			return NewFieldError(key, shown, "port "+Quote(p)+": expected 1..65535")
+		}
+	}
+	// What net/http checks before it sends a request.
+	if h, err := httpguts.PunycodeHostPort(u.Host); err != nil || !httpguts.ValidHostHeader(h) {
+		return NewFieldError(key, shown, "host "+Quote(u.Hostname())+": not a valid host name")
 	}
 	return nil
 }

@@ -21,6 +21,16 @@ func TestValidateHTTPURL(t *testing.T) {
 		{name: "other scheme", raw: "ftp://prom", wantErr: `url "ftp://prom": expected an http:// or https:// URL`},
 		{name: "no host", raw: "http:///x", wantErr: `url "http:///x": URL has no host`},
 		{name: "password hidden", raw: "ftp://u:hunter2-pw@prom", wantErr: `url "ftp://u:xxxxx@prom": expected an http:// or https:// URL`},
+		{name: "password hidden in a URL that does not parse", raw: "http://user:S3CR3T@[::1", wantErr: `url "http://xxxxx@[::1": not a URL`},
+		{name: "password hidden without a scheme", raw: "user:S3CR3T@prom:9090", wantErr: `url "xxxxx@prom:9090": expected an http:// or https:// URL`},
+		{name: "port above 65535", raw: "http://prom:99999", wantErr: `url "http://prom:99999": port "99999": expected 1..65535`},
+		{name: "port beyond 32 bits", raw: "https://prom:4294967297/x", wantErr: `url "https://prom:4294967297/x": port "4294967297": expected 1..65535`},
+		{name: "port 0", raw: "http://prom:0", wantErr: `url "http://prom:0": port "0": expected 1..65535`},
+		{name: "port without a host", raw: "http://:9090", wantErr: `url "http://:9090": URL has no host`},
+		{name: "empty port is the default", raw: "http://prom:/x"},
+		{name: "IPv6", raw: "http://[::1]:9090"},
+		{name: "international host name", raw: "http://bücher.example/x"},
+		{name: "host net/http refuses", raw: `http://a"b/`, wantErr: `url "http://a\"b/": host "a\"b": not a valid host name`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

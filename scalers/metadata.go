@@ -76,14 +76,19 @@ type FieldError struct {
 	Missing bool
 }
 
+// Error names the key and quotes the value (neither of a secret); a value
+// longer than MaxQuotedBytes is cut and its length given (see Quote), and
+// so are a long key and a long Msg, so a huge value never makes a huge
+// message.
 func (e *FieldError) Error() string {
+	key, msg := shortKey(e.Key), excerpt(e.Msg, maxMsgBytes)
 	switch {
 	case e.Missing:
-		return e.Key + ": " + e.Msg
+		return key + ": " + msg
 	case e.Secret:
-		return e.Key + " (secret, not shown): " + e.Msg
+		return key + " (secret, not shown): " + msg
 	default:
-		return e.Key + " " + strconv.Quote(e.Value) + ": " + e.Msg
+		return key + " " + Quote(e.Value) + ": " + msg
 	}
 }
 
@@ -102,13 +107,28 @@ type MetadataError struct {
 	Other []error
 }
 
+// Error lists the problems, at most maxListedErrors of them (then how many
+// more there are): metadata with thousands of bad keys gives a message of
+// bounded size.
 func (e *MetadataError) Error() string {
-	parts := make([]string, 0, len(e.Errs)+len(e.Other))
+	n := len(e.Errs) + len(e.Other)
+	parts := make([]string, 0, min(n, maxListedErrors+1))
 	for _, fe := range e.Errs {
+		if len(parts) == maxListedErrors {
+			break
+		}
 		parts = append(parts, fe.Error())
 	}
 	for _, o := range e.Other {
-		parts = append(parts, o.Error())
+		if len(parts) == maxListedErrors {
+			break
+		}
+		// Other errors (an expression's compile errors, with their
+		// snippets) get more room than one key's message.
+		parts = append(parts, excerpt(o.Error(), 4*maxMsgBytes))
+	}
+	if n > maxListedErrors {
+		parts = append(parts, "and "+strconv.Itoa(n-maxListedErrors)+" more")
 	}
 	return "invalid metadata: " + strings.Join(parts, "; ")
 }

@@ -240,16 +240,27 @@ func (r *Redactor) AddValue(v string) {
 // token): f is called at every redaction, from any goroutine.
 func (r *Redactor) AddFunc(f func() []string) { r.dynamic = append(r.dynamic, f) }
 
-// AddURL hides the password of a URL, and the whole user info if it has
-// one.
+// AddURL hides the user info of a URL, the part RedactURL replaces: the
+// password (as written and query-escaped) of a URL that parses, and the
+// whole user info otherwise (a user name given without a password is often
+// a token).
 func (r *Redactor) AddURL(raw string) {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	info, start, ok := userInfo(raw)
+	if !ok {
 		return
 	}
-	if p, ok := u.User.Password(); ok {
-		r.AddValue(p)
-		r.AddValue(url.QueryEscape(p))
+	if user, pass, hasPass, parsed := parsedUserInfo(raw, start, len(info)); parsed {
+		if hasPass {
+			r.AddValue(pass)
+			r.AddValue(url.QueryEscape(pass))
+			return
+		}
+		r.AddValue(user)
+		return
+	}
+	r.AddValue(info)
+	if _, pass, found := strings.Cut(info, ":"); found {
+		r.AddValue(pass)
 	}
 }
 
@@ -285,7 +296,7 @@ func (r *Redactor) Error(err error) error {
 	}
 	msg := r.String(err.Error())
 	var kinds []error
-	for _, k := range []error{ErrInvalidConfig, ErrUnavailable, ErrNoData, ErrClosed, contextCanceled, contextDeadline} {
+	for _, k := range []error{ErrInvalidConfig, ErrUnavailable, ErrNoData, ErrLimit, ErrClosed, contextCanceled, contextDeadline} {
 		if errors.Is(err, k) {
 			kinds = append(kinds, k)
 		}
@@ -301,15 +312,59 @@ type redactedError struct {
 func (e *redactedError) Error() string   { return e.msg }
 func (e *redactedError) Unwrap() []error { return e.kinds }
 
-// RedactURL returns raw with any password replaced, for logs and metric
-// names.
+// redactedUserInfo replaces the user info of a URL in messages.
+const redactedUserInfo = "xxxxx"
+
+// RedactURL returns raw with its user info hidden, for errors, logs and
+// metric names; it is the one rule for every value that may carry user
+// info (serverAddress, url, oauthTokenURI, a custom source's url), whether
+// it parses or not. The user info is everything between "//" (the start,
+// without one) and the last "@": raw parsing would not find it in a value
+// that does not parse, and a password holding "/", "?" or "#" moves the
+// '@' out of what a parser calls the authority. When raw parses and its
+// user info is exactly that span, the user name is kept before a password
+// (http://admin:xxxxx@prom:9090); otherwise the whole span is replaced
+// (http://xxxxx@prom:9090). A value without "@" is returned as it is.
 func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	info, start, ok := userInfo(raw)
+	if !ok {
 		return raw
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	end := start + len(info)
+	if _, _, hasPass, parsed := parsedUserInfo(raw, start, len(info)); parsed && hasPass {
+		// The user name as written, before the first ':'.
+		user, _, _ := strings.Cut(info, ":")
+		return raw[:start] + user + ":" + redactedUserInfo + raw[end:]
 	}
-	return u.String()
+	return raw[:start] + redactedUserInfo + raw[end:]
+}
+
+// userInfo returns the span RedactURL hides and where it starts.
+func userInfo(raw string) (info string, start int, ok bool) {
+	at := strings.LastIndexByte(raw, '@')
+	if at < 0 {
+		return "", 0, false
+	}
+	if i := strings.Index(raw, "//"); i >= 0 && i+2 <= at {
+		start = i + 2
+	}
+	return raw[start:at], start, true
+}
+
+// parsedUserInfo reports whether raw parses as a URL whose user info is
+// the n bytes at start, and returns its decoded user name and password.
+func parsedUserInfo(raw string, start, n int) (user, pass string, hasPass, ok bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil || start < 2 || raw[start-2:start] != "//" {
+		return "", "", false, false
+	}
+	authority := raw[start:]
+	if i := strings.IndexAny(authority, "/?#"); i >= 0 {
+		authority = authority[:i]
+	}
+	if strings.LastIndexByte(authority, '@') != n {
+		return "", "", false, false
+	}
+	pass, hasPass = u.User.Password()
+	return u.User.Username(), pass, hasPass, true
 }

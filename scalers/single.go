@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
+	"time"
 )
 
 // ErrClosed marks the error of a scaler used after Close.
@@ -31,6 +32,10 @@ type SingleOptions struct {
 	// Release, if not nil, frees the source's connections; the first
 	// Close calls it, once, and returns its error.
 	Release func() error
+	// Bound is how long a Read may take at most (Config.Timeouts.For of
+	// the trigger's timeout key), which Bound reports; Read itself must
+	// keep to it.
+	Bound time.Duration
 }
 
 // Single is the part that every scaler offering exactly one metric
@@ -45,6 +50,7 @@ type Single struct {
 	spec    MetricSpec
 	read    func(ctx context.Context) (Reading, error)
 	release func() error
+	bound   time.Duration
 	closed  atomic.Bool
 }
 
@@ -52,8 +58,14 @@ var _ Scaler = (*Single)(nil)
 
 // NewSingle returns the skeleton of a single-metric scaler.
 func NewSingle(o SingleOptions) *Single {
-	return &Single{typ: o.Type, spec: o.Metric, read: o.Read, release: o.Release}
+	return &Single{typ: o.Type, spec: o.Metric, read: o.Read, release: o.Release, bound: o.Bound}
 }
+
+// Bound returns the most a call of Metrics takes (SingleOptions.Bound; 0
+// when the scaler did not say), so that a scaler built from scalers (the
+// custom scaler) can bound its own call by the largest bound of its
+// sources.
+func (s *Single) Bound() time.Duration { return s.bound }
 
 // ActiveAbove is the Read of a scaler whose trigger is active while the
 // value is above threshold (strictly, as KEDA compares).

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -123,5 +124,15 @@ func TestClosed(t *testing.T) {
 	}
 	if red := NewRedactor().Error(err); !errors.Is(red, ErrClosed) {
 		t.Errorf("redacted: got %v, want it to wrap ErrClosed", red)
+	}
+}
+
+func TestSingleBound(t *testing.T) {
+	read := func(context.Context) (Reading, error) { return Reading{}, nil }
+	if got := NewSingle(SingleOptions{Read: read, Bound: 1500 * time.Millisecond}).Bound(); got != 1500*time.Millisecond {
+		t.Errorf("Bound: got %v, want 1.5s", got)
+	}
+	if got := NewSingle(SingleOptions{Read: read}).Bound(); got != 0 {
+		t.Errorf("Bound without one: got %v, want 0", got)
 	}
 }

@@ -29,6 +29,27 @@ func (c *TLSConfig) Validate() error {
 	return nil
 }
 
+// checkInline checks the TLS material given inline or through
+// <key>FromEnv, which cannot change, so that a CA that is not PEM or a
+// certificate that does not match its key is a configuration error when
+// the metadata is parsed; material from files is checked when it is read
+// (Build, and each handshake for the client certificate). HTTPAuth's
+// Validate calls it. Errors name the key, never the content.
+func (c *TLSConfig) checkInline() error {
+	var errs []error
+	if c.CA.IsSet() && c.CA.Path() == "" {
+		if !x509.NewCertPool().AppendCertsFromPEM([]byte(c.CA.MustValue())) {
+			errs = append(errs, c.CA.FieldError("ca", "no PEM certificate found"))
+		}
+	}
+	if c.Cert.IsSet() && c.Key.IsSet() && c.Cert.Path() == "" && c.Key.Path() == "" && c.KeyPassword.Path() == "" {
+		if _, err := c.keyPair(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return Invalid(errs...)
+}
+
 // Configured reports whether any TLS material or unsafeSsl was given.
 func (c *TLSConfig) Configured() bool {
 	return c.CA.IsSet() || c.Cert.IsSet() || c.UnsafeSsl

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -79,14 +80,25 @@ func TestParseMetadata(t *testing.T) {
 	}
 }
 
+// pemPair returns a CA, a client certificate and its key, PEM, for
+// metadata that must parse (the TLS material given inline is checked when
+// it is parsed).
+func pemPair(tb testing.TB) (ca, cert, key string) {
+	tb.Helper()
+	pki := testenv.NewPKI(tb)
+	c := pki.ClientCert(tb, "test")
+	return string(pki.CAPEM), string(c.CertPEM), string(c.KeyPEM)
+}
+
 func TestParseMetadataAuth(t *testing.T) {
+	ca, cert, key := pemPair(t)
 	tests := []struct {
 		name    string
 		md      map[string]string
 		wantErr []string
 	}{
-		{name: "tls", md: md("authMode", "tls", "ca", "caaa", "cert", "ceert", "key", "keey")},
-		{name: "tls, ca not given", md: md("authMode", "tls", "cert", "ceert", "key", "keey")},
+		{name: "tls", md: md("authMode", "tls", "ca", ca, "cert", cert, "key", key)},
+		{name: "tls, ca not given", md: md("authMode", "tls", "cert", cert, "key", key)},
 		{name: "tls, key not given", md: md("authMode", "tls", "ca", "caaa", "cert", "ceert"), wantErr: []string{`cert (secret, not shown): given without key: cert and key must be given together`}},
 		{name: "tls, cert not given", md: md("authMode", "tls", "ca", "caaa", "key", "keey"), wantErr: []string{`key (secret, not shown): given without cert: cert and key must be given together`}},
 		{name: "apiKey", md: md("authMode", "apiKey", "apiKey", "apiikey")},
@@ -100,7 +112,7 @@ func TestParseMetadataAuth(t *testing.T) {
 		{name: "basic without username", md: md("authMode", "basic"), wantErr: []string{`username: required when authModes includes basic (set username, usernameFromEnv or usernameFile)`}},
 		{name: "bearer, token alias", md: md("authMode", "bearer", "token", "bearerTokenValue")},
 		{name: "bearer without token", md: md("authMode", "bearer"), wantErr: []string{`bearerToken: required when authModes includes bearer (set bearerToken, bearerTokenFromEnv or bearerTokenFile)`}},
-		{name: "apiKey and tls", md: md("authMode", "apiKey,tls", "apiKey", "apiikey", "ca", "caaa", "cert", "ceert", "key", "keey")},
+		{name: "apiKey and tls", md: md("authMode", "apiKey,tls", "apiKey", "apiikey", "ca", ca, "cert", cert, "key", key)},
 		{name: "custom header", md: md("authModes", "custom", "customAuthHeader", "X-Token", "customAuthValue", "v")},
 		{name: "oauth is rejected, as KEDA 2.21 rejects it", md: md("authModes", "oauth"), wantErr: []string{`authModes "oauth": mode "oauth" is not supported by the metrics-api scaler, expected some of basic, bearer, apiKey, tls, custom`}},
 	}

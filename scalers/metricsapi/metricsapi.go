@@ -71,7 +71,6 @@ func (m *Metadata) Validate() error {
 		errs = append(errs, scalers.NewFieldError("valueLocation", m.ValueLocation, err.Error()+" (format "+m.Format+")"))
 	}
 	m.loc = loc
-	errs = append(errs, m.Auth.ValidateKeyParamName())
 	return scalers.Invalid(errs...)
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -87,15 +88,26 @@ func TestParseMetadata(t *testing.T) {
 	}
 }
 
+// pemPair returns a CA, a client certificate and its key, PEM, for
+// metadata that must parse (the TLS material given inline is checked when
+// it is parsed).
+func pemPair(tb testing.TB) (ca, cert, key string) {
+	tb.Helper()
+	pki := testenv.NewPKI(tb)
+	c := pki.ClientCert(tb, "test")
+	return string(pki.CAPEM), string(c.CertPEM), string(c.KeyPEM)
+}
+
 func TestParseMetadataAuth(t *testing.T) {
+	ca, cert, key := pemPair(t)
 	tests := []struct {
 		name    string
 		md      map[string]string
 		modes   []string
 		wantErr []string
 	}{
-		{name: "tls", md: md("authModes", "tls", "ca", "caaa", "cert", "ceert", "key", "keey"), modes: []string{"tls"}},
-		{name: "tls, ca is optional", md: md("authModes", "tls", "cert", "ceert", "key", "keey"), modes: []string{"tls"}},
+		{name: "tls", md: md("authModes", "tls", "ca", ca, "cert", cert, "key", key), modes: []string{"tls"}},
+		{name: "tls, ca is optional", md: md("authModes", "tls", "cert", cert, "key", key), modes: []string{"tls"}},
 		{name: "tls without key", md: md("authModes", "tls", "ca", "caaa", "cert", "ceert"), wantErr: []string{`cert (secret, not shown): given without key: cert and key must be given together`}},
 		{name: "tls without cert", md: md("authModes", "tls", "ca", "caaa", "key", "keey"), wantErr: []string{`key (secret, not shown): given without cert: cert and key must be given together`}},
 		{name: "bearer", md: md("authModes", "bearer", "bearerToken", "tooooken"), modes: []string{"bearer"}},
@@ -105,7 +117,7 @@ func TestParseMetadataAuth(t *testing.T) {
 		{name: "basic", md: md("authModes", "basic", "username", "user", "password", "pass"), modes: []string{"basic"}},
 		{name: "basic, password optional", md: md("authModes", "basic", "username", "user"), modes: []string{"basic"}},
 		{name: "basic without username", md: md("authModes", "basic"), wantErr: []string{`username: required when authModes includes basic (set username, usernameFromEnv or usernameFile)`}},
-		{name: "tls and basic", md: md("authModes", "tls, basic", "ca", "caaa", "cert", "ceert", "key", "keey", "username", "user", "password", "pass"), modes: []string{"tls", "basic"}},
+		{name: "tls and basic", md: md("authModes", "tls, basic", "ca", ca, "cert", cert, "key", key, "username", "user", "password", "pass"), modes: []string{"tls", "basic"}},
 		{name: "tls and basic without certs", md: md("authModes", "tls,basic", "username", "user", "password", "pass"), wantErr: []string{`cert: required when authModes includes tls (set cert, certFromEnv or certFile)`, `key: required when authModes includes tls (set key, keyFromEnv or keyFile)`}},
 		{name: "custom", md: md("authModes", "custom", "customAuthHeader", "header", "customAuthValue", "value"), modes: []string{"custom"}},
 		{name: "custom without header", md: md("authModes", "custom", "customAuthValue", "value"), wantErr: []string{`customAuthHeader: required when authModes includes custom (set customAuthHeader, customAuthHeaderFromEnv or customAuthHeaderFile)`}},

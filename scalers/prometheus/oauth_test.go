@@ -180,6 +180,7 @@ func TestOAuthErrors(t *testing.T) {
 }
 
 func TestParseMetadataOAuth(t *testing.T) {
+	_, cert, key := pemPair(t)
 	oauth := func(kv ...string) map[string]string {
 		return md(append([]string{"authModes", "oauth", "oauthTokenURI", "https://idp.example/oauth2/token", "clientID", "keda"}, kv...)...)
 	}
@@ -190,7 +191,7 @@ func TestParseMetadataOAuth(t *testing.T) {
 	}{
 		{name: "every key", md: oauth("clientSecret", "s3cret-value", "scopes", "a,b", "endpointParams", "audience=x")},
 		{name: "no clientSecret, as KEDA allows", md: oauth()},
-		{name: "oauth with tls", md: oauth("authModes", "oauth,tls", "cert", "c", "key", "k")},
+		{name: "oauth with tls", md: oauth("authModes", "oauth,tls", "cert", cert, "key", key)},
 		{name: "no keys", md: md("authModes", "oauth"),
 			want: "invalid metadata: oauthTokenURI: required when authModes includes oauth; clientID: required when authModes includes oauth"},
 		{name: "oauthTokenURI not a URL", md: oauth("oauthTokenURI", "idp.example/token"),
@@ -198,9 +199,9 @@ func TestParseMetadataOAuth(t *testing.T) {
 		{name: "oauthTokenURI without host", md: oauth("oauthTokenURI", "https:///token"),
 			want: `invalid metadata: oauthTokenURI "https:///token": URL has no host`},
 		{name: "endpointParams malformed", md: oauth("endpointParams", "audience=%x"),
-			want: `invalid metadata: endpointParams "audience=%x": not URL query syntax (e.g. audience=api&resource=x): invalid URL escape "%x"`},
+			want: `invalid metadata: endpointParams (secret, not shown): parameter 1 ("audience"): invalid %-escape in its value`},
 		{name: "endpointParams repeating scopes", md: oauth("scope", "a", "endpointParams", "scope=b"),
-			want: `invalid metadata: endpointParams "scope=b": scope is already set by the scopes key; give every scope there`},
+			want: `invalid metadata: endpointParams (secret, not shown): sets scope, which the scopes key sets already; give every scope there`},
 		{name: "oauth and bearer", md: oauth("authModes", "oauth,bearer", "bearerToken", "t"),
 			want: `invalid metadata: authModes "oauth,bearer": only one of bearer, basic and oauth may be given`},
 		{name: "clientSecretFile missing", md: oauth("clientSecretFile", "/nonexistent/client-secret"),
