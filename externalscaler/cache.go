@@ -2,6 +2,7 @@ package externalscaler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -49,14 +50,40 @@ type entry struct {
 	names  []string // metric names the scaler offers, in spec order
 	err    error    // the build error; set before ready is closed
 
+	// bound is the trigger's bound on a source call (set with scaler).
+	bound time.Duration
+	// overrunning counts fetches still running after their RPC gave up.
+	overrunning atomic.Int32
+
+	// attempt numbers the builds of this metadata in a row that failed
+	// before this one (0 for the first): the backoff of the next retry.
+	attempt int
+	// retryAt is when a failed build may be retried; set before ready is
+	// closed.
+	retryAt time.Time
+
 	refs atomic.Int64
 	used atomic.Bool // set by callers, cleared by the janitor
 
 	// replaces are the instances a successful build of this one retires
-	// (the ScaledObject's metadata changed); only the build reads it.
+	// (the ScaledObject's metadata changed); only the build reads it, and
+	// a retry of a failed build takes it over.
 	replaces []*entry
 
 	lastUsed time.Time // guarded by cache.mu
+}
+
+// done reports whether e's build has finished, well or not.
+func (e *entry) done() bool {
+	if e.ok.Load() {
+		return true
+	}
+	select {
+	case <-e.ready:
+		return true
+	default:
+		return false
+	}
 }
 
 // slot holds the instances of one ScaledObject.
@@ -78,6 +105,31 @@ const (
 	maxEntriesPerObject = 16
 )
 
+// Retries of failed builds. A build fails without I/O (building does
+// none), so a failure is the metadata's or a secret file's: a retry on
+// every call would only repeat the work and the error.
+const (
+	// configRetry is when a build that failed on the configuration is
+	// tried again: the same metadata gives the same error, but a file it
+	// names (a CA, a secret) may have been fixed.
+	configRetry = time.Minute
+	// firstRetry doubles after each failure in a row, up to maxRetry.
+	firstRetry = time.Second
+	maxRetry   = time.Minute
+)
+
+// retryDelay is the wait before the next build after a failure with err,
+// attempt failures in a row before it.
+func retryDelay(err error, attempt int) time.Duration {
+	if errors.Is(err, scalers.ErrInvalidConfig) {
+		return configRetry
+	}
+	if attempt >= 6 {
+		return maxRetry
+	}
+	return min(firstRetry<<attempt, maxRetry)
+}
+
 type cacheOptions struct {
 	registry     Registry
 	logger       *slog.Logger
@@ -86,6 +138,9 @@ type cacheOptions struct {
 	buildTimeout time.Duration
 	defaultPoll  time.Duration
 	metrics      *metrics
+	timeouts     scalers.Timeouts
+	scalerLimits scalers.Limits
+	limits       Limits
 }
 
 // cache maps ScaledObjects to scaler instances. It is safe for concurrent
@@ -102,6 +157,7 @@ type cache struct {
 
 	mu     sync.RWMutex
 	objs   map[objKey]*slot
+	count  int // entries in objs: what Limits.MaxScalers bounds
 	closed bool
 }
 
@@ -138,20 +194,29 @@ func (c *cache) acquire(ctx context.Context, namespace, name string, md map[stri
 }
 
 // wait returns e once it is built; it owns one reference of e, which it
-// drops on error.
+// drops on error. A failed build answers its error until its retry time,
+// then the first caller after it starts a new build and waits for that.
 func (c *cache) wait(ctx context.Context, e *entry) (*entry, error) {
-	if !e.ok.Load() {
+	for !e.ok.Load() {
 		select {
 		case <-e.ready:
 		case <-ctx.Done():
 			c.release(e)
 			return nil, ctx.Err()
 		}
-		if e.err != nil {
-			err := e.err
-			c.release(e)
-			return nil, err
+		if e.err == nil {
+			break
 		}
+		if !c.clock.Now().Before(e.retryAt) {
+			if ne := c.rebuild(e); ne != nil {
+				c.release(e)
+				e = ne
+				continue
+			}
+		}
+		err := e.err
+		c.release(e)
+		return nil, err
 	}
 	// Read before write: most calls find the flag set and leave the cache
 	// line shared.
@@ -161,8 +226,61 @@ func (c *cache) wait(ctx context.Context, e *entry) (*entry, error) {
 	return e, nil
 }
 
+// rebuild replaces the failed entry e by a new build of the same metadata
+// and returns it with a reference for the caller; if another caller did so
+// first, it returns that one. It returns nil when the cache is closed or e
+// is gone (reaped or evicted: the caller reports e's error, and the next
+// call starts afresh).
+func (c *cache) rebuild(e *entry) *entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	sl := c.objs[e.key]
+	if sl == nil {
+		return nil
+	}
+	i := slices.Index(sl.entries, e)
+	if i < 0 {
+		for _, o := range sl.entries {
+			if o.fp == e.fp && maps.Equal(o.md, e.md) {
+				o.refs.Add(1)
+				return o
+			}
+		}
+		return nil
+	}
+	ne := &entry{
+		key:      e.key,
+		md:       e.md,
+		fp:       e.fp,
+		meta:     e.meta,
+		metaErr:  e.metaErr,
+		tm:       e.tm,
+		ready:    make(chan struct{}),
+		attempt:  e.attempt + 1,
+		replaces: e.replaces,
+		lastUsed: c.clock.Now(),
+	}
+	// The cache's reference, the caller's, and the build's.
+	ne.refs.Store(3)
+	sl.entries[i] = ne
+	c.wg.Add(1)
+	// The cache's reference of e goes with its place in the map; the
+	// caller still holds one.
+	e.refs.Add(-1)
+	go c.build(ne)
+	return ne
+}
+
 // create adds an instance for new metadata and starts its build.
 func (c *cache) create(ctx context.Context, key objKey, md map[string]string) (*entry, error) {
+	// Refuse what is too big before hashing, copying or keeping it.
+	if limit, err := c.limits.checkMetadata(md); err != nil {
+		c.metrics.refused[limit].Inc()
+		return nil, err
+	}
 	fp := fingerprint(c.seed, md)
 	meta, metaErr := parseServerMeta(md, c.defaultPoll)
 	typ := meta.scalerType
@@ -176,18 +294,32 @@ func (c *cache) create(ctx context.Context, key objKey, md map[string]string) (*
 		c.mu.Unlock()
 		return nil, errShuttingDown
 	}
+	// Another caller may have created it since we looked.
+	if sl := c.objs[key]; sl != nil {
+		for _, e := range sl.entries {
+			if e.fp == fp && maps.Equal(e.md, md) {
+				e.refs.Add(1)
+				c.mu.Unlock()
+				return c.wait(ctx, e)
+			}
+		}
+	}
+	var old []*entry
+	if c.count >= c.limits.MaxScalers {
+		v := c.victimLocked()
+		if v == nil {
+			c.mu.Unlock()
+			c.metrics.refused[limitScalers].Inc()
+			return nil, fmt.Errorf("%w: %s %d: every scaler instance is in use (by a call or a stream), none can be closed to make room",
+				scalers.ErrLimit, limitScalers, c.limits.MaxScalers)
+		}
+		c.removeLocked(v)
+		old = append(old, v)
+	}
 	sl := c.objs[key]
 	if sl == nil {
 		sl = &slot{}
 		c.objs[key] = sl
-	}
-	// Another caller may have created it since we looked.
-	for _, e := range sl.entries {
-		if e.fp == fp && maps.Equal(e.md, md) {
-			e.refs.Add(1)
-			c.mu.Unlock()
-			return c.wait(ctx, e)
-		}
 	}
 	e := &entry{
 		key:      key,
@@ -201,17 +333,11 @@ func (c *cache) create(ctx context.Context, key objKey, md map[string]string) (*
 	}
 	// The cache's reference, the caller's, and the build's.
 	e.refs.Store(3)
-	var old []*entry
 	if i := slices.Index(sl.retired, fp); i >= 0 {
 		// A metadata set replaced a moment ago is back: this ScaledObject
 		// has several triggers served here and KEDA alternates between
 		// them. Keep the instances side by side; idle ones are reaped.
 		sl.retired = slices.Delete(sl.retired, i, i+1)
-		sl.entries = append(sl.entries, e)
-		if len(sl.entries) > maxEntriesPerObject {
-			old = append(old, sl.entries[0])
-			sl.entries = slices.Delete(sl.entries, 0, 1)
-		}
 	} else {
 		// New metadata: the ScaledObject changed, and its new instance
 		// replaces the old ones once it is built. Until then the old ones
@@ -219,8 +345,17 @@ func (c *cache) create(ctx context.Context, key objKey, md map[string]string) (*
 		// build fails they stay (a broken trigger next to a working one
 		// must not make the working one be rebuilt on every call).
 		e.replaces = slices.Clone(sl.entries)
-		sl.entries = append(sl.entries, e)
 	}
+	sl.entries = append(sl.entries, e)
+	c.count++
+	if len(sl.entries) > maxEntriesPerObject {
+		// Too many instances for one ScaledObject: drop one, a failed or
+		// idle one first.
+		v := slotVictim(sl.entries[:len(sl.entries)-1])
+		c.removeLocked(v)
+		old = append(old, v)
+	}
+	c.metrics.entries.Set(float64(c.count))
 	c.wg.Add(1)
 	c.mu.Unlock()
 
@@ -232,22 +367,146 @@ func (c *cache) create(ctx context.Context, key objKey, md map[string]string) (*
 	return c.wait(ctx, e)
 }
 
-// build builds e's scaler and drops the build's reference.
+// victimLocked picks the instance to close to make room under
+// MaxScalers: an idle one (no call, stream or build holds it), the least
+// recently used first; failed builds go before built instances. It returns
+// nil when every instance is in use. The caller holds c.mu.
+func (c *cache) victimLocked() *entry {
+	var best *entry
+	for _, sl := range c.objs {
+		best = idlest(sl.entries, best)
+	}
+	return best
+}
+
+// slotVictim picks the entry of one ScaledObject to drop beyond
+// maxEntriesPerObject: the idlest one if one is idle, else the oldest.
+func slotVictim(entries []*entry) *entry {
+	if v := idlest(entries, nil); v != nil {
+		return v
+	}
+	return entries[0]
+}
+
+// idlest returns the idle entry among entries and best that lessRecent
+// ranks first (best if none of entries is idle).
+func idlest(entries []*entry, best *entry) *entry {
+	for _, e := range entries {
+		if e.refs.Load() != 1 || !e.done() {
+			continue
+		}
+		if best == nil || lessRecent(e, best) {
+			best = e
+		}
+	}
+	return best
+}
+
+// lessRecent orders idle entries for eviction: failed builds first, then
+// entries not used since the janitor's last sweep, then by the time of
+// the sweep that last saw them used (the recency the cache keeps without a
+// clock read per call).
+func lessRecent(a, b *entry) bool {
+	rank := func(e *entry) int {
+		switch {
+		case e.err != nil:
+			return 0
+		case !e.used.Load():
+			return 1
+		default:
+			return 2
+		}
+	}
+	if ra, rb := rank(a), rank(b); ra != rb {
+		return ra < rb
+	}
+	return a.lastUsed.Before(b.lastUsed)
+}
+
+// removeLocked takes e out of the map; the caller holds c.mu and drops the
+// cache's reference after unlocking.
+func (c *cache) removeLocked(e *entry) {
+	sl := c.objs[e.key]
+	if sl == nil {
+		return
+	}
+	i := slices.Index(sl.entries, e)
+	if i < 0 {
+		return
+	}
+	sl.entries = slices.Delete(sl.entries, i, i+1)
+	c.count--
+	if len(sl.entries) == 0 {
+		delete(c.objs, e.key)
+	}
+}
+
+// buildResult is what a factory call gave.
+type buildResult struct {
+	sc    scalers.Scaler
+	names []string
+	err   error
+}
+
+// build builds e's scaler and drops the build's reference. It finishes
+// within buildTimeout plus SourceGrace, or at once when the cache closes,
+// whether the factory returns or not: a factory that returns later has its
+// scaler closed.
 func (c *cache) build(e *entry) {
 	defer c.wg.Done()
-	sc, names, err := c.newScaler(e)
+	ctx, cancel := context.WithTimeout(c.baseCtx, c.buildTimeout)
+	defer cancel()
+	res := make(chan buildResult, 1)
+	go func() { res <- c.newScaler(ctx, e) }()
+	// A wall-clock bound on a call that should do no I/O: real time.
+	timer := time.NewTimer(c.buildTimeout + SourceGrace)
+	defer timer.Stop()
+	var r buildResult
+	select {
+	case r = <-res:
+	case <-timer.C:
+		r.err = scalers.Unavailable(fmt.Sprintf("building the %s scaler", e.meta.scalerType),
+			fmt.Errorf("not finished after %v (the build bound %v)", c.buildTimeout+SourceGrace, c.buildTimeout))
+		go closeLate(res)
+	case <-c.baseCtx.Done():
+		go closeLate(res)
+	}
+	if r.err == nil && r.sc == nil && c.baseCtx.Err() != nil {
+		r.err = errShuttingDown
+	}
+	if r.err != nil && c.baseCtx.Err() != nil {
+		// Cut short by the cache closing: not the trigger's error.
+		r.err = errShuttingDown
+		if r.sc != nil {
+			_ = r.sc.Close()
+			r.sc = nil
+		}
+	}
 	// The build's reference goes before ready closes, so a waiter that
 	// wakes up holds the only references besides the cache's: what it sees
 	// afterwards (a replacement closing the scaler) is not raced by us.
-	if err != nil {
-		e.err = err
-		e.tm.errors[reasonOf(err)].Inc()
-		c.remove(e)
+	if r.err != nil {
+		e.err = r.err
+		e.retryAt = c.clock.Now().Add(retryDelay(r.err, e.attempt))
+		if r.err != errShuttingDown {
+			e.tm.errors[reasonOf(r.err)].Inc()
+			c.debug("scaler build failed", e)
+		} else {
+			c.remove(e)
+		}
+		// A failed build stays in the map (without a scaler) and answers
+		// its error until retryAt.
 		c.release(e)
 		close(e.ready)
 		return
 	}
-	e.scaler, e.names = sc, names
+	e.scaler, e.names = r.sc, r.names
+	e.bound = c.timeouts.Max
+	if b, ok := r.sc.(sourceBounder); ok {
+		if d := b.Bound(); d > 0 {
+			e.bound = min(d, c.timeouts.Max)
+		}
+	}
 	e.tm.builds.Inc()
 	e.tm.instances.Inc()
 	e.ok.Store(true)
@@ -255,6 +514,14 @@ func (c *cache) build(e *entry) {
 	c.retire(e)
 	c.release(e)
 	close(e.ready)
+}
+
+// closeLate closes the scaler of a build the cache gave up on, when (if)
+// its factory returns.
+func closeLate(res <-chan buildResult) {
+	if r := <-res; r.sc != nil {
+		_ = r.sc.Close()
+	}
 }
 
 // retire takes the instances e replaces out of the map, remembering their
@@ -269,11 +536,17 @@ func (c *cache) retire(e *entry) {
 		sl.entries = slices.DeleteFunc(sl.entries, func(o *entry) bool {
 			if slices.Contains(e.replaces, o) {
 				gone = append(gone, o)
-				sl.retired = append(sl.retired, o.fp)
+				if !o.done() || o.err == nil {
+					// A failed build coming back is the same broken
+					// trigger, not a second one.
+					sl.retired = append(sl.retired, o.fp)
+				}
 				return true
 			}
 			return false
 		})
+		c.count -= len(gone)
+		c.metrics.entries.Set(float64(c.count))
 		if n := len(sl.retired); n > maxRetired {
 			sl.retired = slices.Delete(sl.retired, 0, n-maxRetired)
 		}
@@ -286,36 +559,45 @@ func (c *cache) retire(e *entry) {
 	}
 }
 
-func (c *cache) newScaler(e *entry) (sc scalers.Scaler, names []string, err error) {
+func (c *cache) newScaler(ctx context.Context, e *entry) (r buildResult) {
 	if e.metaErr != nil {
-		return nil, nil, e.metaErr
+		return buildResult{err: e.metaErr}
 	}
-	ctx, cancel := context.WithTimeout(c.baseCtx, c.buildTimeout)
-	defer cancel()
 	defer func() {
-		if r := recover(); r != nil {
+		if p := recover(); p != nil {
 			c.logger.Error("scaler factory panicked", "scalerType", e.meta.scalerType,
-				"scaledObject", e.key.String(), "panic", r, "stack", string(debug.Stack()))
-			sc, names = nil, nil
-			err = fmt.Errorf("internal error: scaler type %q failed while being built", e.meta.scalerType)
+				"scaledObject", e.key.String(), "panic", p, "stack", string(debug.Stack()))
+			if r.sc != nil {
+				_ = r.sc.Close()
+			}
+			r = buildResult{err: fmt.Errorf("internal error: scaler type %q failed while being built", e.meta.scalerType)}
 		}
 	}()
-	sc, err = c.registry.New(ctx, scalers.Config{
+	sc, err := c.registry.New(ctx, scalers.Config{
 		Type:      e.meta.scalerType,
 		Metadata:  scalerMetadata(e.md),
 		Namespace: e.key.namespace,
 		Name:      e.key.name,
 		Logger:    c.logger.With("scalerType", e.meta.scalerType, "scaledObject", e.key.String()),
+		Timeouts:  c.timeouts,
+		Limits:    c.scalerLimits,
 	})
 	if err != nil {
-		return nil, nil, err
+		if ctx.Err() != nil && c.baseCtx.Err() == nil && !errors.Is(err, scalers.ErrInvalidConfig) && !errors.Is(err, scalers.ErrUnavailable) {
+			// The factory returned the build bound's context error as
+			// it is: the server's bound, not the caller's deadline.
+			err = scalers.Unavailable(fmt.Sprintf("building the %s scaler", e.meta.scalerType),
+				fmt.Errorf("not finished within the build bound %v: %w", c.buildTimeout, err))
+		}
+		return buildResult{err: err}
 	}
-	names, err = checkSpecs(e.meta.scalerType, sc.MetricSpecs())
+	r.sc = sc
+	names, err := checkSpecs(e.meta.scalerType, sc.MetricSpecs())
 	if err != nil {
 		_ = sc.Close()
-		return nil, nil, err
+		return buildResult{err: err}
 	}
-	return sc, names, nil
+	return buildResult{sc: sc, names: names}
 }
 
 // checkSpecs enforces the Scaler contract KEDA relies on: at least one
@@ -349,14 +631,10 @@ func checkSpecs(typ string, specs []scalers.MetricSpec) ([]string, error) {
 func (c *cache) remove(e *entry) {
 	c.mu.Lock()
 	found := false
-	if sl := c.objs[e.key]; sl != nil {
-		if i := slices.Index(sl.entries, e); i >= 0 {
-			sl.entries = slices.Delete(sl.entries, i, i+1)
-			found = true
-			if len(sl.entries) == 0 {
-				delete(c.objs, e.key)
-			}
-		}
+	if sl := c.objs[e.key]; sl != nil && slices.Contains(sl.entries, e) {
+		c.removeLocked(e)
+		c.metrics.entries.Set(float64(c.count))
+		found = true
 	}
 	c.mu.Unlock()
 	if found {
@@ -409,8 +687,8 @@ func (c *cache) reap(now time.Time) {
 		kept := sl.entries[:0]
 		for _, e := range sl.entries {
 			switch {
-			case !e.ok.Load():
-				// Still building (failed builds remove themselves).
+			case !e.done():
+				// Still building.
 				kept = append(kept, e)
 			case e.used.Swap(false), e.refs.Load() > 1:
 				e.lastUsed = now
@@ -427,6 +705,8 @@ func (c *cache) reap(now time.Time) {
 			delete(c.objs, key)
 		}
 	}
+	c.count -= len(dead)
+	c.metrics.entries.Set(float64(c.count))
 	c.mu.Unlock()
 	for _, e := range dead {
 		c.debug("idle scaler instance closing", e)
@@ -434,13 +714,19 @@ func (c *cache) reap(now time.Time) {
 	}
 }
 
+// closeWorkers bounds the scaler Close calls run at once when the cache
+// closes, so that one Close that hangs does not hold up the others.
+const closeWorkers = 8
+
 // close closes every instance (those still in use when their last caller
-// lets go) and stops the janitor. Later acquires fail.
-func (c *cache) close() {
+// lets go), cancels builds and stops the janitor; later acquires fail. It
+// waits for the builds and the closes until ctx ends, then returns an
+// error saying what it left running.
+func (c *cache) close(ctx context.Context) error {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return
+		return nil
 	}
 	c.closed = true
 	var all []*entry
@@ -448,11 +734,37 @@ func (c *cache) close() {
 		all = append(all, sl.entries...)
 	}
 	c.objs = nil
+	c.count = 0
+	c.metrics.entries.Set(0)
 	c.mu.Unlock()
 	c.cancel()
-	c.wg.Wait()
-	for _, e := range all {
-		c.release(e)
+
+	var closing sync.WaitGroup
+	work := make(chan *entry)
+	for range min(closeWorkers, len(all)) {
+		closing.Go(func() {
+			for e := range work {
+				c.release(e)
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Builds end at once on cancel (their factories may not: those
+		// are left behind) and so does the janitor.
+		c.wg.Wait()
+		for _, e := range all {
+			work <- e
+		}
+		close(work)
+		closing.Wait()
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("closing scaler instances: %w (builds or scaler closes still running are left behind)", ctx.Err())
 	}
 }
 

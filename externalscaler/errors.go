@@ -25,7 +25,12 @@ func codeOf(err error) codes.Code {
 	case errors.Is(err, scalers.ErrInvalidConfig):
 		// Retrying with the same metadata cannot succeed.
 		return codes.InvalidArgument
-	case errors.Is(err, scalers.ErrUnavailable):
+	case errors.Is(err, scalers.ErrLimit):
+		// A server limit: it may work once load goes down.
+		return codes.ResourceExhausted
+	case errors.Is(err, scalers.ErrUnavailable), errors.Is(err, scalers.ErrClosed):
+		// A closed scaler is one the server retired under the call
+		// (shutting down): the next call gets a fresh one.
 		return codes.Unavailable
 	case errors.Is(err, scalers.ErrNoData):
 		// The source answered, but without a usable value.
@@ -55,6 +60,8 @@ func reasonOf(err error) string {
 	switch {
 	case errors.Is(err, scalers.ErrInvalidConfig):
 		return reasonInvalidConfig
+	case errors.Is(err, scalers.ErrLimit):
+		return reasonLimit
 	case errors.Is(err, scalers.ErrUnavailable):
 		return reasonUnavailable
 	case errors.Is(err, scalers.ErrNoData):
@@ -64,6 +71,20 @@ func reasonOf(err error) string {
 	default:
 		return reasonOther
 	}
+}
+
+// boundStatus cuts the message of a status error to maxBytes (see
+// truncate), keeping its code: messages can echo client input of any
+// length. Other errors pass unchanged.
+func boundStatus(err error, maxBytes int) error {
+	if err == nil {
+		return nil
+	}
+	st, ok := status.FromError(err)
+	if !ok || len(st.Message()) <= maxBytes {
+		return err
+	}
+	return status.Error(st.Code(), truncate(st.Message(), maxBytes))
 }
 
 // invalidArgument is a request that is malformed before any scaler is

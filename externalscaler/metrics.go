@@ -1,12 +1,16 @@
 package externalscaler
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
 // The RPC names used as the method label; other services served on the same
@@ -32,10 +36,11 @@ const (
 	reasonUnavailable   = "unavailable"
 	reasonNoData        = "no_data"
 	reasonTimeout       = "timeout"
+	reasonLimit         = "limit"
 	reasonOther         = "other"
 )
 
-var reasons = []string{reasonInvalidConfig, reasonUnavailable, reasonNoData, reasonTimeout, reasonOther}
+var reasons = []string{reasonInvalidConfig, reasonUnavailable, reasonNoData, reasonTimeout, reasonLimit, reasonOther}
 
 // unknownType is the scaler_type label of a scalerType that is not
 // registered: the label must not take arbitrary client input.
@@ -52,6 +57,12 @@ type metrics struct {
 	errors     *prometheus.CounterVec
 	instances  *prometheus.GaugeVec
 	builds     *prometheus.CounterVec
+	overruns   *prometheus.CounterVec
+	refusedVec *prometheus.CounterVec
+	// entries is what Limits.MaxScalers bounds.
+	entries prometheus.Gauge
+	// refused counts refusals by limit name.
+	refused map[string]prometheus.Counter // read-only
 
 	methods map[string]*methodMetrics // by full gRPC method name; read-only
 
@@ -90,12 +101,22 @@ type typeMetrics struct {
 	errors     map[string]prometheus.Counter // by reason; read-only
 	instances  prometheus.Gauge
 	builds     prometheus.Counter
+	overruns   prometheus.Counter
 }
 
 // latencyBuckets cover a loopback call (~100µs) up to a slow source (10s).
 var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+// limitsInfo is what the server reports of its limits as gauges.
+type limitsInfo struct {
+	limits   Limits
+	scaler   scalers.Limits
+	timeouts scalers.Timeouts
+	// sources report the connections of shared source clients, by source.
+	sources map[string]func() (open, limit int)
+}
+
+func newMetrics(reg prometheus.Registerer, li limitsInfo) (*metrics, error) {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hpa_grpc_requests_total",
@@ -127,11 +148,30 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "hpa_scaler_builds_total",
 			Help: "Scaler instances built (first use of a ScaledObject or changed metadata), by scaler type.",
 		}, []string{"scaler_type"}),
+		overruns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hpa_source_overruns_total",
+			Help: "Source calls the server gave up on: the scaler did not return within the trigger's bound plus a grace, by scaler type.",
+		}, []string{"scaler_type"}),
+		refusedVec: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hpa_requests_refused_total",
+			Help: "Calls refused because they would pass a server limit, by limit.",
+		}, []string{"limit"}),
+		entries: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hpa_scaler_cache_entries",
+			Help: "Scaler instances the server keeps (built, being built, or a failed build remembered): what --max-scalers bounds.",
+		}),
+		refused: map[string]prometheus.Counter{},
 		methods: map[string]*methodMetrics{},
 		types:   map[string]*typeMetrics{},
 	}
+	for _, l := range limitNames {
+		m.refused[l] = m.refusedVec.WithLabelValues(l)
+	}
+	cs := []prometheus.Collector{m.requests, m.latency, m.streams, m.collection, m.errors, m.instances, m.builds,
+		m.overruns, m.refusedVec, m.entries}
+	cs = append(cs, limitGauges(li)...)
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.requests, m.latency, m.streams, m.collection, m.errors, m.instances, m.builds} {
+		for _, c := range cs {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -170,6 +210,7 @@ func (m *metrics) forType(typ string) *typeMetrics {
 		errors:     make(map[string]prometheus.Counter, len(reasons)),
 		instances:  m.instances.WithLabelValues(typ),
 		builds:     m.builds.WithLabelValues(typ),
+		overruns:   m.overruns.WithLabelValues(typ),
 	}
 	for _, r := range reasons {
 		t.errors[r] = m.errors.WithLabelValues(typ, r)
@@ -185,4 +226,35 @@ func (mm *methodMetrics) done(code codes.Code, seconds float64) {
 	if mm.latency != nil {
 		mm.latency.Observe(seconds)
 	}
+}
+
+// limitGauges are the maxima the server enforces (constant) and the shared
+// source connections open now against their maximum.
+func limitGauges(li limitsInfo) []prometheus.Collector {
+	constant := func(name, help string, v float64, labels prometheus.Labels) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels}, func() float64 { return v })
+	}
+	metaHelp := "The most bytes of metadata the server accepts: per trigger (keys and values, --max-metadata-bytes) and per value (--max-metadata-value-bytes)."
+	timeoutHelp := "Bounds of a call to a source: the default (--source-timeout) and the cap on a trigger's own timeout (--max-source-timeout)."
+	cs := []prometheus.Collector{
+		constant("hpa_scaler_cache_entries_max", "The most scaler instances the server keeps (--max-scalers).", float64(li.limits.MaxScalers), nil),
+		constant("hpa_metadata_bytes_max", metaHelp, float64(li.limits.MaxMetadataBytes), prometheus.Labels{"scope": "trigger"}),
+		constant("hpa_metadata_bytes_max", metaHelp, float64(li.limits.MaxMetadataValueBytes), prometheus.Labels{"scope": "value"}),
+		constant("hpa_metadata_list_items_max", "The most items of a list in a trigger's metadata (--max-list-items).", float64(li.scaler.MaxListItems), nil),
+		constant("hpa_source_timeout_seconds", timeoutHelp, li.timeouts.Default.Seconds(), prometheus.Labels{"bound": "default"}),
+		constant("hpa_source_timeout_seconds", timeoutHelp, li.timeouts.Max.Seconds(), prometheus.Labels{"bound": "max"}),
+	}
+	for _, src := range slices.Sorted(maps.Keys(li.sources)) {
+		stats := li.sources[src]
+		labels := prometheus.Labels{"source": src}
+		cs = append(cs,
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hpa_source_connections", ConstLabels: labels,
+				Help: "Shared source clients (distinct connection settings) open now, by source."},
+				func() float64 { n, _ := stats(); return float64(n) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hpa_source_connections_max", ConstLabels: labels,
+				Help: "The most shared source clients the server opens (--max-source-connections), by source."},
+				func() float64 { _, n := stats(); return float64(n) }),
+		)
+	}
+	return cs
 }

@@ -23,6 +23,10 @@ import (
 // DefaultShutdownTimeout bounds the graceful part of a shutdown.
 const DefaultShutdownTimeout = 10 * time.Second
 
+// stopGrace is how long Serve waits, after cutting the calls still open at
+// the shutdown deadline, for their handlers to return.
+const stopGrace = 500 * time.Millisecond
+
 // ServeOptions configure Serve.
 type ServeOptions struct {
 	// GRPC is the listener of the gRPC service (required).
@@ -33,8 +37,9 @@ type ServeOptions struct {
 	TLS TLSFiles
 	// Gatherer is what /metrics serves; nil serves an empty registry.
 	Gatherer prometheus.Gatherer
-	// ShutdownTimeout bounds GracefulStop; then open calls are cut
-	// (default 10s).
+	// ShutdownTimeout bounds the drain: calls in flight get until then to
+	// finish, then they are cut, and Serve returns at most stopGrace later
+	// (default 10s). The HTTP server drains within the same deadline.
 	ShutdownTimeout time.Duration
 }
 
@@ -42,7 +47,10 @@ type ServeOptions struct {
 // reflection) and the HTTP endpoints until ctx ends or a listener fails.
 // Then it stops gracefully: /readyz and the health service report
 // NOT_SERVING, streams end, calls in flight get ShutdownTimeout to finish,
-// and whatever is left is cut. It closes the listeners, not the Server.
+// and whatever is left is cut; it returns by ShutdownTimeout plus
+// stopGrace (half a second) whatever is still running. It closes the
+// listeners, not the Server: call CloseContext with the rest of the drain's
+// time.
 func (s *Server) Serve(ctx context.Context, o ServeOptions) error {
 	if o.GRPC == nil {
 		return errors.New("serve: no gRPC listener")
@@ -114,6 +122,9 @@ func (s *Server) Serve(ctx context.Context, o ServeOptions) error {
 	}
 
 	s.log.Info("external scaler shutting down", "timeout", o.ShutdownTimeout)
+	// One wall-clock deadline for the whole drain, not a decision: real
+	// time.
+	deadline := time.Now().Add(o.ShutdownTimeout)
 	ready.Store(false)
 	hs.Shutdown()
 	s.Shutdown()
@@ -122,24 +133,48 @@ func (s *Server) Serve(ctx context.Context, o ServeOptions) error {
 		g.GracefulStop()
 		close(stopped)
 	}()
-	// A wall-clock bound on process exit, not a decision: real time.
-	timer := time.NewTimer(o.ShutdownTimeout)
+	httpDone := make(chan struct{})
+	go func() {
+		defer close(httpDone)
+		if hsrv == nil {
+			return
+		}
+		sctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		if err := hsrv.Shutdown(sctx); err != nil {
+			_ = hsrv.Close()
+		}
+	}()
+	timer := time.NewTimer(time.Until(deadline))
 	select {
 	case <-stopped:
 	case <-timer.C:
 		s.log.Warn("graceful stop timed out; cutting open calls")
-		g.Stop()
-		<-stopped
+		// Stop cancels every call and waits for the handlers, which
+		// return once their call is cut; a handler that does not is left
+		// behind after stopGrace.
+		go g.Stop()
+		cut := time.NewTimer(stopGrace)
+		select {
+		case <-stopped:
+		case <-cut.C:
+			s.log.Warn("calls still running after being cut; not waiting for them", "waited", stopGrace)
+		}
+		cut.Stop()
 	}
 	timer.Stop()
-	if hsrv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
-		if err := hsrv.Shutdown(sctx); err != nil {
-			_ = hsrv.Close()
-		}
-		cancel()
+	<-httpDone
+	served := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(served)
+	}()
+	select {
+	case <-served:
+	case <-time.After(stopGrace):
+		s.log.Warn("listeners still serving after the stop; not waiting for them", "waited", stopGrace)
+		return serveErr
 	}
-	wg.Wait()
 	close(errc)
 	errs := []error{serveErr}
 	for err := range errc {

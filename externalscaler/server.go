@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
@@ -25,8 +26,13 @@ import (
 const (
 	DefaultIdleTimeout  = 10 * time.Minute
 	DefaultPollInterval = 5 * time.Second
-	DefaultBuildTimeout = 30 * time.Second
 )
+
+// SourceGrace is what the server waits beyond a trigger's bound
+// (scalers.Timeouts.For its timeout) before it gives up on a source call
+// the scaler did not end itself, and beyond the build bound before it gives
+// up on a build. A scaler that keeps to its bound never meets it.
+const SourceGrace = time.Second
 
 // Registry is what the server needs of a registry of scaler types:
 // whether a type is known (to label metrics with known types only) and
@@ -58,9 +64,25 @@ type Options struct {
 	// DefaultPollInterval is the stream re-check interval of a trigger
 	// without a pollInterval key (default 5s).
 	DefaultPollInterval time.Duration
-	// BuildTimeout bounds building one scaler instance, connecting
-	// included (default 30s).
+	// BuildTimeout bounds building one scaler instance (default
+	// Timeouts.Max). Building does no I/O, so it is a backstop: a factory
+	// that overruns it makes the build fail as unavailable (retried with
+	// backoff) SourceGrace later, whether or not the factory returns.
 	BuildTimeout time.Duration
+	// Timeouts bound every call a scaler makes to its source; they are
+	// passed in scalers.Config.Timeouts (zero fields: the defaults, 3s and
+	// 30s). The server also enforces them: a fetch that has not returned
+	// SourceGrace after the trigger's bound answers Unavailable.
+	Timeouts scalers.Timeouts
+	// ScalerLimits are passed in scalers.Config.Limits (list sizes).
+	ScalerLimits scalers.Limits
+	// Limits bound what clients can make the server hold.
+	Limits Limits
+	// SourceConnections report, by source name (the source label), the
+	// shared source clients open now and their maximum, for /metrics
+	// (hpa_source_connections, hpa_source_connections_max). The functions
+	// are called at every scrape, from any goroutine.
+	SourceConnections map[string]func() (open, limit int)
 }
 
 func (o *Options) validate() error {
@@ -75,7 +97,7 @@ func (o *Options) validate() error {
 	}{
 		{"IdleTimeout", &o.IdleTimeout, DefaultIdleTimeout},
 		{"DefaultPollInterval", &o.DefaultPollInterval, DefaultPollInterval},
-		{"BuildTimeout", &o.BuildTimeout, DefaultBuildTimeout},
+		{"BuildTimeout", &o.BuildTimeout, o.Timeouts.WithDefaults().Max},
 	} {
 		switch {
 		case *d.v == 0:
@@ -87,9 +109,19 @@ func (o *Options) validate() error {
 	if o.DefaultPollInterval < minPollInterval || o.DefaultPollInterval > maxPollInterval {
 		errs = append(errs, fmt.Errorf("DefaultPollInterval %v: %v", o.DefaultPollInterval, errPollRange))
 	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+	if o.Timeouts.Default < 0 {
+		errs = append(errs, fmt.Errorf("Timeouts.Default %v: must be >= 0 (0: the default)", o.Timeouts.Default))
 	}
+	if o.Timeouts.Max < 0 {
+		errs = append(errs, fmt.Errorf("Timeouts.Max %v: must be >= 0 (0: the default)", o.Timeouts.Max))
+	}
+	if o.Timeouts.Default > 0 && o.Timeouts.Max > 0 && o.Timeouts.Default > o.Timeouts.Max {
+		errs = append(errs, fmt.Errorf("Timeouts.Default %v: more than Timeouts.Max %v", o.Timeouts.Default, o.Timeouts.Max))
+	}
+	o.Timeouts = o.Timeouts.WithDefaults()
+	o.ScalerLimits = o.ScalerLimits.WithDefaults()
+	o.Limits = o.Limits.withDefaults()
+	o.Logger = BoundedLogger(o.Logger, o.Limits.MaxMessageBytes)
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
@@ -100,10 +132,11 @@ func (o *Options) validate() error {
 type Server struct {
 	pb.UnimplementedExternalScalerServer
 
-	log   *slog.Logger
-	clock clock.WithTicker
-	m     *metrics
-	cache *cache
+	log    *slog.Logger
+	clock  clock.WithTicker
+	m      *metrics
+	cache  *cache
+	limits Limits
 
 	stopping chan struct{} // closed by Shutdown: streams end
 	stopOnce sync.Once
@@ -116,7 +149,9 @@ func New(opts Options) (*Server, error) {
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("external scaler options: %w", err)
 	}
-	m, err := newMetrics(opts.Registerer)
+	m, err := newMetrics(opts.Registerer, limitsInfo{
+		limits: opts.Limits, scaler: opts.ScalerLimits, timeouts: opts.Timeouts, sources: opts.SourceConnections,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("external scaler metrics: %w", err)
 	}
@@ -124,6 +159,7 @@ func New(opts Options) (*Server, error) {
 		log:      opts.Logger,
 		clock:    opts.Clock,
 		m:        m,
+		limits:   opts.Limits,
 		stopping: make(chan struct{}),
 	}
 	s.cache = newCache(cacheOptions{
@@ -134,6 +170,9 @@ func New(opts Options) (*Server, error) {
 		buildTimeout: opts.BuildTimeout,
 		defaultPoll:  opts.DefaultPollInterval,
 		metrics:      m,
+		timeouts:     opts.Timeouts,
+		scalerLimits: opts.ScalerLimits,
+		limits:       opts.Limits,
 	})
 	return s, nil
 }
@@ -142,13 +181,16 @@ func New(opts Options) (*Server, error) {
 func (s *Server) Register(g *grpc.Server) { pb.RegisterExternalScalerServer(g, s) }
 
 // GRPCOptions returns the server options the service needs: interceptors
-// that record metrics and turn a panic into an Internal error, and a Stop
-// that waits for handlers (so no scaler is used after Close).
+// that record metrics, bound status messages and turn a panic into an
+// Internal error, a receive limit derived from Limits.MaxMetadataBytes, and
+// a Stop that waits for handlers (so no scaler is used after Close; every
+// handler returns once its call is cut).
 func (s *Server) GRPCOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
 		grpc.ChainStreamInterceptor(s.streamInterceptor),
 		grpc.WaitForHandlers(true),
+		grpc.MaxRecvMsgSize(s.limits.maxRecvMsgBytes()),
 	}
 }
 
@@ -159,14 +201,22 @@ func (s *Server) Shutdown() {
 	s.stopOnce.Do(func() { close(s.stopping) })
 }
 
-// Close ends streams and closes every scaler instance; later calls fail with
+// Close ends streams and closes every scaler instance, waiting for builds
+// under way and for every scaler's Close; later calls fail with
 // Unavailable. Call it after the gRPC server has stopped.
-func (s *Server) Close() {
+func (s *Server) Close() { _ = s.CloseContext(context.Background()) }
+
+// CloseContext is Close that stops waiting when ctx ends: builds under way
+// are cancelled and scalers closed, but a build or a Close that does not
+// return in time is left to finish on its own (a process exiting after
+// its drain deadline does not wait for them). It then returns an error
+// saying what was still running.
+func (s *Server) CloseContext(ctx context.Context) error {
 	s.Shutdown()
-	s.cache.close()
+	return s.cache.close(ctx)
 }
 
-func checkRef(ref *pb.ScaledObjectRef) error {
+func (s *Server) checkRef(ref *pb.ScaledObjectRef) error {
 	switch {
 	case ref == nil:
 		return invalidArgument("scaledObjectRef is missing")
@@ -174,13 +224,19 @@ func checkRef(ref *pb.ScaledObjectRef) error {
 		return invalidArgument("scaledObjectRef.name is empty")
 	case ref.Namespace == "":
 		return invalidArgument("scaledObjectRef.namespace is empty")
+	case len(ref.Name) > maxNameBytes:
+		s.m.refused[limitRef].Inc()
+		return invalidArgument(fmt.Sprintf("scaledObjectRef.name: %d bytes, more than the %d of a Kubernetes object name", len(ref.Name), maxNameBytes))
+	case len(ref.Namespace) > maxNamespaceBytes:
+		s.m.refused[limitRef].Inc()
+		return invalidArgument(fmt.Sprintf("scaledObjectRef.namespace: %d bytes, more than the %d of a Kubernetes namespace", len(ref.Namespace), maxNamespaceBytes))
 	}
 	return nil
 }
 
 // IsActive fetches fresh values and reports whether the trigger is active.
 func (s *Server) IsActive(ctx context.Context, ref *pb.ScaledObjectRef) (*pb.IsActiveResponse, error) {
-	if err := checkRef(ref); err != nil {
+	if err := s.checkRef(ref); err != nil {
 		return nil, err
 	}
 	e, err := s.cache.acquire(ctx, ref.Namespace, ref.Name, ref.ScalerMetadata)
@@ -197,7 +253,7 @@ func (s *Server) IsActive(ctx context.Context, ref *pb.ScaledObjectRef) (*pb.IsA
 
 // GetMetricSpec returns the trigger's metrics and targets (no I/O).
 func (s *Server) GetMetricSpec(ctx context.Context, ref *pb.ScaledObjectRef) (*pb.GetMetricSpecResponse, error) {
-	if err := checkRef(ref); err != nil {
+	if err := s.checkRef(ref); err != nil {
 		return nil, err
 	}
 	e, err := s.cache.acquire(ctx, ref.Namespace, ref.Name, ref.ScalerMetadata)
@@ -237,11 +293,15 @@ func (s *Server) GetMetrics(ctx context.Context, req *pb.GetMetricsRequest) (*pb
 		return nil, invalidArgument("request is missing")
 	}
 	ref := req.ScaledObjectRef
-	if err := checkRef(ref); err != nil {
+	if err := s.checkRef(ref); err != nil {
 		return nil, err
 	}
-	if req.MetricName == "" {
+	switch {
+	case req.MetricName == "":
 		return nil, invalidArgument("metricName is empty")
+	case len(req.MetricName) > maxMetricNameBytes:
+		s.m.refused[limitRef].Inc()
+		return nil, invalidArgument(fmt.Sprintf("metricName: %d bytes, more than the limit of %d", len(req.MetricName), maxMetricNameBytes))
 	}
 	e, err := s.cache.acquire(ctx, ref.Namespace, ref.Name, ref.ScalerMetadata)
 	if err != nil {
@@ -268,17 +328,160 @@ func (s *Server) GetMetrics(ctx context.Context, req *pb.GetMetricsRequest) (*pb
 	return &r.resp, nil
 }
 
-// fetch asks e's scaler for fresh values and records the collection.
+// sourceBounder is a scaler that states the bound of its source calls:
+// scalers.Config.Timeouts.For(its trigger's own timeout key), as
+// scalers.Single.Bound does. The server gives a fetch that much plus
+// SourceGrace; a scaler without the method, or that says 0, is given
+// Timeouts.Max, the most any trigger's bound can be.
+type sourceBounder interface {
+	Bound() time.Duration
+}
+
+// maxOverrunning bounds the fetches of one instance still running after
+// the server (or their caller) gave up on them: past it, calls answer
+// Unavailable at once instead of starting another goroutine on a source
+// that does not answer.
+const maxOverrunning = 4
+
+// fetchCall is one scaler.Metrics call run apart from its RPC, so that the
+// RPC can answer when the scaler overruns its bound. Calls are pooled: an
+// RPC puts its call back once it has the result; a call given up on
+// belongs to its goroutine and is dropped.
+type fetchCall struct {
+	s   *Server
+	ctx context.Context
+	e   *entry
+
+	// done receives one value when Metrics has returned (buffered: the
+	// goroutine never blocks on it).
+	done  chan struct{}
+	timer *time.Timer
+	m     scalers.Metrics
+	err   error
+	// state: fetchRunning, then fetchReturned (by the goroutine) or
+	// fetchAbandoned (by the RPC), whichever comes first.
+	state atomic.Int32
+}
+
+const (
+	fetchRunning int32 = iota
+	fetchReturned
+	fetchAbandoned
+)
+
+var fetchCalls = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &fetchCall{done: make(chan struct{}, 1), timer: t}
+}}
+
+// fetch asks e's scaler for fresh values and records the collection. It
+// returns within e's bound plus SourceGrace whatever the scaler does. ctx
+// must end when the caller is done with the call (a unary RPC's context
+// does, as soon as the handler returns): a call given up on sees its
+// context end then, without a context of its own per call.
 func (s *Server) fetch(ctx context.Context, e *entry) (scalers.Metrics, error) {
-	start := s.clock.Now()
-	m, err := e.scaler.Metrics(ctx)
-	e.tm.collection.Observe(s.clock.Since(start).Seconds())
-	if err != nil && ctx.Err() == nil {
-		// A caller that went away is not a scaler error.
-		e.tm.errors[reasonOf(err)].Inc()
+	if n := e.overrunning.Load(); n >= maxOverrunning {
+		e.tm.errors[reasonTimeout].Inc()
+		return scalers.Metrics{}, &overrunError{typ: e.meta.scalerType, bound: e.bound, running: int(n)}
 	}
+	start := s.clock.Now()
+	wait := e.bound + SourceGrace
+	c := fetchCalls.Get().(*fetchCall)
+	c.s, c.ctx, c.e = s, ctx, e
+	c.state.Store(fetchRunning)
+	// The call holds the instance until Metrics returns, even after the
+	// RPC gave up on it: the scaler is not closed under it.
+	e.refs.Add(1)
+	go c.run()
+	// A wall-clock bound on a source call, not a decision: real time.
+	c.timer.Reset(wait)
+	var callerErr error
+	select {
+	case <-c.done:
+		c.timer.Stop()
+		return s.fetched(ctx, e, c, start)
+	case <-ctx.Done():
+		callerErr = ctx.Err()
+	case <-c.timer.C:
+	}
+	c.timer.Stop()
+	if !c.state.CompareAndSwap(fetchRunning, fetchAbandoned) {
+		// It returned at the same moment.
+		<-c.done
+		return s.fetched(ctx, e, c, start)
+	}
+	e.overrunning.Add(1)
+	e.tm.collection.Observe(s.clock.Since(start).Seconds())
+	if callerErr != nil {
+		// The caller went away: not a scaler error.
+		return scalers.Metrics{}, callerErr
+	}
+	e.tm.overruns.Inc()
+	e.tm.errors[reasonTimeout].Inc()
+	return scalers.Metrics{}, &overrunError{typ: e.meta.scalerType, bound: e.bound, waited: wait}
+}
+
+// fetched takes the result of a call that returned and puts the call back.
+func (s *Server) fetched(ctx context.Context, e *entry, c *fetchCall, start time.Time) (scalers.Metrics, error) {
+	m, err := c.m, c.err
+	c.s, c.ctx, c.e, c.m, c.err = nil, nil, nil, scalers.Metrics{}, nil
+	fetchCalls.Put(c)
+	e.tm.collection.Observe(s.clock.Since(start).Seconds())
+	if err == nil {
+		return m, nil
+	}
+	if ctx.Err() != nil {
+		return m, err
+	}
+	if !errors.Is(err, scalers.ErrUnavailable) && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		// The scaler's own bound, returned as a bare context error: a
+		// source that did not answer, not the caller's deadline.
+		err = scalers.Unavailable(e.meta.scalerType+" source", err)
+	}
+	e.tm.errors[reasonOf(err)].Inc()
 	return m, err
 }
+
+// run runs one Metrics call and releases the call's reference.
+func (c *fetchCall) run() {
+	s, e := c.s, c.e
+	defer s.cache.release(e)
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("scaler panicked in Metrics", "scalerType", e.meta.scalerType,
+				"scaledObject", e.key.String(), "panic", r, "stack", string(debug.Stack()))
+			c.m, c.err = scalers.Metrics{}, status.Error(codes.Internal, "internal error")
+		}
+		if c.state.CompareAndSwap(fetchRunning, fetchReturned) {
+			c.done <- struct{}{}
+			return
+		}
+		// The RPC gave up on this call and counted it as overrunning.
+		e.overrunning.Add(-1)
+	}()
+	c.m, c.err = e.scaler.Metrics(c.ctx)
+}
+
+// overrunError is a fetch the server gave up on: the source did not answer
+// within the trigger's bound. It is an ErrUnavailable (gRPC Unavailable):
+// KEDA treats it as a failure of the source, as it is.
+type overrunError struct {
+	typ     string
+	bound   time.Duration
+	waited  time.Duration
+	running int // > 0: refused at once, this many calls still running
+}
+
+func (e *overrunError) Error() string {
+	if e.running > 0 {
+		return fmt.Sprintf("%s source did not answer within the trigger's bound of %v: %d earlier calls are still running past it, so this one was not started",
+			e.typ, e.bound, e.running)
+	}
+	return fmt.Sprintf("%s source did not answer within the trigger's bound of %v (the server gave up after %v)", e.typ, e.bound, e.waited)
+}
+
+func (e *overrunError) Is(target error) bool { return target == scalers.ErrUnavailable }
 
 // StreamIsActive sends the trigger's activity at once and then whenever it
 // changes. A scaler that can push (scalers.PushScaler) reports changes
@@ -289,7 +492,7 @@ func (s *Server) fetch(ctx context.Context, e *entry) (scalers.Metrics, error) {
 // state and is retried at the next tick, so a short outage of the source
 // does not make KEDA back off from the stream.
 func (s *Server) StreamIsActive(ref *pb.ScaledObjectRef, stream grpc.ServerStreamingServer[pb.IsActiveResponse]) error {
-	if err := checkRef(ref); err != nil {
+	if err := s.checkRef(ref); err != nil {
 		return err
 	}
 	ctx := stream.Context()
@@ -314,7 +517,7 @@ func (s *Server) StreamIsActive(ref *pb.ScaledObjectRef, stream grpc.ServerStrea
 		tick = t.C()
 	}
 
-	m, err := s.fetch(ctx, e)
+	m, err := s.pollFetch(ctx, e)
 	if err != nil {
 		return toStatus(err)
 	}
@@ -333,7 +536,7 @@ func (s *Server) StreamIsActive(ref *pb.ScaledObjectRef, stream grpc.ServerStrea
 			return status.Errorf(codes.Internal, "internal error: scaler type %q stopped pushing activity", e.meta.scalerType)
 		case active = <-pushed:
 		case <-tick:
-			m, err := s.fetch(ctx, e)
+			m, err := s.pollFetch(ctx, e)
 			if err != nil {
 				s.debugErr(ctx, "stream poll failed", e, err)
 				continue
@@ -348,6 +551,14 @@ func (s *Server) StreamIsActive(ref *pb.ScaledObjectRef, stream grpc.ServerStrea
 			return err
 		}
 	}
+}
+
+// pollFetch is fetch for a stream, whose context outlives each poll: a
+// poll given up on sees its own context end when the poll returns.
+func (s *Server) pollFetch(ctx context.Context, e *entry) (scalers.Metrics, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	return s.fetch(ctx, e)
 }
 
 // runPush runs a PushScaler's Run for one stream. stop cancels it and
@@ -384,7 +595,7 @@ func (s *Server) runPush(ctx context.Context, e *entry, ps scalers.PushScaler) (
 // whenever they change (checked every pollInterval; MetricSpecs does no
 // I/O). GetMetricSpec returns the same specs, as the contract requires.
 func (s *Server) StreamMetricSpec(ref *pb.ScaledObjectRef, stream grpc.ServerStreamingServer[pb.GetMetricSpecResponse]) error {
-	if err := checkRef(ref); err != nil {
+	if err := s.checkRef(ref); err != nil {
 		return err
 	}
 	ctx := stream.Context()
@@ -440,6 +651,7 @@ func (s *Server) unaryInterceptor(ctx context.Context, req any, info *grpc.Unary
 		if r := recover(); r != nil {
 			resp, err = nil, s.panicked(info.FullMethod, r)
 		}
+		err = boundStatus(err, s.limits.MaxMessageBytes)
 		if mm != nil {
 			s.done(ctx, mm, err, start)
 		}
@@ -459,6 +671,7 @@ func (s *Server) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.Str
 		if r := recover(); r != nil {
 			err = s.panicked(info.FullMethod, r)
 		}
+		err = boundStatus(err, s.limits.MaxMessageBytes)
 		if mm != nil {
 			if mm.streams != nil {
 				mm.streams.Dec()
