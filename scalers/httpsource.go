@@ -1,6 +1,8 @@
 package scalers
 
 import (
+	"bytes"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -140,7 +142,7 @@ func NewHTTPSource(o HTTPSourceOptions) (*HTTPSource, error) {
 			o.Logger.Warn("authModes oauth without clientSecret and without authModes tls: the token request authenticates the client by clientID alone")
 		}
 	}
-	return &HTTPSource{Transport: st, Redactor: red, base: base}, nil
+	return &HTTPSource{Transport: &protocolCheck{next: st}, Redactor: red, base: base}, nil
 }
 
 // CloseIdleConnections closes the idle connections of the transport.
@@ -224,6 +226,44 @@ func (t *sourceTransport) prepare(req *http.Request, body io.ReadCloser) (r *htt
 	}
 	tok.SetAuthHeader(r)
 	return r, tok.AccessToken, fetched, nil
+}
+
+// protocolCheck recognises the answer of an HTTPS server to a plain HTTP
+// request, a 400 that the scaler would otherwise report as "client error:
+// 400" or a malformed answer, and says what is wrong.
+type protocolCheck struct {
+	next http.RoundTripper
+}
+
+// httpsAnswers are what servers say to plain HTTP on their TLS port (Go,
+// nginx, Apache).
+var httpsAnswers = [][]byte{
+	[]byte("Client sent an HTTP request to an HTTPS server"),
+	[]byte("The plain HTTP request was sent to HTTPS port"),
+	[]byte("speaking plain HTTP to an SSL-enabled server port"),
+}
+
+func (t *protocolCheck) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || req.URL.Scheme != "http" || resp.StatusCode != http.StatusBadRequest {
+		return resp, err
+	}
+	head := make([]byte, 512)
+	n, _ := io.ReadFull(resp.Body, head)
+	head = head[:n]
+	for _, a := range httpsAnswers {
+		if bytes.Contains(head, a) {
+			_ = resp.Body.Close()
+			return nil, errors.New("the server speaks HTTPS (it answered 400 Bad Request to plain HTTP): use https://")
+		}
+	}
+	resp.Body = readCloser{Reader: io.MultiReader(bytes.NewReader(head), resp.Body), Closer: resp.Body}
+	return resp, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // rewind returns a new copy of req's body for sending it again.

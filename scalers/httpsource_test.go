@@ -2,7 +2,9 @@ package scalers
 
 import (
 	"errors"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -101,4 +103,47 @@ func TestHTTPSourceBadTLS(t *testing.T) {
 		t.Fatalf("got %v, want ErrInvalidConfig", err)
 	}
 	scalertest.CheckMessage(t, err, "invalid metadata: ca (secret, not shown): no PEM certificate found")
+}
+
+// TestHTTPSourceHTTPSAnswer: the 400 an HTTPS server gives plain HTTP is
+// said to be that; any other 400 comes through whole.
+func TestHTTPSourceHTTPSAnswer(t *testing.T) {
+	tests := []struct {
+		name, body, wantErr, wantBody string
+	}{
+		{name: "Go", body: "Client sent an HTTP request to an HTTPS server.\n",
+			wantErr: "the server speaks HTTPS (it answered 400 Bad Request to plain HTTP): use https://"},
+		{name: "nginx", body: "<html><center>The plain HTTP request was sent to HTTPS port</center></html>",
+			wantErr: "the server speaks HTTPS (it answered 400 Bad Request to plain HTTP): use https://"},
+		{name: "another 400", body: strings.Repeat("bad request ", 100), wantBody: strings.Repeat("bad request ", 100)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src, err := NewHTTPSource(HTTPSourceOptions{URL: "http://prom:9090", Auth: &HTTPAuth{},
+				Transport: scalertest.Answer(http.StatusBadRequest, nil, tc.body)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, "http://prom:9090/api", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := src.Transport.RoundTrip(req)
+			if tc.wantErr != "" {
+				scalertest.CheckMessage(t, err, tc.wantErr)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.wantBody, string(b)); diff != "" {
+				t.Errorf("body (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

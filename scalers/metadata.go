@@ -29,6 +29,9 @@ import (
 //	secret          a Secret field: the key itself, <key>FromEnv (KEDA has
 //	                already put the resolved value there) or <key>File (a
 //	                path, re-read when the file changes)
+//	hide            a plain field whose value may carry credentials (a map
+//	                of headers): its errors say "(secret, not shown)" and
+//	                name an item by its position, never show the value
 //
 // A key whose value is empty or only spaces counts as absent, as in KEDA.
 // Untagged struct fields (and fields tagged "-") are skipped, except
@@ -247,6 +250,7 @@ type tagOpts struct {
 	unit     time.Duration
 	sep      string
 	secret   bool
+	hide     bool
 }
 
 func parseTag(tag string) (tagOpts, error) {
@@ -272,6 +276,8 @@ func parseTag(tag string) (tagOpts, error) {
 			o.optional = true
 		case "secret":
 			o.secret = true
+		case "hide":
+			o.hide = true
 		case "default":
 			o.def, o.optional = &val, true
 		case "enum":
@@ -340,7 +346,7 @@ func (p *parser) parseField(fv reflect.Value, o tagOpts) {
 	}
 	raw = strings.TrimSpace(raw)
 	if len(o.enum) > 0 && !containsString(o.enum, raw) {
-		p.fail(key, raw, "expected one of "+strings.Join(o.enum, ", "), false)
+		p.fail(key, raw, "expected one of "+strings.Join(o.enum, ", "), o.hide)
 		return
 	}
 	if fv.Kind() == reflect.Pointer {
@@ -389,7 +395,7 @@ func (p *parser) parseSecret(fv reflect.Value, o tagOpts) {
 
 // setValue parses raw into fv; it reports whether it succeeded.
 func (p *parser) setValue(fv reflect.Value, key, raw string, o tagOpts) bool {
-	bad := func(msg string) bool { p.fail(key, raw, msg, false); return false }
+	bad := func(msg string) bool { p.fail(key, raw, msg, o.hide); return false }
 	switch {
 	case fv.Type() == durationType:
 		d, err := parseDuration(raw, o.unit)
@@ -443,7 +449,7 @@ func (p *parser) setValue(fv reflect.Value, key, raw string, o tagOpts) bool {
 		out := reflect.MakeSlice(fv.Type(), 0, len(items))
 		for _, it := range items {
 			ev := reflect.New(fv.Type().Elem()).Elem()
-			if !p.setValue(ev, key, it, tagOpts{unit: o.unit, sep: o.sep, min: o.min, max: o.max, gt: o.gt, lt: o.lt}) {
+			if !p.setValue(ev, key, it, tagOpts{unit: o.unit, sep: o.sep, min: o.min, max: o.max, gt: o.gt, lt: o.lt, hide: o.hide}) {
 				return false
 			}
 			out = reflect.Append(out, ev)
@@ -454,10 +460,13 @@ func (p *parser) setValue(fv reflect.Value, key, raw string, o tagOpts) bool {
 			panic("scalers: only map[string]string fields are supported")
 		}
 		m := reflect.MakeMap(fv.Type())
-		for _, it := range splitList(raw, o.sep) {
+		for i, it := range splitList(raw, o.sep) {
 			k, v, ok := strings.Cut(it, "=")
 			k = strings.TrimSpace(k)
 			if !ok || k == "" {
+				if o.hide {
+					return bad("item " + strconv.Itoa(i+1) + " is not a key=value pair (expected key=value pairs separated by " + strconv.Quote(o.sep) + ")")
+				}
 				return bad("expected key=value pairs separated by " + strconv.Quote(o.sep))
 			}
 			m.SetMapIndex(reflect.ValueOf(k), reflect.ValueOf(strings.TrimSpace(v)))
@@ -483,7 +492,7 @@ func (p *parser) checkRange(key, raw string, f float64, o tagOpts) bool {
 	default:
 		return true
 	}
-	p.fail(key, raw, msg, false)
+	p.fail(key, raw, msg, o.hide)
 	return false
 }
 

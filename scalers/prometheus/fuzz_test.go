@@ -35,7 +35,7 @@ func FuzzParseMetadata(f *testing.F) {
 			return
 		}
 		// !(x > 0) rather than x <= 0: a NaN threshold must fail too.
-		if !(m.Threshold > 0) || m.Timeout <= 0 || m.Query == "" || math.IsInf(m.Threshold, 0) || math.IsNaN(m.ActivationThreshold) {
+		if !(m.Threshold > 0) || m.Timeout < 0 || m.Query == "" || math.IsInf(m.Threshold, 0) || math.IsNaN(m.ActivationThreshold) {
 			t.Fatalf("accepted invalid metadata: %+v", m)
 		}
 		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: scalertest.LinesToMap(in)}, Options{Transport: scalertest.Answer(200, http.Header{"Content-Type": {"application/json"}}, vectorBody("1"))})

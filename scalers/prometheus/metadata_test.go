@@ -1,6 +1,7 @@
 package prometheus
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +20,27 @@ func md(kv ...string) map[string]string {
 	return scalertest.WithKeys(map[string]string{"serverAddress": "http://localhost:9090", "query": "up", "threshold": "100"}, kv...)
 }
 
+// manyPairs is "<prefix>0=v,<prefix>1=v,..." with n pairs; pairsMap is
+// what it parses into.
+func manyPairs(prefix string, n int) string {
+	items := make([]string, n)
+	for i := range items {
+		items[i] = prefix + strconv.Itoa(i) + "=v"
+	}
+	return strings.Join(items, ",")
+}
+
+func pairsMap(prefix string, n int) map[string]string {
+	m := map[string]string{}
+	for i := range n {
+		m[prefix+strconv.Itoa(i)] = "v"
+	}
+	return m
+}
+
 func TestParseMetadata(t *testing.T) {
-	defaults := Metadata{ServerAddress: "http://localhost:9090", Query: "up", Threshold: 100,
-		IgnoreNullValues: true, Timeout: DefaultTimeout}
+	// Timeout 0: the trigger sets none, the server's default applies.
+	defaults := Metadata{ServerAddress: "http://localhost:9090", Query: "up", Threshold: 100, IgnoreNullValues: true}
 	with := func(f func(*Metadata)) Metadata { m := defaults; f(&m); return m }
 	tests := []struct {
 		name    string
@@ -44,7 +63,8 @@ func TestParseMetadata(t *testing.T) {
 			}),
 		},
 		{name: "timeout as a duration", md: md("timeout", "2s"), want: with(func(m *Metadata) { m.Timeout = 2 * time.Second })},
-		{name: "timeout 0 means the default", md: md("timeout", "0"), want: defaults},
+		{name: "timeout 0 means none", md: md("timeout", "0"), want: defaults},
+		{name: "timeout above the server's maximum is kept: the scaler lowers it", md: md("timeout", "1h"), want: with(func(m *Metadata) { m.Timeout = time.Hour })},
 		{name: "negative activation threshold", md: md("activationThreshold", "-1"), want: with(func(m *Metadata) { m.ActivationThreshold = -1 })},
 
 		{name: "empty", md: map[string]string{}, wantErr: []string{`serverAddress: required key is missing`, `query: required key is missing`, `threshold: required key is missing`}},
@@ -58,10 +78,21 @@ func TestParseMetadata(t *testing.T) {
 		{name: "missing query", md: md("query", ""), wantErr: []string{`query: required key is missing`}},
 		{name: "ignoreNullValues not a bool", md: md("ignoreNullValues", "xxxx"), wantErr: []string{`ignoreNullValues "xxxx": not a boolean (true or false)`}},
 		{name: "unsafeSsl not a bool", md: md("unsafeSsl", "yes"), wantErr: []string{`unsafeSsl "yes": not a boolean (true or false)`}},
-		{name: "customHeaders malformed", md: md("customHeaders", "key1=value1,key2"), wantErr: []string{`customHeaders "key1=value1,key2": expected key=value pairs separated by ","`}},
-		{name: "customHeaders bad name", md: md("customHeaders", "bad name=1"), wantErr: []string{`customHeaders "bad name=1": "bad name" is not a valid HTTP header name`}},
-		{name: "queryParameters malformed", md: md("queryParameters", "key1=value1,key2"), wantErr: []string{`queryParameters "key1=value1,key2": expected key=value pairs separated by ","`}},
-		{name: "queryParameters overriding the query", md: md("queryParameters", "query=up"), wantErr: []string{`queryParameters "query=up": parameter query is set by the scaler and cannot be overridden`}},
+		{name: "customHeaders malformed", md: md("customHeaders", "key1=value1,key2"), wantErr: []string{`customHeaders (secret, not shown): item 2 is not a key=value pair (expected key=value pairs separated by ",")`}},
+		{name: "customHeaders bad name", md: md("customHeaders", "bad name=1"), wantErr: []string{`customHeaders (secret, not shown): "bad name" is not a valid HTTP header name`}},
+		{name: "customHeaders value with CR LF", md: md("customHeaders", "X-Tenant=a\r\nX-Injected: 1"),
+			wantErr: []string{`customHeaders (secret, not shown): the value of "X-Tenant" is not a valid HTTP header value (control characters such as CR and LF cannot be sent)`}},
+		{name: "customHeaders over the limit", md: md("customHeaders", manyPairs("X-H", 101)), wantErr: []string{`customHeaders: 101 items, more than the limit of 100`}},
+		{name: "customHeaders at the limit", md: md("customHeaders", manyPairs("X-H", 100)), want: with(func(m *Metadata) { m.CustomHeaders = pairsMap("X-H", 100) })},
+		{name: "queryParameters malformed", md: md("queryParameters", "key1=value1,key2"), wantErr: []string{`queryParameters (secret, not shown): item 2 is not a key=value pair (expected key=value pairs separated by ",")`}},
+		{name: "queryParameters overriding the query", md: md("queryParameters", "query=up"), wantErr: []string{`queryParameters (secret, not shown): parameter "query" is set by the scaler and cannot be overridden`}},
+		{name: "queryParameters over the limit", md: md("queryParameters", manyPairs("p", 101)), wantErr: []string{`queryParameters: 101 items, more than the limit of 100`}},
+		{name: "serverAddress port out of range", md: md("serverAddress", "http://prom:99999"), wantErr: []string{`serverAddress "http://prom:99999": port "99999": expected 1..65535`}},
+		{name: "serverAddress port beyond 32 bits", md: md("serverAddress", "http://prom:4294967297"), wantErr: []string{`serverAddress "http://prom:4294967297": port "4294967297": expected 1..65535`}},
+		{name: "serverAddress that does not parse, password hidden", md: md("serverAddress", "http://user:S3CR3T@[::1"), wantErr: []string{`serverAddress "http://xxxxx@[::1": not a URL`}},
+		{name: "a 1 MiB query in an error is cut", md: md("query", strings.Repeat("x", 1<<20), "threshold", "-1"), wantErr: []string{`threshold "-1": must be > 0`}},
+		{name: "a 1 MiB bad value is cut", md: md("timeout", strings.Repeat("9", 1<<20)+"x"),
+			wantErr: []string{`timeout "` + strings.Repeat("9", 120) + `…" (1048577 bytes): not a duration (e.g. "30s" or a number of milliseconds)`}},
 		{name: "timeout negative", md: md("timeout", "-1"), wantErr: []string{`timeout "-1": must be >= 0`}},
 		{name: "timeout not a number", md: md("timeout", "a"), wantErr: []string{`timeout "a": not a duration (e.g. "30s" or a number of milliseconds)`}},
 		{
@@ -81,7 +112,7 @@ func TestParseMetadata(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseMetadata: %v", err)
 			}
-			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(Metadata{}, "Auth")); diff != "" {
+			if diff := cmp.Diff(tc.want, got, cmpopts.IgnoreFields(Metadata{}, "Auth"), cmpopts.IgnoreUnexported(Metadata{})); diff != "" {
 				t.Errorf("metadata (-want +got):\n%s", diff)
 			}
 		})

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,7 +23,10 @@ import (
 // Type is the scaler type of this package, as in KEDA.
 const Type = "prometheus"
 
-// DefaultTimeout and MaxAnswerBytes are those of every HTTP source.
+// DefaultTimeout and MaxAnswerBytes are those of every HTTP source. A
+// trigger without a timeout key is bounded by the server's default
+// (scalers.Config.Timeouts), which is DefaultTimeout unless the server
+// says otherwise.
 const (
 	DefaultTimeout = scalers.DefaultHTTPTimeout
 	MaxAnswerBytes = scalers.MaxHTTPAnswerBytes
@@ -35,8 +40,9 @@ type Metadata struct {
 	// Query is the PromQL expression.
 	Query string `meta:"query"`
 	// QueryParameters are added to the query string of every request
-	// ("k1=v1,k2=v2"), e.g. Thanos's dedup=true.
-	QueryParameters map[string]string `meta:"queryParameters,optional"`
+	// ("k1=v1,k2=v2"), e.g. Thanos's dedup=true. Their values may carry
+	// credentials: errors never show them.
+	QueryParameters map[string]string `meta:"queryParameters,optional,hide"`
 	// Threshold is the target value per replica.
 	Threshold float64 `meta:"threshold,gt=0"`
 	// ActivationThreshold: the trigger is active while the value is above it.
@@ -46,17 +52,23 @@ type Metadata struct {
 	// prom-label-proxy) use to restrict the query.
 	Namespace string `meta:"namespace,optional"`
 	// CustomHeaders are added to every request ("k1=v1,k2=v2"), e.g.
-	// X-Scope-OrgID for Cortex and Mimir tenants.
-	CustomHeaders map[string]string `meta:"customHeaders,optional"`
+	// X-Scope-OrgID for Cortex and Mimir tenants. Their values may carry
+	// credentials: errors name a header, never show a value.
+	CustomHeaders map[string]string `meta:"customHeaders,optional,hide"`
 	// IgnoreNullValues turns an empty answer, NaN and ±Inf into 0; when
 	// false they are errors.
 	IgnoreNullValues bool `meta:"ignoreNullValues,default=true"`
-	// Timeout bounds each query; a plain number is milliseconds, as in
-	// KEDA. 0 means DefaultTimeout.
+	// Timeout is the bound of one query the trigger asks for (the token
+	// request of authModes oauth included); a plain number is
+	// milliseconds, as in KEDA. 0 (absent) means the server's default; a
+	// value above the server's maximum is lowered to it (see
+	// scalers.Timeouts).
 	Timeout time.Duration `meta:"timeout,unit=ms,min=0,optional"`
 	// Auth holds authModes (basic, bearer, tls, custom, oauth) and their
 	// credentials, plus ca and unsafeSsl.
 	Auth scalers.HTTPAuth
+
+	limits scalers.Limits
 }
 
 // Supported authentication modes: KEDA's prometheus scaler implements
@@ -66,48 +78,52 @@ var authModes = []string{scalers.AuthModeBasic, scalers.AuthModeBearer, scalers.
 // reservedParams are set by the client for every query.
 var reservedParams = []string{"query", "time"}
 
-// Validate checks relations ParseMetadata cannot express.
+// Validate checks relations ParseMetadata cannot express, and everything
+// net/http would refuse at the first query (see scalers.ValidateHTTPURL),
+// so that a bad trigger is refused when it is parsed. Errors about
+// queryParameters and customHeaders name a parameter or a header, never a
+// value.
 func (m *Metadata) Validate() error {
 	var errs []error
 	if err := scalers.ValidateHTTPURL("serverAddress", m.ServerAddress); err != nil {
 		errs = append(errs, err)
 	}
-	for k := range m.QueryParameters {
-		for _, r := range reservedParams {
-			if k == r {
-				errs = append(errs, scalers.NewFieldError("queryParameters", joinMap(m.QueryParameters),
-					"parameter "+k+" is set by the scaler and cannot be overridden"))
+	hidden := func(key, msg string) error { return &scalers.FieldError{Key: key, Secret: true, Msg: msg} }
+	if fe := m.limits.CheckList("queryParameters", len(m.QueryParameters)); fe != nil {
+		errs = append(errs, fe)
+	} else {
+		for _, k := range slices.Sorted(maps.Keys(m.QueryParameters)) {
+			if slices.Contains(reservedParams, k) {
+				errs = append(errs, hidden("queryParameters", "parameter "+scalers.Quote(k)+" is set by the scaler and cannot be overridden"))
 			}
 		}
 	}
-	for k, v := range m.CustomHeaders {
-		if !httpguts.ValidHeaderFieldName(k) {
-			errs = append(errs, scalers.NewFieldError("customHeaders", joinMap(m.CustomHeaders), fmt.Sprintf("%q is not a valid HTTP header name", k)))
-		} else if !httpguts.ValidHeaderFieldValue(v) {
-			errs = append(errs, scalers.NewFieldError("customHeaders", joinMap(m.CustomHeaders), fmt.Sprintf("the value of %s is not a valid HTTP header value", k)))
+	if fe := m.limits.CheckList("customHeaders", len(m.CustomHeaders)); fe != nil {
+		errs = append(errs, fe)
+	} else {
+		for _, k := range slices.Sorted(maps.Keys(m.CustomHeaders)) {
+			if !httpguts.ValidHeaderFieldName(k) {
+				errs = append(errs, hidden("customHeaders", scalers.Quote(k)+" is not a valid HTTP header name"))
+			} else if !httpguts.ValidHeaderFieldValue(m.CustomHeaders[k]) {
+				errs = append(errs, hidden("customHeaders", "the value of "+scalers.Quote(k)+" is not a valid HTTP header value (control characters such as CR and LF cannot be sent)"))
+			}
 		}
 	}
 	return scalers.Invalid(errs...)
 }
 
-func joinMap(m map[string]string) string {
-	parts := make([]string, 0, len(m))
-	for k, v := range m {
-		parts = append(parts, k+"="+v)
-	}
-	return strings.Join(parts, ",")
-}
+// ParseMetadata parses and validates trigger metadata, with the default
+// scalers.Limits; errors wrap scalers.ErrInvalidConfig and name every bad
+// key. A Timeout of 0 means the trigger has none (the server's default
+// applies).
+func ParseMetadata(md map[string]string) (Metadata, error) { return parse(md, scalers.Limits{}) }
 
-// ParseMetadata parses and validates trigger metadata; errors wrap
-// scalers.ErrInvalidConfig and name every bad key.
-func ParseMetadata(md map[string]string) (Metadata, error) {
-	var m Metadata
+func parse(md map[string]string, lim scalers.Limits) (Metadata, error) {
+	m := Metadata{limits: lim}
 	m.Auth.Allow(Type, authModes...)
+	m.Auth.SetLimits(lim)
 	if err := scalers.ParseMetadata(md, &m); err != nil {
 		return Metadata{}, err
-	}
-	if m.Timeout == 0 {
-		m.Timeout = DefaultTimeout
 	}
 	return m, nil
 }
@@ -129,12 +145,13 @@ type Options struct {
 // above activationThreshold.
 type Scaler struct {
 	*scalers.Single
-	md     Metadata
-	api    v1.API
-	clock  clock.PassiveClock
-	log    *slog.Logger
-	red    *scalers.Redactor
-	server string // redacted serverAddress for messages
+	md      Metadata
+	timeout time.Duration // the bound of one query
+	api     v1.API
+	clock   clock.PassiveClock
+	log     *slog.Logger
+	red     *scalers.Redactor
+	server  string // redacted serverAddress for messages
 }
 
 var _ scalers.Scaler = (*Scaler)(nil)
@@ -150,7 +167,7 @@ func New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
 
 // NewWithOptions is New with explicit dependencies.
 func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scaler, error) {
-	md, err := ParseMetadata(cfg.Metadata)
+	md, err := parse(cfg.Metadata, cfg.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +183,10 @@ func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scale
 		clk = clock.RealClock{}
 	}
 	log := cfg.ScalerLogger(Type)
+	if cfg.Timeouts.Capped(md.Timeout) {
+		log.Info("timeout above the server's maximum, lowered to it",
+			"key", "timeout", "asked", md.Timeout, "max", cfg.Timeouts.WithDefaults().Max)
+	}
 	src, err := scalers.NewHTTPSource(scalers.HTTPSourceOptions{
 		URL:       md.ServerAddress,
 		Auth:      &md.Auth,
@@ -184,36 +205,42 @@ func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scale
 		return nil, red.Error(scalers.Invalid(scalers.NewFieldError("serverAddress", scalers.RedactURL(md.ServerAddress), err.Error())))
 	}
 	s := &Scaler{
-		md:     md,
-		api:    v1.NewAPI(client),
-		clock:  clk,
-		log:    log,
-		red:    red,
-		server: scalers.RedactURL(md.ServerAddress),
+		md:      md,
+		timeout: cfg.Timeouts.For(md.Timeout),
+		api:     v1.NewAPI(client),
+		clock:   clk,
+		log:     log,
+		red:     red,
+		server:  scalers.RedactURL(md.ServerAddress),
 	}
 	s.Single = scalers.NewSingle(scalers.SingleOptions{
 		Type:    Type,
 		Metric:  scalers.MetricSpec{Name: scalers.MetricName(Type), Target: md.Threshold},
 		Read:    scalers.ActiveAbove(md.ActivationThreshold, s.query),
 		Release: src.Close,
+		Bound:   s.timeout,
 	})
 	return s, nil
 }
 
 // query runs the query at the clock's now and returns its single value.
+// Everything it sends (the query, a retry with GET, the token request of
+// authModes oauth) is bounded by s.timeout together.
 func (s *Scaler) query(ctx context.Context) (float64, error) {
-	qctx, cancel := context.WithTimeout(ctx, s.md.Timeout)
+	qctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	qctx, progress := scalers.TraceHTTP(qctx)
 	res, warnings, _, err := s.api.Query(qctx, s.md.Query, s.clock.Now())
 	if err != nil {
-		return 0, s.queryError(ctx, err)
+		return 0, s.queryError(ctx, err, progress)
 	}
 	if len(warnings) > 0 {
-		s.log.DebugContext(ctx, "prometheus query warnings", "warnings", s.red.String(strings.Join(warnings, "; ")))
+		s.log.DebugContext(ctx, "prometheus query warnings", "count", len(warnings),
+			"warnings", scalers.Excerpt(s.red.String(strings.Join(warnings, "; "))))
 	}
 	v, err := SampleValue(res, s.md.IgnoreNullValues)
 	if err != nil {
-		return 0, s.red.Error(fmt.Errorf("prometheus query %q: %w", s.md.Query, err))
+		return 0, s.red.Error(fmt.Errorf("prometheus query %s: %w", scalers.Quote(s.md.Query), err))
 	}
 	return v, nil
 }
@@ -222,7 +249,7 @@ func (s *Scaler) query(ctx context.Context) (float64, error) {
 // caller's own cancellation as is, a query the server rejects as invalid
 // configuration, anything else as the source being unavailable. Messages
 // name the server (without credentials) and never carry a secret.
-func (s *Scaler) queryError(parent context.Context, err error) error {
+func (s *Scaler) queryError(parent context.Context, err error, progress *scalers.HTTPProgress) error {
 	if perr := parent.Err(); perr != nil {
 		return fmt.Errorf("prometheus query: %w", perr)
 	}
@@ -235,14 +262,14 @@ func (s *Scaler) queryError(parent context.Context, err error) error {
 		// is said so, with the token endpoint's name.
 		cause = fmt.Errorf("%s: %w", s.server, tokErr)
 	case errors.Is(err, context.DeadlineExceeded):
-		cause = fmt.Errorf("%s: no answer within %s (timeout)", s.server, s.md.Timeout)
+		cause = fmt.Errorf("%s: no answer within %s (timeout %s)", s.server, s.timeout, progress.Stage())
 	case errors.Is(err, errAnswerTooLarge):
 		cause = fmt.Errorf("%s: answer larger than %d MiB", s.server, MaxAnswerBytes>>20)
 	case errors.As(err, &apiErr) && apiErr.Type == v1.ErrBadData:
 		// The server parsed the request and refused it: the query (or a
 		// query parameter) is wrong, and retrying cannot help.
 		return s.red.Error(scalers.Invalid(scalers.NewFieldError("query", s.md.Query,
-			"rejected by "+s.server+": "+apiErr.Msg)))
+			"rejected by "+s.server+": "+scalers.Excerpt(apiErr.Msg))))
 	case errors.As(err, &apiErr):
 		cause = fmt.Errorf("%s: %s", s.server, describeAPIError(apiErr))
 	default:
@@ -261,11 +288,12 @@ func (s *Scaler) queryError(parent context.Context, err error) error {
 // error answer is left out: a proxy may echo the request, credentials
 // included (even base64-encoded, which no redactor would find).
 func describeAPIError(e *v1.Error) string {
+	msg := scalers.Excerpt(e.Msg)
 	switch e.Type {
 	case v1.ErrBadResponse:
-		return "malformed answer: " + e.Msg
+		return "malformed answer: " + msg
 	case v1.ErrExec, v1.ErrTimeout, v1.ErrCanceled:
-		return "query failed on the server (" + string(e.Type) + "): " + e.Msg
+		return "query failed on the server (" + scalers.Excerpt(string(e.Type)) + "): " + msg
 	}
-	return e.Msg
+	return msg
 }

@@ -73,7 +73,7 @@ func seriesList(v model.Vector) string {
 			parts = append(parts, fmt.Sprintf("and %d more", len(v)-show))
 			break
 		}
-		parts = append(parts, s.Metric.String())
+		parts = append(parts, scalers.Excerpt(s.Metric.String()))
 	}
 	return strings.Join(parts, ", ")
 }

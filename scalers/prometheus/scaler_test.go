@@ -368,7 +368,7 @@ func TestTimeout(t *testing.T) {
 	s := newScaler(t, md("serverAddress", srv.URL, "timeout", "100"), Options{})
 	_, err := s.Metrics(t.Context())
 	scalertest.CheckErr(t, err, scalers.ErrUnavailable)
-	scalertest.CheckMessage(t, err, "prometheus query: "+srv.URL+": no answer within 100ms (timeout)")
+	scalertest.CheckMessage(t, err, "prometheus query: "+srv.URL+": no answer within 100ms (timeout after sending the request)")
 }
 
 func TestCallerCancels(t *testing.T) {
