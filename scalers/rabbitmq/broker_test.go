@@ -231,22 +231,27 @@ func TestMissingQueue(t *testing.T) {
 	}
 }
 
-// TestMissingVhost: a vhost that does not exist.
+// TestMissingVhost: a vhost that does not exist is an unavailable source
+// over AMQP (the broker refuses connection.open) and no data over the
+// management API.
 func TestMissingVhost(t *testing.T) {
 	srv := broker(t)
-	_, err := New(t.Context(), scalers.Config{Type: Type, Metadata: map[string]string{"host": srv.AMQPURL("no-such-vhost"), "queueName": "q"}})
-	checkErr(t, err, scalers.ErrUnavailable, srv.Password)
-	want := `rabbitmq: connect: vhost "no-such-vhost" does not exist or the user has no access to it (NOT_ALLOWED - vhost no-such-vhost not found)`
-	if diff := cmp.Diff(want, err.Error()); diff != "" {
-		t.Errorf("error (-want +got):\n%s", diff)
-	}
-	s := newScaler(t, map[string]string{"host": srv.HTTPURL("no-such-vhost"), "queueName": "q"})
+	s := newBoundScaler(t, map[string]string{"host": srv.AMQPURL("no-such-vhost"), "queueName": "q"}, 10*time.Second, frozenClock())
+	_, _, err := metric(t, s)
+	wantErr(t, err, scalers.ErrUnavailable,
+		`rabbitmq: connect: vhost "no-such-vhost" does not exist or the user has no access to it (NOT_ALLOWED - vhost no-such-vhost not found) (next attempt in 1s)`,
+		srv.Password)
+	s = newScaler(t, map[string]string{"host": srv.HTTPURL("no-such-vhost"), "queueName": "q"})
 	_, _, err = metric(t, s)
 	checkErr(t, err, scalers.ErrNoData, srv.Password)
 }
 
-// TestBadCredentials: refused credentials are clear errors that hold no
-// password, from the URL or from the username/password keys.
+// TestBadCredentials: refused credentials are clear errors that say they
+// are a login failure, hold no password, from the URL or from the
+// username/password keys, and come at once: RabbitMQ answers a refused
+// AMQP login only after 3 s unless the client asks for
+// authentication_failure_close, so with a bound of 2 s a login failure
+// (rather than "no answer within 2s") shows that the scaler asked for it.
 func TestBadCredentials(t *testing.T) {
 	srv, vhost, _ := vhostWithQueue(t, "q", 1)
 	srv.AddUser(t, vhost, "worker-"+vhost, "right-pw-123")
@@ -258,22 +263,21 @@ func TestBadCredentials(t *testing.T) {
 		return fmt.Sprintf("http://%s:%s@127.0.0.1:%d/%s", user, pass, srv.HTTPPort, url.PathEscape(vhost))
 	}
 	noCreds := fmt.Sprintf("amqp://127.0.0.1:%d/%s", srv.AMQPPort, url.PathEscape(vhost))
+	const refused = "rabbitmq: connect: login refused: username or password not accepted (ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.) (next attempt in 1s)"
 
-	// The broker answers a failed AMQP login after a few seconds: in
-	// parallel.
 	t.Run("amqp wrong password in URL", func(t *testing.T) {
-		t.Parallel()
-		_, err := New(t.Context(), scalers.Config{Type: Type, Metadata: map[string]string{"host": amqpURL(srv.User, "wrong-pw-456"), "queueName": "q"}})
-		checkErr(t, err, scalers.ErrUnavailable, "wrong-pw-456")
-		want := "rabbitmq: connect: authentication failed: username or password not accepted"
-		if diff := cmp.Diff(want, err.Error()); diff != "" {
-			t.Errorf("error (-want +got):\n%s", diff)
-		}
+		s := newBoundScaler(t, map[string]string{"host": amqpURL(srv.User, "wrong-pw-456"), "queueName": "q"}, 2*time.Second, frozenClock())
+		_, _, err := metric(t, s)
+		wantErr(t, err, scalers.ErrUnavailable, refused, "wrong-pw-456")
+		// During the backoff the next call answers at once with the same
+		// error, and the broker sees no second login.
+		_, _, err = metric(t, s)
+		wantErr(t, err, scalers.ErrUnavailable, refused, "wrong-pw-456")
 	})
 	t.Run("amqp wrong password key", func(t *testing.T) {
-		t.Parallel()
-		_, err := New(t.Context(), scalers.Config{Type: Type, Metadata: map[string]string{"host": noCreds, "queueName": "q", "username": srv.User, "password": "wrong-pw-789"}})
-		checkErr(t, err, scalers.ErrUnavailable, "wrong-pw-789")
+		s := newBoundScaler(t, map[string]string{"host": noCreds, "queueName": "q", "username": srv.User, "password": "wrong-pw-789"}, 2*time.Second, frozenClock())
+		_, _, err := metric(t, s)
+		wantErr(t, err, scalers.ErrUnavailable, refused, "wrong-pw-789")
 	})
 	t.Run("amqp username and password keys", func(t *testing.T) {
 		wantMetric(t, newScaler(t, map[string]string{"host": noCreds, "queueName": "q", "username": "worker-" + vhost, "password": "right-pw-123"}), 1, true)
@@ -282,7 +286,7 @@ func TestBadCredentials(t *testing.T) {
 		s := newScaler(t, map[string]string{"host": httpURL(srv.User, "wrong-pw-456"), "queueName": "q"})
 		_, _, err := metric(t, s)
 		checkErr(t, err, scalers.ErrUnavailable, "wrong-pw-456")
-		want := "rabbitmq management API: authentication failed (401 Unauthorized): check the credentials in host, username/password or OAuth2"
+		want := "rabbitmq management API: login refused (401 Unauthorized): check the credentials in host, username/password or OAuth2"
 		if diff := cmp.Diff(want, err.Error()); diff != "" {
 			t.Errorf("error (-want +got):\n%s", diff)
 		}
@@ -604,16 +608,13 @@ func TestAMQPS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := New(t.Context(), scalers.Config{Type: Type, Metadata: tt.md})
+			s := newScaler(t, tt.md)
 			if !tt.wantOK {
+				_, _, err := metric(t, s)
 				checkErr(t, err, scalers.ErrUnavailable, srv.Password)
 				return
 			}
-			if err != nil {
-				t.Fatalf("New: %v", err)
-			}
-			t.Cleanup(func() { _ = s.Close() })
-			wantMetric(t, s.(*Scaler), 6, true)
+			wantMetric(t, s, 6, true)
 		})
 	}
 }

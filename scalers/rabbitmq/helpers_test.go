@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/goleak"
+	"k8s.io/utils/clock"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
@@ -153,6 +156,48 @@ func newScaler(tb testing.TB, md map[string]string) *Scaler {
 		}
 	})
 	return s.(*Scaler)
+}
+
+// testBound is the bound of the calls in the tests of hanging sources:
+// short, so that the tests are quick, and checked with
+// scalertest.BoundGrace on top, so a loaded machine does not fail them.
+const testBound = time.Second
+
+// frozenClock is a backoff clock that never moves: messages say "next
+// attempt in 1s" exactly, and no backoff ends unless the test steps it.
+func frozenClock() *testingclock.FakePassiveClock {
+	return testingclock.NewFakePassiveClock(time.Now())
+}
+
+// newBoundScaler builds a scaler whose calls are bounded by bound (the
+// server's default source timeout) with the backoff clock c, and closes it
+// in tb.Cleanup.
+func newBoundScaler(tb testing.TB, md map[string]string, bound time.Duration, c clock.PassiveClock) *Scaler {
+	tb.Helper()
+	s, err := build(scalers.Config{Type: Type, Metadata: md, Namespace: "test", Name: tb.Name(), Timeouts: scalers.Timeouts{Default: bound}},
+		options{clock: c, backoff: DefaultBackoff})
+	if err != nil {
+		tb.Fatalf("build(%v): %v", redactedMD(md), err)
+	}
+	tb.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+	})
+	return s
+}
+
+// wantErr fails unless err wraps sentinel, holds none of the forbidden
+// strings, and its message is want.
+func wantErr(tb testing.TB, err, sentinel error, want string, forbidden ...string) {
+	tb.Helper()
+	checkErr(tb, err, sentinel, forbidden...)
+	if err == nil {
+		return
+	}
+	if diff := cmp.Diff(want, err.Error()); diff != "" {
+		tb.Errorf("error (-want +got):\n%s", diff)
+	}
 }
 
 // redactedMD hides URL passwords in test failure messages.

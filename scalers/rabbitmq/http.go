@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
@@ -29,40 +30,47 @@ const maxBodyBytes = 16 << 20
 // queue object is several kilobytes).
 const queueColumns = "name,messages,messages_ready,message_stats.publish_details.rate,message_stats.deliver_get_details.rate"
 
-// httpSource reads queue statistics from the management API.
+// httpSource reads queue statistics from the management API. Every call
+// returns within bound of its start (the OAuth2 token request included),
+// and a failure to reach the API (refused, reset or timed out, a TLS or
+// protocol error) is not tried again before its backoff has passed: calls
+// meanwhile answer at once with it.
 type httpSource struct {
 	md        *Metadata
 	client    *http.Client
 	transport *http.Transport
+	bound     time.Duration
+
+	mu    sync.Mutex
+	retry retry
 }
 
-func newHTTPSource(md *Metadata) (*httpSource, error) {
-	timeout := md.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
+func newHTTPSource(md *Metadata, bound time.Duration, o options) (*httpSource, error) {
 	tlsCfg := md.tlsConfig
 	if tlsCfg == nil && md.UnsafeSsl {
 		// KEDA's HTTP client honours unsafeSsl with or without tls=enable.
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true} //nolint:gosec // the user asked for it with unsafeSsl
 	}
+	// The call's context bounds each request as a whole; the transport's
+	// own timeouts are only a backstop.
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           (&net.Dialer{Timeout: bound, KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:       tlsCfg,
-		TLSHandshakeTimeout:   timeout,
-		ResponseHeaderTimeout: timeout,
+		TLSHandshakeTimeout:   bound,
+		ResponseHeaderTimeout: bound,
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     true,
 	}
-	s := &httpSource{md: md, transport: tr, client: &http.Client{Transport: tr, Timeout: timeout}}
+	s := &httpSource{md: md, transport: tr, client: &http.Client{Transport: tr}, bound: bound,
+		retry: retry{clock: o.clock, backoff: o.backoff}}
 	if md.oauth {
 		rt, err := oauthTransport(md, tr)
 		if err != nil {
 			return nil, err
 		}
-		s.client = &http.Client{Transport: rt, Timeout: timeout}
+		s.client = &http.Client{Transport: rt}
 	}
 	return s, nil
 }
@@ -114,6 +122,7 @@ type apiEndpoint struct {
 	user, pass string
 	hasAuth    bool
 	vhost      string // decoded, for messages
+	addr       string // host:port, for messages
 }
 
 // endpoint builds the request URL from the current host URL (a file secret
@@ -143,16 +152,26 @@ func (s *httpSource) endpoint() (apiEndpoint, error) {
 		}
 		ep.hasAuth = true
 	}
-	prefix, vhost := managementPath(u.EscapedPath(), md.VhostName)
+	_, vhost := managementPath(u.EscapedPath(), md.VhostName)
 	ep.vhost, _ = url.PathUnescape(vhost)
-	base := u.Scheme + "://" + u.Host + prefix + "/api/queues/" + vhost
-	if md.UseRegex {
-		ep.url = base + "?page=1&use_regex=true&pagination=false&name=" + url.QueryEscape(md.QueueName) +
-			"&page_size=" + strconv.FormatInt(md.PageSize, 10) + "&columns=" + queueColumns
-	} else {
-		ep.url = base + "/" + url.PathEscape(md.QueueName) + "?columns=" + queueColumns
-	}
+	ep.url = md.requestURL(u)
+	ep.addr = u.Host
 	return ep, nil
+}
+
+// requestURL is the management API request for the host URL u, without
+// its credentials. ParseMetadata builds it too, to find a URL that cannot
+// be made into a request, or is too long for the API, before any call.
+func (m *Metadata) requestURL(u *url.URL) string {
+	prefix, vhost := managementPath(u.EscapedPath(), m.VhostName)
+	// Through url.URL, which escapes the host again: an IPv6 zone is
+	// "%25" in a URL and "%" in u.Host.
+	base := (&url.URL{Scheme: u.Scheme, Host: u.Host}).String() + prefix + "/api/queues/" + vhost
+	if m.UseRegex {
+		return base + "?page=1&use_regex=true&pagination=false&name=" + url.QueryEscape(m.QueueName) +
+			"&page_size=" + strconv.FormatInt(m.PageSize, 10) + "&columns=" + queueColumns
+	}
+	return base + "/" + url.PathEscape(m.QueueName) + "?columns=" + queueColumns
 }
 
 // managementPath splits the escaped path of a management API host URL into
@@ -175,27 +194,81 @@ func managementPath(escapedPath, vhostName string) (prefix, vhost string) {
 }
 
 func (s *httpSource) stats(ctx context.Context) (QueueStats, error) {
+	c, cancel := newCall(ctx, s.bound)
+	defer cancel()
 	ep, err := s.endpoint()
 	if err != nil {
 		return QueueStats{}, scalers.Unavailable("rabbitmq: read credentials", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep.url, nil)
+	key := strings.Join([]string{ep.url, ep.user, ep.pass, s.md.ClientSecret.MustValue()}, "\x00")
+	s.mu.Lock()
+	err = s.retry.pending(key)
+	s.mu.Unlock()
 	if err != nil {
-		return QueueStats{}, fmt.Errorf("build management API request: %w", err)
+		return QueueStats{}, err
+	}
+
+	rctx, progress := scalers.TraceHTTP(c.ctx)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, ep.url, nil)
+	if err != nil {
+		// ParseMetadata built the same URL; only a rotated host file
+		// that no longer makes one gets here.
+		return QueueStats{}, scalers.Unavailable("rabbitmq management API", errors.New("host: cannot be made into a request URL"))
 	}
 	if ep.hasAuth && !s.md.oauth {
 		req.SetBasicAuth(ep.user, ep.pass)
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := s.client.Do(req)
-	if err != nil {
+	if err == nil {
+		var body []byte
+		body, err = io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
+		_ = resp.Body.Close()
+		if err == nil {
+			s.mu.Lock()
+			s.retry.succeeded()
+			s.mu.Unlock()
+			return s.answer(resp, ep, body)
+		}
+	}
+	switch {
+	case c.ctx.Err() != nil && !errors.Is(context.Cause(c.ctx), errBound):
+		// The caller's deadline or cancellation, not the source's fault.
+		return QueueStats{}, scalers.Unavailable("rabbitmq management API", c.ended(ep.addr+": timeout "+progress.Stage()))
+	case c.ctx.Err() != nil:
+		err = c.ended(ep.addr + ": timeout " + progress.Stage())
+	case !unreachable(err):
+		// A secret file that cannot be read, a token endpoint that
+		// refuses the client: nothing a backoff helps.
 		return QueueStats{}, scalers.Unavailable("rabbitmq management API", err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
-	if err != nil {
-		return QueueStats{}, scalers.Unavailable("rabbitmq management API: read answer", err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.retry.failed("rabbitmq management API", err, key)
+	return QueueStats{}, s.retry.err()
+}
+
+// unreachable reports whether a request failed to reach the API or to get
+// its answer: refused, reset or timed out, a TLS or HTTP protocol error.
+func unreachable(err error) bool {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // a *url.Error is a net.Error whatever it wraps
 	}
+	var (
+		ne net.Error
+		rh tls.RecordHeaderError
+		ae tls.AlertError
+		ce *tls.CertificateVerificationError
+	)
+	return errors.As(err, &ne) || errors.As(err, &rh) || errors.As(err, &ae) || errors.As(err, &ce) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		// net/http's error for an answer that is not HTTP has no type.
+		strings.Contains(err.Error(), "malformed HTTP")
+}
+
+// answer turns the management API's answer into statistics.
+func (s *httpSource) answer(resp *http.Response, ep apiEndpoint, body []byte) (QueueStats, error) {
 	if len(body) > maxBodyBytes {
 		return QueueStats{}, scalers.Unavailable("rabbitmq management API",
 			fmt.Errorf("answer larger than %d MiB (lower pageSize or narrow the queueName expression)", maxBodyBytes>>20))
@@ -208,7 +281,12 @@ func (s *httpSource) stats(ctx context.Context) (QueueStats, error) {
 		return QueueStats{}, fmt.Errorf("queue %q not found in vhost %q: %w", s.md.QueueName, ep.vhost, scalers.ErrNoData)
 	case resp.StatusCode == http.StatusUnauthorized:
 		return QueueStats{}, scalers.Unavailable("rabbitmq management API",
-			fmt.Errorf("authentication failed (%s): check the credentials in host, username/password or OAuth2", resp.Status))
+			fmt.Errorf("login refused (%s): check the credentials in host, username/password or OAuth2", resp.Status))
+	case resp.StatusCode == http.StatusBadRequest && s.md.UseRegex:
+		// The broker's PCRE did not compile the expression (Go's syntax,
+		// checked when the trigger was parsed, accepts more).
+		return QueueStats{}, fmt.Errorf("rabbitmq management API: the broker refused the queueName expression (%s: %s): check it is a valid regular expression (PCRE): %w",
+			resp.Status, snippet(body), scalers.ErrInvalidConfig)
 	case resp.StatusCode == http.StatusForbidden:
 		return QueueStats{}, scalers.Unavailable("rabbitmq management API",
 			fmt.Errorf("access refused (%s): the user needs the management (or monitoring) tag and access to vhost %q", resp.Status, ep.vhost))

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -279,7 +280,7 @@ func TestHTTPAnswers(t *testing.T) {
 		{name: "missing vhost with regex", status: http.StatusNotFound, body: `{"error":"Object Not Found"}`, md: map[string]string{"useRegex": "true"},
 			want: scalers.ErrNoData, wantMsg: `vhost "/" not found: no data`},
 		{name: "bad credentials", status: http.StatusUnauthorized, body: `{"error":"not_authorised","reason":"Login failed"}`,
-			want: scalers.ErrUnavailable, wantMsg: "rabbitmq management API: authentication failed (401 Unauthorized): check the credentials in host, username/password or OAuth2"},
+			want: scalers.ErrUnavailable, wantMsg: "rabbitmq management API: login refused (401 Unauthorized): check the credentials in host, username/password or OAuth2"},
 		{name: "no management tag", status: http.StatusForbidden, body: `{"error":"not_authorised"}`,
 			want: scalers.ErrUnavailable, wantMsg: `rabbitmq management API: access refused (403 Forbidden): the user needs the management (or monitoring) tag and access to vhost "/"`},
 		{name: "server error echoing the password", status: http.StatusInternalServerError, body: "boom " + pw,
@@ -622,11 +623,11 @@ func TestClosed(t *testing.T) {
 	_, mErr := s.Metrics(t.Context())
 	_, vErr := s.(*Scaler).Value(t.Context())
 
-	md, err := ParseMetadata(map[string]string{"host": "amqp://u:amqp-pw@127.0.0.1:1/vh", "queueName": "q"})
+	md, err := ParseMetadata(map[string]string{"host": "amqp://u:amqp-pw@127.0.0.1:1/vh", "queueName": "q"}, scalers.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := newAMQPSource(md, "test", slog.New(slog.DiscardHandler))
+	src := newAMQPSource(md, "test", slog.New(slog.DiscardHandler), time.Second, defaultOptions())
 	if err := src.close(); err != nil {
 		t.Fatalf("close the AMQP source: %v", err)
 	}
@@ -671,7 +672,7 @@ func TestLogs(t *testing.T) {
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := newCerts(t)
-	md := map[string]string{"host": withUser(api.URL, "u", "log-secret-pw"), "queueName": "([", "useRegex": "true", "ca": c.caPEM}
+	md := map[string]string{"host": withUser(api.URL, "u", "log-secret-pw"), "queueName": "^(?!tmp-)", "useRegex": "true", "ca": c.caPEM}
 	s, err := New(t.Context(), scalers.Config{Type: Type, Metadata: md, Logger: logger})
 	if err != nil {
 		t.Fatal(err)

@@ -2,8 +2,10 @@ package rabbitmq
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/url"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"time"
@@ -42,9 +44,16 @@ const (
 	// DefaultValue is the target when neither mode/value nor queueLength is
 	// given (KEDA's default queue length).
 	DefaultValue = 20
-	// DefaultTimeout bounds a management API request when timeout is not
-	// given: KEDA's default HTTP timeout (KEDA_HTTP_DEFAULT_TIMEOUT).
-	DefaultTimeout = 3 * time.Second
+	// MaxPageSize is the largest page the management API serves: it
+	// answers a larger page_size with 400 invalid_pagination_parameters.
+	MaxPageSize = 500
+	// MaxNameBytes bounds queue and (for AMQP) vhost names: RabbitMQ's
+	// limit, and what AMQP's short strings (queue.declare,
+	// connection.open) carry.
+	MaxNameBytes = 255
+	// MaxRequestURIBytes bounds the management API request's path and
+	// query: the API (cowboy) answers a longer request line with 414.
+	MaxRequestURIBytes = 8000
 )
 
 // Metadata is the trigger configuration, with KEDA's keys. Build it with
@@ -65,12 +74,16 @@ type Metadata struct {
 	QueueLength     float64 `meta:"queueLength,optional"`
 	ActivationValue float64 `meta:"activationValue,optional"`
 	// VhostName overrides the vhost of the host URL.
-	VhostName             string        `meta:"vhostName,optional"`
-	UseRegex              bool          `meta:"useRegex,optional"`
-	Operation             string        `meta:"operation,default=sum,enum=sum|max|avg"`
-	PageSize              int64         `meta:"pageSize,default=100,min=1"`
-	ExcludeUnacknowledged bool          `meta:"excludeUnacknowledged,optional"`
-	Timeout               time.Duration `meta:"timeout,optional,unit=ms,min=0"`
+	VhostName             string `meta:"vhostName,optional"`
+	UseRegex              bool   `meta:"useRegex,optional"`
+	Operation             string `meta:"operation,default=sum,enum=sum|max|avg"`
+	PageSize              int64  `meta:"pageSize,default=100,min=1"`
+	ExcludeUnacknowledged bool   `meta:"excludeUnacknowledged,optional"`
+	// Timeout bounds each fetch, over either protocol (connecting
+	// included); 0 means the server's default source timeout, and a
+	// larger one than the server's maximum is lowered to it (see
+	// scalers.Timeouts).
+	Timeout time.Duration `meta:"timeout,optional,unit=ms,min=0"`
 
 	// Username and Password override the credentials of the host URL.
 	Username scalers.Secret `meta:"username,secret,optional"`
@@ -100,13 +113,20 @@ type Metadata struct {
 	oauth          bool
 	endpointParams url.Values
 	tlsConfig      *tls.Config // nil unless tls=enable
+	// regexWarning says why queueName may not be the expression the user
+	// meant (a feature Go's syntax lacks); New logs it.
+	regexWarning string
+	// tlsWarning says why tls=enable has no effect; New logs it.
+	tlsWarning string
+	limits     scalers.Limits
 }
 
-// ParseMetadata parses and checks trigger metadata. Every problem is
-// reported at once in a *scalers.MetadataError that wraps
-// scalers.ErrInvalidConfig; secret values never appear in it.
-func ParseMetadata(md map[string]string) (*Metadata, error) {
-	m := &Metadata{}
+// ParseMetadata parses and checks trigger metadata, with limits bounding
+// its lists. Every problem is reported at once in a
+// *scalers.MetadataError that wraps scalers.ErrInvalidConfig; secret
+// values never appear in it.
+func ParseMetadata(md map[string]string, limits scalers.Limits) (*Metadata, error) {
+	m := &Metadata{limits: limits}
 	if err := scalers.ParseMetadata(md, m); err != nil {
 		return nil, err
 	}
@@ -136,10 +156,24 @@ func (m *Metadata) Validate() error {
 	var errs []error
 	add := func(key, value, msg string) { errs = append(errs, scalers.NewFieldError(key, value, msg)) }
 
+	// Lists over the limit are refused before their items are checked:
+	// 5,000 unknown authModes make one error, not 5,000.
+	listOK := true
+	for _, l := range []struct {
+		key string
+		n   int
+	}{{"authModes", len(m.AuthModes)}, {"scopes", len(m.Scopes)}} {
+		if fe := m.limits.CheckList(l.key, l.n); fe != nil {
+			errs = append(errs, fe)
+			listOK = false
+		}
+	}
+
 	m.protocol = m.Protocol
 	if err := m.checkHost(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, m.checkQueueName()...)
 
 	// Trigger: mode/value, or the deprecated queueLength, or neither.
 	switch {
@@ -171,6 +205,11 @@ func (m *Metadata) Validate() error {
 		}
 	}
 
+	if m.UseRegex && m.PageSize > MaxPageSize {
+		add("pageSize", strconv.FormatInt(m.PageSize, 10),
+			fmt.Sprintf("must be <= %d (the management API serves at most %d queues a page)", MaxPageSize, MaxPageSize))
+	}
+
 	if m.protocol == ProtocolAMQP {
 		if m.UseRegex {
 			add("useRegex", "true", "only supported with protocol http (the management API), the protocol is amqp")
@@ -188,7 +227,9 @@ func (m *Metadata) Validate() error {
 		errs = append(errs, &scalers.FieldError{Key: missing, Missing: true, Msg: "username and password must be given together"})
 	}
 
-	errs = append(errs, m.checkAuth()...)
+	if listOK {
+		errs = append(errs, m.checkAuth()...)
+	}
 
 	if m.WorkloadIdentityResource != "" {
 		add("workloadIdentityResource", m.WorkloadIdentityResource,
@@ -196,6 +237,9 @@ func (m *Metadata) Validate() error {
 	}
 
 	if m.TLS == "enable" {
+		if err := m.checkTLSUsed(); err != nil {
+			errs = append(errs, err)
+		}
 		cfg, err := m.TLSConfig.Build()
 		if err != nil {
 			errs = append(errs, err)
@@ -207,7 +251,8 @@ func (m *Metadata) Validate() error {
 }
 
 // checkHost parses the host URL and resolves the protocol. The URL holds
-// credentials, so the errors never quote it.
+// credentials, so the errors never quote it; they quote the parts that are
+// no secret (scheme, port).
 func (m *Metadata) checkHost() error {
 	raw, err := m.Host.Value()
 	if err != nil {
@@ -216,7 +261,8 @@ func (m *Metadata) checkHost() error {
 	hostErr := func(msg string) error {
 		return &scalers.FieldError{Key: "host", Secret: true, Msg: msg}
 	}
-	u, err := url.Parse(strings.TrimSpace(raw))
+	raw = strings.TrimSpace(raw)
+	u, err := url.Parse(raw)
 	if err != nil {
 		return hostErr("not a valid URL (expected amqp[s]://user:password@host:port/vhost or http[s]://user:password@host:port/vhost)")
 	}
@@ -240,15 +286,109 @@ func (m *Metadata) checkHost() error {
 		return scalers.NewFieldError("protocol", m.Protocol,
 			fmt.Sprintf("does not match the host URL scheme %q (protocol %s needs %s)", u.Scheme, m.Protocol, schemesOf(m.Protocol)))
 	}
+	if msg := portProblem(u); msg != "" {
+		return hostErr(msg)
+	}
 	switch m.protocol {
 	case ProtocolAMQP:
-		if _, err := amqp.ParseURI(strings.TrimSpace(raw)); err != nil {
+		uri, err := amqp.ParseURI(raw)
+		if err != nil {
 			return hostErr("not a valid AMQP URI (expected amqp[s]://user:password@host:port/vhost)")
+		}
+		if m.VhostName == "" && len(uri.Vhost) > MaxNameBytes {
+			return hostErr(fmt.Sprintf("the vhost of the URL is %d bytes long, more than the %d AMQP carries", len(uri.Vhost), MaxNameBytes))
+		}
+		if len(m.VhostName) > MaxNameBytes {
+			return &scalers.FieldError{Key: "vhostName", Missing: true,
+				Msg: fmt.Sprintf("%d bytes long, more than the %d AMQP carries", len(m.VhostName), MaxNameBytes)}
 		}
 	case ProtocolHTTP:
 		if u.Host == "" {
 			return hostErr("URL has no host name")
 		}
+		// The request the scaler will send, built now: what cannot be
+		// built or is too long for the API is a configuration error,
+		// not a failed call later.
+		ru := m.requestURL(u)
+		req, err := url.Parse(ru)
+		if err != nil {
+			return hostErr("cannot be made into a management API request URL")
+		}
+		if n := len(req.RequestURI()); n > MaxRequestURIBytes {
+			return &scalers.FieldError{Key: "queueName", Missing: true,
+				Msg: fmt.Sprintf("the management API request for it (URL-escaped, with the vhost and path) is %d bytes long, more than the %d the API accepts", n, MaxRequestURIBytes)}
+		}
+	}
+	return nil
+}
+
+// portProblem says what is wrong with the port of u ("" if nothing is):
+// url.Parse takes any digits, and a dial to port 99999 fails only when a
+// call is made.
+func portProblem(u *url.URL) string {
+	p := u.Port()
+	if p == "" {
+		return ""
+	}
+	if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+		return fmt.Sprintf("port %s: expected 1..65535", strconv.Quote(p))
+	}
+	return ""
+}
+
+// checkQueueName checks the queue name, or with useRegex the expression,
+// as far as it can be checked here.
+func (m *Metadata) checkQueueName() []error {
+	if !m.UseRegex {
+		if len(m.QueueName) > MaxNameBytes {
+			return []error{&scalers.FieldError{Key: "queueName", Missing: true,
+				Msg: fmt.Sprintf("%d bytes long, more than the %d a RabbitMQ queue name may have", len(m.QueueName), MaxNameBytes)}}
+		}
+		return nil
+	}
+	// The broker matches with PCRE and answers an expression it cannot
+	// compile with 400. Go's syntax is close to PCRE but lacks some of its
+	// features (lookarounds, backreferences, possessive repeats): Go's
+	// errors about unbalanced parentheses or brackets, a repeat of
+	// nothing or a reversed range are PCRE's too and are refused here;
+	// the others only make New log a warning.
+	_, err := syntax.Parse(m.QueueName, syntax.Perl)
+	var se *syntax.Error
+	if !errors.As(err, &se) {
+		return nil
+	}
+	switch se.Code {
+	case syntax.ErrMissingParen, syntax.ErrUnexpectedParen, syntax.ErrMissingBracket,
+		syntax.ErrTrailingBackslash, syntax.ErrMissingRepeatArgument, syntax.ErrInvalidCharRange:
+		return []error{scalers.NewFieldError("queueName", m.QueueName,
+			fmt.Sprintf("not a valid regular expression (with useRegex): %s: %s", se.Code, strconv.Quote(se.Expr)))}
+	}
+	m.regexWarning = se.Error()
+	return nil
+}
+
+// checkTLSUsed finds tls=enable where no connection uses TLS: ca, cert and
+// key are then ignored and the connection is made in the clear. KEDA
+// accepts that, so it only makes New warn (tlsWarning); but a client
+// certificate that is the login (SASL EXTERNAL, no password anywhere)
+// over amqp:// cannot work and is refused.
+func (m *Metadata) checkTLSUsed() error {
+	raw, err := m.Host.Value()
+	if err != nil {
+		return nil // reported by checkHost
+	}
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return nil // reported by checkHost
+	}
+	switch scheme := strings.ToLower(u.Scheme); {
+	case scheme == "amqps" || scheme == "https":
+	case scheme == "http" && m.oauth && strings.HasPrefix(strings.ToLower(m.OAuthTokenURI), "https://"):
+		// The token endpoint is reached with the TLS settings.
+	case scheme == "amqp" && m.Cert.IsSet() && !m.Username.IsSet() && !strings.Contains(userInfo(raw), ":"):
+		return m.Cert.FieldError("cert", "with no password, the client certificate is the login (SASL EXTERNAL), which needs TLS: the host URL is amqp://, use amqps://")
+	case scheme == "amqp" || scheme == "http":
+		m.tlsWarning = fmt.Sprintf("tls is enable but the host URL is %s:// (no TLS): ca, cert and key are not used and the connection is not encrypted", scheme)
 	}
 	return nil
 }
@@ -292,7 +432,9 @@ func (m *Metadata) checkAuth() []error {
 	if m.OAuthTokenURI == "" {
 		errs = append(errs, &scalers.FieldError{Key: "oauthTokenURI", Missing: true, Msg: "required for OAuth2 (with clientID and clientSecret)"})
 	} else if u, err := url.Parse(m.OAuthTokenURI); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, scalers.NewFieldError("oauthTokenURI", m.OAuthTokenURI, "not an http:// or https:// URL"))
+		errs = append(errs, scalers.NewFieldError("oauthTokenURI", scalers.RedactURL(m.OAuthTokenURI), "not an http:// or https:// URL"))
+	} else if msg := portProblem(u); msg != "" {
+		errs = append(errs, scalers.NewFieldError("oauthTokenURI", scalers.RedactURL(m.OAuthTokenURI), msg))
 	}
 	if m.ClientID == "" {
 		errs = append(errs, &scalers.FieldError{Key: "clientID", Missing: true, Msg: "required for OAuth2 (with oauthTokenURI and clientSecret)"})

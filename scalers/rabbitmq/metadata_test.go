@@ -168,7 +168,7 @@ func TestParseMetadata(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			md, err := ParseMetadata(tt.md)
+			md, err := ParseMetadata(tt.md, scalers.Limits{})
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("got error %q, want none", err)
@@ -205,7 +205,7 @@ func TestParseMetadata(t *testing.T) {
 }
 
 func TestParseMetadataDefaults(t *testing.T) {
-	md, err := ParseMetadata(map[string]string{"queueName": "q", "host": httpHost})
+	md, err := ParseMetadata(map[string]string{"queueName": "q", "host": httpHost}, scalers.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestParseMetadataDefaults(t *testing.T) {
 		t.Errorf("got pageSize %d operation %q timeout %v tls %q activation %v, want 100 sum 0 disable 0",
 			md.PageSize, md.Operation, md.Timeout, md.TLS, md.ActivationValue)
 	}
-	md, err = ParseMetadata(map[string]string{"queueName": "q", "host": httpHost, "timeout": "250"})
+	md, err = ParseMetadata(map[string]string{"queueName": "q", "host": httpHost, "timeout": "250"}, scalers.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestParseMetadataHostFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(httpHost+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	md, err := ParseMetadata(map[string]string{"queueName": "q", "hostFile": path})
+	md, err := ParseMetadata(map[string]string{"queueName": "q", "hostFile": path}, scalers.Limits{})
 	if err != nil {
 		t.Fatalf("got error %q, want none", err)
 	}
@@ -237,7 +237,7 @@ func TestParseMetadataHostFile(t *testing.T) {
 		t.Errorf("got protocol %q, want http", md.ResolvedProtocol())
 	}
 	missing := filepath.Join(dir, "missing")
-	_, err = ParseMetadata(map[string]string{"queueName": "q", "hostFile": missing})
+	_, err = ParseMetadata(map[string]string{"queueName": "q", "hostFile": missing}, scalers.Limits{})
 	checkErr(t, err, scalers.ErrInvalidConfig)
 	want := fmt.Sprintf(`invalid metadata: hostFile %q: cannot read: no such file or directory`, missing)
 	if diff := cmp.Diff(want, err.Error()); diff != "" {
@@ -300,7 +300,7 @@ func FuzzParseMetadata(f *testing.F) {
 			"activationValue": activation, "queueLength": queueLength, "useRegex": regex,
 			"pageSize": pageSize, "timeout": timeout,
 		}
-		m, err := ParseMetadata(md)
+		m, err := ParseMetadata(md, scalers.Limits{})
 		if err != nil {
 			if !errors.Is(err, scalers.ErrInvalidConfig) {
 				t.Fatalf("got error %q, want ErrInvalidConfig", err)

@@ -3,8 +3,9 @@ package rabbitmq
 import (
 	"context"
 	"log/slog"
-	"regexp"
 	"strings"
+
+	"k8s.io/utils/clock"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
@@ -31,52 +32,69 @@ type source interface {
 
 var _ scalers.Scaler = (*Scaler)(nil)
 
-// New builds a rabbitmq scaler from KEDA trigger metadata. With AMQP it
-// connects at once, so unreachable brokers and refused credentials are
-// reported here (wrapping scalers.ErrUnavailable); bad metadata wraps
-// scalers.ErrInvalidConfig.
-func New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
-	md, err := ParseMetadata(cfg.Metadata)
+// New builds a rabbitmq scaler from KEDA trigger metadata. It does no I/O:
+// the AMQP connection is made by the first call, and the management API is
+// asked at each call. Bad metadata wraps scalers.ErrInvalidConfig.
+func New(_ context.Context, cfg scalers.Config) (scalers.Scaler, error) {
+	s, err := build(cfg, defaultOptions())
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// options are what tests set besides the configuration.
+type options struct {
+	clock   clock.PassiveClock // decides when a backoff has passed
+	backoff Backoff
+}
+
+func defaultOptions() options {
+	return options{clock: clock.RealClock{}, backoff: DefaultBackoff}
+}
+
+func build(cfg scalers.Config, o options) (*Scaler, error) {
+	md, err := ParseMetadata(cfg.Metadata, cfg.Limits)
 	if err != nil {
 		return nil, err
 	}
 	log := cfg.ScalerLogger(Type).With("queue", md.QueueName)
 	s := &Scaler{md: md, log: log}
 
-	if md.UseRegex {
+	if md.regexWarning != "" {
 		// The broker matches with PCRE, a superset of Go's syntax for
-		// most uses; an expression Go rejects is likely a mistake, and the
-		// broker answers a broken one with no match at all, silently.
-		if _, err := regexp.Compile(md.QueueName); err != nil {
-			log.Warn("rabbitmq: queueName is not a valid regular expression in Go's syntax; the broker may match nothing", "error", err.Error())
-		}
+		// most uses; it refuses an expression it cannot compile (400).
+		log.Warn("rabbitmq: queueName is not a valid regular expression in Go's syntax; the broker (PCRE) may still accept it", "error", md.regexWarning)
+	}
+	if md.tlsWarning != "" {
+		log.Warn("rabbitmq: " + md.tlsWarning)
 	}
 	if md.TLS != "enable" && (md.CA.IsSet() || md.Cert.IsSet()) {
 		log.Warn("rabbitmq: ca/cert/key are ignored unless tls is \"enable\"")
 	}
+	if md.protocol == ProtocolAMQP && md.TLS != "enable" && md.UnsafeSsl {
+		log.Warn("rabbitmq: unsafeSsl is ignored with protocol amqp unless tls is \"enable\" (as in KEDA)")
+	}
+	bound := cfg.Timeouts.For(md.Timeout)
+	if cfg.Timeouts.Capped(md.Timeout) {
+		log.Info("rabbitmq: timeout lowered to the server's maximum source timeout", "key", "timeout", "value", md.Timeout, "max", bound)
+	}
 	switch md.protocol {
 	case ProtocolHTTP:
-		src, err := newHTTPSource(md)
+		src, err := newHTTPSource(md, bound, o)
 		if err != nil {
 			return nil, md.redactor().Error(err)
 		}
 		s.src = src
 	default:
-		if md.Timeout != 0 {
-			log.Warn("rabbitmq: timeout applies to the management API only; ignored with protocol amqp")
-		}
-		src := newAMQPSource(md, connectionName(cfg), log)
-		if err := src.connect(ctx); err != nil {
-			_ = src.close()
-			return nil, md.redactor().Error(err)
-		}
-		s.src = src
+		s.src = newAMQPSource(md, connectionName(cfg), log, bound, o)
 	}
 	s.Single = scalers.NewSingle(scalers.SingleOptions{
 		Type:    Type,
 		Metric:  scalers.MetricSpec{Name: scalers.MetricName(Type, md.QueueName), Target: md.value},
 		Read:    s.read,
 		Release: s.src.close,
+		Bound:   bound,
 	})
 	return s, nil
 }
