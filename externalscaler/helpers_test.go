@@ -36,6 +36,29 @@ type fakeSource struct {
 	reads, specs atomic.Int32
 	// gate, when set, blocks builds until it is closed.
 	gate chan struct{}
+	// hang, when set, blocks builds (hangOnBuild), Metrics (hangOnMetrics)
+	// and Close (hangOnClose) until it is closed, whatever their context
+	// says: a scaler that breaks its bound.
+	hang chan struct{}
+	// attempts counts factory calls, failed ones included.
+	attempts atomic.Int32
+	// buildErr, when set, is what the factory returns.
+	buildErr error
+}
+
+// hangUntilCleanup makes the source's hang* keys block until release is
+// called, or the test ends.
+func (s *fakeSource) hangUntilCleanup(tb testing.TB) (release func()) {
+	s.hang = make(chan struct{})
+	release = sync.OnceFunc(func() { close(s.hang) })
+	tb.Cleanup(release)
+	return release
+}
+
+func (s *fakeSource) setBuildErr(err error) {
+	s.mu.Lock()
+	s.buildErr = err
+	s.mu.Unlock()
 }
 
 func (s *fakeSource) set(v float64, err error) {
@@ -81,6 +104,11 @@ type fakeMeta struct {
 	Activation float64 `meta:"activation,default=0"`
 	Panic      bool    `meta:"panicOnBuild,default=false"`
 	PanicCall  bool    `meta:"panicOnMetrics,default=false"`
+	// Bound is what the scaler's Bound reports (0: it states none).
+	Bound       time.Duration `meta:"bound,optional"`
+	HangBuild   bool          `meta:"hangOnBuild,default=false"`
+	HangMetrics bool          `meta:"hangOnMetrics,default=false"`
+	HangClose   bool          `meta:"hangOnClose,default=false"`
 }
 
 // registry returns a registry with "fake" (polled), "fake-push"
@@ -88,6 +116,9 @@ type fakeMeta struct {
 func (f *fakeEnv) registry() *scalers.Registry {
 	r := scalers.NewRegistry()
 	build := func(ctx context.Context, cfg scalers.Config) (*fakeScaler, error) {
+		if name, ok := cfg.Metadata["source"]; ok {
+			f.source(name).attempts.Add(1)
+		}
 		var m fakeMeta
 		if err := scalers.ParseMetadata(cfg.Metadata, &m); err != nil {
 			return nil, err
@@ -96,6 +127,15 @@ func (f *fakeEnv) registry() *scalers.Registry {
 			panic("fake factory panic")
 		}
 		src := f.source(m.Source)
+		src.mu.Lock()
+		berr := src.buildErr
+		src.mu.Unlock()
+		if berr != nil {
+			return nil, berr
+		}
+		if m.HangBuild {
+			<-src.hang
+		}
 		if src.gate != nil {
 			select {
 			case <-src.gate:
@@ -138,12 +178,17 @@ func (s *fakeScaler) MetricSpecs() []scalers.MetricSpec {
 	return []scalers.MetricSpec{{Name: scalers.MetricName("fake", s.meta.Source), Target: s.meta.Target}}
 }
 
+func (s *fakeScaler) Bound() time.Duration { return s.meta.Bound }
+
 func (s *fakeScaler) Metrics(context.Context) (scalers.Metrics, error) {
 	if s.closed.Load() {
 		return scalers.Metrics{}, errors.New("fake scaler used after Close")
 	}
 	if s.meta.PanicCall {
 		panic("fake Metrics panic")
+	}
+	if s.meta.HangMetrics {
+		<-s.src.hang
 	}
 	v, err := s.src.get()
 	if err != nil {
@@ -158,6 +203,9 @@ func (s *fakeScaler) Metrics(context.Context) (scalers.Metrics, error) {
 func (s *fakeScaler) Close() error {
 	if s.closed.Swap(true) {
 		return errors.New("fake scaler closed twice")
+	}
+	if s.meta.HangClose {
+		<-s.src.hang
 	}
 	s.src.closes.Add(1)
 	return nil

@@ -573,6 +573,10 @@ func TestOptionsValidate(t *testing.T) {
 			want: "external scaler options: IdleTimeout -1s: must be > 0"},
 		{name: "poll too fast", o: Options{Registry: reg, DefaultPollInterval: time.Millisecond},
 			want: "external scaler options: DefaultPollInterval 1ms: must be between 100ms and 1h0m0s"},
+		{name: "negative timeouts", o: Options{Registry: reg, Timeouts: scalers.Timeouts{Default: -time.Second, Max: -time.Second}},
+			want: "external scaler options: Timeouts.Default -1s: must be >= 0 (0: the default)\nTimeouts.Max -1s: must be >= 0 (0: the default)"},
+		{name: "default above max", o: Options{Registry: reg, Timeouts: scalers.Timeouts{Default: time.Minute, Max: time.Second}},
+			want: "external scaler options: Timeouts.Default 1m0s: more than Timeouts.Max 1s"},
 		{name: "every error at once", o: Options{BuildTimeout: -time.Minute, DefaultPollInterval: 2 * time.Hour},
 			want: "external scaler options: Registry: a scaler registry is required\n" +
 				"BuildTimeout -1m0s: must be > 0\n" +
