@@ -51,7 +51,7 @@ func compileLocation(format, loc string) (locator, error) {
 		}
 		return promLocator{loc: loc, sel: sel}, nil
 	}
-	return nil, fmt.Errorf("unknown format %q", format)
+	return nil, fmt.Errorf("unknown format %s", scalers.Quote(format))
 }
 
 // ExtractValue reads the number at valueLocation out of an answer in format
@@ -81,7 +81,8 @@ func splitPath(loc string) ([]string, error) {
 
 // malformed is an answer that is not in the expected format.
 func malformed(format string, err error) error {
-	return scalers.Unavailable("malformed answer", fmt.Errorf("not valid %s: %w", formatName(format), err))
+	// A decoder's message may quote the answer at length.
+	return scalers.Unavailable("malformed answer", fmt.Errorf("not valid %s: %s", formatName(format), scalers.Excerpt(err.Error())))
 }
 
 func formatName(format string) string {
@@ -105,7 +106,7 @@ func noValue(loc, format string, args ...any) error {
 	return &locErr{loc: loc, msg: fmt.Sprintf(format, args...)}
 }
 
-func (e *locErr) Error() string        { return "valueLocation " + strconv.Quote(e.loc) + ": " + e.msg }
+func (e *locErr) Error() string        { return "valueLocation " + scalers.Quote(e.loc) + ": " + e.msg }
 func (e *locErr) Is(target error) bool { return target == scalers.ErrNoData }
 
 // parseNumber reads a number or a Kubernetes quantity ("100m", "1k",
@@ -120,7 +121,7 @@ func parseNumber(loc, s string) (float64, error) {
 	}
 	q, err := resource.ParseQuantity(t)
 	if err != nil {
-		return 0, noValue(loc, "the string %s is not a number or a quantity (such as 1.5, 100m, 2k)", shorten(s))
+		return 0, noValue(loc, "the string %s is not a number or a quantity (such as 1.5, 100m, 2k)", scalers.Quote(s))
 	}
 	return finite(loc, q.AsApproximateFloat64())
 }
@@ -144,15 +145,6 @@ func finite(loc string, f float64) (float64, error) {
 		return 0, noValue(loc, "%v is not a usable value", f)
 	}
 	return f, nil
-}
-
-// shorten quotes s for a message, cut to a readable length.
-func shorten(s string) string {
-	const max = 64
-	if len(s) > max {
-		return strconv.Quote(strings.ToValidUTF8(s[:max], "")) + "..."
-	}
-	return strconv.Quote(s)
 }
 
 type jsonLocator struct{ path string }

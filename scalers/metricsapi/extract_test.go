@@ -189,7 +189,8 @@ func TestParseNumber(t *testing.T) {
 		{in: "", wantErr: `valueLocation "loc": the string "" is not a number or a quantity (such as 1.5, 100m, 2k)`},
 		{in: "1e400", wantErr: `valueLocation "loc": +Inf is not a usable value`},
 		{in: "1.2.3", wantErr: `valueLocation "loc": the string "1.2.3" is not a number or a quantity (such as 1.5, 100m, 2k)`},
-		{in: strings.Repeat("9", 100) + "x", wantErr: `valueLocation "loc": the string "` + strings.Repeat("9", 64) + `"... is not a number or a quantity (such as 1.5, 100m, 2k)`},
+		{in: strings.Repeat("9", 100) + "x", wantErr: `valueLocation "loc": the string "` + strings.Repeat("9", 100) + `x" is not a number or a quantity (such as 1.5, 100m, 2k)`},
+		{in: strings.Repeat("9", 1<<20) + "x", wantErr: `valueLocation "loc": the string "` + strings.Repeat("9", 120) + `…" (1048577 bytes) is not a number or a quantity (such as 1.5, 100m, 2k)`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {

@@ -35,7 +35,7 @@ func FuzzParseMetadata(f *testing.F) {
 			return
 		}
 		// !(x > 0) rather than x <= 0: a NaN target must fail too.
-		if !(m.TargetValue > 0) || m.Timeout <= 0 || m.loc == nil || math.IsInf(m.TargetValue, 0) || math.IsNaN(m.ActivationTargetValue) {
+		if !(m.TargetValue > 0) || m.Timeout < 0 || m.loc == nil || math.IsInf(m.TargetValue, 0) || math.IsNaN(m.ActivationTargetValue) {
 			t.Fatalf("accepted invalid metadata: %+v", m)
 		}
 		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: scalertest.LinesToMap(in)}, Options{Transport: scalertest.Answer(200, nil, `{"v":1}`)})

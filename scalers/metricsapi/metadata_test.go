@@ -20,10 +20,11 @@ func md(kv ...string) map[string]string {
 }
 
 func TestParseMetadata(t *testing.T) {
+	// Timeout 0: the trigger sets none, the server's default applies.
 	defaults := Metadata{URL: "http://dummy:1230/api/v1/", ValueLocation: "metric.test", TargetValue: 42,
-		Format: "json", Timeout: DefaultTimeout, AggregationType: "average"}
+		Format: "json", AggregationType: "average"}
 	with := func(f func(*Metadata)) Metadata { m := defaults; f(&m); return m }
-	ignore := cmpopts.IgnoreFields(Metadata{}, "Auth", "loc")
+	ignore := cmp.Options{cmpopts.IgnoreFields(Metadata{}, "Auth"), cmpopts.IgnoreUnexported(Metadata{})}
 	tests := []struct {
 		name    string
 		md      map[string]string
@@ -51,6 +52,20 @@ func TestParseMetadata(t *testing.T) {
 		{name: "missing url", md: md("url", ""), wantErr: []string{`url: required key is missing`}},
 		{name: "missing targetValue", md: md("targetValue", ""), wantErr: []string{`targetValue: required key is missing`}},
 		{name: "url without scheme", md: md("url", "dummy:1230/x"), wantErr: []string{`url "dummy:1230/x": expected an http:// or https:// URL`}},
+		{name: "url port out of range", md: md("url", "http://stats:99999/x"), wantErr: []string{`url "http://stats:99999/x": port "99999": expected 1..65535`}},
+		{name: "url port beyond 32 bits", md: md("url", "http://stats:4294967297/x"), wantErr: []string{`url "http://stats:4294967297/x": port "4294967297": expected 1..65535`}},
+		{name: "url that does not parse, password hidden", md: md("url", "https://user:S3CR3T@[stats/x"), wantErr: []string{`url "https://xxxxx@[stats/x": not a URL`}},
+		{name: "timeout above the server's maximum is kept: the scaler lowers it", md: md("timeout", "1h"), want: with(func(m *Metadata) { m.Timeout = time.Hour })},
+		{name: "a 1 MiB valueLocation is cut", md: md("format", "yaml", "valueLocation", strings.Repeat("a", 1<<20)+".."),
+			wantErr: []string{`valueLocation "` + strings.Repeat("a", 120) + `…" (1048578 bytes): empty path segment (expected dot-separated keys, e.g. components.0.tasks) (format yaml)`}},
+		{name: "bearerToken with CR LF", md: md("authModes", "bearer", "bearerToken", "t\r\nX-Injected: 1"),
+			wantErr: []string{`bearerToken (secret, not shown): not a valid HTTP header value (control characters such as CR and LF cannot be sent)`}},
+		{name: "apiKey with LF", md: md("authModes", "apiKey", "apiKeyFromEnv", "k\nx"),
+			wantErr: []string{`apiKey (secret, not shown): not a valid HTTP header value (control characters such as CR and LF cannot be sent)`}},
+		{name: "customAuthHeader not a header name", md: md("authModes", "custom", "customAuthHeader", "X Key", "customAuthValue", "v"),
+			wantErr: []string{"customAuthHeader (secret, not shown): not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)"}},
+		{name: "customAuthValue with CR", md: md("authModes", "custom", "customAuthHeader", "X-Key", "customAuthValue", "v\rw"),
+			wantErr: []string{`customAuthValue (secret, not shown): not a valid HTTP header value (control characters such as CR and LF cannot be sent)`}},
 		{name: "timeout negative", md: md("timeout", "-1"), wantErr: []string{`timeout "-1": must be >= 0`}},
 		{name: "timeout not a number", md: md("timeout", "a"), wantErr: []string{`timeout "a": not a duration (e.g. "30s" or a number of milliseconds)`}},
 		{name: "unsafeSsl not a bool", md: md("unsafeSsl", "yes"), wantErr: []string{`unsafeSsl "yes": not a boolean (true or false)`}},

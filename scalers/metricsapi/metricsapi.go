@@ -35,8 +35,11 @@ type Metadata struct {
 	ActivationTargetValue float64 `meta:"activationTargetValue,default=0"`
 	// Format of the answer: json, yaml, xml or prometheus.
 	Format string `meta:"format,default=json,enum=prometheus|json|xml|yaml"`
-	// Timeout bounds each request; a plain number is milliseconds, as in
-	// KEDA. 0 means DefaultTimeout.
+	// Timeout is the bound of one request the trigger asks for (the whole
+	// answer included); a plain number is milliseconds, as in KEDA. 0
+	// (absent) means the server's default (KEDA's 3000 ms unless the
+	// server says otherwise); a value above the server's maximum is
+	// lowered to it (see scalers.Timeouts).
 	Timeout time.Duration `meta:"timeout,unit=ms,min=0,optional"`
 	// AggregateFromKubeServiceEndpoints asks KEDA to query every endpoint
 	// of a Service; it needs the Kubernetes API and is refused here.
@@ -46,7 +49,8 @@ type Metadata struct {
 	// their credentials, plus ca and unsafeSsl.
 	Auth scalers.HTTPAuth
 
-	loc locator
+	loc    locator
+	limits scalers.Limits
 }
 
 // Supported authentication modes. KEDA 2.21's metrics-api scaler allows
@@ -74,16 +78,18 @@ func (m *Metadata) Validate() error {
 	return scalers.Invalid(errs...)
 }
 
-// ParseMetadata parses and validates trigger metadata; errors wrap
-// scalers.ErrInvalidConfig and name every bad key.
-func ParseMetadata(md map[string]string) (Metadata, error) {
-	var m Metadata
+// ParseMetadata parses and validates trigger metadata, with the default
+// scalers.Limits; errors wrap scalers.ErrInvalidConfig and name every bad
+// key. A Timeout of 0 means the trigger has none (the server's default
+// applies).
+func ParseMetadata(md map[string]string) (Metadata, error) { return parse(md, scalers.Limits{}) }
+
+func parse(md map[string]string, lim scalers.Limits) (Metadata, error) {
+	m := Metadata{limits: lim}
 	m.Auth.Allow(Type, authModes...)
+	m.Auth.SetLimits(lim)
 	if err := scalers.ParseMetadata(md, &m); err != nil {
 		return Metadata{}, err
-	}
-	if m.Timeout == 0 {
-		m.Timeout = DefaultTimeout
 	}
 	return m, nil
 }
@@ -102,10 +108,11 @@ type Options struct {
 // its target, active while the value is above activationTargetValue.
 type Scaler struct {
 	*scalers.Single
-	md     Metadata
-	client *http.Client
-	red    *scalers.Redactor
-	target string // scheme://host/path, for messages
+	md      Metadata
+	timeout time.Duration // the bound of one request
+	client  *http.Client
+	red     *scalers.Redactor
+	target  string // scheme://host/path, for messages
 }
 
 var _ scalers.Scaler = (*Scaler)(nil)
@@ -121,27 +128,34 @@ func New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
 
 // NewWithOptions is New with explicit dependencies.
 func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scaler, error) {
-	md, err := ParseMetadata(cfg.Metadata)
+	md, err := parse(cfg.Metadata, cfg.Limits)
 	if err != nil {
 		return nil, err
 	}
+	log := cfg.ScalerLogger(Type)
+	if cfg.Timeouts.Capped(md.Timeout) {
+		log.Info("timeout above the server's maximum, lowered to it",
+			"key", "timeout", "asked", md.Timeout, "max", cfg.Timeouts.WithDefaults().Max)
+	}
 	src, err := scalers.NewHTTPSource(scalers.HTTPSourceOptions{URL: md.URL, Auth: &md.Auth, Transport: opts.Transport,
-		Logger: cfg.ScalerLogger(Type)})
+		Logger: log})
 	if err != nil {
 		return nil, err
 	}
 	u, _ := url.Parse(md.URL) // validated by ParseMetadata
 	s := &Scaler{
-		md:     md,
-		client: &http.Client{Transport: src.Transport},
-		red:    src.Redactor,
-		target: (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(),
+		md:      md,
+		timeout: cfg.Timeouts.For(md.Timeout),
+		client:  &http.Client{Transport: src.Transport},
+		red:     src.Redactor,
+		target:  (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(),
 	}
 	s.Single = scalers.NewSingle(scalers.SingleOptions{
 		Type:    Type,
 		Metric:  scalers.MetricSpec{Name: scalers.MetricName("metric-api", md.ValueLocation), Target: md.TargetValue},
 		Read:    scalers.ActiveAbove(md.ActivationTargetValue, s.read),
 		Release: src.Close,
+		Bound:   s.timeout,
 	})
 	return s, nil
 }
@@ -159,28 +173,30 @@ func (s *Scaler) read(ctx context.Context) (float64, error) {
 	return v, nil
 }
 
-// fetch GETs the URL and returns the body of a 200 answer.
+// fetch GETs the URL and returns the body of a 200 answer, all of it
+// (redirects and the whole body included) within s.timeout.
 func (s *Scaler) fetch(parent context.Context) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(parent, s.md.Timeout)
+	ctx, cancel := context.WithTimeout(parent, s.timeout)
 	defer cancel()
+	ctx, progress := scalers.TraceHTTP(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.md.URL, nil)
 	if err != nil {
 		return nil, s.red.Error(scalers.Invalid(scalers.NewFieldError("url", scalers.RedactURL(s.md.URL), err.Error())))
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return nil, s.fetchError(parent, err)
+		return nil, s.fetchError(parent, err, progress)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		// Read a little so the connection can be reused; the body itself
 		// stays out of the error (a proxy may echo credentials).
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, scalers.Unavailable("metrics-api", s.red.Error(fmt.Errorf("%s: status %s, want 200", s.target, resp.Status)))
+		return nil, scalers.Unavailable("metrics-api", s.red.Error(fmt.Errorf("%s: status %s, want 200", s.target, scalers.Excerpt(resp.Status))))
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes+1))
 	if err != nil {
-		return nil, s.fetchError(parent, err)
+		return nil, s.fetchError(parent, err, progress)
 	}
 	if len(body) > MaxAnswerBytes {
 		return nil, scalers.Unavailable("metrics-api", fmt.Errorf("%s: answer larger than %d MiB", s.target, MaxAnswerBytes>>20))
@@ -191,12 +207,12 @@ func (s *Scaler) fetch(parent context.Context) ([]byte, error) {
 // fetchError words a failed exchange: the caller's own cancellation as is,
 // everything else as the source being unavailable. The request URL (which
 // may carry an API key) stays out of the message.
-func (s *Scaler) fetchError(parent context.Context, err error) error {
+func (s *Scaler) fetchError(parent context.Context, err error, progress *scalers.HTTPProgress) error {
 	if perr := parent.Err(); perr != nil {
 		return fmt.Errorf("metrics-api: %w", perr)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return scalers.Unavailable("metrics-api", fmt.Errorf("%s: no answer within %s (timeout)", s.target, s.md.Timeout))
+		return scalers.Unavailable("metrics-api", fmt.Errorf("%s: no answer within %s (timeout %s)", s.target, s.timeout, progress.Stage()))
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

@@ -12,6 +12,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
 // selector is a PromQL instant vector selector: a metric name and label
@@ -133,7 +135,7 @@ func (p *selParser) parse() (selector, error) {
 		p.skipSpace()
 	}
 	if p.pos != len(p.in) {
-		return selector{}, p.errf("unexpected %q", p.in[p.pos:])
+		return selector{}, p.errf("unexpected %s", scalers.Quote(p.in[p.pos:]))
 	}
 	if sel.name == "" {
 		return selector{}, errors.New("no metric name")
@@ -167,7 +169,7 @@ func (p *selParser) matcher() (matcher, error) {
 	if m.op == "=~" || m.op == "!~" {
 		re, err := regexp.Compile("^(?s:" + v + ")$")
 		if err != nil {
-			return m, fmt.Errorf("label %s: bad regular expression: %w", m.label, err)
+			return m, fmt.Errorf("label %s: bad regular expression: %s", scalers.Excerpt(m.label), scalers.Excerpt(err.Error()))
 		}
 		m.re = re
 	}

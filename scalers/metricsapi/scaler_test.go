@@ -334,11 +334,14 @@ func TestSlowAnswer(t *testing.T) {
 	}))
 	defer slowBody.Close()
 	defer close(release)
-	for _, u := range []string{slowHeaders.URL, slowBody.URL} {
-		s := newScaler(t, md("url", u, "valueLocation", "v", "timeout", "150"), Options{})
+	for _, tc := range []struct{ url, stage string }{
+		{slowHeaders.URL, "after sending the request"},
+		{slowBody.URL, "while reading the answer"},
+	} {
+		s := newScaler(t, md("url", tc.url, "valueLocation", "v", "timeout", "150"), Options{})
 		_, err := s.Value(t.Context())
 		scalertest.CheckErr(t, err, scalers.ErrUnavailable)
-		scalertest.CheckMessage(t, err, "metrics-api: "+u+": no answer within 150ms (timeout)")
+		scalertest.CheckMessage(t, err, "metrics-api: "+tc.url+": no answer within 150ms (timeout "+tc.stage+")")
 	}
 }
 

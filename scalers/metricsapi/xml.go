@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
 // xmlLocator walks a dot-separated path of element names from the root
@@ -91,15 +93,15 @@ func (l xmlLocator) value(body []byte) (float64, error) {
 		}
 		if len(matches) == 0 {
 			if i == 0 {
-				return 0, noValue(l.loc, "the root element is <%s>, not <%s>", doc.children[0].name, seg)
+				return 0, noValue(l.loc, "the root element is <%s>, not <%s>", scalers.Excerpt(doc.children[0].name), scalers.Excerpt(seg))
 			}
-			return 0, noValue(l.loc, "no element <%s> under %s", seg, strconv.Quote(at))
+			return 0, noValue(l.loc, "no element <%s> under %s", scalers.Excerpt(seg), scalers.Quote(at))
 		}
 		// An index after a name picks one of its same-named siblings.
 		if i+1 < len(l.segs) {
 			if idx, err := strconv.Atoi(l.segs[i+1]); err == nil {
 				if idx < 0 || idx >= len(matches) {
-					return 0, noValue(l.loc, "index %d out of range, <%s> appears %d times%s", idx, seg, len(matches), xmlUnder(at))
+					return 0, noValue(l.loc, "index %d out of range, <%s> appears %d times%s", idx, scalers.Excerpt(seg), len(matches), xmlUnder(at))
 				}
 				cur = matches[idx]
 				i++
@@ -107,7 +109,7 @@ func (l xmlLocator) value(body []byte) (float64, error) {
 			}
 		}
 		if len(matches) > 1 {
-			return 0, noValue(l.loc, "<%s> appears %d times%s, add an index (e.g. %s.0)", seg, len(matches), xmlUnder(at), strings.Join(l.segs[:i+1], "."))
+			return 0, noValue(l.loc, "<%s> appears %d times%s, add an index (e.g. %s.0)", scalers.Excerpt(seg), len(matches), xmlUnder(at), scalers.Excerpt(strings.Join(l.segs[:i+1], ".")))
 		}
 		cur = matches[0]
 	}
@@ -121,5 +123,5 @@ func xmlUnder(at string) string {
 	if at == "" {
 		return ""
 	}
-	return " under " + strconv.Quote(at)
+	return " under " + scalers.Quote(at)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
 // yamlLocator walks a dot-separated path through a YAML document: a
@@ -35,26 +37,26 @@ func (l yamlLocator) value(body []byte) (float64, error) {
 		case map[string]any:
 			v, ok := node[seg]
 			if !ok {
-				return 0, noValue(l.loc, "key %s not found%s", strconv.Quote(seg), under(at))
+				return 0, noValue(l.loc, "key %s not found%s", scalers.Quote(seg), under(at))
 			}
 			cur = v
 		case map[any]any:
 			v, ok := lookupAnyKey(node, seg)
 			if !ok {
-				return 0, noValue(l.loc, "key %s not found%s", strconv.Quote(seg), under(at))
+				return 0, noValue(l.loc, "key %s not found%s", scalers.Quote(seg), under(at))
 			}
 			cur = v
 		case []any:
 			idx, err := strconv.Atoi(seg)
 			if err != nil || idx < 0 {
-				return 0, noValue(l.loc, "%s is a list, expected an index instead of %s", describeAt(at), strconv.Quote(seg))
+				return 0, noValue(l.loc, "%s is a list, expected an index instead of %s", describeAt(at), scalers.Quote(seg))
 			}
 			if idx >= len(node) {
 				return 0, noValue(l.loc, "index %d out of range, %s has %d items", idx, describeAt(at), len(node))
 			}
 			cur = node[idx]
 		default:
-			return 0, noValue(l.loc, "%s is a value (%s), it has no key %s", describeAt(at), yamlType(cur), strconv.Quote(seg))
+			return 0, noValue(l.loc, "%s is a value (%s), it has no key %s", describeAt(at), yamlType(cur), scalers.Quote(seg))
 		}
 	}
 	switch v := cur.(type) {
@@ -87,14 +89,14 @@ func under(at string) string {
 	if at == "" {
 		return " at the top level"
 	}
-	return " under " + strconv.Quote(at)
+	return " under " + scalers.Quote(at)
 }
 
 func describeAt(at string) string {
 	if at == "" {
 		return "the top level"
 	}
-	return strconv.Quote(at)
+	return scalers.Quote(at)
 }
 
 func yamlType(v any) string {
