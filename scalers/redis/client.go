@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"net"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
@@ -16,21 +19,33 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
+// DefaultMaxClients is ClientsOptions.MaxClients when it is 0.
+const DefaultMaxClients = 1000
+
 // ClientsOptions configures NewClients.
 type ClientsOptions struct {
 	// PoolSize is the most connections one shared client opens (per node of
 	// a cluster). 0 means 10 per CPU, go-redis's default.
 	PoolSize int
+	// MaxClients bounds the distinct shared clients open at once, one per
+	// distinct set of connection settings (0: DefaultMaxClients). Each
+	// holds connections and goroutines, and the gRPC port that asks for
+	// them is unauthenticated inside the cluster: a scaler that would need
+	// one more is refused with an error wrapping scalers.ErrLimit, until
+	// closing scalers frees a client. The server sets it with
+	// --max-source-connections.
+	MaxClients int
 }
 
 // Clients builds scalers that share go-redis clients: all scalers with
 // identical connection settings (topology, addresses, username, the source
-// of the password, database, sentinel settings, TLS settings) use one
-// client and its connection pool. The client is closed when the last scaler
-// using it is closed. A Clients needs no closing itself; it is safe for
-// concurrent use.
+// of the password, database, sentinel settings, TLS settings, the bound of
+// a call) use one client and its connection pool. The client is closed
+// when the last scaler using it is closed. A Clients needs no closing
+// itself; it is safe for concurrent use.
 type Clients struct {
-	poolSize int
+	poolSize   int
+	maxClients int
 
 	mu     sync.Mutex
 	shared map[string]*sharedClient
@@ -41,7 +56,18 @@ func NewClients(opts ClientsOptions) *Clients {
 	if opts.PoolSize <= 0 {
 		opts.PoolSize = 10 * runtime.GOMAXPROCS(0)
 	}
-	return &Clients{poolSize: opts.PoolSize, shared: map[string]*sharedClient{}}
+	if opts.MaxClients <= 0 {
+		opts.MaxClients = DefaultMaxClients
+	}
+	return &Clients{poolSize: opts.PoolSize, maxClients: opts.MaxClients, shared: map[string]*sharedClient{}}
+}
+
+// Stats returns the number of distinct shared clients open now and the
+// most that may be open (MaxClients), for the server's metrics.
+func (c *Clients) Stats() (open, max int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.shared), c.maxClients
 }
 
 // dedicatedPoolSize is the pool of a scaler built by a package-level
@@ -61,7 +87,12 @@ type sharedClient struct {
 	conn     *connMeta // settings of the scaler that created it
 	poolSize int
 	pipeline bool
-	refs     int // guarded by Clients.mu
+	// bound is the longest a call may take (scalers.Timeouts.For): it is
+	// also every timeout of the go-redis client (dial, read, write, pool
+	// wait), so that what go-redis does on its own goroutines (a pipelined
+	// batch, a dial the caller stopped waiting for) ends within it too.
+	bound time.Duration
+	refs  int // guarded by Clients.mu
 
 	cur atomic.Pointer[clientHandle]
 	// inflight counts calls running through run.
@@ -78,6 +109,17 @@ type clientHandle struct {
 	// write and one read for many calls); nil for dedicated clients, whose
 	// single scaler rarely has two calls in flight.
 	ap *redis.AutoPipeliner
+	// stuck is a pipelined call whose caller stopped waiting before its
+	// batch completed. Until that batch completes, the pipeline's
+	// connection is taken to be stuck (a frozen server, a dead link), and
+	// calls take a pooled connection of their own instead: each is then
+	// bounded by its own deadline rather than queued behind the batch, and
+	// each gets its answer as soon as the server answers again, without
+	// waiting for the batches queued while it did not.
+	stuck atomic.Pointer[redis.AutoFuture]
+	// polled is an already cancelled context, for asking without waiting
+	// whether the stuck call's batch has completed.
+	polled context.Context
 	// sentinelPassword is the value the client was built with.
 	sentinelPassword string
 }
@@ -93,32 +135,70 @@ const pipelineAbove = 4
 func (sc *sharedClient) client() redis.UniversalClient { return sc.cur.Load().c }
 
 // run executes one single-key read command, through the auto-pipeline when
-// the client is busy. A pipelined call stops waiting when ctx ends (the
-// command itself still completes in its batch, harmlessly: it only reads).
+// the client is busy and the pipeline is not stuck. A pipelined call stops
+// waiting when ctx ends (the command itself still completes in its batch,
+// harmlessly: it only reads); ctx has the call's bound as its deadline.
 func (sc *sharedClient) run(ctx context.Context, cmd redis.Cmder) error {
 	h := sc.cur.Load()
 	n := sc.inflight.Add(1)
 	defer sc.inflight.Add(-1)
-	if h.ap != nil && n > pipelineAbove {
-		return h.ap.Submit(ctx, cmd).WaitContext(ctx)
+	if h.ap != nil && n > pipelineAbove && h.pipelineFree() {
+		f := h.ap.Submit(ctx, cmd)
+		err := f.WaitContext(ctx)
+		if err != nil && ctx.Err() != nil && !h.batchDone(&f) {
+			// The reply did not come within this call's deadline: let the
+			// next calls go around the pipeline until this batch is done.
+			h.stuck.CompareAndSwap(nil, &f)
+		}
+		return err
 	}
 	return h.c.Process(ctx, cmd)
 }
 
-// acquire returns the client for m's settings, creating it if needed. A nil
-// *Clients creates a dedicated client.
-func (c *Clients) acquire(m *connMeta) (*sharedClient, error) {
-	if c == nil {
-		return newSharedClient("", m, dedicatedPoolSize, false)
+// pipelineFree reports whether calls may join the pipeline: no pipelined
+// call was left waiting, or its batch has completed since (then the mark is
+// cleared).
+func (h *clientHandle) pipelineFree() bool {
+	f := h.stuck.Load()
+	if f == nil {
+		return true
 	}
-	key := clientKey(m)
+	if !h.batchDone(f) {
+		return false
+	}
+	h.stuck.CompareAndSwap(f, nil)
+	return true
+}
+
+// batchDone reports, without waiting, whether the batch of f has
+// completed: WaitContext with a cancelled context returns the command's
+// own result when it has, and the context's error when it has not (a
+// batch runs on go-redis's background context, so its commands never end
+// with context.Canceled themselves).
+func (h *clientHandle) batchDone(f *redis.AutoFuture) bool {
+	return !errors.Is(f.WaitContext(h.polled), context.Canceled)
+}
+
+// acquire returns the client for m's settings whose calls are bounded by
+// bound, creating it if needed. A nil *Clients creates a dedicated client.
+// A new shared client beyond MaxClients is refused with an error wrapping
+// scalers.ErrLimit.
+func (c *Clients) acquire(m *connMeta, bound time.Duration) (*sharedClient, error) {
+	if c == nil {
+		return newSharedClient("", m, dedicatedPoolSize, false, bound)
+	}
+	key := clientKey(m, bound)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if sc, ok := c.shared[key]; ok {
 		sc.refs++
 		return sc, nil
 	}
-	sc, err := newSharedClient(key, m, c.poolSize, true)
+	if len(c.shared) >= c.maxClients {
+		return nil, fmt.Errorf("redis: %d distinct connections open, the limit (--max-source-connections): %w",
+			len(c.shared), scalers.ErrLimit)
+	}
+	sc, err := newSharedClient(key, m, c.poolSize, true, bound)
 	if err != nil {
 		return nil, err
 	}
@@ -149,9 +229,9 @@ func (c *Clients) release(sc *sharedClient) error {
 	return h.c.Close()
 }
 
-func newSharedClient(key string, m *connMeta, poolSize int, pipeline bool) (*sharedClient, error) {
-	sc := &sharedClient{key: key, conn: m, poolSize: poolSize, pipeline: pipeline, refs: 1}
-	h, err := buildClient(m, poolSize, pipeline)
+func newSharedClient(key string, m *connMeta, poolSize int, pipeline bool, bound time.Duration) (*sharedClient, error) {
+	sc := &sharedClient{key: key, conn: m, poolSize: poolSize, pipeline: pipeline, bound: bound, refs: 1}
+	h, err := buildClient(m, poolSize, pipeline, bound)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +259,7 @@ func (sc *sharedClient) rotateSentinelPassword() bool {
 	if err != nil || pw == old.sentinelPassword {
 		return false
 	}
-	h, err := buildClient(m, sc.poolSize, sc.pipeline)
+	h, err := buildClient(m, sc.poolSize, sc.pipeline, sc.bound)
 	if err != nil {
 		return false
 	}
@@ -190,10 +270,12 @@ func (sc *sharedClient) rotateSentinelPassword() bool {
 	return true
 }
 
-// clientKey identifies the connection settings. Secrets appear only as
-// their Identity (a digest or a file path); the key is never logged.
-func clientKey(m *connMeta) string {
+// clientKey identifies the connection settings and the bound of a call.
+// Secrets appear only as their Identity (a digest or a file path); the key
+// is never logged.
+func clientKey(m *connMeta, bound time.Duration) string {
 	parts := []string{
+		bound.String(),
 		strconv.Itoa(int(m.topo)),
 		m.Username,
 		m.Password.Identity(),
@@ -217,11 +299,18 @@ func clientKey(m *connMeta) string {
 	return strings.Join(parts, "\x00")
 }
 
+// maxQueued bounds the commands a shared client's auto-pipeline holds
+// (queued or in a batch) before it refuses more (go-redis's
+// MaxQueuedCommands): callers that stopped waiting leave their commands
+// behind, and a server that does not answer must not make them pile up.
+// It is far above the calls in flight of a busy server (one per caller).
+const maxQueued = 10000
+
 // buildClient creates the go-redis client; it does no I/O (go-redis dials on
 // first use), so a Redis that is down does not stop a scaler from being
 // built: its metric spec is served and each Metrics call reports the
-// outage.
-func buildClient(m *connMeta, poolSize int, pipeline bool) (*clientHandle, error) {
+// outage. Every timeout of the client is bound, the bound of a call.
+func buildClient(m *connMeta, poolSize int, pipeline bool, bound time.Duration) (*clientHandle, error) {
 	var tlsCfg *tls.Config
 	if m.useTLS {
 		var err error
@@ -245,17 +334,23 @@ func buildClient(m *connMeta, poolSize int, pipeline bool) (*clientHandle, error
 		Addrs:                      m.addrs,
 		DB:                         m.DatabaseIndex,
 		CredentialsProviderContext: creds,
-		TLSConfig:                  tlsCfg,
+		Dialer:                     dialer(tlsCfg),
 		PoolSize:                   poolSize,
 		ReadBufferSize:             bufferSize,
 		WriteBufferSize:            bufferSize,
 		MaxRetries:                 1,
 		DialerRetries:              1,
+		DialTimeout:                bound,
+		ReadTimeout:                bound,
+		WriteTimeout:               bound,
+		PoolTimeout:                bound,
 		ContextTimeoutEnabled:      true,
 		DisableIdentity:            true,
 		MaintNotificationsConfig:   &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
-	h := &clientHandle{}
+	polled, cancel := context.WithCancel(context.Background())
+	cancel()
+	h := &clientHandle{polled: polled}
 	switch m.topo {
 	case cluster:
 		h.c = redis.NewClusterClient(o.Cluster())
@@ -275,9 +370,11 @@ func buildClient(m *connMeta, poolSize int, pipeline bool) (*clientHandle, error
 		// The deferred face: Submit plus WaitContext honours the caller's
 		// context, which the blocking face does not once a command is queued.
 		// Closing the client stops it.
+		cfg := redis.DefaultAutoPipelineOptions()
+		cfg.MaxQueuedCommands = maxQueued
 		ap, err := h.c.(interface {
-			AsyncAutoPipeline() (*redis.AutoPipeliner, error)
-		}).AsyncAutoPipeline()
+			AsyncAutoPipelineWithOptions(*redis.AutoPipelineOptions) (*redis.AutoPipeliner, error)
+		}).AsyncAutoPipelineWithOptions(cfg)
 		if err != nil {
 			_ = h.c.Close()
 			return nil, err
@@ -285,6 +382,22 @@ func buildClient(m *connMeta, poolSize int, pipeline bool) (*clientHandle, error
 		h.ap = ap
 	}
 	return h, nil
+}
+
+// dialer opens the connections of a client (to Redis, to a cluster node, to
+// a sentinel and to the master it names), with TLS when tlsCfg is set. Both
+// the TCP connect and the TLS handshake end with ctx, which carries the
+// dial timeout; go-redis's own TLS dialer does not pass ctx to the
+// handshake.
+func dialer(tlsCfg *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	// go-redis's keep-alive policy: probe after 30 s idle, give up on a
+	// peer after 3 probes 5 s apart.
+	nd := &net.Dialer{KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second, Interval: 5 * time.Second, Count: 3}}
+	if tlsCfg == nil {
+		return nd.DialContext
+	}
+	td := &tls.Dialer{NetDialer: nd, Config: tlsCfg}
+	return td.DialContext
 }
 
 // redisReply reports whether err is an error reply of the server starting

@@ -44,13 +44,13 @@ func TestSentinelPasswordReadError(t *testing.T) {
 
 	t.Run("when building the client", func(t *testing.T) {
 		must(t, os.WriteFile(gone, []byte("sentinel-secret-pw"), 0o600))
-		m, err := parseListMeta(md(gone), sentinel)
+		m, err := parseListMeta(md(gone), sentinel, scalers.Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		must(t, os.Remove(gone))
 		for _, c := range []*Clients{nil, NewClients(ClientsOptions{})} {
-			sc, err := c.acquire(&m.Conn)
+			sc, err := c.acquire(&m.Conn, scalers.DefaultSourceTimeout)
 			if err == nil {
 				_ = c.release(sc)
 				t.Fatalf("shared %t: got a client, want an error", c != nil)

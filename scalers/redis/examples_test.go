@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
 // TestExamples parses the trigger metadata of the KEDA examples, so the
@@ -16,8 +17,14 @@ func TestExamples(t *testing.T) {
 		wantType string
 		parse    func(map[string]string) error
 	}{
-		{"redis.yaml", "redis", func(md map[string]string) error { _, err := parseListMeta(md, standalone); return err }},
-		{"redis-streams.yaml", "redis-streams", func(md map[string]string) error { _, err := parseStreamsMeta(md, standalone); return err }},
+		{"redis.yaml", "redis", func(md map[string]string) error {
+			_, err := parseListMeta(md, standalone, scalers.Limits{})
+			return err
+		}},
+		{"redis-streams.yaml", "redis-streams", func(md map[string]string) error {
+			_, err := parseStreamsMeta(md, standalone, scalers.Limits{})
+			return err
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {

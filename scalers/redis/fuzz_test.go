@@ -57,7 +57,7 @@ func checkFuzzConn(t *testing.T, m *connMeta) {
 	if m.DatabaseIndex < 0 {
 		t.Fatalf("negative databaseIndex %d", m.DatabaseIndex)
 	}
-	if k := clientKey(m); strings.Contains(k, fuzzSecret) {
+	if k := clientKey(m, scalers.DefaultSourceTimeout); strings.Contains(k, fuzzSecret) {
 		t.Fatalf("client key holds the password in clear")
 	}
 }
@@ -89,7 +89,7 @@ func FuzzListMetadata(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data string) {
 		md, checkSecret := fuzzMetadata(data, dir)
 		for _, topo := range []topology{standalone, cluster, sentinel} {
-			m, err := parseListMeta(md, topo)
+			m, err := parseListMeta(md, topo, scalers.Limits{})
 			if err != nil {
 				checkFuzzError(t, err, checkSecret)
 				continue
@@ -111,7 +111,7 @@ func FuzzStreamsMetadata(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data string) {
 		md, checkSecret := fuzzMetadata(data, dir)
 		for _, topo := range []topology{standalone, cluster, sentinel} {
-			m, err := parseStreamsMeta(md, topo)
+			m, err := parseStreamsMeta(md, topo, scalers.Limits{})
 			if err != nil {
 				checkFuzzError(t, err, checkSecret)
 				continue

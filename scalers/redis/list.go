@@ -52,11 +52,11 @@ type listScaler struct {
 var _ scalers.Scaler = (*listScaler)(nil)
 
 func (c *Clients) newList(cfg scalers.Config, topo topology) (scalers.Scaler, error) {
-	m, err := parseListMeta(cfg.Metadata, topo)
+	m, err := parseListMeta(cfg.Metadata, topo, cfg.Limits)
 	if err != nil {
 		return nil, err
 	}
-	b, err := newBase(c, &m.Conn, "list", m.ListName, cfg.Logger)
+	b, err := newBase(c, &m.Conn, "list", m.ListName, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -76,12 +76,14 @@ func (s *listScaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
 	if s.closed.Load() {
 		return scalers.Metrics{}, errClosed
 	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	n, err := s.length(ctx)
 	if err != nil && s.retry() {
 		n, err = s.length(ctx)
 	}
 	if err != nil {
-		return scalers.Metrics{}, s.wrap(err)
+		return scalers.Metrics{}, s.wrap(ctx, err)
 	}
 	return scalers.Metrics{
 		Values: []scalers.MetricValue{{Name: s.metric, Value: float64(n)}},

@@ -58,18 +58,62 @@ type connMeta struct {
 	TLSMode   string            `meta:"tls,optional,enum=enable|disable"`
 	TLS       scalers.TLSConfig // ca, cert, key, keyPassword, unsafeSsl
 
+	// Set before parsing: the server's limits and the keys the metadata
+	// gives the addresses under (address or addresses, ...), for errors.
+	limits                    scalers.Limits
+	addrKey, hostKey, portKey string
+
 	// Set by Validate.
 	addrs  []string
 	useTLS bool
 }
 
-// Validate resolves the addresses and the TLS switch.
+// newConnMeta returns the connection keys of topology topo to parse md
+// into, under the server's limits.
+func newConnMeta(md map[string]string, topo topology, limits scalers.Limits) connMeta {
+	return connMeta{
+		topo:    topo,
+		limits:  limits,
+		addrKey: keyIn(md, "address", "addresses", "addressFromEnv", "addressesFromEnv"),
+		hostKey: keyIn(md, "host", "hosts", "hostFromEnv", "hostsFromEnv"),
+		portKey: keyIn(md, "port", "ports", "portFromEnv", "portsFromEnv"),
+	}
+}
+
+// keyIn returns the first of keys (aliases, in the order of the meta tag)
+// that md gives a value, or the first of keys when none.
+func keyIn(md map[string]string, keys ...string) string {
+	for _, k := range keys {
+		if strings.TrimSpace(md[k]) != "" {
+			return k
+		}
+	}
+	return keys[0]
+}
+
+// Validate resolves the addresses and the TLS switch. Every address is
+// checked here, so that one which cannot be dialled ("[::1", a port out of
+// range, a host with a space) is a configuration error, not a connection
+// failure at every call.
 func (m *connMeta) Validate() error {
 	var errs []error
+	// The limits first: a list over them is not worth checking item by item.
+	var over bool
+	for _, l := range []struct {
+		key string
+		n   int
+	}{{m.addrKey, len(m.Addresses)}, {m.hostKey, len(m.Hosts)}, {m.portKey, len(m.Ports)}} {
+		if fe := m.limits.CheckList(l.key, l.n); fe != nil {
+			errs, over = append(errs, fe), true
+		}
+	}
+	if over {
+		return scalers.Invalid(errs...)
+	}
 	addrs := make([]string, 0, len(m.Addresses)+len(m.Hosts))
 	for _, a := range m.Addresses {
 		if err := checkAddress(a); err != nil {
-			errs = append(errs, scalers.NewFieldError("address", a, err.Error()))
+			errs = append(errs, scalers.NewFieldError(m.addrKey, a, err.Error()))
 			continue
 		}
 		addrs = append(addrs, a)
@@ -77,11 +121,15 @@ func (m *connMeta) Validate() error {
 	switch {
 	case len(m.Hosts) > 0 && len(m.Ports) > 0:
 		if len(m.Hosts) != len(m.Ports) {
-			errs = append(errs, scalers.NewFieldError("ports", joinInts(m.Ports),
+			errs = append(errs, scalers.NewFieldError(m.portKey, joinInts(m.Ports),
 				fmt.Sprintf("%d hosts but %d ports: give one port per host", len(m.Hosts), len(m.Ports))))
 			break
 		}
 		for i, h := range m.Hosts {
+			if err := checkHost(h); err != nil {
+				errs = append(errs, scalers.NewFieldError(m.hostKey, h, err.Error()))
+				continue
+			}
 			addrs = append(addrs, net.JoinHostPort(h, strconv.Itoa(m.Ports[i])))
 		}
 	case len(m.Addresses) == 0 && len(m.Hosts) > 0:
@@ -105,15 +153,47 @@ func (m *connMeta) Validate() error {
 	return scalers.Invalid(errs...)
 }
 
-// checkAddress accepts host:port with a port in 1..65535 (the host may be
-// empty, meaning localhost, as go-redis allows).
+// checkAddress accepts host:port with a port in 1..65535 and a host that
+// checkHost accepts (or none, meaning localhost, as go-redis allows).
 func checkAddress(a string) error {
-	_, port, err := net.SplitHostPort(a)
+	host, port, err := net.SplitHostPort(a)
 	if err != nil {
-		return fmt.Errorf("expected host:port")
+		return fmt.Errorf("expected host:port (an IPv6 address in brackets: [::1]:6379)")
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 		return fmt.Errorf("expected host:port with a port in 1..65535")
+	}
+	if host == "" {
+		return nil
+	}
+	return checkHost(host)
+}
+
+// checkHost accepts an IP address (IPv6 without brackets, with an optional
+// zone) or a DNS name: labels of letters, digits, '-' and '_' (as
+// Kubernetes service names and some internal names have) separated by
+// dots, at most 253 characters.
+func checkHost(h string) error {
+	const want = "expected a host name or an IP address"
+	if strings.Contains(h, ":") {
+		ip, zone, hasZone := strings.Cut(h, "%")
+		if net.ParseIP(ip) == nil || (hasZone && (zone == "" || strings.ContainsAny(zone, "%[]"))) {
+			return fmt.Errorf("%s (an IPv6 address without brackets)", want)
+		}
+		return nil
+	}
+	if len(h) > 253 {
+		return fmt.Errorf("%s: longer than 253 characters", want)
+	}
+	for label := range strings.SplitSeq(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return fmt.Errorf("%s: each dot-separated part 1 to 63 characters", want)
+		}
+		for _, r := range label {
+			if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_') {
+				return fmt.Errorf("%s: %q is not allowed in a host name", want, r)
+			}
+		}
 	}
 	return nil
 }
@@ -135,8 +215,8 @@ type listMeta struct {
 	ActivationListLength int64  `meta:"activationListLength,default=0"`
 }
 
-func parseListMeta(md map[string]string, topo topology) (*listMeta, error) {
-	m := &listMeta{Conn: connMeta{topo: topo}}
+func parseListMeta(md map[string]string, topo topology, limits scalers.Limits) (*listMeta, error) {
+	m := &listMeta{Conn: newConnMeta(md, topo, limits)}
 	if err := scalers.ParseMetadata(md, m); err != nil {
 		return nil, err
 	}
@@ -218,8 +298,8 @@ func (m *streamsMeta) Validate() error {
 	return nil
 }
 
-func parseStreamsMeta(md map[string]string, topo topology) (*streamsMeta, error) {
-	m := &streamsMeta{Conn: connMeta{topo: topo}}
+func parseStreamsMeta(md map[string]string, topo topology, limits scalers.Limits) (*streamsMeta, error) {
+	m := &streamsMeta{Conn: newConnMeta(md, topo, limits)}
 	if err := scalers.ParseMetadata(md, m); err != nil {
 		return nil, err
 	}

@@ -113,7 +113,7 @@ func TestParseListMeta(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := parseListMeta(tc.md, tc.topo)
+			m, err := parseListMeta(tc.md, tc.topo, scalers.Limits{})
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
@@ -157,13 +157,13 @@ func TestParseListMetaErrors(t *testing.T) {
 			name: "address without port",
 			topo: standalone,
 			md:   map[string]string{"address": "redis", "listName": "jobs"},
-			want: `address "redis": expected host:port`,
+			want: `address "redis": expected host:port (an IPv6 address in brackets: [::1]:6379)`,
 		},
 		{
 			name: "address with a bad port",
 			topo: cluster,
 			md:   map[string]string{"addresses": "a:1,b:http,c:0", "listName": "jobs"},
-			want: `address "b:http": expected host:port with a port in 1..65535; address "c:0": expected host:port with a port in 1..65535`,
+			want: `addresses "b:http": expected host:port with a port in 1..65535; addresses "c:0": expected host:port with a port in 1..65535`,
 		},
 		{
 			name: "unequal hosts and ports",
@@ -210,7 +210,7 @@ func TestParseListMetaErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseListMeta(tc.md, tc.topo)
+			_, err := parseListMeta(tc.md, tc.topo, scalers.Limits{})
 			checkMetadataError(t, err, "invalid metadata: "+tc.want)
 		})
 	}
@@ -276,7 +276,7 @@ func TestParseStreamsMeta(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := parseStreamsMeta(tc.md, standalone)
+			m, err := parseStreamsMeta(tc.md, standalone, scalers.Limits{})
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
@@ -329,7 +329,7 @@ func TestParseStreamsMetaErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseStreamsMeta(tc.md, standalone)
+			_, err := parseStreamsMeta(tc.md, standalone, scalers.Limits{})
 			checkMetadataError(t, err, "invalid metadata: "+tc.want)
 		})
 	}
@@ -414,11 +414,11 @@ func TestClientKey(t *testing.T) {
 	key := func(topo topology, md map[string]string) string {
 		t.Helper()
 		md["listName"] = "jobs"
-		m, err := parseListMeta(md, topo)
+		m, err := parseListMeta(md, topo, scalers.Limits{})
 		if err != nil {
 			t.Fatalf("parse %v: %v", md, err)
 		}
-		return clientKey(&m.Conn)
+		return clientKey(&m.Conn, scalers.DefaultSourceTimeout)
 	}
 	base := key(standalone, map[string]string{"address": "a:1", "password": "pw"})
 	same := []map[string]string{
@@ -503,11 +503,11 @@ func TestKindOf(t *testing.T) {
 }
 
 func TestWrapRedactsAndClassifies(t *testing.T) {
-	m, err := parseListMeta(map[string]string{"address": "a:1", "listName": "jobs", "password": "hunter2-secret"}, standalone)
+	m, err := parseListMeta(map[string]string{"address": "a:1", "listName": "jobs", "password": "hunter2-secret"}, standalone, scalers.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := newBase(nil, &m.Conn, "list", "jobs", nil)
+	b, err := newBase(nil, &m.Conn, "list", "jobs", scalers.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,7 +527,7 @@ func TestWrapRedactsAndClassifies(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := b.wrap(tc.in)
+			got := b.wrap(t.Context(), tc.in)
 			if diff := cmp.Diff(tc.want, classify(got)); diff != "" {
 				t.Errorf("wrap (-want +got):\n%s", diff)
 			}

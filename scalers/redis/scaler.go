@@ -9,41 +9,75 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
-// errClosed is returned by Metrics after Close.
-var errClosed = errors.New("redis scaler is closed")
+// errClosed is returned by Metrics after Close ("redis scaler: closed",
+// wrapping scalers.ErrClosed).
+var errClosed = scalers.Closed("redis")
 
 // base is what the list and streams scalers share: the client reference,
-// error wrapping and Close.
+// the bound of a call, error wrapping and Close.
 type base struct {
 	clients  *Clients // nil for a dedicated client
 	sc       *sharedClient
 	desc     string // e.g. `redis list "jobs" at 127.0.0.1:6379`, for errors
 	redactor *scalers.Redactor
+	// bound is the longest a Metrics call takes, whatever its caller's
+	// context: scalers.Timeouts.For(0), as KEDA's Redis scalers have no
+	// timeout key.
+	bound    time.Duration
+	who      string // what answers a call, for errors (whoAnswers)
+	noAnswer error  // the cause of a call that reached bound
 
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
 
-func newBase(clients *Clients, m *connMeta, what, name string, logger *slog.Logger) (*base, error) {
+func newBase(clients *Clients, m *connMeta, what, name string, cfg scalers.Config) (*base, error) {
+	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	warnIgnored(logger, m)
-	sc, err := clients.acquire(m)
+	bound := cfg.Timeouts.For(0)
+	sc, err := clients.acquire(m, bound)
 	if err != nil {
 		return nil, err
 	}
+	warnIgnored(logger, m)
 	return &base{
 		clients:  clients,
 		sc:       sc,
 		desc:     describe(m, what, name),
 		redactor: scalers.NewRedactor(m.Password, m.SentinelPassword, m.TLS.KeyPassword),
+		bound:    bound,
+		who:      whoAnswers(m),
+		noAnswer: fmt.Errorf("%s did not answer within %s", whoAnswers(m), bound),
 	}, nil
+}
+
+// whoAnswers names the servers a call waits for, for the error of a call
+// that reached its bound.
+func whoAnswers(m *connMeta) string {
+	switch m.topo {
+	case cluster:
+		return "the Redis Cluster"
+	case sentinel:
+		return "the sentinels or the master they name"
+	default:
+		return "Redis"
+	}
+}
+
+// bounded returns ctx with the call's bound as its deadline (an earlier
+// deadline of the caller's stays), so every step of the call (waiting for
+// a pooled connection, dialling, TLS, login, the command, a pipelined
+// batch) ends by then.
+func (b *base) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, b.bound, b.noAnswer)
 }
 
 // warnIgnored logs, once per scaler, keys that KEDA accepts and ignores in
@@ -79,13 +113,19 @@ func describe(m *connMeta, what, name string) string {
 // rotated sentinel password made the client be rebuilt.
 func (b *base) retry() bool { return b.sc.rotateSentinelPassword() }
 
-// wrap classifies and redacts an error of a fetch:
+// wrap classifies and redacts an error of a fetch whose context was ctx
+// (from bounded):
 //   - a key of the wrong type, a missing consumer group, a Redis too old
 //     for the mode: the source answered without a usable value (ErrNoData);
 //   - the caller's cancellation: passed on as it is;
-//   - anything else (refused, timed out, authentication, cluster down...):
-//     ErrUnavailable, so it may work again later.
-func (b *base) wrap(err error) error {
+//   - a database the server does not have: the configuration (ErrInvalidConfig);
+//   - the bound reached, by this call or by a dial: ErrUnavailable, saying
+//     what did not answer;
+//   - a refused login: ErrUnavailable, saying it is a login failure (the
+//     password may be rotated; it may work again later);
+//   - anything else (refused, timed out, cluster down...): ErrUnavailable,
+//     so it may work again later.
+func (b *base) wrap(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, scalers.ErrNoData):
 		return b.redactor.Error(fmt.Errorf("%s: %w", b.desc, err))
@@ -93,9 +133,33 @@ func (b *base) wrap(err error) error {
 		return b.redactor.Error(fmt.Errorf("%s: %w: %v", b.desc, scalers.ErrNoData, err))
 	case errors.Is(err, context.Canceled):
 		return b.redactor.Error(fmt.Errorf("%s: %w", b.desc, err))
+	case redisReply(err, "ERR DB index is out of range"):
+		fe := scalers.NewFieldError("databaseIndex", strconv.Itoa(b.sc.conn.DatabaseIndex), "the server has no such database ("+err.Error()+")")
+		return fmt.Errorf("%s: %w", b.desc, fe)
+	case ctx.Err() != nil && context.Cause(ctx) == b.noAnswer:
+		return scalers.Unavailable(b.desc, b.redactor.Error(fmt.Errorf("%w: %w", b.noAnswer, err)))
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		// A dial's deadline (the dial timeout is the bound too), not this
+		// call's: the dial of this call, which runs on a goroutine of
+		// go-redis's and whose timer fired first, or an earlier one: after
+		// as many failed dials as its pool has connections, go-redis
+		// fails calls at once with the last dial's error, and dials again
+		// in the background once a second until one succeeds.
+		return scalers.Unavailable(b.desc, b.redactor.Error(fmt.Errorf(
+			"%s did not answer within %s while connecting: %w", b.who, b.bound, err)))
+	case loginRefused(err):
+		return scalers.Unavailable(b.desc, b.redactor.Error(fmt.Errorf("login failed: %w", err)))
 	default:
 		return scalers.Unavailable(b.desc, b.redactor.Error(err))
 	}
+}
+
+// loginRefused reports whether err is Redis (or a sentinel) refusing the
+// credentials: a wrong password or user, or none given to a server that
+// wants one.
+func loginRefused(err error) bool {
+	return redisReply(err, "WRONGPASS") || redisReply(err, "NOAUTH") ||
+		redisReply(err, "ERR invalid password") || redisReply(err, "ERR AUTH")
 }
 
 // Close releases the client (closing it when no other scaler shares it).

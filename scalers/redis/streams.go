@@ -25,11 +25,11 @@ type streamsScaler struct {
 var _ scalers.Scaler = (*streamsScaler)(nil)
 
 func (c *Clients) newStreams(cfg scalers.Config, topo topology) (scalers.Scaler, error) {
-	m, err := parseStreamsMeta(cfg.Metadata, topo)
+	m, err := parseStreamsMeta(cfg.Metadata, topo, cfg.Limits)
 	if err != nil {
 		return nil, err
 	}
-	b, err := newBase(c, &m.Conn, "stream", m.Stream, cfg.Logger)
+	b, err := newBase(c, &m.Conn, "stream", m.Stream, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -48,12 +48,14 @@ func (s *streamsScaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
 	if s.closed.Load() {
 		return scalers.Metrics{}, errClosed
 	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	n, err := s.count(ctx)
 	if err != nil && s.retry() {
 		n, err = s.count(ctx)
 	}
 	if err != nil {
-		return scalers.Metrics{}, s.wrap(err)
+		return scalers.Metrics{}, s.wrap(ctx, err)
 	}
 	return scalers.Metrics{
 		Values: []scalers.MetricValue{{Name: s.metric, Value: float64(n)}},

@@ -275,7 +275,7 @@ func TestSharedClientConcurrentRestart(t *testing.T) {
 	if err := check(0); err != nil {
 		t.Fatalf("before the restart: %v", err)
 	}
-	if got := clients.shared[clientKey(&ss[0].(*listScaler).meta.Conn)].cur.Load().ap; got == nil {
+	if got := clients.shared[clientKey(&ss[0].(*listScaler).meta.Conn, scalers.DefaultSourceTimeout)].cur.Load().ap; got == nil {
 		t.Fatalf("shared client has no auto-pipeline")
 	}
 
