@@ -185,10 +185,10 @@ func (c *Compiler) Compile(expression string, names []string) (*Program, error) 
 	vars := make([]cel.EnvOption, 0, len(names))
 	for i, n := range names {
 		if err := checkName(n); err != nil {
-			return nil, compileErr(fmt.Sprintf("source name %q: %v", n, err))
+			return nil, compileErr(fmt.Sprintf("source name %s: %v", scalers.Quote(n), err))
 		}
 		if _, dup := index[n]; dup {
-			return nil, compileErr(fmt.Sprintf("source name %q: duplicate", n))
+			return nil, compileErr(fmt.Sprintf("source name %s: duplicate", scalers.Quote(n)))
 		}
 		index[n] = i
 		vars = append(vars, cel.Variable(n, cel.DoubleType))
@@ -260,31 +260,86 @@ func (p *Program) CostEstimate() (lowest, highest uint64) { return p.cost.Min, p
 // Names returns the source names, in the order Eval expects its inputs.
 func (p *Program) Names() []string { return slicesClone(p.names) }
 
+// Bounds of a CompileError's message: an expression of 10,000 characters
+// on one line with many errors must not make a message of megabytes.
+const (
+	// maxShownIssues is how many issues the message shows (Issues holds
+	// them all).
+	maxShownIssues = 10
+	// snippetWindow is how many characters of the line the snippet shows
+	// on each side of the column.
+	snippetWindow = 60
+)
+
 func issuesErr(src common.Source, iss *cel.Issues) *CompileError {
 	ce := &CompileError{}
 	var msgs []string
-	for _, e := range iss.Errors() {
+	errs := iss.Errors()
+	for i, e := range errs {
 		// The checker names the (empty) container in every unresolved
 		// reference; it means nothing to a user.
 		e.Message = strings.ReplaceAll(e.Message, " (in container '')", "")
 		is := Issue{Message: e.Message}
+		shown := i < maxShownIssues
 		if e.Location == nil || e.Location.Line() <= 0 {
 			// Limits (recursion, size) are reported without a position.
-			msgs = append(msgs, keyExpression+": "+e.Message)
+			if shown {
+				msgs = append(msgs, keyExpression+": "+scalers.Excerpt(e.Message))
+			}
 			ce.Issues = append(ce.Issues, is)
 			continue
 		}
 		is.Line, is.Column = e.Location.Line(), e.Location.Column()+1
 		ce.Issues = append(ce.Issues, is)
-		// cel-go renders "ERROR: expression:L:C: message" and a snippet
-		// with a caret under column C; "ERROR: " adds nothing to an error.
-		msgs = append(msgs, strings.TrimPrefix(e.ToDisplayString(src), "ERROR: "))
+		if shown {
+			msgs = append(msgs, issueLine(src, is))
+		}
+	}
+	if n := len(errs) - maxShownIssues; n > 0 {
+		msgs = append(msgs, "and "+strconv.Itoa(n)+" more")
 	}
 	ce.msg = strings.Join(msgs, "\n")
 	if hint := overloadHint(ce.msg); hint != "" {
 		ce.msg += "\n" + hint
 	}
 	return ce
+}
+
+// issueLine renders an issue as cel-go does ("expression:L:C: message",
+// then the line and a caret under column C), with the line cut to
+// snippetWindow characters on each side of the column.
+func issueLine(src common.Source, is Issue) string {
+	out := fmt.Sprintf("%s:%d:%d: %s", keyExpression, is.Line, is.Column, scalers.Excerpt(is.Message))
+	line, ok := src.Snippet(is.Line)
+	if !ok {
+		return out
+	}
+	runes := []rune(strings.ReplaceAll(line, "\t", " "))
+	col := min(is.Column-1, len(runes))
+	from, to := max(0, col-snippetWindow), min(len(runes), col+snippetWindow)
+	var text, caret strings.Builder
+	if from > 0 {
+		text.WriteString("…")
+		caret.WriteString(".")
+	}
+	text.WriteString(string(runes[from:to]))
+	if to < len(runes) {
+		text.WriteString("…")
+	}
+	// cel-go's marks: a wide dot and caret under a multi-byte character.
+	for _, r := range runes[from:col] {
+		if utf8.RuneLen(r) > 1 {
+			caret.WriteString("\uff0e")
+		} else {
+			caret.WriteString(".")
+		}
+	}
+	if col < len(runes) && utf8.RuneLen(runes[col]) > 1 {
+		caret.WriteString("\uff3e")
+	} else {
+		caret.WriteString("^")
+	}
+	return out + "\n | " + text.String() + "\n | " + caret.String()
 }
 
 // overloadHint explains CEL's most common surprise for this use: numbers of

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
@@ -26,6 +27,11 @@ type Options struct {
 	// Compiler compiles the expression; nil means one with the default
 	// limits.
 	Compiler *Compiler
+	// Timeouts and Limits are the custom trigger's (scalers.Config): each
+	// source is built with them, so it keeps to the same bounds as a
+	// trigger of its own type.
+	Timeouts scalers.Timeouts
+	Limits   scalers.Limits
 }
 
 // NewFactory returns the factory of the "custom" scaler type. The sources
@@ -46,6 +52,8 @@ func NewFactory(reg SourceRegistry) scalers.Factory {
 			Name:      sc.Name,
 			Logger:    sc.Logger,
 			Compiler:  c,
+			Timeouts:  sc.Timeouts,
+			Limits:    sc.Limits,
 		})
 	}
 }
@@ -59,6 +67,9 @@ type Scaler struct {
 	metric  string
 	logger  *slog.Logger
 	closed  atomic.Bool
+	// bound is the largest bound of the sources: no fetch waits longer
+	// for a source than bound plus sourceGrace.
+	bound time.Duration
 }
 
 type source struct {
@@ -99,6 +110,12 @@ func build(ctx context.Context, cfg Config, invalid error, opts Options) (*Scale
 		compiler = c
 	}
 	errs := []error{invalid}
+	if n := len(cfg.Sources); n <= MaxSources {
+		// MaxSources has its own message; a server may set a lower limit.
+		if fe := opts.Limits.CheckList(flatKeys{}.sources(), n); fe != nil {
+			errs = append(errs, fe)
+		}
+	}
 
 	names := make([]string, len(cfg.Sources))
 	namesOK := len(cfg.Sources) > 0
@@ -144,6 +161,8 @@ func build(ctx context.Context, cfg Config, invalid error, opts Options) (*Scale
 				Namespace: opts.Namespace,
 				Name:      opts.Name,
 				Logger:    logger.With("source", src.Name),
+				Timeouts:  opts.Timeouts,
+				Limits:    opts.Limits,
 			})
 			if err != nil {
 				buildErrs[i] = sourceErr(src.Name, err)
@@ -179,8 +198,35 @@ func build(ctx context.Context, cfg Config, invalid error, opts Options) (*Scale
 		_ = s.closeSources()
 		return nil, errors.New("custom scaler: the expression was not compiled")
 	}
+	for _, src := range s.sources {
+		s.bound = max(s.bound, sourceBound(src.scaler, opts.Timeouts))
+	}
 	return s, nil
 }
+
+// sourceGrace is how much longer than a source's bound the custom scaler
+// waits for it: a source keeping to its bound reports its own error (which
+// names what failed) before the custom scaler gives up on it.
+const sourceGrace = 500 * time.Millisecond
+
+// bounded is a source that reports the bound of its calls
+// (scalers.Single does).
+type bounded interface{ Bound() time.Duration }
+
+// sourceBound is the longest a call of sc may take: its own bound, or,
+// for a source that does not report one, the largest any source may have
+// (the server's maximum).
+func sourceBound(sc scalers.Scaler, t scalers.Timeouts) time.Duration {
+	if b, ok := sc.(bounded); ok && b.Bound() > 0 {
+		return b.Bound()
+	}
+	return t.WithDefaults().Max
+}
+
+// Bound is the longest a call of Metrics waits for its sources: the
+// largest of their bounds, plus the time they have to report their own
+// error.
+func (s *Scaler) Bound() time.Duration { return s.bound + sourceGrace }
 
 // pickMetric finds the metric whose value the source contributes.
 func (src *source) pickMetric() error {
@@ -259,16 +305,7 @@ func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
 	if s.closed.Load() {
 		return scalers.Metrics{}, scalers.Closed(Type)
 	}
-	in := make([]Input, len(s.sources))
-	if len(s.sources) == 1 {
-		in[0] = s.sources[0].fetch(ctx)
-	} else {
-		var wg sync.WaitGroup
-		for i := range s.sources {
-			wg.Go(func() { in[i] = s.sources[i].fetch(ctx) })
-		}
-		wg.Wait()
-	}
+	in := s.fetchAll(ctx)
 	v, err := s.prog.Eval(ctx, in)
 	if err != nil {
 		return scalers.Metrics{}, err
@@ -284,6 +321,51 @@ func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
 		Values: []scalers.MetricValue{{Name: s.metric, Value: v}},
 		Active: v > s.cfg.ActivationThreshold,
 	}, nil
+}
+
+// fetchAll fetches every source concurrently and waits for them at most
+// Bound (or until the caller's context ends): a source that has not
+// answered by then counts as failed (a frozen source that ignores its
+// context delays no call), and its fetch is canceled.
+func (s *Scaler) fetchAll(parent context.Context) []Input {
+	ctx, cancel := context.WithTimeout(parent, s.Bound())
+	defer cancel()
+	type result struct {
+		i  int
+		in Input
+	}
+	// Buffered: a source that answers after the wait is over does not
+	// block.
+	results := make(chan result, len(s.sources))
+	for i := range s.sources {
+		go func() { results <- result{i, s.sources[i].fetch(ctx)} }()
+	}
+	in := make([]Input, len(s.sources))
+	answered := make([]bool, len(s.sources))
+	for range s.sources {
+		select {
+		case r := <-results:
+			in[r.i], answered[r.i] = r.in, true
+		case <-ctx.Done():
+			for i, ok := range answered {
+				if !ok {
+					in[i] = Input{Err: s.timeoutErr(parent, s.sources[i])}
+				}
+			}
+			return in
+		}
+	}
+	return in
+}
+
+// timeoutErr is the error of a source that did not answer in time: the
+// caller's own deadline or cancellation as it is, the custom scaler's
+// bound as the source being unavailable.
+func (s *Scaler) timeoutErr(parent context.Context, src source) error {
+	if err := parent.Err(); err != nil {
+		return err
+	}
+	return scalers.Unavailable(src.typ, fmt.Errorf("no answer within %s (timeout)", s.Bound()))
 }
 
 // fetch gets the source's value.

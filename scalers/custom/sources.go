@@ -68,7 +68,7 @@ func resolveSource(reg SourceRegistry, src Source) (string, map[string]string, e
 		// The design's prometheus source names the server "url".
 		if url, ok := md["url"]; ok {
 			if strings.TrimSpace(md["serverAddress"]) != "" {
-				errs = append(errs, scalers.NewFieldError(key("url"), url,
+				errs = append(errs, scalers.NewFieldError(key("url"), scalers.RedactURL(url),
 					"give serverAddress or url (an alias of it), not both"))
 			} else {
 				md["serverAddress"] = url

@@ -51,6 +51,11 @@ func TestResolveSource(t *testing.T) {
 			wantErr: `source.q.url "http://a": give serverAddress or url (an alias of it), not both`,
 		},
 		{
+			name:    "prometheus url and serverAddress, the url's user info hidden",
+			src:     Source{Name: "q", Type: "prometheus", Metadata: map[string]string{"url": "http://u:S3CR3T@[a", "serverAddress": "http://b"}},
+			wantErr: `source.q.url "http://xxxxx@[a": give serverAddress or url (an alias of it), not both`,
+		},
+		{
 			name:     "external is metrics-api with a header and a bare number",
 			src:      Source{Name: "u", Type: "external", Metadata: map[string]string{"url": "https://api/x", "headers": " Authorization:  Bearer abc \n"}},
 			wantType: "metrics-api",
