@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -33,16 +34,11 @@ type built struct {
 
 func describeBuilt(tb testing.TB, s scalers.Scaler) built {
 	tb.Helper()
-	var b *base
-	var got built
-	switch s := s.(type) {
-	case *listScaler:
-		b, got.Measure = s.base, "list"
-	case *streamsScaler:
-		b, got.Measure = s.base, "stream"
-	default:
-		tb.Fatalf("factory built a %T", s)
+	got := built{Measure: "list"}
+	if _, ok := s.(*streamsScaler); ok {
+		got.Measure = "stream"
 	}
+	b := baseOf(tb, s)
 	got.Topo, got.Addrs, got.Metric, got.Shared = b.sc.conn.topo.String(), b.sc.conn.addrs, s.MetricSpecs()[0].Name, b.clients != nil
 	return got
 }
@@ -130,6 +126,37 @@ func TestFactoriesBadMetadata(t *testing.T) {
 					t.Fatalf("metadata %v: got a scaler, want a metadata error", redactedMD(c.md))
 				}
 				checkMetadataError(t, err, c.want)
+			}
+		})
+	}
+}
+
+// TestFactoriesRejectUnusableAddresses: an address that cannot be dialled
+// is an InvalidArgument of the build, for every type, never an outage
+// reported by each call.
+func TestFactoriesRejectUnusableAddresses(t *testing.T) {
+	base := map[string]string{"listName": "jobs", "stream": "events", "sentinelMaster": "m"}
+	tests := []struct {
+		name string
+		md   map[string]string
+		want string
+	}{
+		{"host [::1", scalertest.WithKeys(base, "host", "[::1", "port", "6379"),
+			`invalid metadata: host "[::1": expected a host name or an IP address (an IPv6 address without brackets)`},
+		{"port 99999", scalertest.WithKeys(base, "host", "redis", "port", "99999"), `invalid metadata: port "99999": must be <= 65535`},
+		{"address with port 99999", scalertest.WithKeys(base, "address", "redis:99999"),
+			`invalid metadata: address "redis:99999": expected host:port with a port in 1..65535`},
+		{"a URL", scalertest.WithKeys(base, "address", "redis://redis:6379"), `invalid metadata: address "redis://redis:6379": expected host:port, not a URL`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, typ := range Types() {
+				s, err := NewClients(ClientsOptions{}).Factory(typ)(t.Context(), scalers.Config{Type: typ, Metadata: tc.md})
+				if err == nil {
+					_ = s.Close()
+					t.Fatalf("%s: got a scaler, want a metadata error", typ)
+				}
+				checkMetadataError(t, err, tc.want)
 			}
 		})
 	}

@@ -133,19 +133,53 @@ func TestListPassword(t *testing.T) {
 			wantMetric(t, newScaler(t, NewList, tc.md), 2, true)
 		})
 	}
+	// Redis's own words follow "login failed: ".
 	bad := []struct {
 		name string
 		md   map[string]string
+		want string
 	}{
-		{"no password", map[string]string{}},
-		{"wrong password", map[string]string{"password": "wrong-password-xyz"}},
+		{"no password", map[string]string{}, "login failed: NOAUTH Authentication required."},
+		{"wrong password", map[string]string{"password": "wrong-password-xyz"},
+			"login failed: WRONGPASS invalid username-password pair or user is disabled."},
+		{"unknown user", map[string]string{"username": "nobody", "password": pw},
+			"login failed: WRONGPASS invalid username-password pair or user is disabled."},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.md["address"], tc.md["listName"] = r.Addr(), "jobs"
 			err := wantError(t, newScaler(t, NewList, tc.md), scalers.ErrUnavailable)
-			if strings.Contains(err.Error(), "wrong-password-xyz") || strings.Contains(err.Error(), pw) {
-				t.Errorf("error %q reveals a password", err)
+			want := classified{Msg: `redis list "jobs" at ` + r.Addr() + ": " + tc.want, Unavailable: true}
+			if diff := cmp.Diff(want, classify(err)); diff != "" {
+				t.Errorf("Metrics error (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestDatabaseOutOfRange: a databaseIndex the server does not have is a
+// configuration error (retrying cannot help), found at the first call.
+func TestDatabaseOutOfRange(t *testing.T) {
+	r := testenv.StartRedis(t) // 16 databases, Redis's default
+	for _, typ := range []string{"redis", "redis-streams", "redis-sentinel"} {
+		t.Run(typ, func(t *testing.T) {
+			addr := r.Addr()
+			md := map[string]string{"address": addr, "listName": "jobs", "stream": "events", "databaseIndex": "16"}
+			where := addr
+			if typ == "redis-sentinel" {
+				sent := testenv.StartRedisSentinel(t, r, testenv.SentinelOptions{})
+				md["address"], md["sentinelMaster"] = sent.Addr(), "mymaster"
+				where = `master "mymaster" via ` + sent.Addr()
+			}
+			s := newScaler(t, Factory(typ), md)
+			_, err := s.Metrics(t.Context())
+			what := map[string]string{"redis": `redis list "jobs"`, "redis-streams": `redis stream "events"`, "redis-sentinel": `redis sentinel list "jobs"`}[typ]
+			want := what + " at " + where + ` db 16: databaseIndex "16": the server has no such database (ERR DB index is out of range)`
+			if err == nil || !errors.Is(err, scalers.ErrInvalidConfig) || errors.Is(err, scalers.ErrUnavailable) {
+				t.Fatalf("Metrics: %v, want an error wrapping ErrInvalidConfig only", err)
+			}
+			if diff := cmp.Diff(want, err.Error()); diff != "" {
+				t.Errorf("Metrics error (-want +got):\n%s", diff)
 			}
 		})
 	}

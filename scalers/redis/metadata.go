@@ -156,6 +156,9 @@ func (m *connMeta) Validate() error {
 // checkAddress accepts host:port with a port in 1..65535 and a host that
 // checkHost accepts (or none, meaning localhost, as go-redis allows).
 func checkAddress(a string) error {
+	if strings.Contains(a, "/") {
+		return fmt.Errorf("expected host:port, not a URL")
+	}
 	host, port, err := net.SplitHostPort(a)
 	if err != nil {
 		return fmt.Errorf("expected host:port (an IPv6 address in brackets: [::1]:6379)")
@@ -175,6 +178,9 @@ func checkAddress(a string) error {
 // dots, at most 253 characters.
 func checkHost(h string) error {
 	const want = "expected a host name or an IP address"
+	if strings.Contains(h, "/") {
+		return fmt.Errorf("%s, not a URL", want)
+	}
 	if strings.Contains(h, ":") {
 		ip, zone, hasZone := strings.Cut(h, "%")
 		if net.ParseIP(ip) == nil || (hasZone && (zone == "" || strings.ContainsAny(zone, "%[]"))) {

@@ -98,6 +98,13 @@ func TestParseListMeta(t *testing.T) {
 			want: `list=jobs len=5 act=0 addrs=[a:1 b:2 c:3] db=0 tls=false user="" pw="" smaster="" suser="" spw="" unsafe=false`,
 		},
 		{
+			name: "IPv6, zones, underscores and a trailing dot",
+			topo: cluster,
+			md: map[string]string{"addresses": "[::1]:7001, [fe80::1%eth0]:7002, redis_0.redis.svc.:7003",
+				"hosts": "::1, 10.0.0.1", "ports": "7004, 7005", "listName": "jobs"},
+			want: `list=jobs len=5 act=0 addrs=[[::1]:7001 [fe80::1%eth0]:7002 redis_0.redis.svc.:7003 [::1]:7004 10.0.0.1:7005] db=0 tls=false user="" pw="" smaster="" suser="" spw="" unsafe=false`,
+		},
+		{
 			name: "cluster addresses",
 			topo: cluster,
 			md:   map[string]string{"addresses": ":7001, :7002", "listName": "jobs"},
@@ -188,6 +195,43 @@ func TestParseListMetaErrors(t *testing.T) {
 			topo: standalone,
 			md:   map[string]string{"host": "redis", "port": "70000", "listName": "jobs"},
 			want: `port "70000": must be <= 65535`,
+		},
+		{
+			name: "unparsable host",
+			topo: standalone,
+			md:   map[string]string{"host": "[::1", "port": "6379", "listName": "jobs"},
+			want: `host "[::1": expected a host name or an IP address (an IPv6 address without brackets)`,
+		},
+		{
+			name: "bracketed IPv6 host",
+			topo: standalone,
+			md:   map[string]string{"host": "[::1]", "port": "6379", "listName": "jobs"},
+			want: `host "[::1]": expected a host name or an IP address (an IPv6 address without brackets)`,
+		},
+		{
+			name: "host with a space, a scheme, an empty label",
+			topo: cluster,
+			md:   map[string]string{"hosts": "redis a, redis://b, c..d, ok-1.svc", "ports": "1, 2, 3, 4", "listName": "jobs"},
+			want: `hosts "redis a": expected a host name or an IP address: ' ' is not allowed in a host name; ` +
+				`hosts "redis://b": expected a host name or an IP address, not a URL; ` +
+				`hosts "c..d": expected a host name or an IP address: each dot-separated part 1 to 63 characters`,
+		},
+		{
+			name: "unparsable addresses",
+			topo: cluster,
+			md:   map[string]string{"addresses": "[::1, [::1]:99999, redis:99999, a b:1, ::1:6379, redis://r:6379", "listName": "jobs"},
+			want: `addresses "[::1": expected host:port (an IPv6 address in brackets: [::1]:6379); ` +
+				`addresses "[::1]:99999": expected host:port with a port in 1..65535; ` +
+				`addresses "redis:99999": expected host:port with a port in 1..65535; ` +
+				`addresses "a b:1": expected a host name or an IP address: ' ' is not allowed in a host name; ` +
+				`addresses "::1:6379": expected host:port (an IPv6 address in brackets: [::1]:6379); ` +
+				`addresses "redis://r:6379": expected host:port, not a URL`,
+		},
+		{
+			name: "port 99999",
+			topo: standalone,
+			md:   map[string]string{"host": "redis", "port": "99999", "listName": "jobs"},
+			want: `port "99999": must be <= 65535`,
 		},
 		{
 			name: "sentinel without master",

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -121,8 +123,10 @@ func (b *base) retry() bool { return b.sc.rotateSentinelPassword() }
 //   - a database the server does not have: the configuration (ErrInvalidConfig);
 //   - the bound reached, by this call or by a dial: ErrUnavailable, saying
 //     what did not answer;
-//   - a refused login: ErrUnavailable, saying it is a login failure (the
-//     password may be rotated; it may work again later);
+//   - a refused login: ErrUnavailable, saying it is a login failure, to
+//     Redis or to the sentinels (the password may be rotated; it may work
+//     again later);
+//   - sentinels that know no such master: ErrUnavailable, saying so;
 //   - anything else (refused, timed out, cluster down...): ErrUnavailable,
 //     so it may work again later.
 func (b *base) wrap(ctx context.Context, err error) error {
@@ -148,10 +152,24 @@ func (b *base) wrap(ctx context.Context, err error) error {
 		return scalers.Unavailable(b.desc, b.redactor.Error(fmt.Errorf(
 			"%s did not answer within %s while connecting: %w", b.who, b.bound, err)))
 	case loginRefused(err):
-		return scalers.Unavailable(b.desc, b.redactor.Error(fmt.Errorf("login failed: %w", err)))
+		what := "login failed"
+		if sentinelLookup(err) {
+			what = "sentinel login failed"
+		}
+		return scalers.Unavailable(b.desc, b.redactor.Error(fmt.Errorf("%s: %w", what, err)))
+	case b.sc.conn.topo == sentinel && sentinelLookup(err) && errors.Is(err, redis.Nil):
+		// The sentinels answered, without an address: they monitor no
+		// master of that name (yet).
+		return scalers.Unavailable(b.desc, b.redactor.Error(fmt.Errorf("no sentinel knows master %q: %w", b.sc.conn.SentinelMaster, err)))
 	default:
 		return scalers.Unavailable(b.desc, b.redactor.Error(err))
 	}
+}
+
+// sentinelLookup reports whether err is go-redis's error of a master lookup
+// that no sentinel answered with an address.
+func sentinelLookup(err error) bool {
+	return strings.Contains(err.Error(), "all sentinels specified in configuration are unreachable")
 }
 
 // loginRefused reports whether err is Redis (or a sentinel) refusing the
