@@ -25,7 +25,7 @@ func TestKEDAExamples(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no examples found: %v", err)
 	}
-	reg := newRegistry()
+	reg, _ := newRegistry(registryOptions{})
 	seen := map[string]bool{}
 	pki := testenv.NewPKI(t)
 	client := pki.ClientCert(t, "example")

@@ -21,10 +21,30 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		// The first SIGTERM or SIGINT starts the shutdown (serve drains
+		// within --shutdown-timeout); a second one ends the process at
+		// once, with the shell's code for death by that signal.
+		<-sigs
+		cancel()
+		sig := <-sigs
+		fmt.Fprintf(os.Stderr, "error: second signal (%v) during shutdown: exiting at once\n", sig)
+		os.Exit(signalExitCode(sig))
+	}()
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
 	os.Exit(code)
+}
+
+// signalExitCode is 128 plus the signal's number: 130 for SIGINT, 143 for
+// SIGTERM.
+func signalExitCode(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 1
 }
 
 // usageError marks bad flags or arguments: exit code 2.
@@ -38,7 +58,10 @@ func usagef(format string, args ...any) error {
 }
 
 // run executes the command line and returns the process exit code: 0 on
-// success, 2 for invalid flags or input, 1 for any other failure.
+// success (serve: after a signal, drained or cut at --shutdown-timeout), 2
+// for invalid flags or input, 1 for any other failure. A second signal
+// during a shutdown exits from main at once with 130 (SIGINT) or 143
+// (SIGTERM).
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)

@@ -10,9 +10,22 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/redis"
 )
 
-// newRegistry returns a registry with every scaler type of the project.
-// Each scaler package adds one line here.
-func newRegistry() *scalers.Registry {
+// defaultMaxSourceConnections is --max-source-connections' default: the
+// redis package's own.
+const defaultMaxSourceConnections = redis.DefaultMaxClients
+
+// registryOptions are the flags that reach the scaler packages' shared
+// state (the rest reaches each build in scalers.Config).
+type registryOptions struct {
+	// maxSourceConnections bounds the distinct shared Redis clients
+	// (0: the redis package's default).
+	maxSourceConnections int
+}
+
+// newRegistry returns a registry with every scaler type of the project, and
+// the shared source clients' counts for /metrics (by source). Each scaler
+// package adds one line here.
+func newRegistry(o registryOptions) (*scalers.Registry, map[string]func() (open, limit int)) {
 	r := scalers.NewRegistry()
 	r.MustRegister("kafka", kafka.New)
 	r.MustRegister("rabbitmq", rabbitmq.New, scalers.WithDefaultTarget(rabbitmq.DefaultTarget))
@@ -21,10 +34,10 @@ func newRegistry() *scalers.Registry {
 	// One go-redis client (and pool) per distinct Redis connection, shared
 	// by every ScaledObject on it; redis.Factory(type) would give each
 	// ScaledObject its own pool.
-	rc := redis.NewClients(redis.ClientsOptions{})
+	rc := redis.NewClients(redis.ClientsOptions{MaxClients: o.maxSourceConnections})
 	for _, typ := range redis.Types() {
 		r.MustRegister(typ, rc.Factory(typ))
 	}
 	r.MustRegister("custom", custom.NewFactory(r))
-	return r
+	return r, map[string]func() (int, int){"redis": rc.Stats}
 }

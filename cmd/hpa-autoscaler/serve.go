@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/externalscaler"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/redis"
 )
 
@@ -24,7 +27,19 @@ type serveOpts struct {
 	idleTimeout     time.Duration
 	pollInterval    time.Duration
 	shutdownTimeout time.Duration
+
+	sourceTimeout         time.Duration
+	maxSourceTimeout      time.Duration
+	maxMetadataBytes      int
+	maxMetadataValueBytes int
+	maxScalers            int
+	maxSourceConnections  int
+	maxListItems          int
 }
+
+// closeGrace is what the binary gives the scalers to close after the drain
+// (--shutdown-timeout) has ended; then it exits whatever is still running.
+const closeGrace = 500 * time.Millisecond
 
 func newServeCmd(g *globalOpts) *cobra.Command {
 	o := &serveOpts{}
@@ -57,7 +72,15 @@ underscores): HPA_GRPC_ADDR, HPA_HTTP_ADDR, HPA_TLS_CERT, ...`,
 	f.StringVar(&o.tls.ClientCAFile, "tls-client-ca", "", "PEM CA bundle: clients must present a certificate it signed (mTLS)")
 	f.DurationVar(&o.idleTimeout, "idle-timeout", externalscaler.DefaultIdleTimeout, "close a ScaledObject's scaler after this long without calls")
 	f.DurationVar(&o.pollInterval, "poll-interval", externalscaler.DefaultPollInterval, "stream re-check interval of triggers without a pollInterval key")
-	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", externalscaler.DefaultShutdownTimeout, "on SIGTERM, time given to calls in flight before they are cut")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", externalscaler.DefaultShutdownTimeout,
+		"on SIGTERM, time given to calls in flight before they are cut; the process exits about a second later whatever still runs (a second SIGTERM or SIGINT exits at once)")
+	f.DurationVar(&o.sourceTimeout, "source-timeout", scalers.DefaultSourceTimeout, "bound of a call to a source when the trigger sets no timeout of its own")
+	f.DurationVar(&o.maxSourceTimeout, "max-source-timeout", scalers.DefaultMaxSourceTimeout, "cap on a timeout a trigger's metadata sets")
+	f.IntVar(&o.maxMetadataBytes, "max-metadata-bytes", externalscaler.DefaultMaxMetadataBytes, "most bytes of one trigger's metadata, keys and values together")
+	f.IntVar(&o.maxMetadataValueBytes, "max-metadata-value-bytes", externalscaler.DefaultMaxMetadataValueBytes, "most bytes of one metadata value")
+	f.IntVar(&o.maxScalers, "max-scalers", externalscaler.DefaultMaxScalers, "most scaler instances kept (one per ScaledObject trigger); idle ones are closed to make room")
+	f.IntVar(&o.maxSourceConnections, "max-source-connections", defaultMaxSourceConnections, "most shared source clients (distinct Redis connection settings) open at once")
+	f.IntVar(&o.maxListItems, "max-list-items", scalers.DefaultMaxListItems, "most items of a list in metadata (addresses, topics, partitions, queues, sources, headers)")
 	return cmd
 }
 
@@ -86,10 +109,30 @@ func (o *serveOpts) validate() error {
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
-	}{{"--idle-timeout", o.idleTimeout}, {"--poll-interval", o.pollInterval}, {"--shutdown-timeout", o.shutdownTimeout}} {
+	}{
+		{"--idle-timeout", o.idleTimeout}, {"--poll-interval", o.pollInterval}, {"--shutdown-timeout", o.shutdownTimeout},
+		{"--source-timeout", o.sourceTimeout}, {"--max-source-timeout", o.maxSourceTimeout},
+	} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s %v: must be > 0", d.flag, d.v))
 		}
+	}
+	if o.sourceTimeout > 0 && o.maxSourceTimeout > 0 && o.sourceTimeout > o.maxSourceTimeout {
+		errs = append(errs, fmt.Errorf("--source-timeout %v: more than --max-source-timeout %v", o.sourceTimeout, o.maxSourceTimeout))
+	}
+	for _, n := range []struct {
+		flag string
+		v    int
+	}{
+		{"--max-metadata-bytes", o.maxMetadataBytes}, {"--max-metadata-value-bytes", o.maxMetadataValueBytes},
+		{"--max-scalers", o.maxScalers}, {"--max-source-connections", o.maxSourceConnections}, {"--max-list-items", o.maxListItems},
+	} {
+		if n.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s %d: must be > 0", n.flag, n.v))
+		}
+	}
+	if o.maxMetadataValueBytes > 0 && o.maxMetadataBytes > 0 && o.maxMetadataValueBytes > o.maxMetadataBytes {
+		errs = append(errs, fmt.Errorf("--max-metadata-value-bytes %d: more than --max-metadata-bytes %d", o.maxMetadataValueBytes, o.maxMetadataBytes))
 	}
 	if o.pollInterval > 0 && (o.pollInterval < 100*time.Millisecond || o.pollInterval > time.Hour) {
 		errs = append(errs, fmt.Errorf("--poll-interval %v: must be between 100ms and 1h", o.pollInterval))
@@ -127,6 +170,9 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 	if err != nil {
 		return err
 	}
+	// Every line bounded: errors and values can carry client input of
+	// any length.
+	logger = externalscaler.BoundedLogger(logger, externalscaler.DefaultMaxMessageBytes)
 	// go-redis logs every failed dial to stderr on its own; each Metrics call
 	// already reports the outage, so its lines go to our logger at debug.
 	goredis.SetLogger(redis.GoRedisLogger(logger))
@@ -143,19 +189,45 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	registry, sources := newRegistry(registryOptions{maxSourceConnections: o.maxSourceConnections})
 	srv, err := externalscaler.New(externalscaler.Options{
-		Registry:            newRegistry(),
+		Registry:            registry,
 		Logger:              logger,
 		Registerer:          reg,
 		IdleTimeout:         o.idleTimeout,
 		DefaultPollInterval: o.pollInterval,
+		Timeouts:            scalers.Timeouts{Default: o.sourceTimeout, Max: o.maxSourceTimeout},
+		ScalerLimits:        scalers.Limits{MaxListItems: o.maxListItems},
+		Limits: externalscaler.Limits{
+			MaxMetadataBytes:      o.maxMetadataBytes,
+			MaxMetadataValueBytes: o.maxMetadataValueBytes,
+			MaxScalers:            o.maxScalers,
+		},
+		SourceConnections: sources,
 	})
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
 
 	ctx := cmd.Context()
+	// The drain ends --shutdown-timeout after the signal; the scalers get
+	// closeGrace after that to close, then the process exits whatever is
+	// still running (a build or a Close stuck in I/O does not keep it).
+	var drainEnd atomic.Int64
+	stopDrainClock := context.AfterFunc(ctx, func() { drainEnd.Store(time.Now().Add(o.shutdownTimeout).UnixNano()) })
+	defer stopDrainClock()
+	defer func() {
+		end := time.Now().Add(o.shutdownTimeout)
+		if d := drainEnd.Load(); d != 0 {
+			end = time.Unix(0, d)
+		}
+		cctx, cancel := context.WithDeadline(context.Background(), later(end, time.Now()).Add(closeGrace))
+		defer cancel()
+		if err := srv.CloseContext(cctx); err != nil {
+			logger.Warn("exiting with scalers still closing", "err", err)
+		}
+	}()
+
 	var lc net.ListenConfig
 	glis, err := lc.Listen(ctx, "tcp", o.grpcAddr)
 	if err != nil {
@@ -176,4 +248,12 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 		Gatherer:        reg,
 		ShutdownTimeout: o.shutdownTimeout,
 	})
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

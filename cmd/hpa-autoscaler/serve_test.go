@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -44,6 +45,18 @@ func TestServeFlagErrors(t *testing.T) {
 			want: fmt.Sprintf("--tls-cert/--tls-key/--tls-client-ca: read TLS certificate %s: %v", missing, errors.Unwrap(openErr))},
 		{name: "every problem at once", args: []string{"--grpc-addr", "x", "--idle-timeout", "0s", "--poll-interval", "10ms"},
 			want: `--grpc-addr "x": expected host:port, e.g. 127.0.0.1:9443` + "\n--idle-timeout 0s: must be > 0\n--poll-interval 10ms: must be between 100ms and 1h"},
+		{name: "source timeouts", args: []string{"--source-timeout", "0s", "--max-source-timeout", "-1s"},
+			want: "--source-timeout 0s: must be > 0\n--max-source-timeout -1s: must be > 0"},
+		{name: "source timeout above its cap", args: []string{"--source-timeout", "1m", "--max-source-timeout", "10s"},
+			want: "--source-timeout 1m0s: more than --max-source-timeout 10s"},
+		{name: "limits", args: []string{"--max-metadata-bytes", "0", "--max-metadata-value-bytes", "-1", "--max-scalers", "0",
+			"--max-source-connections", "0", "--max-list-items", "0"},
+			want: "--max-metadata-bytes 0: must be > 0\n--max-metadata-value-bytes -1: must be > 0\n--max-scalers 0: must be > 0\n" +
+				"--max-source-connections 0: must be > 0\n--max-list-items 0: must be > 0"},
+		{name: "value limit above the trigger's", args: []string{"--max-metadata-bytes", "1000", "--max-metadata-value-bytes", "2000"},
+			want: "--max-metadata-value-bytes 2000: more than --max-metadata-bytes 1000"},
+		{name: "limit from the environment", env: map[string]string{"HPA_MAX_SCALERS": "lots"},
+			want: `HPA_MAX_SCALERS "lots": invalid argument "lots" for "--max-scalers" flag: strconv.ParseInt: parsing "lots": invalid syntax`},
 		{name: "not a duration", args: []string{"--shutdown-timeout", "soon"}, want: `invalid argument "soon" for "--shutdown-timeout" flag: time: invalid duration "soon"`},
 		{name: "unknown flag", args: []string{"--grpc-port", "9443"}, want: "unknown flag: --grpc-port"},
 		{name: "arguments", args: []string{"extra"}, want: `serve takes no arguments, got ["extra"]`},
@@ -144,6 +157,23 @@ func TestServeRunsAndStops(t *testing.T) {
 	for _, want := range []string{"hpa_grpc_requests_total", "go_goroutines", "process_cpu_seconds_total"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics: want %s", want)
+		}
+	}
+	// The limits, with the flags' defaults.
+	lines := strings.Split(string(body), "\n")
+	for _, want := range []string{
+		"hpa_scaler_cache_entries 0",
+		"hpa_scaler_cache_entries_max 5000",
+		`hpa_metadata_bytes_max{scope="trigger"} 32768`,
+		`hpa_metadata_bytes_max{scope="value"} 16384`,
+		"hpa_metadata_list_items_max 100",
+		`hpa_source_timeout_seconds{bound="default"} 3`,
+		`hpa_source_timeout_seconds{bound="max"} 30`,
+		`hpa_source_connections{source="redis"} 0`,
+		`hpa_source_connections_max{source="redis"} 1000`,
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("/metrics: want the line %q", want)
 		}
 	}
 	http.DefaultClient.CloseIdleConnections()
