@@ -7,6 +7,7 @@ import (
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
 // TestExampleScaledObject parses the trigger of examples/keda/kafka.yaml as
@@ -19,7 +20,7 @@ func TestExampleScaledObject(t *testing.T) {
 	}
 	md["usernameFromEnv"], md["passwordFromEnv"] = "order-worker", "resolved-password"
 	md["caFile"] = testenv.NewPKI(t).WriteCA(t, t.TempDir())
-	m, err := ParseMetadata(md)
+	m, err := ParseMetadata(md, scalers.Limits{})
 	if err != nil {
 		t.Fatalf("example metadata: %v", err)
 	}
@@ -41,7 +42,7 @@ func TestExampleOAuthBearer(t *testing.T) {
 		t.Fatalf("got trigger metadata %v, want scalerType kafka and a scalerAddress", md)
 	}
 	md["usernameFromEnv"], md["passwordFromEnv"] = "order-worker", "resolved-secret"
-	m, err := ParseMetadata(md)
+	m, err := ParseMetadata(md, scalers.Limits{})
 	if err != nil {
 		t.Fatalf("example metadata: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -25,11 +26,13 @@ import (
 //
 // The result has one entry per measured partition that the brokers reported
 // an end offset for, in topic and partition order.
-func (s *Scaler) fetch(ctx context.Context) ([]Offsets, error) {
+//
+// c is the call, for the errors (sourceErr).
+func (s *Scaler) fetch(ctx context.Context, c call) ([]Offsets, error) {
 	if s.md.Topic == "" {
 		// The topics are those the group has committed offsets for, so the
 		// commits come first; they also serve as the committed offsets.
-		committed, err := s.fetchCommitted(ctx)
+		committed, err := s.fetchCommitted(ctx, c)
 		if err != nil {
 			return nil, err
 		}
@@ -41,12 +44,19 @@ func (s *Scaler) fetch(ctx context.Context) ([]Offsets, error) {
 			// A group without commits has no topics: nothing to measure.
 			return nil, nil
 		}
+		if most := s.md.limits.MaxListItems; len(topics) > most {
+			// One Metadata and one ListOffsets request name every topic:
+			// the list limit bounds them as it bounds the lists of the
+			// metadata.
+			return nil, fmt.Errorf("kafka: group %q has committed offsets on %d topics, more than the limit of %d (set topic to measure one): %w",
+				s.md.ConsumerGroup, len(topics), most, scalers.ErrLimit)
+		}
 		slices.Sort(topics)
-		tps, err := s.partitions(ctx, topics)
+		tps, err := s.partitions(ctx, c, topics)
 		if err != nil {
 			return nil, err
 		}
-		latest, err := s.listLatest(ctx, tps)
+		latest, err := s.listLatest(ctx, c, tps)
 		if err != nil {
 			return nil, err
 		}
@@ -61,26 +71,26 @@ func (s *Scaler) fetch(ctx context.Context) ([]Offsets, error) {
 	}
 	done := make(chan commitResult, 1)
 	go func() {
-		o, err := s.fetchCommitted(ctx)
+		o, err := s.fetchCommitted(ctx, c)
 		done <- commitResult{o, err}
 	}()
-	tps, err := s.partitions(ctx, []string{s.md.Topic})
+	tps, err := s.partitions(ctx, c, []string{s.md.Topic})
 	var latest map[TopicPartition]int64
 	if err == nil {
-		latest, err = s.listLatest(ctx, tps)
+		latest, err = s.listLatest(ctx, c, tps)
 	}
-	c := <-done // never leave the goroutine behind
+	cr := <-done // never leave the goroutine behind
 	if err != nil {
 		return nil, err
 	}
-	if c.err != nil {
-		return nil, c.err
+	if cr.err != nil {
+		return nil, cr.err
 	}
-	return join(tps, c.offsets, latest)
+	return join(tps, cr.offsets, latest)
 }
 
 // fetchCommitted returns every committed offset of the group.
-func (s *Scaler) fetchCommitted(ctx context.Context) (kadm.OffsetResponses, error) {
+func (s *Scaler) fetchCommitted(ctx context.Context, c call) (kadm.OffsetResponses, error) {
 	o, err := s.adm.FetchOffsets(ctx, s.md.ConsumerGroup)
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		// Some brokers (and kfake) answer so for a group that never
@@ -88,7 +98,7 @@ func (s *Scaler) fetchCommitted(ctx context.Context) (kadm.OffsetResponses, erro
 		return kadm.OffsetResponses{}, nil
 	}
 	if err != nil {
-		return nil, scalers.Unavailable(fmt.Sprintf("kafka: fetch committed offsets of group %q", s.md.ConsumerGroup), err)
+		return nil, s.sourceErr(ctx, c, fmt.Sprintf("kafka: fetch committed offsets of group %q", s.md.ConsumerGroup), err)
 	}
 	return o, nil
 }
@@ -114,16 +124,16 @@ func (c *partitionCache) forget() {
 // then partition), filtered by partitionLimitation. It asks the brokers for
 // metadata only when its cache is older than metadataAge or the topics
 // changed.
-func (s *Scaler) partitions(ctx context.Context, topics []string) ([]TopicPartition, error) {
+func (s *Scaler) partitions(ctx context.Context, c call, topics []string) ([]TopicPartition, error) {
 	key := strings.Join(topics, "\x00")
-	c := &s.partCache
-	c.mu.Lock()
-	if c.key == key && c.tps != nil && s.clock.Since(c.at) < s.metadataAge {
-		tps := c.tps
-		c.mu.Unlock()
+	pc := &s.partCache
+	pc.mu.Lock()
+	if pc.key == key && pc.tps != nil && s.clock.Since(pc.at) < s.metadataAge {
+		tps := pc.tps
+		pc.mu.Unlock()
 		return tps, nil
 	}
-	c.mu.Unlock()
+	pc.mu.Unlock()
 
 	req := kmsg.NewPtrMetadataRequest()
 	for _, t := range topics {
@@ -135,7 +145,7 @@ func (s *Scaler) partitions(ctx context.Context, topics []string) ([]TopicPartit
 	// the client's cache, which the sharded ListOffsets uses for leaders.
 	resp, err := req.RequestWith(ctx, s.cl)
 	if err != nil {
-		return nil, scalers.Unavailable("kafka: read topic metadata", err)
+		return nil, s.sourceErr(ctx, c, "kafka: read topic metadata", err)
 	}
 	byName := make(map[string]*kmsg.MetadataResponseTopic, len(resp.Topics))
 	for i := range resp.Topics {
@@ -174,16 +184,21 @@ func (s *Scaler) partitions(ctx context.Context, topics []string) ([]TopicPartit
 		slices.SortFunc(tps[first:], func(a, b TopicPartition) int { return cmp.Compare(a.Partition, b.Partition) })
 	}
 
-	c.mu.Lock()
-	c.key, c.at, c.tps = key, s.clock.Now(), tps
-	c.mu.Unlock()
+	pc.mu.Lock()
+	pc.key, pc.at, pc.tps = key, s.clock.Now(), tps
+	pc.mu.Unlock()
 	return tps, nil
 }
 
 // listLatest returns the end offsets of tps. The client splits the request
 // by partition leader: one ListOffsets per broker, sent in parallel.
-func (s *Scaler) listLatest(ctx context.Context, tps []TopicPartition) (map[TopicPartition]int64, error) {
+func (s *Scaler) listLatest(ctx context.Context, c call, tps []TopicPartition) (map[TopicPartition]int64, error) {
 	req := kmsg.NewPtrListOffsetsRequest()
+	// The broker's own time limit (KIP-1023, for offsets in remote
+	// storage) is also what the client adds to its read deadline: 30 s by
+	// default, which would hold the connection, and every request queued
+	// behind this one, well past the call's bound.
+	req.TimeoutMillis = int32(min(s.bound.Milliseconds(), math.MaxInt32))
 	for i := 0; i < len(tps); {
 		t := kmsg.NewListOffsetsRequestTopic()
 		t.Topic = tps[i].Topic
@@ -204,7 +219,8 @@ func (s *Scaler) listLatest(ctx context.Context, tps []TopicPartition) (map[Topi
 	}
 	for _, shard := range s.cl.RequestSharded(ctx, req) {
 		if shard.Err != nil {
-			return fail("kafka: list end offsets", shard.Err)
+			s.partCache.forget()
+			return nil, s.sourceErr(ctx, c, "kafka: list end offsets", shard.Err)
 		}
 		resp, ok := shard.Resp.(*kmsg.ListOffsetsResponse)
 		if !ok {

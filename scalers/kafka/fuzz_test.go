@@ -20,6 +20,8 @@ func FuzzParseMetadata(f *testing.F) {
 	f.Add("kafka://x", "", "t", "5-1,a", "0", "-1", "foo", "maybe", "1", "gssapi", "yes", "nope")
 	f.Add("b:1", "g", "t", "", "10", "0", "latest", "false", "false", "oauthbearer", "disable", "true")
 	f.Add("h", "g", "t", " 1 - 4 , 8 ", "9223372036854775807", "9223372036854775807", "latest", "false", "true", "scram_sha256", "enable", "false")
+	f.Add("::1:6379,a:1,,[::1", "g", "t a", "0-1000000", "1", "0", "latest", "false", "false", "none", "disable", "true")
+	f.Add("[fe80::1%eth0]:9092,b:4294967297", "g", "t", "1,1,1", "1", "0", "latest", "false", "false", "none", "disable", "true")
 	f.Fuzz(func(t *testing.T, brokers, group, topic, limitation, lag, activation, policy, allowIdle, limitToLag, sasl, tls, fullMetadata string) {
 		md := map[string]string{
 			"bootstrapServers": brokers, "consumerGroup": group, "topic": topic, "partitionLimitation": limitation,
@@ -28,7 +30,7 @@ func FuzzParseMetadata(f *testing.F) {
 			"sasl": sasl, "username": "user", "password": "pass", "tls": tls, "fullMetadata": fullMetadata,
 			"oauthTokenEndpointUri": "https://idp.example/token",
 		}
-		m, err := ParseMetadata(md)
+		m, err := ParseMetadata(md, scalers.Limits{})
 		if err != nil {
 			if !errors.Is(err, scalers.ErrInvalidConfig) {
 				t.Fatalf("got error %v, want it to wrap ErrInvalidConfig", err)
@@ -56,10 +58,21 @@ func FuzzParseMetadata(f *testing.F) {
 		case (m.TLS == "enable") != (m.tlsConfig != nil):
 			t.Fatalf("tls %q but TLS config set: %v", m.TLS, m.tlsConfig != nil)
 		}
+		if len(m.BootstrapServers) > scalers.DefaultMaxListItems || m.partitions.size() > scalers.DefaultMaxListItems {
+			t.Fatalf("accepted %d brokers and %d partitions, beyond the list limit", len(m.BootstrapServers), m.partitions.size())
+		}
 		for _, b := range m.BootstrapServers {
 			if checkBroker(b) != "" {
 				t.Fatalf("accepted broker %q", b)
 			}
+			// What is accepted reads one way: an IPv6 address only in
+			// brackets, a port only after the last colon outside them.
+			if !strings.HasPrefix(b, "[") && strings.Count(b, ":") > 1 {
+				t.Fatalf("accepted unbracketed IPv6 %q", b)
+			}
+		}
+		if m.Topic != "" && checkTopic(m.Topic) != "" {
+			t.Fatalf("accepted topic %q", m.Topic)
 		}
 		// The metric name is valid for any accepted metadata.
 		name := m.metricName()

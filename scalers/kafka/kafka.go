@@ -40,9 +40,17 @@ type Scaler struct {
 	log    *slog.Logger
 	cl     *kgo.Client
 	adm    *kadm.Client
+	dial   *dialer
 	redact *scalers.Redactor
 	tokens *scalers.TokenSource // with sasl oauthbearer, else nil
 	closed atomic.Bool
+
+	// bound is the longest a call (Metrics) may take: cfg.Timeouts.For(0),
+	// kafka having no timeout key. It is also every timeout of the client
+	// (connect and TLS handshake, each request's read, its retries, a
+	// token request), so that what the client does on its own goroutines
+	// ends within it too.
+	bound time.Duration
 
 	clock       clock.PassiveClock
 	metadataAge time.Duration
@@ -62,31 +70,35 @@ var _ scalers.Scaler = (*Scaler)(nil)
 type options struct {
 	metadataAge  time.Duration
 	clock        clock.PassiveClock // nil: the real clock
-	tokenTimeout time.Duration      // 0: DefaultTokenTimeout
+	tokenTimeout time.Duration      // 0: the call's bound
 }
 
 // New is the scalers.Factory of the "kafka" type. It parses cfg.Metadata
 // (errors wrap scalers.ErrInvalidConfig) and creates the Kafka client; it
-// does not connect: an unreachable cluster shows as ErrUnavailable errors
-// from Metrics, until it is reachable.
+// does no I/O: no connection, no metadata, no token. An unreachable
+// cluster shows as ErrUnavailable errors from Metrics, each within
+// cfg.Timeouts.For(0), until it is reachable.
 func New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
 	return newScaler(ctx, cfg, options{metadataAge: DefaultMetadataAge})
 }
 
 func newScaler(_ context.Context, cfg scalers.Config, o options) (*Scaler, error) {
-	md, err := ParseMetadata(cfg.Metadata)
+	md, err := ParseMetadata(cfg.Metadata, cfg.Limits)
 	if err != nil {
 		return nil, err
 	}
 	log := cfg.ScalerLogger(Type).With("group", md.ConsumerGroup, "topic", md.Topic)
 
 	s := &Scaler{
-		md:     md,
-		opts:   md.lagOptions(),
-		spec:   scalers.MetricSpec{Name: md.metricName(), Target: float64(md.LagThreshold)},
-		log:    log,
-		redact: scalers.NewRedactor(md.Username, md.Password),
+		md:   md,
+		opts: md.lagOptions(),
+		spec: scalers.MetricSpec{Name: md.metricName(), Target: float64(md.LagThreshold)},
+		log:  log,
+		// The username is not hidden: a failed login names it, as the
+		// identity whose credentials the broker refused.
+		redact: scalers.NewRedactor(md.Password),
 		prev:   map[TopicPartition]int64{},
+		bound:  cfg.Timeouts.For(0),
 
 		clock:       o.clock,
 		metadataAge: o.metadataAge,
@@ -98,18 +110,18 @@ func newScaler(_ context.Context, cfg scalers.Config, o options) (*Scaler, error
 		s.metadataAge = DefaultMetadataAge
 	}
 	o.metadataAge = s.metadataAge
+	if o.tokenTimeout <= 0 {
+		o.tokenTimeout = s.bound
+	}
 	if md.tlsConfig != nil {
-		s.redact = scalers.NewRedactor(md.Username, md.Password, md.tlsConfig.Key, md.tlsConfig.KeyPassword)
+		s.redact = scalers.NewRedactor(md.Password, md.tlsConfig.Key, md.tlsConfig.KeyPassword)
 	}
 	if md.SASL == SASLOAuthBearer {
 		s.tokens = newTokenSource(md, o, s)
 		s.redact.AddFunc(s.tokens.Secrets)
 	}
-	kopts, err := clientOptions(md, log, o)
-	if err != nil {
-		// TLS errors name the key at fault, never its content.
-		return nil, err
-	}
+	s.dial = newDialer(md.tls, md.SASL != SASLNone, s.bound, nil)
+	kopts := clientOptions(md, log, o, s.dial, s.bound)
 	if m := s.saslMechanism(); m != nil {
 		kopts = append(kopts, kgo.SASL(m))
 	}
@@ -123,12 +135,23 @@ func newScaler(_ context.Context, cfg scalers.Config, o options) (*Scaler, error
 	return s, nil
 }
 
-// clientOptions turns the metadata into franz-go options.
-func clientOptions(md *Metadata, log *slog.Logger, o options) ([]kgo.Opt, error) {
+// clientOptions turns the metadata into franz-go options: d dials (and
+// does the TLS handshake) and follows the connections; bound is every
+// timeout of the client.
+func clientOptions(md *Metadata, log *slog.Logger, o options, d *dialer, bound time.Duration) []kgo.Opt {
 	age := o.metadataAge
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(md.BootstrapServers...),
 		kgo.ClientID("hpa-autoscaler"),
+		kgo.Dialer(d.DialContext),
+		kgo.WithHooks(d),
+		// A read of an answer (ApiVersions and SASL on a new connection
+		// included) waits at most bound, and a request is not retried
+		// beyond bound after its first try (franz-go's defaults are 10 s
+		// and 30 s): the client's own requests, made without a caller's
+		// deadline, end within it too.
+		kgo.RequestTimeoutOverhead(bound),
+		kgo.RetryTimeout(bound),
 		// The sharded ListOffsets reuses the client's metadata (leaders)
 		// while younger than this.
 		kgo.MetadataMinAge(age),
@@ -142,14 +165,7 @@ func clientOptions(md *Metadata, log *slog.Logger, o options) ([]kgo.Opt, error)
 	if md.maxVersion != nil {
 		opts = append(opts, kgo.MaxVersions(md.maxVersion))
 	}
-	if md.tlsConfig != nil {
-		tc, err := md.tlsConfig.Build()
-		if err != nil {
-			return nil, scalers.Invalid(err)
-		}
-		opts = append(opts, kgo.DialTLSConfig(tc))
-	}
-	return opts, nil
+	return opts
 }
 
 // saslMechanism returns the SASL mechanism, or nil for none. Credentials are
@@ -191,11 +207,19 @@ func (s *Scaler) MetricSpecs() []scalers.MetricSpec {
 	return []scalers.MetricSpec{s.spec}
 }
 
+// errBound is the cause of a call's context when the call's own bound
+// ended it (not the caller's deadline).
+var errBound = errors.New("the call's bound passed")
+
 // Metrics fetches the offsets and returns the (capped) total lag; the
 // trigger is active when the total lag including persistent lag is above
-// activationLagThreshold. Errors wrap scalers.ErrUnavailable when Kafka
-// could not be asked, scalers.ErrNoData when a topic does not exist; they
-// never contain a secret.
+// activationLagThreshold. It returns within the scaler's bound
+// (cfg.Timeouts.For(0)) of its start, or at ctx's end if that is earlier.
+// Errors wrap scalers.ErrUnavailable when Kafka could not be asked (saying
+// which broker did what: no answer, a refused connection, a failed TLS
+// handshake or SASL login), scalers.ErrNoData when a topic does not exist,
+// scalers.ErrLimit when the group's topics are more than the list limit;
+// they never contain a secret.
 func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
 	if s.closed.Load() {
 		return scalers.Metrics{}, ErrClosed
@@ -203,6 +227,10 @@ func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
 	if err := ctx.Err(); err != nil {
 		return scalers.Metrics{}, scalers.Unavailable("kafka", err)
 	}
+	c := call{start: s.dial.clock.Now()}
+	c.deadline = time.Now().Add(s.bound)
+	ctx, cancel := context.WithDeadlineCause(ctx, c.deadline, errBound)
+	defer cancel()
 	if s.tokens != nil {
 		// A token the connections will need is fetched here, within the
 		// caller's deadline (franz-go asks for it with its own context);
@@ -212,7 +240,7 @@ func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
 			return scalers.Metrics{}, s.redact.Error(scalers.Unavailable("kafka: sasl oauthbearer", err))
 		}
 	}
-	parts, err := s.fetch(ctx)
+	parts, err := s.fetch(ctx, c)
 	if err != nil {
 		return scalers.Metrics{}, s.redact.Error(err)
 	}

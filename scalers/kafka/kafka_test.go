@@ -270,61 +270,6 @@ func TestClose(t *testing.T) {
 	}
 }
 
-// TestBrokerGoesAwayAndComesBack stops the whole cluster: rounds fail with
-// ErrUnavailable within their deadline; after a restart (same ports, same
-// state) the values are right again, and new records are seen.
-func TestBrokerGoesAwayAndComesBack(t *testing.T) {
-	k := testenv.StartKafka(t, testenv.KafkaConfig{Restartable: true, Opts: []kfake.Opt{kfake.NumBrokers(3), kfake.SeedTopics(3, "orders")}})
-	k.ProduceMany(t, "orders", []int32{0, 1, 2}, 4)
-	k.Commit(t, "g", map[string]map[int32]int64{"orders": {0: 1, 1: 2, 2: 3}})
-	s := newTestScaler(t, trigger(k, "lagThreshold", "1", "allowIdleConsumers", "true"))
-	if got, _ := lagOf(t, s); got != 6 {
-		t.Fatalf("before: got %v, want 6", got)
-	}
-
-	k.Stop()
-	for i := range 2 {
-		const deadline = 1500 * time.Millisecond
-		ctx, cancel := context.WithTimeout(context.Background(), deadline)
-		done := make(chan error, 1)
-		go func() {
-			_, err := s.Metrics(ctx)
-			done <- err
-		}()
-		select {
-		case err := <-done:
-			if !errors.Is(err, scalers.ErrUnavailable) {
-				t.Errorf("round %d while down: got error %v, want ErrUnavailable", i, err)
-			}
-			t.Logf("round %d while down: %v", i, err)
-		case <-time.After(deadline + 10*time.Second):
-			t.Fatalf("round %d while down: Metrics did not return within 10s after its deadline", i)
-		}
-		cancel()
-	}
-
-	k.Start(t)
-	// The client reconnects on its own; rounds fail until it has.
-	var got float64
-	scalertest.Eventually(t, time.Minute, "a round after the restart", func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		m, err := s.Metrics(ctx)
-		if err != nil {
-			return err
-		}
-		got = m.Values[0].Value
-		return nil
-	})
-	if got != 6 {
-		t.Errorf("after restart: got %v, want 6", got)
-	}
-	k.Produce(t, "orders", 1, 5)
-	if got, _ := lagOf(t, s); got != 11 {
-		t.Errorf("after restart and 5 more records: got %v, want 11", got)
-	}
-}
-
 // TestNew covers the factory: it returns config errors without connecting
 // and does not need Kafka to be up.
 func TestNew(t *testing.T) {
@@ -417,5 +362,86 @@ func TestMetadataAge(t *testing.T) {
 	// Partitions 2 and 3 have no commit: 1 each with offsetResetPolicy latest.
 	if got, _ := lagOf(t, s); got != 12 {
 		t.Errorf("after metadataAge: got %v, want 12 (4 partitions)", got)
+	}
+}
+
+// TestNewDoesNoIO: building a scaler (what serves GetMetricSpec) dials no
+// broker and asks for no token, with any security settings; neither do
+// the client's own goroutines before the first call.
+func TestNewDoesNoIO(t *testing.T) {
+	hole := scalertest.NewBlackHole(t)
+	e := startTokenEndpoint(t, 3600)
+	p := newPKI(t)
+	mds := map[string]map[string]string{
+		"plaintext": {},
+		"tls":       {"tls": "enable", "ca": string(p.CAPEM), "cert": string(p.client.CertPEM), "key": string(p.client.KeyPEM)},
+		"scram":     {"sasl": "scram_sha512", "username": "u", "password": "p"},
+		"oauthbearer": {"sasl": "oauthbearer", "username": oauthClientID, "password": oauthClientSecret,
+			"oauthTokenEndpointUri": e.URL},
+		"no topic": {"topic": ""},
+	}
+	for name, extra := range mds {
+		t.Run(name, func(t *testing.T) {
+			md := map[string]string{"bootstrapServers": hole.Addr(), "consumerGroup": "g", "topic": "orders"}
+			maps.Copy(md, extra)
+			sc, err := New(t.Context(), scalers.Config{Type: Type, Metadata: md})
+			if err != nil {
+				t.Fatalf("new: %v", err)
+			}
+			s := sc.(*Scaler)
+			if diff := cmp.Diff(1, len(s.MetricSpecs())); diff != "" {
+				t.Errorf("metric specs (-want +got):\n%s", diff)
+			}
+			// Close waits for the client's goroutines: a dial they had
+			// begun would have reached the dialer by then.
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s.dial.mu.Lock()
+			dialled := len(s.dial.addrs)
+			s.dial.mu.Unlock()
+			if dialled != 0 {
+				t.Errorf("the client dialled %d addresses, want none", dialled)
+			}
+		})
+	}
+	if n := hole.Accepted(); n != 0 {
+		t.Errorf("the broker saw %d connections, want none", n)
+	}
+	if n := len(e.Requests()); n != 0 {
+		t.Errorf("the token endpoint saw %d requests, want none", n)
+	}
+}
+
+// TestGroupTopicsLimit: without a topic, a group that committed offsets on
+// more topics than the list limit is refused with ErrLimit (one request
+// would name every topic), saying how to measure one.
+func TestGroupTopicsLimit(t *testing.T) {
+	k := testenv.StartKafka(t, testenv.KafkaConfig{Opts: []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(1, "a", "b", "c", "d")}})
+	k.Commit(t, "g", map[string]map[int32]int64{"a": {0: 0}, "b": {0: 0}, "c": {0: 0}, "d": {0: 0}})
+	for _, tc := range []struct {
+		name    string
+		limit   int
+		wantErr string
+	}{
+		{name: "within", limit: 4},
+		{name: "beyond", limit: 3, wantErr: `kafka: group "g" has committed offsets on 4 topics, more than the limit of 3 (set topic to measure one): server limit reached`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := scalers.Config{Type: Type, Metadata: trigger(k, "topic", ""), Limits: scalers.Limits{MaxListItems: tc.limit}}
+			s, err := newScaler(t.Context(), cfg, options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			_, err = s.Metrics(t.Context())
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got error %v, want none", err)
+				}
+				return
+			}
+			checkWholeError(t, err, scalers.ErrLimit, tc.wantErr)
+		})
 	}
 }

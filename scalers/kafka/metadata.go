@@ -2,14 +2,17 @@ package kafka
 
 import (
 	"cmp"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"maps"
-	"net"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
@@ -40,8 +43,9 @@ const tokenProviderMSK = "aws_msk_iam"
 // Metadata is the parsed and validated trigger metadata of a kafka trigger.
 // The keys and defaults are KEDA's; see docs/scalers/kafka.md.
 type Metadata struct {
-	// BootstrapServers are the seed brokers, "host:port" (the port defaults
-	// to 9092). KEDA also reads bootstrapServersFromEnv; so do we.
+	// BootstrapServers are the seed brokers: "host:port", "host" (port
+	// 9092), "[IPv6]:port" or "[IPv6]". KEDA also reads
+	// bootstrapServersFromEnv; so do we.
 	BootstrapServers []string `meta:"bootstrapServers|bootstrapServersFromEnv"`
 	// ConsumerGroup is the group whose lag is measured.
 	ConsumerGroup string `meta:"consumerGroup|consumerGroupFromEnv"`
@@ -93,16 +97,21 @@ type Metadata struct {
 
 	partitions partitionSet       // parsed PartitionLimitation; empty when Topic is empty
 	tlsConfig  *scalers.TLSConfig // set when TLS is "enable"
+	tls        *tls.Config        // built from tlsConfig
 	maxVersion *kversion.Versions // set when Version is given
+	release    [3]int             // Version as numbers ("0.10.2.0": 0, 10, 2)
 	extensions map[string]string  // parsed OAuthExtensions, with oauthbearer
 	failedKeys map[string]bool    // keys the field parser reported
+	limits     scalers.Limits
 }
 
-// ParseMetadata parses KEDA kafka trigger metadata. Every problem is
-// reported at once in an error wrapping scalers.ErrInvalidConfig; secret
-// values never appear in it.
-func ParseMetadata(md map[string]string) (*Metadata, error) {
-	m := &Metadata{}
+// ParseMetadata parses KEDA kafka trigger metadata; limits bound its lists
+// (bootstrapServers, partitionLimitation, scopes, oauthExtensions). Every
+// problem is reported at once in an error wrapping
+// scalers.ErrInvalidConfig; secret values never appear in it. Nothing is
+// dialled; files named by <key>File keys are read.
+func ParseMetadata(md map[string]string, limits scalers.Limits) (*Metadata, error) {
+	m := &Metadata{limits: limits.WithDefaults()}
 	// Fields first; relations between keys are checked below even when a
 	// field failed, so the user sees every problem in one round.
 	parseErr := scalers.ParseMetadata(md, m)
@@ -125,14 +134,16 @@ func ParseMetadata(md map[string]string) (*Metadata, error) {
 // returns every problem.
 func (m *Metadata) validate(md map[string]string) []error {
 	var errs []error
-	for _, b := range m.BootstrapServers {
-		if msg := checkBroker(b); msg != "" {
-			errs = append(errs, scalers.NewFieldError("bootstrapServers", b, msg))
+	errs = append(errs, m.validateBrokers(md)...)
+	if m.Topic != "" {
+		if msg := checkTopic(m.Topic); msg != "" {
+			key, _ := lookupRaw(md, "topic", "topicFromEnv")
+			errs = append(errs, scalers.NewFieldError(key, m.Topic, msg))
 		}
 	}
 
 	if strings.TrimSpace(m.PartitionLimitation) != "" {
-		ps, err := parsePartitionLimitation(m.PartitionLimitation)
+		ps, err := m.parsePartitions()
 		if err != nil {
 			errs = append(errs, err)
 		} else if m.Topic != "" {
@@ -169,6 +180,13 @@ func (m *Metadata) validate(md map[string]string) []error {
 			errs = append(errs, scalers.NewFieldError("version", m.Version, msg))
 		}
 		m.maxVersion = v
+		if v != nil {
+			m.release = releaseOf(m.Version)
+			errs = append(errs, m.validateVersion()...)
+		}
+	}
+	if fe := m.limits.CheckList("scopes", len(m.Scopes)); fe != nil && m.SASL == SASLOAuthBearer {
+		errs = append(errs, fe)
 	}
 
 	if m.SASLTokenProvider != TokenProviderBearer && m.SASLTokenProvider != tokenProviderMSK {
@@ -202,10 +220,140 @@ func (m *Metadata) validate(md map[string]string) []error {
 			errs = append(errs, err)
 		} else {
 			tc.UnsafeSsl = m.UnsafeSsl
-			m.tlsConfig = tc
+			// Built now so that a CA or a key pair that does not parse,
+			// or a wrong keyPassword, is a configuration error of the
+			// trigger rather than a failure of its first connection.
+			// The client certificate is still read at every handshake.
+			built, err := tc.Build()
+			if err != nil {
+				errs = append(errs, err)
+			} else {
+				m.tlsConfig, m.tls = tc, built
+			}
 		}
 	}
 	return errs
+}
+
+// lookupRaw returns the first of keys whose value is not blank (the one the
+// field parser read) and that value, or keys[0] and "".
+func lookupRaw(md map[string]string, keys ...string) (key, raw string) {
+	for _, k := range keys {
+		if v := md[k]; strings.TrimSpace(v) != "" {
+			return k, v
+		}
+	}
+	return keys[0], ""
+}
+
+// validateBrokers checks bootstrapServers as given: no empty item, no more
+// items than the limit, and each an address that reads one way only.
+func (m *Metadata) validateBrokers(md map[string]string) []error {
+	key, raw := lookupRaw(md, "bootstrapServers", "bootstrapServersFromEnv")
+	if raw == "" {
+		return nil // reported by the field parser
+	}
+	items := strings.Split(raw, ",")
+	if fe := m.limits.CheckList(key, len(items)); fe != nil {
+		return []error{fe}
+	}
+	var errs []error
+	for i, item := range items {
+		if strings.TrimSpace(item) == "" {
+			errs = append(errs, scalers.NewFieldError(key, strings.TrimSpace(raw),
+				fmt.Sprintf("item %d of %d is empty (expected a list like \"kafka-0:9092,kafka-1:9092\")", i+1, len(items))))
+			break
+		}
+	}
+	for _, b := range m.BootstrapServers {
+		if msg := checkBroker(b); msg != "" {
+			errs = append(errs, scalers.NewFieldError(key, b, msg))
+		}
+	}
+	return errs
+}
+
+// parsePartitions parses PartitionLimitation within the list limit: the
+// items are counted before anything is parsed, and the partitions they
+// cover are counted as ranges, so "0-1000000" is refused without a million
+// of anything being made.
+func (m *Metadata) parsePartitions() (partitionSet, error) {
+	if fe := m.limits.CheckList("partitionLimitation", strings.Count(m.PartitionLimitation, ",")+1); fe != nil {
+		return partitionSet{}, fe
+	}
+	ps, err := parsePartitionLimitation(m.PartitionLimitation)
+	if err != nil {
+		return partitionSet{}, err
+	}
+	if n, most := ps.size(), int64(m.limits.MaxListItems); n > most {
+		return partitionSet{}, &scalers.FieldError{Key: "partitionLimitation", Missing: true,
+			Msg: fmt.Sprintf("%d partitions, more than the limit of %d", n, most)}
+	}
+	return ps, nil
+}
+
+// validateVersion checks that the brokers' release given by version can do
+// what the trigger asks: read group offsets, TLS, the SASL mechanism.
+// Without these checks the trigger would fail at its first connection with
+// a protocol error.
+func (m *Metadata) validateVersion() []error {
+	tooOld := func(what string, need [3]int) error {
+		return scalers.NewFieldError("version", m.Version, fmt.Sprintf("too old for %s (Kafka %d.%d.%d or later)", what, need[0], need[1], need[2]))
+	}
+	var errs []error
+	if !m.maxVersion.HasKey(int16(kmsg.FindCoordinator)) {
+		errs = append(errs, tooOld("this scaler, which reads the group's offsets from its coordinator", [3]int{0, 8, 2}))
+	}
+	if m.TLS == "enable" && olderThan(m.release, [3]int{0, 9, 0}) {
+		errs = append(errs, tooOld("tls enable", [3]int{0, 9, 0}))
+	}
+	need := map[string][3]int{
+		SASLPlaintext:   {0, 10, 0},
+		SASLScramSHA256: {0, 10, 2},
+		SASLScramSHA512: {0, 10, 2},
+		SASLOAuthBearer: {2, 0, 0},
+	}
+	if n, ok := need[m.SASL]; ok && olderThan(m.release, n) {
+		errs = append(errs, tooOld("sasl "+m.SASL, n))
+	}
+	return errs
+}
+
+// releaseOf turns a version accepted by parseVersion into numbers:
+// "2.8.0" is 2, 8, 0 and "0.10.2.0" is 0, 10, 2.
+func releaseOf(s string) [3]int {
+	var r [3]int
+	parts := strings.Split(s, ".")
+	for i := 0; i < 3 && i < len(parts); i++ {
+		r[i], _ = strconv.Atoi(parts[i])
+	}
+	return r
+}
+
+func olderThan(a, b [3]int) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return false
+}
+
+// checkTopic returns why t cannot be the name of a Kafka topic, or "":
+// Kafka allows ASCII letters, digits, ".", "_" and "-", at most 249 of
+// them, and not "." or "..".
+func checkTopic(t string) string {
+	const want = `not a Kafka topic name (letters, digits, ".", "_" and "-", at most 249 characters)`
+	if len(t) > 249 || t == "." || t == ".." {
+		return want
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '.' && c != '_' && c != '-' {
+			return want
+		}
+	}
+	return ""
 }
 
 // requireCredentials checks that the SASL mechanism has its username and
@@ -244,6 +392,9 @@ func (m *Metadata) validateOAuth() []error {
 		errs = append(errs, err)
 	}
 	if strings.TrimSpace(m.OAuthExtensions) != "" {
+		if fe := m.limits.CheckList("oauthExtensions", strings.Count(m.OAuthExtensions, ",")+1); fe != nil {
+			return append(errs, fe)
+		}
 		ext, err := parseOAuthExtensions(m.OAuthExtensions)
 		if err != nil {
 			errs = append(errs, err)
@@ -314,32 +465,90 @@ func isExtensionValue(s string) bool {
 	return true
 }
 
-// checkBroker returns why addr is not a broker address kgo can dial, or "".
+// checkBroker returns why addr is not a broker address that reads one way
+// only, or "". Accepted: "host:port", "host" (port 9092), "[IPv6]:port" and
+// "[IPv6]" (port 9092). An IPv6 address must be in brackets, as for KEDA
+// (whose client dials the address as it is): "::1:6379" could be the host
+// ::1 on port 6379 or the host ::1:6379 on port 9092.
 func checkBroker(addr string) string {
-	const want = `expected "host:port" (the port defaults to 9092)`
-	if strings.Contains(addr, "://") || strings.ContainsAny(addr, " \t\r\n/") {
+	const want = `expected "host:port", "host" (port 9092) or "[IPv6 address]:port"`
+	if strings.Contains(addr, "://") || strings.ContainsAny(addr, " \t\r\n/?#@") {
 		return want
 	}
-	if strings.HasPrefix(addr, "[") && strings.HasSuffix(addr, "]") {
-		if net.ParseIP(addr[1:len(addr)-1]) == nil {
+	var host, port string
+	switch {
+	case strings.HasPrefix(addr, "["):
+		end := strings.IndexByte(addr, ']')
+		if end < 0 {
 			return want
 		}
-		return ""
+		host = addr[1:end]
+		if a, err := netip.ParseAddr(host); err != nil || !a.Is6() {
+			return strconv.Quote(host) + " in brackets is not an IPv6 address (" + want + ")"
+		}
+		rest := addr[end+1:]
+		if rest == "" {
+			return ""
+		}
+		var ok bool
+		if port, ok = strings.CutPrefix(rest, ":"); !ok {
+			return want
+		}
+	case strings.Count(addr, ":") > 1:
+		return ipv6Unbracketed(addr)
+	default:
+		var ok bool
+		host, port, ok = strings.Cut(addr, ":")
+		if host == "" {
+			return want
+		}
+		if !ok {
+			return checkHost(host, want)
+		}
+		if msg := checkHost(host, want); msg != "" {
+			return msg
+		}
 	}
-	if !strings.Contains(addr, ":") {
-		return ""
-	}
-	if net.ParseIP(addr) != nil { // a bare IPv6 literal
-		return ""
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || host == "" {
-		return want
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+	if !isPort(port) {
 		return "port " + strconv.Quote(port) + " is not a number from 1 to 65535"
 	}
 	return ""
+}
+
+// ipv6Unbracketed explains how to write an address with more than one
+// colon outside brackets.
+func ipv6Unbracketed(addr string) string {
+	i := strings.LastIndexByte(addr, ':')
+	if h, p := addr[:i], addr[i+1:]; isPort(p) {
+		if a, err := netip.ParseAddr(h); err == nil && a.Is6() {
+			return "ambiguous: an IPv6 address must be in brackets, " +
+				strconv.Quote("["+h+"]:"+p) + " for port " + p + " or " + strconv.Quote("["+addr+"]") + " for port 9092"
+		}
+	}
+	if a, err := netip.ParseAddr(addr); err == nil && a.Is6() {
+		return "an IPv6 address must be in brackets: " + strconv.Quote("["+addr+"]:9092")
+	}
+	return `expected "host:port", "host" (port 9092) or "[IPv6 address]:port"`
+}
+
+// checkHost returns want unless h is a DNS name or an IPv4 address.
+func checkHost(h, want string) string {
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '.' && c != '-' && c != '_' {
+			return want
+		}
+	}
+	return ""
+}
+
+// isPort reports whether p is a port number from 1 to 65535 in digits.
+func isPort(p string) bool {
+	if p == "" || len(p) > 5 || strings.Trim(p, "0123456789") != "" {
+		return false
+	}
+	n, _ := strconv.Atoi(p)
+	return n >= 1 && n <= 65535
 }
 
 // versionSyntax is the shape of Kafka release versions KEDA (sarama) accepts:
@@ -365,6 +574,15 @@ type partitionSet struct {
 }
 
 func (s partitionSet) empty() bool { return len(s.ranges) == 0 }
+
+// size returns the number of partitions in the set.
+func (s partitionSet) size() int64 {
+	var n int64
+	for _, r := range s.ranges {
+		n += int64(r[1]) - int64(r[0]) + 1
+	}
+	return n
+}
 
 // contains reports whether p is in the set.
 func (s partitionSet) contains(p int32) bool {

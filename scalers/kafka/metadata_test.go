@@ -3,6 +3,7 @@ package kafka
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -63,6 +64,8 @@ func defaults(change func(*parsed)) parsed {
 // (and the auth cases, with the auth keys in the metadata, which is where an
 // external scaler receives them).
 func TestParseMetadata(t *testing.T) {
+	p := newPKI(t)
+	ca, cert, key := string(p.CAPEM), string(p.client.CertPEM), string(p.client.KeyPEM)
 	tests := []struct {
 		name    string
 		md      map[string]string
@@ -128,7 +131,7 @@ func TestParseMetadata(t *testing.T) {
 			want: defaults(func(p *parsed) { p.Brokers = []string{"kafka"} })},
 		{name: "bad brokers", md: base("bootstrapServers", "kafka://a:9092,b:x,c:70000"),
 			wantErr: []string{
-				`bootstrapServers "kafka://a:9092": expected "host:port" (the port defaults to 9092)`,
+				`bootstrapServers "kafka://a:9092": expected "host:port", "host" (port 9092) or "[IPv6 address]:port"`,
 				`bootstrapServers "b:x": port "x" is not a number from 1 to 65535`,
 				`bootstrapServers "c:70000": port "70000" is not a number from 1 to 65535`,
 			}},
@@ -201,20 +204,31 @@ func TestParseMetadata(t *testing.T) {
 			wantErr: []string{"username: required with sasl plaintext (set username, usernameFromEnv or usernameFile)"}},
 		{name: "sasl missing password", md: base("sasl", "plaintext", "username", "admin"),
 			wantErr: []string{"password: required with sasl plaintext (set password, passwordFromEnv or passwordFile)"}},
-		{name: "tls only", md: base("tls", "enable", "ca", "caaa", "cert", "ceert", "key", "keey"),
+		{name: "tls only", md: base("tls", "enable", "ca", ca, "cert", cert, "key", key),
 			want: defaults(func(p *parsed) { p.TLS = true })},
-		{name: "tls cert and key, public CA", md: base("tls", "enable", "cert", "ceert", "key", "keey"),
+		{name: "tls cert and key, public CA", md: base("tls", "enable", "cert", cert, "key", key),
 			want: defaults(func(p *parsed) { p.TLS = true })},
-		{name: "tls cert, key and keyPassword", md: base("tls", "enable", "cert", "ceert", "key", "keey", "keyPassword", "keeyPassword"),
+		{name: "tls cert, key and keyPassword", md: base("tls", "enable", "cert", cert, "key", string(p.clientKeyEncryptedPEM), "keyPassword", keyPassword),
 			want: defaults(func(p *parsed) { p.TLS = true })},
-		{name: "tls ca only", md: base("tls", "enable", "ca", "caaa"),
+		{name: "tls ca only", md: base("tls", "enable", "ca", ca),
 			want: defaults(func(p *parsed) { p.TLS = true })},
-		{name: "tls ca only and unsafeSsl", md: base("tls", "enable", "ca", "caaa", "unsafeSsl", "true"),
+		{name: "tls ca only and unsafeSsl", md: base("tls", "enable", "ca", ca, "unsafeSsl", "true"),
 			want: defaults(func(p *parsed) { p.TLS = true })},
-		{name: "sasl and tls", md: base("sasl", "plaintext", "username", "admin", "password", "admin", "tls", "enable", "ca", "caaa", "cert", "ceert", "key", "keey"),
+		{name: "sasl and tls", md: base("sasl", "plaintext", "username", "admin", "password", "admin", "tls", "enable", "ca", ca, "cert", cert, "key", key),
 			want: defaults(func(p *parsed) { p.SASL, p.TLS = "plaintext", true })},
 		{name: "sasl and tls disabled", md: base("sasl", "plaintext", "username", "admin", "password", "admin", "tls", "disable"),
 			want: defaults(func(p *parsed) { p.SASL = "plaintext" })},
+		// KEDA's cases give "caaa", "ceert" and "keey": TLS material that
+		// does not parse is a configuration error here, found when the
+		// trigger is parsed rather than at its first connection.
+		{name: "tls material that does not parse", md: base("tls", "enable", "ca", "caaa", "cert", "ceert", "key", "keey"),
+			wantErr: []string{"ca (secret, not shown): no PEM certificate found"}},
+		{name: "tls pair that does not parse", md: base("tls", "enable", "cert", "ceert", "key", "keey"),
+			wantErr: []string{"cert (secret, not shown): invalid certificate/key pair: tls: failed to find any PEM data in certificate input"}},
+		{name: "tls wrong keyPassword", md: base("tls", "enable", "cert", cert, "key", string(p.clientKeyEncryptedPEM), "keyPassword", "wrong-password-x"),
+			wantErr: []string{"keyPassword (secret, not shown): cannot decrypt key"}},
+		{name: "tls key and cert that do not match", md: base("tls", "enable", "cert", string(p.server.CertPEM), "key", key),
+			wantErr: []string{"cert (secret, not shown): invalid certificate/key pair: tls: private key does not match public key"}},
 		{name: "tls missing cert", md: base("tls", "enable", "ca", "caaa", "key", "keey"),
 			wantErr: []string{"key (secret, not shown): given without cert: cert and key must be given together"}},
 		{name: "tls missing key", md: base("tls", "enable", "ca", "caaa", "cert", "ceert"),
@@ -243,7 +257,7 @@ func TestParseMetadata(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := ParseMetadata(tc.md)
+			m, err := ParseMetadata(tc.md, scalers.Limits{})
 			if len(tc.wantErr) > 0 {
 				checkWholeError(t, err, scalers.ErrInvalidConfig, "invalid metadata: "+strings.Join(tc.wantErr, "; "))
 				return
@@ -263,7 +277,7 @@ func TestParseMetadata(t *testing.T) {
 func TestParseMetadataSecretsStayOut(t *testing.T) {
 	const pass = "s3cr3t-Passw0rd"
 	md := base("sasl", "plaintext", "password", pass, "keyPassword", pass, "tls", "enable", "key", pass, "lagThreshold", pass)
-	_, err := ParseMetadata(md)
+	_, err := ParseMetadata(md, scalers.Limits{})
 	if err == nil {
 		t.Fatal("got no error, want one (missing username, cert, bad lagThreshold)")
 	}
@@ -285,7 +299,7 @@ func TestParseMetadataFileSecrets(t *testing.T) {
 		return p
 	}
 	md := base("sasl", "scram_sha512", "usernameFile", write("user", "alice\n"), "passwordFile", write("pass", "wonderland\n"))
-	m, err := ParseMetadata(md)
+	m, err := ParseMetadata(md, scalers.Limits{})
 	if err != nil {
 		t.Fatalf("got error %v, want none", err)
 	}
@@ -297,7 +311,7 @@ func TestParseMetadataFileSecrets(t *testing.T) {
 	}
 
 	nope := filepath.Join(dir, "nope")
-	_, err = ParseMetadata(scalertest.WithKeys(md, "passwordFile", nope))
+	_, err = ParseMetadata(scalertest.WithKeys(md, "passwordFile", nope), scalers.Limits{})
 	checkWholeError(t, err, scalers.ErrInvalidConfig, `invalid metadata: passwordFile "`+nope+`": cannot read: no such file or directory`)
 }
 
@@ -371,7 +385,7 @@ func TestMetricName(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := ParseMetadata(tc.md)
+			m, err := ParseMetadata(tc.md, scalers.Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -459,7 +473,7 @@ func TestParseMetadataOAuthBearer(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := ParseMetadata(tc.md)
+			m, err := ParseMetadata(tc.md, scalers.Limits{})
 			if tc.wantErr != "" {
 				checkWholeError(t, err, scalers.ErrInvalidConfig, tc.wantErr)
 				return
@@ -476,4 +490,205 @@ func TestParseMetadataOAuthBearer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestParseMetadataAddresses: a bootstrapServers entry is accepted only
+// when it reads one way; an IPv6 address is always in brackets, as for
+// KEDA's client (which dials the address as it is given).
+func TestParseMetadataAddresses(t *testing.T) {
+	const want = `expected "host:port", "host" (port 9092) or "[IPv6 address]:port"`
+	tests := []struct {
+		name    string
+		servers string
+		want    []string // the parsed brokers
+		wantErr []string // the problems the error lists, in order
+	}{
+		{name: "host and port", servers: "kafka-0.kafka.shop:9093", want: []string{"kafka-0.kafka.shop:9093"}},
+		{name: "host without port (9092)", servers: "kafka", want: []string{"kafka"}},
+		{name: "IPv4", servers: "10.0.0.5:9092", want: []string{"10.0.0.5:9092"}},
+		{name: "IPv6 with port", servers: "[::1]:6379", want: []string{"[::1]:6379"}},
+		{name: "IPv6 without port (9092)", servers: "[fd00::5]", want: []string{"[fd00::5]"}},
+		{name: "IPv6 with a zone", servers: "[fe80::1%eth0]:9092", want: []string{"[fe80::1%eth0]:9092"}},
+		{name: "spaces around items", servers: " a:1 ,  b:2 ", want: []string{"a:1", "b:2"}},
+		{name: "unbracketed IPv6 with what may be a port", servers: "::1:6379",
+			wantErr: []string{`bootstrapServers "::1:6379": ambiguous: an IPv6 address must be in brackets, "[::1]:6379" for port 6379 or "[::1:6379]" for port 9092`}},
+		{name: "unbracketed IPv6", servers: "fd00::5",
+			wantErr: []string{`bootstrapServers "fd00::5": an IPv6 address must be in brackets: "[fd00::5]:9092"`}},
+		{name: "two colons, not IPv6", servers: "a:b:c", wantErr: []string{`bootstrapServers "a:b:c": ` + want}},
+		{name: "port out of range", servers: "a:99999", wantErr: []string{`bootstrapServers "a:99999": port "99999" is not a number from 1 to 65535`}},
+		{name: "port beyond 32 bits", servers: "a:4294967297", wantErr: []string{`bootstrapServers "a:4294967297": port "4294967297" is not a number from 1 to 65535`}},
+		{name: "port 0", servers: "a:0", wantErr: []string{`bootstrapServers "a:0": port "0" is not a number from 1 to 65535`}},
+		{name: "port with a sign", servers: "a:+80", wantErr: []string{`bootstrapServers "a:+80": port "+80" is not a number from 1 to 65535`}},
+		{name: "empty port", servers: "a:", wantErr: []string{`bootstrapServers "a:": port "" is not a number from 1 to 65535`}},
+		{name: "IPv6 port out of range", servers: "[::1]:70000", wantErr: []string{`bootstrapServers "[::1]:70000": port "70000" is not a number from 1 to 65535`}},
+		{name: "no host", servers: ":9092", wantErr: []string{`bootstrapServers ":9092": ` + want}},
+		{name: "brackets without an IPv6 address", servers: "[kafka]:9092",
+			wantErr: []string{`bootstrapServers "[kafka]:9092": "kafka" in brackets is not an IPv6 address (` + want + `)`}},
+		{name: "IPv4 in brackets", servers: "[10.0.0.5]:9092",
+			wantErr: []string{`bootstrapServers "[10.0.0.5]:9092": "10.0.0.5" in brackets is not an IPv6 address (` + want + `)`}},
+		{name: "unclosed bracket", servers: "[::1:9092", wantErr: []string{`bootstrapServers "[::1:9092": ` + want}},
+		{name: "junk after the bracket", servers: "[::1]9092", wantErr: []string{`bootstrapServers "[::1]9092": ` + want}},
+		{name: "a URL", servers: "PLAINTEXT://kafka:9092", wantErr: []string{`bootstrapServers "PLAINTEXT://kafka:9092": ` + want}},
+		{name: "a host with a character DNS names do not have", servers: "kaf!ka:9092", wantErr: []string{`bootstrapServers "kaf!ka:9092": ` + want}},
+		{name: "empty item", servers: "a:1,,b:2",
+			wantErr: []string{`bootstrapServers "a:1,,b:2": item 2 of 3 is empty (expected a list like "kafka-0:9092,kafka-1:9092")`}},
+		{name: "trailing comma", servers: "a:1,",
+			wantErr: []string{`bootstrapServers "a:1,": item 2 of 2 is empty (expected a list like "kafka-0:9092,kafka-1:9092")`}},
+		{name: "each bad item", servers: "a:1,::1,b:99999",
+			wantErr: []string{
+				`bootstrapServers "::1": an IPv6 address must be in brackets: "[::1]:9092"`,
+				`bootstrapServers "b:99999": port "99999" is not a number from 1 to 65535`,
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := ParseMetadata(base("bootstrapServers", tc.servers), scalers.Limits{})
+			if len(tc.wantErr) > 0 {
+				checkWholeError(t, err, scalers.ErrInvalidConfig, "invalid metadata: "+strings.Join(tc.wantErr, "; "))
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			if diff := cmp.Diff(tc.want, m.BootstrapServers); diff != "" {
+				t.Errorf("brokers (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestParseMetadataLimits: every list of the metadata is held to the list
+// limit when it is parsed, and a range of partitions is counted without
+// being expanded.
+func TestParseMetadataLimits(t *testing.T) {
+	list := func(n int, item func(i int) string) string {
+		items := make([]string, n)
+		for i := range items {
+			items[i] = item(i)
+		}
+		return strings.Join(items, ",")
+	}
+	brokers := func(n int) string { return list(n, func(i int) string { return "b" + strconv.Itoa(i) + ":9092" }) }
+	numbers := func(n int) string { return list(n, strconv.Itoa) }
+	oauth := func(kv ...string) map[string]string {
+		return scalertest.WithKeys(base("sasl", "oauthbearer", "username", "id", "password", "secret",
+			"oauthTokenEndpointUri", "https://idp.example/token"), kv...)
+	}
+	tests := []struct {
+		name    string
+		md      map[string]string
+		limits  scalers.Limits
+		wantErr string // "" for none
+	}{
+		{name: "100 brokers", md: base("bootstrapServers", brokers(100))},
+		{name: "101 brokers", md: base("bootstrapServers", brokers(101)),
+			wantErr: "invalid metadata: bootstrapServers: 101 items, more than the limit of 100"},
+		{name: "brokers from env", md: base("bootstrapServers", "", "bootstrapServersFromEnv", brokers(101)),
+			wantErr: "invalid metadata: bootstrapServersFromEnv: 101 items, more than the limit of 100"},
+		{name: "a lower limit", md: base("bootstrapServers", brokers(4)), limits: scalers.Limits{MaxListItems: 3},
+			wantErr: "invalid metadata: bootstrapServers: 4 items, more than the limit of 3"},
+		{name: "100 partitions in a range", md: base("partitionLimitation", "0-99")},
+		{name: "a range of a million partitions", md: base("partitionLimitation", "0-1000000"),
+			wantErr: "invalid metadata: partitionLimitation: 1000001 partitions, more than the limit of 100"},
+		{name: "the widest range", md: base("partitionLimitation", "0-2147483647"),
+			wantErr: "invalid metadata: partitionLimitation: 2147483648 partitions, more than the limit of 100"},
+		{name: "ranges and numbers counted together", md: base("partitionLimitation", "0-49,100-149,200"),
+			wantErr: "invalid metadata: partitionLimitation: 101 partitions, more than the limit of 100"},
+		{name: "overlaps counted once", md: base("partitionLimitation", "0-99,50-99,7")},
+		{name: "101 items", md: base("partitionLimitation", numbers(101)),
+			wantErr: "invalid metadata: partitionLimitation: 101 items, more than the limit of 100"},
+		{name: "101 items, all the same partition", md: base("partitionLimitation", list(101, func(int) string { return "1" })),
+			wantErr: "invalid metadata: partitionLimitation: 101 items, more than the limit of 100"},
+		{name: "checked without a topic too", md: base("topic", "", "partitionLimitation", "0-100"),
+			wantErr: "invalid metadata: partitionLimitation: 101 partitions, more than the limit of 100"},
+		{name: "100 scopes", md: oauth("scopes", list(100, func(i int) string { return "s" + strconv.Itoa(i) }))},
+		{name: "101 scopes", md: oauth("scopes", list(101, func(i int) string { return "s" + strconv.Itoa(i) })),
+			wantErr: "invalid metadata: scopes: 101 items, more than the limit of 100"},
+		{name: "scopes ignored without oauthbearer", md: base("scopes", list(101, func(i int) string { return "s" + strconv.Itoa(i) }))},
+		{name: "101 extensions", md: oauth("oauthExtensions", list(101, func(i int) string { return "k=" + strconv.Itoa(i) })),
+			wantErr: "invalid metadata: oauthExtensions: 101 items, more than the limit of 100"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { checkParse(t, tc.md, tc.limits, tc.wantErr) })
+	}
+}
+
+// TestParseMetadataTopic: a topic name Kafka does not allow is refused when
+// the trigger is parsed (it could never exist).
+func TestParseMetadataTopic(t *testing.T) {
+	const want = `not a Kafka topic name (letters, digits, ".", "_" and "-", at most 249 characters)`
+	tests := []struct {
+		name    string
+		md      map[string]string
+		wantErr string // "" for none
+	}{
+		{name: "letters, digits, dot, underscore, dash", md: base("topic", "Orders.v1_EU-2")},
+		{name: "249 characters", md: base("topic", strings.Repeat("t", 249))},
+		{name: "250 characters", md: base("topic", strings.Repeat("t", 250)),
+			// A long value is shortened in the message, as every value is.
+			wantErr: "invalid metadata: " + scalers.NewFieldError("topic", strings.Repeat("t", 250), want).Error()},
+		{name: "a space", md: base("topic", "my topic"), wantErr: `invalid metadata: topic "my topic": ` + want},
+		{name: "a slash", md: base("topic", "shop/orders"), wantErr: `invalid metadata: topic "shop/orders": ` + want},
+		{name: "a comma (one topic only)", md: base("topic", "a,b"), wantErr: `invalid metadata: topic "a,b": ` + want},
+		{name: "beyond ASCII", md: base("topic", "commandes-é"), wantErr: `invalid metadata: topic "commandes-é": ` + want},
+		{name: "dot", md: base("topic", "."), wantErr: `invalid metadata: topic ".": ` + want},
+		{name: "dot dot", md: base("topic", ".."), wantErr: `invalid metadata: topic "..": ` + want},
+		{name: "from env", md: base("topic", "", "topicFromEnv", "a b"), wantErr: `invalid metadata: topicFromEnv "a b": ` + want},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { checkParse(t, tc.md, scalers.Limits{}, tc.wantErr) })
+	}
+}
+
+// TestParseMetadataVersion: a version too old for what the trigger asks
+// (group offsets, TLS, the SASL mechanism) is refused when it is parsed,
+// not answered with a protocol error at the first connection.
+func TestParseMetadataVersion(t *testing.T) {
+	p := newPKI(t)
+	sasl := func(mechanism string, kv ...string) map[string]string {
+		return base(append([]string{"sasl", mechanism, "username", "u", "password", "p",
+			"oauthTokenEndpointUri", "https://idp.example/token"}, kv...)...)
+	}
+	tests := []struct {
+		name    string
+		md      map[string]string
+		wantErr string // "" for none
+	}{
+		{name: "0.8.2 reads group offsets", md: base("version", "0.8.2.0")},
+		{name: "0.8.1 does not", md: base("version", "0.8.1.0"),
+			wantErr: `invalid metadata: version "0.8.1.0": too old for this scaler, which reads the group's offsets from its coordinator (Kafka 0.8.2 or later)`},
+		{name: "TLS from 0.9.0", md: base("version", "0.9.0.0", "tls", "enable", "ca", string(p.CAPEM))},
+		{name: "TLS before 0.9.0", md: base("version", "0.8.2.0", "tls", "enable", "ca", string(p.CAPEM)),
+			wantErr: `invalid metadata: version "0.8.2.0": too old for tls enable (Kafka 0.9.0 or later)`},
+		{name: "PLAIN from 0.10.0", md: sasl("plaintext", "version", "0.10.0.0")},
+		{name: "PLAIN before 0.10.0", md: sasl("plaintext", "version", "0.9.0.0"),
+			wantErr: `invalid metadata: version "0.9.0.0": too old for sasl plaintext (Kafka 0.10.0 or later)`},
+		{name: "SCRAM from 0.10.2", md: sasl("scram_sha256", "version", "0.10.2.0")},
+		{name: "SCRAM before 0.10.2", md: sasl("scram_sha512", "version", "0.10.1.0"),
+			wantErr: `invalid metadata: version "0.10.1.0": too old for sasl scram_sha512 (Kafka 0.10.2 or later)`},
+		{name: "OAUTHBEARER from 2.0.0", md: sasl("oauthbearer", "version", "2.0.0")},
+		{name: "OAUTHBEARER before 2.0.0", md: sasl("oauthbearer", "version", "1.1.0"),
+			wantErr: `invalid metadata: version "1.1.0": too old for sasl oauthbearer (Kafka 2.0.0 or later)`},
+		{name: "every reason at once", md: sasl("scram_sha256", "version", "0.8.0.0", "tls", "enable", "ca", string(p.CAPEM)),
+			wantErr: `invalid metadata: version "0.8.0.0": too old for this scaler, which reads the group's offsets from its coordinator (Kafka 0.8.2 or later); ` +
+				`version "0.8.0.0": too old for tls enable (Kafka 0.9.0 or later); ` +
+				`version "0.8.0.0": too old for sasl scram_sha256 (Kafka 0.10.2 or later)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { checkParse(t, tc.md, scalers.Limits{}, tc.wantErr) })
+	}
+}
+
+// checkParse parses md within limits and fails unless the error is
+// wantErr, whole ("" for none).
+func checkParse(t testing.TB, md map[string]string, limits scalers.Limits, wantErr string) {
+	t.Helper()
+	_, err := ParseMetadata(md, limits)
+	if wantErr == "" {
+		if err != nil {
+			t.Fatalf("got error %v, want none", err)
+		}
+		return
+	}
+	checkWholeError(t, err, scalers.ErrInvalidConfig, wantErr)
 }

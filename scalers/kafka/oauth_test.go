@@ -304,7 +304,7 @@ func TestOAuthBearerFailures(t *testing.T) {
 		logs := &lockedBuffer{}
 		s := newOAuthScaler(t, oauthTrigger(b, e), logs, options{})
 		_, err := s.Metrics(t.Context())
-		want := "kafka: read topic metadata: SASL_AUTHENTICATION_FAILED: SASL Authentication failed.: " +
+		want := `kafka: SASL login as "` + oauthClientID + `" failed: SASL_AUTHENTICATION_FAILED: ` +
 			"Authentication failed during authentication due to invalid credentials with SASL mechanism OAUTHBEARER: token revoked"
 		checkWholeError(t, err, scalers.ErrUnavailable, want)
 		checkNoSecrets(t, "the log", logs.String(), e)
@@ -323,8 +323,9 @@ func TestOAuthBearerFailures(t *testing.T) {
 }
 
 // TestPlainAuthenticationFailed logs in with SASL/PLAIN to a broker that
-// answers a wrong password as Kafka does: the round fails at once (no
-// retries until the deadline) saying the authentication failed.
+// answers a wrong password as Kafka does: the round fails at once (not at
+// its bound) saying that the login failed, as whom, and the broker's
+// reason, without the password.
 func TestPlainAuthenticationFailed(t *testing.T) {
 	b := startSASLBroker(t, saslBrokerConfig{
 		Topic: "orders", Latest: []int64{30, 20, 5}, Group: "g", Committed: map[int32]int64{0: 10, 1: 20},
@@ -339,10 +340,25 @@ func TestPlainAuthenticationFailed(t *testing.T) {
 		t.Errorf("right password round (-want +got):\n%s", diff)
 	}
 
-	wrong := newTestScaler(t, scalertest.WithKeys(md, "password", "wrong-password"))
-	_, err := wrong.Metrics(t.Context())
-	checkWholeError(t, err, scalers.ErrUnavailable, "kafka: read topic metadata: SASL_AUTHENTICATION_FAILED: SASL Authentication failed.: "+
-		"Authentication failed: Invalid username or password")
+	wrong := newBoundedScaler(t, scalertest.WithKeys(md, "password", "wrong-password"))
+	for i := range 2 { // a refused login is asked again at the next call: no backoff
+		took, err := callBounded(t, wrong)
+		t.Logf("call %d: %s (bound %s): %v", i+1, took.Round(time.Millisecond), wrong.bound, err)
+		checkWholeError(t, err, scalers.ErrUnavailable,
+			`kafka: SASL login as "alice" failed: SASL_AUTHENTICATION_FAILED: Authentication failed: Invalid username or password`)
+		if errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("call %d: error %q: the call ran until its bound, want it to end with the refusal", i+1, err)
+		}
+	}
+	var refused int
+	for _, l := range b.loginList() {
+		if l.User == "alice" && !l.OK {
+			refused++
+		}
+	}
+	if refused < 2 {
+		t.Errorf("the broker refused %d logins, want one per call at least (2)", refused)
+	}
 }
 
 // checkWholeError fails unless err wraps sentinel and its message is want.

@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -17,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
@@ -36,39 +38,47 @@ func TestSASL(t *testing.T) {
 	k.ProduceMany(t, "orders", []int32{0, 1}, 3)
 	k.Commit(t, "g", map[string]map[int32]int64{"orders": {0: 1, 1: 1}})
 
+	addrs := []string{k.Addrs()[0], k.Addrs()[len(k.Addrs())-1]} // the seeds of trigger
+	closedDuringSASL := []string{" closed the connection during SASL authentication"}
 	tests := []struct {
-		name    string
-		md      []string
-		wantErr bool
+		name string
+		md   []string
+		// The error is one of prefixes, then what texts say of each
+		// broker the round asked; no prefix for success.
+		prefixes, texts []string
 	}{
 		{name: "plaintext", md: []string{"sasl", "plaintext", "username", "plainuser", "password", "plain-pass"}},
 		{name: "scram_sha256", md: []string{"sasl", "scram_sha256", "username", "scram256user", "password", "scram-256-pass"}},
 		{name: "scram_sha512", md: []string{"sasl", "scram_sha512", "username", "scram512user", "password", "scram-512-pass"}},
 		{name: "credentials resolved by KEDA from env", md: []string{"sasl", "scram_sha512", "usernameFromEnv", "scram512user", "passwordFromEnv", "scram-512-pass"}},
-		{name: "wrong password", md: []string{"sasl", "scram_sha512", "username", "scram512user", "password", "not-the-pass"}, wantErr: true},
-		{name: "wrong mechanism for the user", md: []string{"sasl", "scram_sha256", "username", "scram512user", "password", "scram-512-pass"}, wantErr: true},
-		{name: "no sasl", wantErr: true},
+		// kfake drops the connection on a failed login (Kafka answers
+		// with an error code, see TestPlainAuthenticationFailed): the
+		// client knows it was authenticating.
+		{name: "wrong password", md: []string{"sasl", "scram_sha512", "username", "scram512user", "password", "not-the-pass"},
+			prefixes: []string{`kafka: SASL login as "scram512user" failed: `}, texts: closedDuringSASL},
+		{name: "wrong mechanism for the user", md: []string{"sasl", "scram_sha256", "username", "scram512user", "password", "scram-512-pass"},
+			prefixes: []string{`kafka: SASL login as "scram512user" failed: `}, texts: closedDuringSASL},
+		{name: "no sasl", prefixes: roundPrefixes,
+			texts: []string{
+				": closed the connection without answering Metadata (does the listener require SASL? then set sasl)",
+				": closed the connection without answering FindCoordinator (does the listener require SASL? then set sasl)",
+			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newTestScaler(t, trigger(k, tc.md...))
-			if !tc.wantErr {
+			s := newBoundedScaler(t, trigger(k, tc.md...))
+			if tc.prefixes == nil {
 				if diff := cmp.Diff(result{4, true}, resultOf(t, s)); diff != "" {
 					t.Errorf("round (-want +got):\n%s", diff)
 				}
 				return
 			}
-			// kfake drops the connection on a failed login (Kafka answers
-			// with an error code, see TestPlainAuthenticationFailed), which
-			// the client retries: only the deadline ends it, so it is short.
-			// Any deadline gives the same outcome, loaded or not.
-			ctx, cancel := contextWithTimeout(t, time.Second)
-			defer cancel()
-			_, err := s.Metrics(ctx)
-			if !errors.Is(err, scalers.ErrUnavailable) {
-				t.Fatalf("got error %v, want ErrUnavailable", err)
+			took, err := callBounded(t, s)
+			t.Logf("%s (bound %s): %v", took.Round(time.Millisecond), s.bound, err)
+			checkReports(t, err, tc.prefixes, addrs, tc.texts)
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("error %q: the call ran until its bound, want it to end with the failure", err)
 			}
-			t.Logf("error: %v", err)
 			for i := 0; i+1 < len(tc.md); i += 2 {
 				if strings.HasPrefix(tc.md[i], "password") && strings.Contains(err.Error(), tc.md[i+1]) {
 					t.Errorf("got error %q, want the password kept out", err)
@@ -93,16 +103,19 @@ func TestSASLPasswordFileRotation(t *testing.T) {
 	if err := os.WriteFile(path, []byte("wrong\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := newTestScaler(t, trigger(k, "sasl", "scram_sha512", "username", "alice", "passwordFile", path))
-	// Retried until the deadline, as above.
-	ctx, cancel := contextWithTimeout(t, time.Second)
-	defer cancel()
-	if _, err := s.Metrics(ctx); !errors.Is(err, scalers.ErrUnavailable) {
-		t.Fatalf("with the wrong password: got %v, want ErrUnavailable", err)
-	}
+	s := newBoundedScaler(t, trigger(k, "sasl", "scram_sha512", "username", "alice", "passwordFile", path))
+	_, err := callBounded(t, s)
+	checkWholeError(t, err, scalers.ErrUnavailable,
+		`kafka: SASL login as "alice" failed: broker `+k.Addrs()[0]+" closed the connection during SASL authentication")
 	if err := os.WriteFile(path, []byte("right-password\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The broker is in backoff after the failed login: a call within it
+	// fails at once with the same error; the first after it logs in.
+	scalertest.Eventually(t, time.Minute, "a round with the rotated password", func() error {
+		_, err := s.Metrics(context.Background())
+		return err
+	})
 	if got, _ := lagOf(t, s); got != 5 {
 		t.Errorf("after rotation: got %v, want 5", got)
 	}
@@ -150,39 +163,42 @@ func TestTLS(t *testing.T) {
 	caFile := p.WriteCA(t, dir)
 	certFile, keyFile := p.client.WriteFiles(t, dir, "tls")
 
+	addrs := k.Addrs() // trigger's seeds: both brokers
 	tests := []struct {
-		name    string
-		md      []string
-		wantErr string // substring of an ErrUnavailable error; "" for success
+		name string
+		md   []string
+		text string // what the error says of each broker asked; "" for success
 	}{
 		{name: "ca, cert and key inline", md: []string{"tls", "enable", "ca", string(p.CAPEM), "cert", string(p.client.CertPEM), "key", string(p.client.KeyPEM)}},
 		{name: "ca, cert and key from files", md: []string{"tls", "enable", "caFile", caFile, "certFile", certFile, "keyFile", keyFile}},
 		{name: "encrypted key with keyPassword", md: []string{"tls", "enable", "ca", string(p.CAPEM), "cert", string(p.client.CertPEM),
 			"key", string(p.clientKeyEncryptedPEM), "keyPassword", keyPassword}},
 		{name: "unsafeSsl skips server verification", md: []string{"tls", "enable", "unsafeSsl", "true", "cert", string(p.client.CertPEM), "key", string(p.client.KeyPEM)}},
-		{name: "unknown CA", md: []string{"tls", "enable", "cert", string(p.client.CertPEM), "key", string(p.client.KeyPEM)}, wantErr: "unknown authority"},
-		{name: "no client certificate", md: []string{"tls", "enable", "ca", string(p.CAPEM)}, wantErr: "certificate required"},
-		{name: "tls disabled", md: []string{"tls", "disable"}, wantErr: "TLS missing"},
+		{name: "unknown CA", md: []string{"tls", "enable", "cert", string(p.client.CertPEM), "key", string(p.client.KeyPEM)},
+			text: ": TLS handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority"},
+		// TLS 1.3 refuses a missing client certificate after the
+		// client's side of the handshake: at the first read.
+		{name: "no client certificate", md: []string{"tls", "enable", "ca", string(p.CAPEM)},
+			text: ": TLS handshake failed: remote error: tls: certificate required"},
+		{name: "tls disabled", md: []string{"tls", "disable"},
+			text: ": closed the connection without answering its first request (does the listener require TLS? then set tls: enable)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newTestScaler(t, trigger(k, tc.md...))
-			if tc.wantErr == "" {
+			s := newBoundedScaler(t, trigger(k, tc.md...))
+			if tc.text == "" {
 				if diff := cmp.Diff(result{6, true}, resultOf(t, s)); diff != "" {
 					t.Errorf("round (-want +got):\n%s", diff)
 				}
 				return
 			}
-			// These failures are not retried: the round returns with the
-			// handshake's error long before this deadline, which only
-			// keeps a loaded machine from turning it into a timeout.
-			ctx, cancel := contextWithTimeout(t, 30*time.Second)
-			defer cancel()
-			_, err := s.Metrics(ctx)
-			if !errors.Is(err, scalers.ErrUnavailable) || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("got error %v, want ErrUnavailable mentioning %q", err, tc.wantErr)
+			// These failures end the round at once, not at its bound.
+			took, err := callBounded(t, s)
+			t.Logf("%s (bound %s): %v", took.Round(time.Millisecond), s.bound, err)
+			checkReports(t, err, roundPrefixes, addrs, []string{tc.text})
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("error %q: the call ran until its bound, want it to end with the failure", err)
 			}
-			t.Logf("error: %v", err)
 		})
 	}
 }
