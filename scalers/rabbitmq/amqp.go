@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -385,6 +387,8 @@ func (s *amqpSource) open(ctx context.Context, a *attempt, p dialParams) (*link,
 		}
 		a.setStage(w)
 	})
+	// The library reads from here on: waiting for connection.start.
+	a.setStage("AMQP handshake with " + p.addr + ": waiting for connection.start")
 	props := amqp.NewConnectionProperties()
 	props.SetClientConnectionName(s.connName)
 	heartbeat := defaultHeartbeat
@@ -468,27 +472,45 @@ func (s *amqpSource) handshakeErr(ctx context.Context, a *attempt, hc *handshake
 	if ctx.Err() != nil {
 		return s.attemptErr(ctx, a, err)
 	}
-	if what := describeAnswer(hc.First()); what != "" {
+	first, readErr := hc.First()
+	if what := describeAnswer(first); what != "" {
 		return fmt.Errorf("%s: %s", p.addr, what)
 	}
 	var ae *amqp.Error
+	fromBroker := errors.As(err, &ae) && ae.Server
+	stage := a.waitingFor()
 	switch {
 	case errors.Is(err, amqp.ErrSASL):
 		return fmt.Errorf("login at %s: the broker offers none of the mechanisms the scaler uses (%s)", p.addr, p.auth.Mechanism())
-	case errors.Is(err, amqp.ErrCredentials), errors.As(err, &ae) && ae.Code == amqp.AccessRefused && strings.Contains(waiting(a), "start-ok"):
+	case errors.Is(err, amqp.ErrCredentials), fromBroker && ae.Code == amqp.AccessRefused && strings.Contains(stage, "start-ok"):
 		what := "username or password not accepted"
 		if p.external {
 			what = "the client certificate was not accepted (SASL EXTERNAL)"
 		}
-		if ae != nil && ae.Server {
+		if fromBroker {
 			return fmt.Errorf("login refused: %s (%s)", what, ae.Reason)
 		}
 		return fmt.Errorf("login refused: %s (the broker closed the connection)", what)
+	case fromBroker:
+		return amqpErr(err, p.vhost)
+	case readErr != nil:
+		// The connection failed under the library, with no word from the
+		// broker: say how.
+		closed := errors.Is(readErr, io.EOF) || errors.Is(readErr, syscall.ECONNRESET)
+		switch {
+		case closed && strings.HasSuffix(stage, "waiting for connection.start"):
+			return fmt.Errorf("%s: the server closed the connection before connection.start: is host the broker's AMQP port?", p.addr)
+		case closed:
+			return fmt.Errorf("the server closed the connection (%s)", stage)
+		}
+		msg := fmt.Sprintf("%v (%s)", readErr, stage)
+		if strings.Contains(readErr.Error(), "certificate required") {
+			msg += ": the broker wants a client certificate (cert and key, with tls enable)"
+		}
+		return errors.New(msg)
 	}
 	return amqpErr(err, p.vhost)
 }
-
-func waiting(a *attempt) string { return a.waitingFor() }
 
 // amqpErr names the vhost in the errors about it.
 func amqpErr(err error, vhost string) error {
@@ -565,7 +587,7 @@ func (s *amqpSource) declare(c call, l *link) (QueueStats, error) {
 		// the pending call at once, and the next call connects afresh.
 		s.forget(l)
 		l.abort()
-		return QueueStats{}, scalers.Unavailable("rabbitmq: "+*stage.Load(), c.ended("from "+l.raw.RemoteAddr().String()))
+		return QueueStats{}, scalers.Unavailable("rabbitmq: "+*stage.Load(), c.ended("broker at "+l.raw.RemoteAddr().String()))
 	}
 	if r.err != nil {
 		var ae *amqp.Error

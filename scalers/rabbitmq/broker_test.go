@@ -415,6 +415,20 @@ func TestBrokerFaults(t *testing.T) {
 	})
 
 	t.Run("frozen broker", func(t *testing.T) {
+		// The broker stops answering (SIGSTOP) with connections open: the
+		// kernel still accepts new ones. Every call, and every build,
+		// returns within the bound, saying where the broker stalled; once
+		// it is thawed (and the backoff passed) the next calls succeed.
+		clk := frozenClock()
+		amqpMD := map[string]string{"host": srv.AMQPURL(vhost), "queueName": "durable"}
+		httpMD := map[string]string{"host": srv.HTTPURL(vhost), "queueName": "durable"}
+		bAMQP := newBoundScaler(t, amqpMD, testBound, clk)
+		bHTTP := newBoundScaler(t, httpMD, testBound, clk)
+		wantMetric(t, bAMQP, 4, true)
+		wantMetric(t, bHTTP, 4, true)
+		amqpAddr := fmt.Sprintf("127.0.0.1:%d", srv.AMQPPort)
+		httpAddr := fmt.Sprintf("127.0.0.1:%d", srv.HTTPPort)
+
 		if err := srv.Freeze(); err != nil {
 			t.Fatal(err)
 		}
@@ -428,15 +442,36 @@ func TestBrokerFaults(t *testing.T) {
 			}
 		}
 		defer thaw()
+
+		var fresh *Scaler
+		_ = scalertest.ReturnsWithin(t, 0, "a build while the broker is frozen", func() error {
+			fresh = newBoundScaler(t, amqpMD, testBound, clk)
+			return nil
+		})
+		handshake := "rabbitmq: connect: no answer within 1s (AMQP handshake with " + amqpAddr + ": waiting for connection.start)"
+		err := metricsWithin(t, bAMQP, testBound, "an AMQP call on the open connection")
+		wantErr(t, err, scalers.ErrUnavailable, "rabbitmq: queue.declare: no answer within 1s (broker at "+amqpAddr+")", srv.Password)
+		err = metricsWithin(t, bAMQP, testBound, "the next AMQP call, which connects again")
+		checkErr(t, err, scalers.ErrUnavailable, srv.Password)
+		oneOf(t, err, handshake, handshake+" (next attempt in 1s)")
+		err = metricsWithin(t, fresh, testBound, "the first call of the scaler built during the freeze")
+		checkErr(t, err, scalers.ErrUnavailable, srv.Password)
+		oneOf(t, err, handshake, handshake+" (next attempt in 1s)")
+		err = metricsWithin(t, bHTTP, testBound, "a management API call")
+		wantErr(t, err, scalers.ErrUnavailable, "rabbitmq management API: no answer within 1s ("+httpAddr+": timeout after sending the request)", srv.Password)
+		// A caller's earlier deadline wins, and says so.
 		for _, s := range []*Scaler{amqpScaler, httpScaler} {
 			ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 			_, err := s.Metrics(ctx)
 			cancel()
 			checkErr(t, err, scalers.ErrUnavailable, srv.Password)
 		}
+
 		thaw()
-		wantMetric(t, amqpScaler, 4, true)
-		wantMetric(t, httpScaler, 4, true)
+		clk.SetTime(clk.Now().Add(time.Minute)) // past every backoff
+		for _, s := range []*Scaler{bAMQP, fresh, bHTTP, amqpScaler, httpScaler} {
+			wantMetric(t, s, 4, true)
+		}
 	})
 
 	t.Run("connection closed by the broker", func(t *testing.T) {
@@ -594,24 +629,31 @@ func TestAMQPS(t *testing.T) {
 
 	noPassword := fmt.Sprintf("amqps://127.0.0.1:%d/%s", srv.AMQPSPort, url.PathEscape(vhost))
 	base := map[string]string{"host": srv.AMQPSURL(vhost), "queueName": "q"}
+	tlsAddr := fmt.Sprintf("127.0.0.1:%d", srv.AMQPSPort)
 	tests := []struct {
-		name   string
-		md     map[string]string
-		wantOK bool
+		name string
+		md   map[string]string
+		// want is the error of a trigger that cannot connect.
+		want string
 	}{
-		{"ca and client certificate", with(base, "tls", "enable", "ca", c.caPEM, "cert", c.certPEM, "key", c.keyPEM), true},
-		{"unsafeSsl and client certificate", with(base, "tls", "enable", "unsafeSsl", "true", "cert", c.certPEM, "key", c.keyPEM), true},
-		{"SASL EXTERNAL", map[string]string{"host": noPassword, "queueName": "q", "tls": "enable", "ca": c.caPEM, "cert": c.certPEM, "key": c.keyPEM}, true},
-		{"no client certificate", with(base, "tls", "enable", "ca", c.caPEM), false},
-		{"unknown authority", with(base, "tls", "enable", "cert", c.certPEM, "key", c.keyPEM), false},
-		{"tls not enabled", with(base, "unsafeSsl", "true"), false},
+		{name: "ca and client certificate", md: with(base, "tls", "enable", "ca", c.caPEM, "cert", c.certPEM, "key", c.keyPEM)},
+		{name: "unsafeSsl and client certificate", md: with(base, "tls", "enable", "unsafeSsl", "true", "cert", c.certPEM, "key", c.keyPEM)},
+		{name: "SASL EXTERNAL", md: map[string]string{"host": noPassword, "queueName": "q", "tls": "enable", "ca": c.caPEM, "cert": c.certPEM, "key": c.keyPEM}},
+		{name: "no client certificate", md: with(base, "tls", "enable", "ca", c.caPEM),
+			want: "rabbitmq: connect: remote error: tls: certificate required (AMQP handshake with " + tlsAddr + ": waiting for connection.start): the broker wants a client certificate (cert and key, with tls enable) (next attempt in 1s)"},
+		{name: "unknown authority", md: with(base, "tls", "enable", "cert", c.certPEM, "key", c.keyPEM),
+			want: "rabbitmq: connect: TLS handshake with " + tlsAddr + ": tls: failed to verify certificate: x509: certificate signed by unknown authority (next attempt in 1s)"},
+		{name: "tls not enabled", md: with(base, "unsafeSsl", "true"),
+			want: "rabbitmq: connect: TLS handshake with " + tlsAddr + ": tls: failed to verify certificate: x509: certificate signed by unknown authority (next attempt in 1s)"},
+		{name: "amqp:// to the TLS port", md: with(base, "host", strings.Replace(srv.AMQPSURL(vhost), "amqps://", "amqp://", 1)),
+			want: "rabbitmq: connect: " + tlsAddr + ": a TLS server answered: use an amqps:// host (with tls enable for ca, cert and key) (next attempt in 1s)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newScaler(t, tt.md)
-			if !tt.wantOK {
+			s := newBoundScaler(t, tt.md, 10*time.Second, frozenClock())
+			if tt.want != "" {
 				_, _, err := metric(t, s)
-				checkErr(t, err, scalers.ErrUnavailable, srv.Password)
+				wantErr(t, err, scalers.ErrUnavailable, tt.want, srv.Password)
 				return
 			}
 			wantMetric(t, s, 6, true)

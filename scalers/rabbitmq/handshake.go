@@ -39,7 +39,8 @@ type handshakeConn struct {
 
 	firstMu  sync.Mutex
 	first    []byte
-	haveRead atomic.Bool // first is complete
+	readErr  error       // the first read error
+	haveRead atomic.Bool // first is complete and readErr set
 }
 
 const (
@@ -54,13 +55,19 @@ func newHandshakeConn(c net.Conn, onStage func(string)) *handshakeConn {
 	return &handshakeConn{Conn: c, onStage: onStage}
 }
 
-// Read keeps the first bytes the server sends.
+// Read keeps the first bytes the server sends, and the first read error:
+// what ended a handshake that failed without a word from the broker (the
+// library reports it, or only that the connection is closed, depending on
+// which of its goroutines notices first).
 func (c *handshakeConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && !c.haveRead.Load() {
+	if (n > 0 || err != nil) && !c.haveRead.Load() {
 		c.firstMu.Lock()
 		c.first = append(c.first, p[:min(n, firstBytes-len(c.first))]...)
-		if len(c.first) == firstBytes {
+		if err != nil && c.readErr == nil {
+			c.readErr = err
+		}
+		if len(c.first) == firstBytes || c.readErr != nil {
 			c.haveRead.Store(true)
 		}
 		c.firstMu.Unlock()
@@ -68,11 +75,12 @@ func (c *handshakeConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// First returns up to 16 bytes the server sent first.
-func (c *handshakeConn) First() []byte {
+// First returns up to 16 bytes the server sent first, and the error that
+// ended reading if it ended before those came.
+func (c *handshakeConn) First() ([]byte, error) {
 	c.firstMu.Lock()
 	defer c.firstMu.Unlock()
-	return bytes.Clone(c.first)
+	return bytes.Clone(c.first), c.readErr
 }
 
 // Write passes p on, whole frames at a time until the handshake is over.
@@ -86,7 +94,7 @@ func (c *handshakeConn) Write(p []byte) (int, error) {
 	c.pending = append(c.pending, p...)
 	for !c.through {
 		n := c.unitLen()
-		if n == 0 || n > len(c.pending) {
+		if n <= 0 || n > len(c.pending) {
 			break
 		}
 		unit := c.pending[:n]
@@ -168,7 +176,7 @@ const authFailureClose = "authentication_failure_close"
 func withAuthFailureClose(frame []byte) []byte {
 	// frame: type(1) channel(2) size(4) | class(2) method(2) properties(table) ... | end(1)
 	const props = 11
-	if len(frame) < props+4+1 || frame[len(frame)-1] != 0xCE {
+	if len(frame) < props+4+1 || frame[len(frame)-1] != 0xCE || int(binary.BigEndian.Uint32(frame[3:7])) != len(frame)-8 {
 		return frame
 	}
 	body := frame[:len(frame)-1]

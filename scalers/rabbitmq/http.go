@@ -15,7 +15,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
@@ -31,40 +30,37 @@ const maxBodyBytes = 16 << 20
 const queueColumns = "name,messages,messages_ready,message_stats.publish_details.rate,message_stats.deliver_get_details.rate"
 
 // httpSource reads queue statistics from the management API. Every call
-// returns within bound of its start (the OAuth2 token request included),
-// and a failure to reach the API (refused, reset or timed out, a TLS or
-// protocol error) is not tried again before its backoff has passed: calls
-// meanwhile answer at once with it.
+// returns within bound of its start, the OAuth2 token request included.
+// As with the other HTTP scalers, each call sends its request: there is no
+// connection to keep, and no backoff.
 type httpSource struct {
 	md        *Metadata
 	client    *http.Client
 	transport *http.Transport
 	bound     time.Duration
-
-	mu    sync.Mutex
-	retry retry
 }
 
-func newHTTPSource(md *Metadata, bound time.Duration, o options) (*httpSource, error) {
+func newHTTPSource(md *Metadata, bound time.Duration) (*httpSource, error) {
 	tlsCfg := md.tlsConfig
 	if tlsCfg == nil && md.UnsafeSsl {
 		// KEDA's HTTP client honours unsafeSsl with or without tls=enable.
 		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true} //nolint:gosec // the user asked for it with unsafeSsl
 	}
-	// The call's context bounds each request as a whole; the transport's
-	// own timeouts are only a backstop.
+	// The call's context bounds each request as a whole, and its end
+	// says where the request stalled; the transport's own timeouts, later,
+	// are only a backstop.
+	backstop := 2 * bound
 	tr := &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: bound, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           (&net.Dialer{Timeout: backstop, KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:       tlsCfg,
-		TLSHandshakeTimeout:   bound,
-		ResponseHeaderTimeout: bound,
+		TLSHandshakeTimeout:   backstop,
+		ResponseHeaderTimeout: backstop,
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     true,
 	}
-	s := &httpSource{md: md, transport: tr, client: &http.Client{Transport: tr}, bound: bound,
-		retry: retry{clock: o.clock, backoff: o.backoff}}
+	s := &httpSource{md: md, transport: tr, client: &http.Client{Transport: tr}, bound: bound}
 	if md.oauth {
 		rt, err := oauthTransport(md, tr)
 		if err != nil {
@@ -200,14 +196,6 @@ func (s *httpSource) stats(ctx context.Context) (QueueStats, error) {
 	if err != nil {
 		return QueueStats{}, scalers.Unavailable("rabbitmq: read credentials", err)
 	}
-	key := strings.Join([]string{ep.url, ep.user, ep.pass, s.md.ClientSecret.MustValue()}, "\x00")
-	s.mu.Lock()
-	err = s.retry.pending(key)
-	s.mu.Unlock()
-	if err != nil {
-		return QueueStats{}, err
-	}
-
 	rctx, progress := scalers.TraceHTTP(c.ctx)
 	req, err := http.NewRequestWithContext(rctx, http.MethodGet, ep.url, nil)
 	if err != nil {
@@ -220,51 +208,24 @@ func (s *httpSource) stats(ctx context.Context) (QueueStats, error) {
 	}
 	req.Header.Set("Accept", "application/json")
 	resp, err := s.client.Do(req)
-	if err == nil {
-		var body []byte
-		body, err = io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
-		_ = resp.Body.Close()
-		if err == nil {
-			s.mu.Lock()
-			s.retry.succeeded()
-			s.mu.Unlock()
-			return s.answer(resp, ep, body)
+	if err != nil {
+		if c.ctx.Err() != nil {
+			return QueueStats{}, scalers.Unavailable("rabbitmq management API", c.ended(ep.addr+": timeout "+progress.Stage()))
 		}
-	}
-	switch {
-	case c.ctx.Err() != nil && !errors.Is(context.Cause(c.ctx), errBound):
-		// The caller's deadline or cancellation, not the source's fault.
-		return QueueStats{}, scalers.Unavailable("rabbitmq management API", c.ended(ep.addr+": timeout "+progress.Stage()))
-	case c.ctx.Err() != nil:
-		err = c.ended(ep.addr + ": timeout " + progress.Stage())
-	case !unreachable(err):
-		// A secret file that cannot be read, a token endpoint that
-		// refuses the client: nothing a backoff helps.
+		if strings.Contains(err.Error(), `malformed HTTP response "AMQP`) {
+			err = fmt.Errorf("%w (an AMQP broker answered: use an amqp:// host for this port, or the management API's port)", err)
+		}
 		return QueueStats{}, scalers.Unavailable("rabbitmq management API", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.retry.failed("rabbitmq management API", err, key)
-	return QueueStats{}, s.retry.err()
-}
-
-// unreachable reports whether a request failed to reach the API or to get
-// its answer: refused, reset or timed out, a TLS or HTTP protocol error.
-func unreachable(err error) bool {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err // a *url.Error is a net.Error whatever it wraps
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
+	_ = resp.Body.Close()
+	if err != nil {
+		if c.ctx.Err() != nil {
+			return QueueStats{}, scalers.Unavailable("rabbitmq management API", c.ended(ep.addr+": timeout "+progress.Stage()))
+		}
+		return QueueStats{}, scalers.Unavailable("rabbitmq management API: read answer", err)
 	}
-	var (
-		ne net.Error
-		rh tls.RecordHeaderError
-		ae tls.AlertError
-		ce *tls.CertificateVerificationError
-	)
-	return errors.As(err, &ne) || errors.As(err, &rh) || errors.As(err, &ae) || errors.As(err, &ce) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		// net/http's error for an answer that is not HTTP has no type.
-		strings.Contains(err.Error(), "malformed HTTP")
+	return s.answer(resp, ep, body)
 }
 
 // answer turns the management API's answer into statistics.
@@ -282,9 +243,11 @@ func (s *httpSource) answer(resp *http.Response, ep apiEndpoint, body []byte) (Q
 	case resp.StatusCode == http.StatusUnauthorized:
 		return QueueStats{}, scalers.Unavailable("rabbitmq management API",
 			fmt.Errorf("login refused (%s): check the credentials in host, username/password or OAuth2", resp.Status))
-	case resp.StatusCode == http.StatusBadRequest && s.md.UseRegex:
+	case resp.StatusCode == http.StatusBadRequest && s.md.UseRegex && bytes.Contains(body, []byte(`"error":"bad_request"`)):
 		// The broker's PCRE did not compile the expression (Go's syntax,
-		// checked when the trigger was parsed, accepts more).
+		// checked when the trigger was parsed, accepts more): the one
+		// pagination parameter the trigger sets that ParseMetadata cannot
+		// check entirely.
 		return QueueStats{}, fmt.Errorf("rabbitmq management API: the broker refused the queueName expression (%s: %s): check it is a valid regular expression (PCRE): %w",
 			resp.Status, snippet(body), scalers.ErrInvalidConfig)
 	case resp.StatusCode == http.StatusForbidden:

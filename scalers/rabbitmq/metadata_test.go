@@ -330,3 +330,100 @@ func FuzzParseMetadata(f *testing.F) {
 		}
 	})
 }
+
+// TestParseMetadataFoundEarly: configuration errors that used to show only
+// when a call was made (as Unavailable or Internal) are found when the
+// metadata is parsed, with the whole message; the host never shows.
+func TestParseMetadataFoundEarly(t *testing.T) {
+	c := newCerts(t)
+	long := strings.Repeat("q", 256)
+	tests := []struct {
+		name   string
+		md     map[string]string
+		limits scalers.Limits
+		want   string
+	}{
+		{name: "http port above 65535", md: map[string]string{"host": "http://u:s3cr3t-pw@h:99999/", "queueName": "q"},
+			want: `invalid metadata: host (secret, not shown): port "99999": expected 1..65535`},
+		{name: "http port past 32 bits", md: map[string]string{"host": "http://u:s3cr3t-pw@h:4294967297/", "queueName": "q"},
+			want: `invalid metadata: host (secret, not shown): port "4294967297": expected 1..65535`},
+		{name: "amqp port above 65535", md: map[string]string{"host": "amqp://u:s3cr3t-pw@h:99999/", "queueName": "q"},
+			want: `invalid metadata: host (secret, not shown): port "99999": expected 1..65535`},
+		{name: "amqp port past 32 bits", md: map[string]string{"host": "amqp://u:s3cr3t-pw@h:4294967297/", "queueName": "q"},
+			want: `invalid metadata: host (secret, not shown): port "4294967297": expected 1..65535`},
+		{name: "amqps port 0", md: map[string]string{"host": "amqps://u:s3cr3t-pw@h:0/", "queueName": "q"},
+			want: `invalid metadata: host (secret, not shown): port "0": expected 1..65535`},
+		{name: "IPv6 zone not escaped", md: map[string]string{"host": "http://[::1%lo]:1/", "queueName": "q"},
+			want: "invalid metadata: host (secret, not shown): not a valid URL (expected amqp[s]://user:password@host:port/vhost or http[s]://user:password@host:port/vhost)"},
+		{name: "oauthTokenURI port", md: map[string]string{"host": "http://h", "queueName": "q", "oauthTokenURI": "https://idp:99999/token", "clientID": "c", "clientSecret": "s3cr3t-pw"},
+			want: `invalid metadata: oauthTokenURI "https://idp:99999/token": port "99999": expected 1..65535`},
+		{name: "queue name too long", md: map[string]string{"host": "http://h", "queueName": long},
+			want: "invalid metadata: queueName: 256 bytes long, more than the 255 a RabbitMQ queue name may have"},
+		{name: "queue name too long over AMQP", md: map[string]string{"host": "amqp://h", "queueName": long},
+			want: "invalid metadata: queueName: 256 bytes long, more than the 255 a RabbitMQ queue name may have"},
+		{name: "vhostName too long for AMQP", md: map[string]string{"host": "amqp://h", "queueName": "q", "vhostName": long},
+			want: "invalid metadata: vhostName: 256 bytes long, more than the 255 AMQP carries"},
+		{name: "vhost of the URL too long for AMQP", md: map[string]string{"host": "amqp://u:s3cr3t-pw@h/" + long, "queueName": "q"},
+			want: "invalid metadata: host (secret, not shown): the vhost of the URL is 256 bytes long, more than the 255 AMQP carries"},
+		{name: "request too long for the management API", md: map[string]string{"host": "http://h", "queueName": strings.Repeat("(a|b)", 1600), "useRegex": "true"},
+			want: "invalid metadata: queueName: the management API request for it (URL-escaped, with the vhost and path) is 17785 bytes long, more than the 8000 the API accepts"},
+		{name: "unbalanced expression", md: map[string]string{"host": "http://h", "queueName": "jobs-([0-9]+", "useRegex": "true"},
+			want: `invalid metadata: queueName "jobs-([0-9]+": not a valid regular expression (with useRegex): missing closing ): "jobs-([0-9]+"`},
+		{name: "unclosed class", md: map[string]string{"host": "http://h", "queueName": "([", "useRegex": "true"},
+			want: `invalid metadata: queueName "([": not a valid regular expression (with useRegex): missing closing ]: "["`},
+		{name: "repeat of nothing", md: map[string]string{"host": "http://h", "queueName": "*jobs", "useRegex": "true"},
+			want: `invalid metadata: queueName "*jobs": not a valid regular expression (with useRegex): missing argument to repetition operator: "*"`},
+		{name: "pageSize above the API's page", md: map[string]string{"host": "http://h", "queueName": "^q", "useRegex": "true", "pageSize": "501"},
+			want: `invalid metadata: pageSize "501": must be <= 500 (the management API serves at most 500 queues a page)`},
+		{name: "authModes over the limit", md: map[string]string{"host": "http://h", "queueName": "q", "authModes": "basic,tls,oauth,bearer"}, limits: scalers.Limits{MaxListItems: 3},
+			want: "invalid metadata: authModes: 4 items, more than the limit of 3"},
+		{name: "scopes over the limit", md: map[string]string{"host": "http://h", "queueName": "q", "oauthTokenURI": "https://idp/token", "clientID": "c", "clientSecret": "s3cr3t-pw", "scopes": "a,b,c,d"},
+			limits: scalers.Limits{MaxListItems: 3},
+			want:   "invalid metadata: scopes: 4 items, more than the limit of 3"},
+		{name: "SASL EXTERNAL without TLS", md: map[string]string{"host": "amqp://h", "queueName": "q", "tls": "enable", "cert": c.certPEM, "key": c.keyPEM},
+			want: "invalid metadata: cert (secret, not shown): with no password, the client certificate is the login (SASL EXTERNAL), which needs TLS: the host URL is amqp://, use amqps://"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseMetadata(tt.md, tt.limits)
+			wantErr(t, err, scalers.ErrInvalidConfig, tt.want, "s3cr3t-pw")
+		})
+	}
+}
+
+// TestParseMetadataAccepted: what the checks above must not refuse.
+func TestParseMetadataAccepted(t *testing.T) {
+	tests := []struct {
+		name        string
+		md          map[string]string
+		wantWarning string
+	}{
+		{name: "an IPv6 zone, escaped", md: map[string]string{"host": "http://[::1%25lo]:15672/", "queueName": "q"}},
+		{name: "port 65535", md: map[string]string{"host": "amqp://h:65535/", "queueName": "q"}},
+		{name: "a 255-byte queue name", md: map[string]string{"host": "amqp://h", "queueName": strings.Repeat("q", 255)}},
+		{name: "pageSize above 500 without useRegex (unused, as in KEDA)", md: map[string]string{"host": "http://h", "queueName": "q", "pageSize": "1000"}},
+		{name: "pageSize 500", md: map[string]string{"host": "http://h", "queueName": "^q", "useRegex": "true", "pageSize": "500"}},
+		{name: "a lookahead (PCRE, not Go)", md: map[string]string{"host": "http://h", "queueName": "^(?!tmp-)", "useRegex": "true"},
+			wantWarning: "error parsing regexp: invalid or unsupported Perl syntax: `(?!`"},
+		{name: "a long expression that fits", md: map[string]string{"host": "http://h", "queueName": strings.Repeat("(a|b)", 600), "useRegex": "true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			md, err := ParseMetadata(tt.md, scalers.Limits{})
+			if err != nil {
+				t.Fatalf("got error %q, want none", err)
+			}
+			if md.regexWarning != tt.wantWarning {
+				t.Errorf("got warning %q, want %q", md.regexWarning, tt.wantWarning)
+			}
+		})
+	}
+}
+
+// TestZoneHostIsUnavailable: a host with an IPv6 zone makes a request the
+// transport sends (here to nothing): Unavailable, not Internal.
+func TestZoneHostIsUnavailable(t *testing.T) {
+	s := newBoundScaler(t, map[string]string{"host": "http://[::1%25lo]:1/", "queueName": "q"}, testBound, frozenClock())
+	err := metricsWithin(t, s, testBound, "a call to [::1%lo]:1")
+	checkErr(t, err, scalers.ErrUnavailable)
+}

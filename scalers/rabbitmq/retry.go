@@ -44,8 +44,13 @@ type retry struct {
 	next     time.Time // no attempt before this
 }
 
-// failed records a failed attempt made with the parameters key.
+// failed records a failed attempt made with the parameters key; the
+// first failure with new parameters (a rotated host or password) starts
+// the backoff afresh.
 func (r *retry) failed(what string, cause error, key string) {
+	if key != r.key {
+		r.failures = 0
+	}
 	r.failures++
 	r.what, r.cause, r.key = what, cause, key
 	r.next = r.clock.Now().Add(r.backoff.after(r.failures))

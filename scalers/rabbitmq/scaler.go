@@ -77,11 +77,11 @@ func build(cfg scalers.Config, o options) (*Scaler, error) {
 	}
 	bound := cfg.Timeouts.For(md.Timeout)
 	if cfg.Timeouts.Capped(md.Timeout) {
-		log.Info("rabbitmq: timeout lowered to the server's maximum source timeout", "key", "timeout", "value", md.Timeout, "max", bound)
+		log.Info("timeout above the server's maximum, lowered to it", "key", "timeout", "asked", md.Timeout, "max", bound)
 	}
 	switch md.protocol {
 	case ProtocolHTTP:
-		src, err := newHTTPSource(md, bound, o)
+		src, err := newHTTPSource(md, bound)
 		if err != nil {
 			return nil, md.redactor().Error(err)
 		}
