@@ -136,6 +136,9 @@ func NewHTTPSource(o HTTPSourceOptions) (*HTTPSource, error) {
 		})
 		red.AddURL(oa.TokenURI)
 		red.AddFunc(st.tokens.Secrets)
+		for _, vs := range oa.params {
+			red.AddLongValues(vs...)
+		}
 		if !o.Auth.OAuth.ClientSecret.IsSet() && !o.Auth.Enabled(AuthModeTLS) && o.Logger != nil {
 			// KEDA accepts this and warns likewise: the client is then
 			// known by its clientID alone, unless a proxy authenticates it.

@@ -108,6 +108,7 @@ func TestRedactURL(t *testing.T) {
 		{"an @ in the path: hidden to be safe", "http://h/u:S3CR3T@x", "http://xxxxx@x"},
 		{"no scheme", "u:S3CR3T@prom:9090", "xxxxx@prom:9090"},
 		{"// after the @", "u:S3CR3T@host//x", "xxxxx@host//x"},
+		{"// between two @", "u:S3CR3T@//h@x", "xxxxx@x"},
 		{"empty", "", ""},
 	}
 	for _, tc := range tests {
@@ -137,4 +138,31 @@ func TestRedactorAddURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRedactorForms(t *testing.T) {
+	tests := []struct {
+		name, secret, text, want string
+	}{
+		{"query-escaped", "a b&c", "form: x=a+b%26c", "form: x=[redacted]"},
+		{"trimmed, as sent", " tok-123\n", "Bearer tok-123", "Bearer [redacted]"},
+		{"invalid UTF-8 as an echo shows it", "\xfftok-123", "got \uFFFDtok-123", "got [redacted]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRedactor(NewSecret(tc.secret))
+			if diff := cmp.Diff(tc.want, r.String(tc.text)); diff != "" {
+				t.Errorf("redacted (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("a short value inside a long one", func(t *testing.T) {
+		r := NewRedactor(NewSecret("\xdc")) // shown as U+FFFD, 3 bytes
+		r.AddLongValues("\xe4long-token-1") // escaped %E4..., which holds no U+FFFD
+		r.AddLongValues("short")            // under MinTokenBytes: kept
+		got := r.String("x=%E4long-token-1 \uFFFDlong-token-1 short")
+		if diff := cmp.Diff("x=[redacted] [redacted] short", got); diff != "" {
+			t.Errorf("redacted (-want +got):\n%s", diff)
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -236,14 +237,29 @@ func (r *Redactor) AddValue(v string) {
 	}
 }
 
+// MinTokenBytes is the length from which AddLongValues hides a value: a
+// token, not "true" or a tenant's name.
+const MinTokenBytes = 8
+
+// AddLongValues hides the values of keys that may carry a credential
+// without being secrets (customHeaders, queryParameters, endpointParams)
+// that are at least MinTokenBytes long: a server may echo them.
+func (r *Redactor) AddLongValues(values ...string) {
+	for _, v := range values {
+		if len(v) >= MinTokenBytes {
+			r.AddValue(v)
+		}
+	}
+}
+
 // AddFunc hides values that change while the scaler runs (an OAuth2 access
 // token): f is called at every redaction, from any goroutine.
 func (r *Redactor) AddFunc(f func() []string) { r.dynamic = append(r.dynamic, f) }
 
 // AddURL hides the user info of a URL, the part RedactURL replaces: the
-// password (as written and query-escaped) of a URL that parses, and the
-// whole user info otherwise (a user name given without a password is often
-// a token).
+// password of a URL that parses (the user name when there is no password:
+// it is often a token), and otherwise the whole user info and each piece
+// of it between URL separators.
 func (r *Redactor) AddURL(raw string) {
 	info, start, ok := userInfo(raw)
 	if !ok {
@@ -252,37 +268,66 @@ func (r *Redactor) AddURL(raw string) {
 	if user, pass, hasPass, parsed := parsedUserInfo(raw, start, len(info)); parsed {
 		if hasPass {
 			r.AddValue(pass)
-			r.AddValue(url.QueryEscape(pass))
 			return
 		}
 		r.AddValue(user)
 		return
 	}
+	// Where a parser does not see the user info, a request may carry it
+	// in its host or path, escaped: each piece between separators is
+	// hidden too.
 	r.AddValue(info)
-	if _, pass, found := strings.Cut(info, ":"); found {
-		r.AddValue(pass)
+	for _, piece := range strings.FieldsFunc(info, func(c rune) bool {
+		return strings.ContainsRune(":/@?#%[] ", c) || c < ' ' || c == 0x7f
+	}) {
+		r.AddValue(piece)
 	}
 }
 
-// String redacts s.
+// String redacts s: every value as it is, trimmed of spaces (as
+// credentials are sent), query-escaped (the form a form body or a query
+// string gives it, which a server may echo) and with invalid UTF-8
+// replaced. Longer values go first, so that a short secret inside a long
+// one cannot leave the rest of the long one in the text.
 func (r *Redactor) String(s string) string {
 	if r == nil {
 		return s
 	}
-	for _, sec := range r.secrets {
-		if v := sec.MustValue(); len(v) >= 3 {
-			s = strings.ReplaceAll(s, v, redacted)
+	var all []string
+	add := func(v string) {
+		if len(v) < 3 {
+			return
+		}
+		all = append(all, v)
+		if e := url.QueryEscape(v); e != v {
+			all = append(all, e)
 		}
 	}
+	hide := func(v string) {
+		add(v)
+		if t := strings.TrimSpace(v); t != v {
+			add(t)
+		}
+		// As an echo (and Excerpt) shows invalid UTF-8.
+		if u := validUTF8(v); u != v {
+			add(u)
+			add(strings.TrimSpace(u))
+		}
+	}
+	for _, sec := range r.secrets {
+		hide(sec.MustValue())
+	}
 	for _, v := range r.extra {
-		s = strings.ReplaceAll(s, v, redacted)
+		hide(v)
 	}
 	for _, f := range r.dynamic {
 		for _, v := range f() {
-			if len(v) >= 3 {
-				s = strings.ReplaceAll(s, v, redacted)
-			}
+			hide(v)
 		}
+	}
+	slices.SortFunc(all, func(a, b string) int { return len(b) - len(a) })
+	for _, v := range all {
+		s = strings.ReplaceAll(s, v, redacted)
 	}
 	return s
 }
@@ -319,7 +364,8 @@ const redactedUserInfo = "xxxxx"
 // metric names; it is the one rule for every value that may carry user
 // info (serverAddress, url, oauthTokenURI, a custom source's url), whether
 // it parses or not. The user info is everything between "//" (the start,
-// without one) and the last "@": raw parsing would not find it in a value
+// when there is no "//" before the first "@") and the last "@": raw
+// parsing would not find it in a value
 // that does not parse, and a password holding "/", "?" or "#" moves the
 // '@' out of what a parser calls the authority. When raw parses and its
 // user info is exactly that span, the user name is kept before a password
@@ -345,7 +391,8 @@ func userInfo(raw string) (info string, start int, ok bool) {
 	if at < 0 {
 		return "", 0, false
 	}
-	if i := strings.Index(raw, "//"); i >= 0 && i+2 <= at {
+	// A "//" after an '@' is not the one before the user info.
+	if i := strings.Index(raw, "//"); i >= 0 && i < strings.IndexByte(raw, '@') {
 		start = i + 2
 	}
 	return raw[start:at], start, true

@@ -326,11 +326,14 @@ func (t *TokenSource) fail(err error) error {
 	case errors.As(err, &re) && re.Response != nil:
 		// The body stays out (an endpoint may echo the request); the
 		// description is redacted in case it does the same.
-		e.Reason = "the token endpoint answered " + re.Response.Status
+		// The status line and the error code are the endpoint's words
+		// too: redacted and cut like the description.
+		say := func(s string) string { return Excerpt(t.red.String(t.callerRed.String(s))) }
+		e.Reason = "the token endpoint answered " + say(re.Response.Status)
 		if re.ErrorCode != "" {
-			e.Reason += " (" + re.ErrorCode
+			e.Reason += " (" + say(re.ErrorCode)
 			if desc := strings.TrimSpace(re.ErrorDescription); desc != "" {
-				e.Reason += ": " + t.red.String(t.callerRed.String(desc))
+				e.Reason += ": " + say(desc)
 			}
 			e.Reason += ")"
 		}

@@ -1,8 +1,11 @@
 package custom
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -10,6 +13,8 @@ import (
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/metricsapi"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/prometheus"
 )
 
 // FuzzParseMetadata feeds the flat parser metadata built from "key=value"
@@ -133,5 +138,70 @@ func FuzzFromSpec(f *testing.F) {
 		if diff := cmp.Diff(normalize(cfg), normalize(flat)); diff != "" {
 			t.Fatalf("spec -> flat (-spec +flat):\n%s", diff)
 		}
+	})
+}
+
+// secretKeys are the keys of a custom trigger that may carry a secret: a
+// prometheus source's (p, with the design's url alias), a metrics-api
+// source's (m) and an external source's headers (e).
+var secretKeys = append(append(
+	scalertest.PrefixSecretKeys("source.p.", append(scalertest.HTTPAuthSecretKeys("basic", "bearer", "custom", "tls", "oauth"),
+		scalertest.SecretKey{Key: "serverAddress", Kind: scalertest.SecretURL},
+		scalertest.SecretKey{Key: "url", Kind: scalertest.SecretURL},
+		scalertest.SecretKey{Key: "customHeaders", Kind: scalertest.SecretMapValue},
+		scalertest.SecretKey{Key: "queryParameters", Kind: scalertest.SecretMapValue})),
+	scalertest.PrefixSecretKeys("source.m.", append(scalertest.HTTPAuthSecretKeys("basic", "bearer", "apiKey", "custom", "tls"),
+		scalertest.SecretKey{Key: "url", Kind: scalertest.SecretURL}))...),
+	scalertest.SecretKey{Key: "source.e.headers"},
+	scalertest.SecretKey{Key: "source.e.url", Kind: scalertest.SecretURL},
+)
+
+// FuzzSecretNeverShown places a known secret in every key of a source that
+// may carry one, around fuzzed metadata, and fails if it appears in an
+// error (of the parse, of the sources' build, or of a call whose sources
+// talk to a server that echoes their requests) or in a log line.
+func FuzzSecretNeverShown(f *testing.F) {
+	for _, seed := range []struct {
+		in, wrap string
+	}{
+		{"", "http://|h:9090"},
+		{"", "http://u:|@[::1"},    // a URL that does not parse
+		{"", "Authorization: |"},   // a design header
+		{"", "|\r\nX-Injected: 1"}, // a header value net/http refuses
+		{"source.p.serverAddress=", "http://|h"},
+		{"expression=p + m + e + x\nsource.x.type=nope", "|"},
+	} {
+		for pos := range secretKeys {
+			f.Add(pos, seed.in, seed.wrap)
+		}
+	}
+	echo := scalertest.Echo(http.StatusUnprocessableEntity, func(echo string) string {
+		b, _ := json.Marshal(map[string]string{"status": "error", "errorType": "execution", "error": echo})
+		return string(b)
+	})
+	reg := scalers.NewRegistry()
+	reg.MustRegister(Type, NewFactory(reg))
+	reg.MustRegister("prometheus", func(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
+		return prometheus.NewWithOptions(ctx, cfg, prometheus.Options{Transport: echo})
+	}, scalers.WithDefaultTarget(prometheus.DefaultTarget))
+	reg.MustRegister(metricsapi.Type, func(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
+		return metricsapi.NewWithOptions(ctx, cfg, metricsapi.Options{Transport: echo})
+	}, scalers.WithDefaultTarget(metricsapi.DefaultTarget))
+	base := map[string]string{
+		"expression": "p + m + e", "threshold": "1",
+		"source.p.type": "prometheus", "source.p.serverAddress": "http://prom:9090", "source.p.query": "up",
+		"source.p.oauthTokenURI": "http://idp/token", "source.p.clientID": "c",
+		"source.m.type": "metrics-api", "source.m.url": "http://stats/x", "source.m.valueLocation": "v",
+		"source.e.type": "external", "source.e.url": "http://ext/x",
+	}
+	f.Fuzz(func(t *testing.T, pos int, in, wrap string) {
+		md := scalertest.SecretMetadata(base, secretKeys, pos, in, wrap)
+		logs := &scalertest.LogLines{}
+		s, err := reg.New(t.Context(), scalers.Config{Type: Type, Metadata: md, Logger: slog.New(logs)})
+		if err == nil {
+			_, err = s.Metrics(t.Context())
+			_ = s.Close()
+		}
+		scalertest.CheckNoSecret(t, err, logs)
 	})
 }

@@ -2,7 +2,9 @@ package metricsapi
 
 import (
 	"errors"
+	"log/slog"
 	"math"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -93,4 +95,43 @@ func FuzzExtractPrometheus(f *testing.F) {
 	f.Add([]byte("# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n"), "h")
 	f.Add([]byte("{\"utf8.name\"} 1\n"), `{__name__="utf8.name"}`)
 	f.Fuzz(func(t *testing.T, body []byte, loc string) { fuzzExtract(t, FormatPrometheus, body, loc) })
+}
+
+// secretKeys are the keys of a metrics-api trigger that may carry a
+// secret.
+var secretKeys = append(scalertest.HTTPAuthSecretKeys(authModes...),
+	scalertest.SecretKey{Key: "url", Kind: scalertest.SecretURL},
+)
+
+// FuzzSecretNeverShown places a known secret in every key that may carry
+// one, around fuzzed metadata, and fails if it appears in an error (of the
+// parse, or of a request to a server that echoes the request in its
+// status line and body) or in a log line.
+func FuzzSecretNeverShown(f *testing.F) {
+	for _, seed := range []struct {
+		in, wrap string
+	}{
+		{"", "http://|stats:8080/x"},
+		{"", "https://u:|@[::1"},   // a URL that does not parse
+		{"", "http://h/|x"},        // the user info in the path
+		{"", "|\r\nX-Injected: 1"}, // a header value net/http refuses
+		{"method=query", "|&x=1"},
+		{"timeout=1h\nformat=xml\nvalueLocation=a.b", "ftp://|h:99999"},
+	} {
+		for pos := range secretKeys {
+			f.Add(pos, seed.in, seed.wrap)
+		}
+	}
+	base := map[string]string{"url": "http://stats:8080/x", "valueLocation": "v", "targetValue": "1"}
+	echo := scalertest.Echo(http.StatusBadGateway, func(echo string) string { return echo })
+	f.Fuzz(func(t *testing.T, pos int, in, wrap string) {
+		md := scalertest.SecretMetadata(base, secretKeys, pos, in, wrap)
+		logs := &scalertest.LogLines{}
+		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: md, Logger: slog.New(logs)}, Options{Transport: echo})
+		if err == nil {
+			_, err = s.Metrics(t.Context())
+			_ = s.Close()
+		}
+		scalertest.CheckNoSecret(t, err, logs)
+	})
 }

@@ -148,7 +148,8 @@ func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scale
 		timeout: cfg.Timeouts.For(md.Timeout),
 		client:  &http.Client{Transport: src.Transport},
 		red:     src.Redactor,
-		target:  (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(),
+		// An '@' in the path may be a password's (see scalers.RedactURL).
+		target: scalers.RedactURL((&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()),
 	}
 	s.Single = scalers.NewSingle(scalers.SingleOptions{
 		Type:    Type,
@@ -192,7 +193,7 @@ func (s *Scaler) fetch(parent context.Context) ([]byte, error) {
 		// Read a little so the connection can be reused; the body itself
 		// stays out of the error (a proxy may echo credentials).
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, scalers.Unavailable("metrics-api", s.red.Error(fmt.Errorf("%s: status %s, want 200", s.target, scalers.Excerpt(resp.Status))))
+		return nil, scalers.Unavailable("metrics-api", s.red.Error(fmt.Errorf("%s: status %s, want 200", s.target, scalers.Excerpt(s.red.String(resp.Status)))))
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswerBytes+1))
 	if err != nil {

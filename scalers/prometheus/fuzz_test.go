@@ -1,7 +1,9 @@
 package prometheus
 
 import (
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"math"
 	"net/http"
 	"testing"
@@ -94,5 +96,52 @@ func FuzzAnswer(f *testing.F) {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			t.Fatalf("got non-finite value %v", v)
 		}
+	})
+}
+
+// secretKeys are the keys of a prometheus trigger that may carry a secret.
+var secretKeys = append(scalertest.HTTPAuthSecretKeys(authModes...),
+	scalertest.SecretKey{Key: "serverAddress", Kind: scalertest.SecretURL},
+	scalertest.SecretKey{Key: "customHeaders", Kind: scalertest.SecretMapValue},
+	scalertest.SecretKey{Key: "queryParameters", Kind: scalertest.SecretMapValue},
+)
+
+// FuzzSecretNeverShown places a known secret in every key that may carry
+// one, around fuzzed metadata, and fails if it appears in an error (of the
+// parse, or of a query to a server that echoes the request, the token
+// request included) or in a log line.
+func FuzzSecretNeverShown(f *testing.F) {
+	for pos := range secretKeys {
+		f.Add(pos, "", "http://|prom:9090")
+	}
+	for _, seed := range []struct {
+		in, wrap string
+	}{
+		{"", "http://u:|@[::1"},    // a URL that does not parse
+		{"", "http://h/|x"},        // the user info in the path
+		{"", "|\r\nX-Injected: 1"}, // a header value net/http refuses
+		{"timeout=1h", "ftp://|h:99999"},
+		{"authModes=oauth,tls\noauthTokenURI=http://idp/t\nclientID=c", "|"},
+		{"authModes=basic,custom\nusername=u\ncustomAuthHeader=X\ncustomAuthValue=v", "a|b"},
+	} {
+		for pos := range secretKeys {
+			f.Add(pos, seed.in, seed.wrap)
+		}
+	}
+	base := map[string]string{"serverAddress": "http://prom:9090", "query": "up", "threshold": "1",
+		"oauthTokenURI": "http://idp/token", "clientID": "c"}
+	echo := scalertest.Echo(422, func(echo string) string {
+		b, _ := json.Marshal(map[string]string{"status": "error", "errorType": "execution", "error": echo})
+		return string(b)
+	})
+	f.Fuzz(func(t *testing.T, pos int, in, wrap string) {
+		md := scalertest.SecretMetadata(base, secretKeys, pos, in, wrap)
+		logs := &scalertest.LogLines{}
+		s, err := NewWithOptions(t.Context(), scalers.Config{Metadata: md, Logger: slog.New(logs)}, Options{Transport: echo})
+		if err == nil {
+			_, err = s.Metrics(t.Context())
+			_ = s.Close()
+		}
+		scalertest.CheckNoSecret(t, err, logs)
 	})
 }

@@ -199,6 +199,11 @@ func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scale
 		return nil, err
 	}
 	red := src.Redactor
+	// A header or parameter value long enough to be a token is hidden in
+	// what the server answers, as a credential would be.
+	for _, m := range []map[string]string{md.CustomHeaders, md.QueryParameters} {
+		red.AddLongValues(slices.Collect(maps.Values(m))...)
+	}
 	rt := &limitAnswers{next: src.Transport}
 	client, err := api.NewClient(api.Config{Address: md.ServerAddress, Client: &http.Client{Transport: rt}})
 	if err != nil {
@@ -269,9 +274,9 @@ func (s *Scaler) queryError(parent context.Context, err error, progress *scalers
 		// The server parsed the request and refused it: the query (or a
 		// query parameter) is wrong, and retrying cannot help.
 		return s.red.Error(scalers.Invalid(scalers.NewFieldError("query", s.md.Query,
-			"rejected by "+s.server+": "+scalers.Excerpt(apiErr.Msg))))
+			"rejected by "+s.server+": "+scalers.Excerpt(s.red.String(apiErr.Msg)))))
 	case errors.As(err, &apiErr):
-		cause = fmt.Errorf("%s: %s", s.server, describeAPIError(apiErr))
+		cause = fmt.Errorf("%s: %s", s.server, describeAPIError(apiErr, s.red))
 	default:
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -287,13 +292,14 @@ func (s *Scaler) queryError(parent context.Context, err error, progress *scalers
 // describeAPIError words a client_golang error. The body of a non-API
 // error answer is left out: a proxy may echo the request, credentials
 // included (even base64-encoded, which no redactor would find).
-func describeAPIError(e *v1.Error) string {
-	msg := scalers.Excerpt(e.Msg)
+func describeAPIError(e *v1.Error, red *scalers.Redactor) string {
+	// Redacted before it is cut: a secret cut in two is not found.
+	msg := scalers.Excerpt(red.String(e.Msg))
 	switch e.Type {
 	case v1.ErrBadResponse:
 		return "malformed answer: " + msg
 	case v1.ErrExec, v1.ErrTimeout, v1.ErrCanceled:
-		return "query failed on the server (" + scalers.Excerpt(string(e.Type)) + "): " + msg
+		return "query failed on the server (" + scalers.Excerpt(red.String(string(e.Type))) + "): " + msg
 	}
 	return msg
 }
