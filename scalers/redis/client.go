@@ -107,7 +107,7 @@ type clientHandle struct {
 	c redis.UniversalClient
 	// ap batches the commands of concurrent callers into pipelines (one
 	// write and one read for many calls); nil for dedicated clients, whose
-	// single scaler rarely has two calls in flight.
+	// single scaler rarely has two calls in flight, and for a cluster.
 	ap *redis.AutoPipeliner
 	// stuck is a pipelined call whose caller stopped waiting before its
 	// batch completed. Until that batch completes, the pipeline's
@@ -198,7 +198,11 @@ func (c *Clients) acquire(m *connMeta, bound time.Duration) (*sharedClient, erro
 		return nil, fmt.Errorf("redis: %d distinct connections open, the limit (--max-source-connections): %w",
 			len(c.shared), scalers.ErrLimit)
 	}
-	sc, err := newSharedClient(key, m, c.poolSize, true, bound)
+	// No auto-pipeline for a cluster: go-redis routes a batch's commands
+	// to their nodes and completes the batch when every node has
+	// answered, so one frozen node would fail the calls for keys on the
+	// others with it. Each node has a pool of its own.
+	sc, err := newSharedClient(key, m, c.poolSize, m.topo != cluster, bound)
 	if err != nil {
 		return nil, err
 	}

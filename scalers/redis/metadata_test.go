@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
@@ -551,27 +553,46 @@ func TestWrapRedactsAndClassifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := newBase(nil, &m.Conn, "list", "jobs", scalers.Config{})
+	b, err := newBase(nil, &m.Conn, "list", "jobs", scalers.Config{Timeouts: scalers.Timeouts{Default: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	expired, cancel := b.bounded(t.Context())
+	defer cancel()
+	<-expired.Done()
+	readTimeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
 	tests := []struct {
 		name string
+		ctx  context.Context // nil: a live one
 		in   error
 		want classified
 	}{
-		{"connection error", errors.New("dial with hunter2-secret failed"),
+		{"connection error", nil, errors.New("dial with hunter2-secret failed"),
 			classified{Msg: `redis list "jobs" at a:1: dial with [redacted] failed`, Unavailable: true}},
-		{"data error", &noData{msg: "key holds hunter2-secret"},
+		{"data error", nil, &noData{msg: "key holds hunter2-secret"},
 			classified{Msg: `redis list "jobs" at a:1: key holds [redacted]`, NoData: true}},
-		{"wrong type reply", replyError("WRONGTYPE Operation against a key holding the wrong kind of value"),
+		{"wrong type reply", nil, replyError("WRONGTYPE Operation against a key holding the wrong kind of value"),
 			classified{Msg: `redis list "jobs" at a:1: no data: WRONGTYPE Operation against a key holding the wrong kind of value`, NoData: true}},
-		{"canceled", context.Canceled, classified{Msg: `redis list "jobs" at a:1: context canceled`, Canceled: true}},
+		{"canceled", nil, context.Canceled, classified{Msg: `redis list "jobs" at a:1: context canceled`, Canceled: true}},
+		{"the bound reached", expired, context.DeadlineExceeded,
+			classified{Msg: `redis list "jobs" at a:1: Redis did not answer within 1ms: context deadline exceeded`, Unavailable: true, Deadline: true}},
+		{"a read timeout of go-redis's first", nil, readTimeout,
+			classified{Msg: `redis list "jobs" at a:1: Redis did not answer within 1ms: read tcp: i/o timeout`, Unavailable: true}},
+		{"a dial's deadline", nil, context.DeadlineExceeded,
+			classified{Msg: `redis list "jobs" at a:1: Redis did not answer within 1ms while connecting: context deadline exceeded`, Unavailable: true, Deadline: true}},
+		{"login refused", nil, replyError("WRONGPASS invalid username-password pair or user is disabled."),
+			classified{Msg: `redis list "jobs" at a:1: login failed: WRONGPASS invalid username-password pair or user is disabled.`, Unavailable: true}},
+		{"no such database", nil, replyError("ERR DB index is out of range"),
+			classified{Msg: `redis list "jobs" at a:1: databaseIndex "0": the server has no such database (ERR DB index is out of range)`, Invalid: true}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := b.wrap(t.Context(), tc.in)
+			ctx := tc.ctx
+			if ctx == nil {
+				ctx = t.Context()
+			}
+			got := b.wrap(ctx, tc.in)
 			if diff := cmp.Diff(tc.want, classify(got)); diff != "" {
 				t.Errorf("wrap (-want +got):\n%s", diff)
 			}
@@ -581,13 +602,14 @@ func TestWrapRedactsAndClassifies(t *testing.T) {
 
 // classified is an error's message and the sentinels it wraps.
 type classified struct {
-	Msg                           string
-	Unavailable, NoData, Canceled bool
+	Msg                                              string
+	Unavailable, NoData, Canceled, Deadline, Invalid bool
 }
 
 func classify(err error) classified {
 	return classified{Msg: err.Error(), Unavailable: errors.Is(err, scalers.ErrUnavailable),
-		NoData: errors.Is(err, scalers.ErrNoData), Canceled: errors.Is(err, context.Canceled)}
+		NoData: errors.Is(err, scalers.ErrNoData), Canceled: errors.Is(err, context.Canceled),
+		Deadline: errors.Is(err, context.DeadlineExceeded), Invalid: errors.Is(err, scalers.ErrInvalidConfig)}
 }
 
 // replyError is an error reply of a Redis server.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -140,7 +141,10 @@ func (b *base) wrap(ctx context.Context, err error) error {
 	case redisReply(err, "ERR DB index is out of range"):
 		fe := scalers.NewFieldError("databaseIndex", strconv.Itoa(b.sc.conn.DatabaseIndex), "the server has no such database ("+err.Error()+")")
 		return fmt.Errorf("%s: %w", b.desc, fe)
-	case ctx.Err() != nil && context.Cause(ctx) == b.noAnswer:
+	case ctx.Err() != nil && context.Cause(ctx) == b.noAnswer,
+		ctx.Err() == nil && netTimeout(err):
+		// This call's bound, or a read, write or dial timeout of
+		// go-redis's (they are the bound too) whose timer fired first.
 		return scalers.Unavailable(b.desc, b.redactor.Error(fmt.Errorf("%w: %w", b.noAnswer, err)))
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 		// A dial's deadline (the dial timeout is the bound too), not this
@@ -164,6 +168,14 @@ func (b *base) wrap(ctx context.Context, err error) error {
 	default:
 		return scalers.Unavailable(b.desc, b.redactor.Error(err))
 	}
+}
+
+// netTimeout reports whether err is a network timeout (a read, write or
+// dial deadline passed).
+func netTimeout(err error) bool {
+	var ne net.Error
+	// context.DeadlineExceeded is a net.Error too: it is not a socket's.
+	return errors.As(err, &ne) && ne.Timeout() && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // sentinelLookup reports whether err is go-redis's error of a master lookup
