@@ -16,8 +16,9 @@ import (
 
 const (
 	// DefaultHTTPTimeout is KEDA's default HTTP timeout
-	// (KEDA_HTTP_DEFAULT_TIMEOUT, 3000 ms): what bounds one request of an
-	// HTTP source when the scaler's timeout key is absent or 0.
+	// (KEDA_HTTP_DEFAULT_TIMEOUT, 3000 ms), which DefaultSourceTimeout
+	// equals: what bounds one request of an HTTP source whose timeout key
+	// is absent or 0, unless the server sets another default (Timeouts).
 	DefaultHTTPTimeout = 3 * time.Second
 	// MaxHTTPAnswerBytes caps one answer of an HTTP source: more is an
 	// error rather than a memory spike.
