@@ -389,7 +389,9 @@ func TestHugeAnswer(t *testing.T) {
 				_, _ = io.WriteString(w, `"}`)
 			}))
 			defer srv.Close()
-			s := newScaler(t, md("url", srv.URL, "valueLocation", "v"), Options{})
+			// Up to 64 MiB through a loaded machine (and -race) may take
+			// longer than the default bound: the test is of the cap.
+			s := newScaler(t, md("url", srv.URL, "valueLocation", "v", "timeout", "30s"), Options{})
 			v, err := s.Value(t.Context())
 			if tc.wantErr {
 				scalertest.CheckErr(t, err, scalers.ErrUnavailable)
