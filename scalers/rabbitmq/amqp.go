@@ -24,10 +24,13 @@ import (
 )
 
 const (
-	// closeWait bounds a graceful close of a connection (connection.close
-	// and its answer), and how long Close waits for the source's
-	// goroutines once their sockets are closed.
-	closeWait = time.Second
+	// closeWait bounds a graceful close of a connection: connection.close
+	// and the broker's answer, a round trip; a broker that does not
+	// answer by then has its socket closed.
+	closeWait = 250 * time.Millisecond
+	// goroutinesWait bounds how long Close waits for the source's
+	// goroutines once their sockets are closed (they end at once).
+	goroutinesWait = time.Second
 	// defaultHeartbeat is amqp091-go's: the broker is asked for
 	// heartbeats every 10 s unless the URI's heartbeat says otherwise.
 	defaultHeartbeat = 10 * time.Second
@@ -636,7 +639,7 @@ func (s *amqpSource) redact(msg string) string {
 
 // close cancels a connection attempt under way (its socket is closed at
 // once), closes the connection (at most closeWait for the broker's
-// answer) and waits, at most closeWait, for the goroutines to end.
+// answer) and waits, at most goroutinesWait, for the goroutines to end.
 func (s *amqpSource) close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -661,7 +664,7 @@ func (s *amqpSource) close() error {
 	select {
 	case <-done:
 		return nil
-	case <-time.After(closeWait):
-		return errors.New("rabbitmq: close: the source's goroutines did not end within " + closeWait.String())
+	case <-time.After(goroutinesWait):
+		return errors.New("rabbitmq: close: the source's goroutines did not end within " + goroutinesWait.String())
 	}
 }

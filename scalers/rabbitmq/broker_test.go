@@ -424,8 +424,13 @@ func TestBrokerFaults(t *testing.T) {
 		httpMD := map[string]string{"host": srv.HTTPURL(vhost), "queueName": "durable"}
 		bAMQP := newBoundScaler(t, amqpMD, testBound, clk)
 		bHTTP := newBoundScaler(t, httpMD, testBound, clk)
+		idle, err := build(scalers.Config{Type: Type, Metadata: amqpMD, Timeouts: scalers.Timeouts{Default: testBound}}, options{clock: clk, backoff: DefaultBackoff})
+		if err != nil {
+			t.Fatal(err)
+		}
 		wantMetric(t, bAMQP, 4, true)
 		wantMetric(t, bHTTP, 4, true)
+		wantMetric(t, idle, 4, true)
 		amqpAddr := fmt.Sprintf("127.0.0.1:%d", srv.AMQPPort)
 		httpAddr := fmt.Sprintf("127.0.0.1:%d", srv.HTTPPort)
 
@@ -448,8 +453,13 @@ func TestBrokerFaults(t *testing.T) {
 			fresh = newBoundScaler(t, amqpMD, testBound, clk)
 			return nil
 		})
+		// Close sends connection.close and waits for the answer at most
+		// closeWait.
+		if err := scalertest.ReturnsWithin(t, closeWait, "Close of a connected scaler", idle.Close); err != nil {
+			t.Errorf("Close: %v", err)
+		}
 		handshake := "rabbitmq: connect: no answer within 1s (AMQP handshake with " + amqpAddr + ": waiting for connection.start)"
-		err := metricsWithin(t, bAMQP, testBound, "an AMQP call on the open connection")
+		err = metricsWithin(t, bAMQP, testBound, "an AMQP call on the open connection")
 		wantErr(t, err, scalers.ErrUnavailable, "rabbitmq: queue.declare: no answer within 1s (broker at "+amqpAddr+")", srv.Password)
 		err = metricsWithin(t, bAMQP, testBound, "the next AMQP call, which connects again")
 		checkErr(t, err, scalers.ErrUnavailable, srv.Password)
