@@ -13,10 +13,12 @@ import (
 	"time"
 
 	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	goredis "github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/redis"
 )
 
 // childEnv makes the test binary run main instead of the tests: the
@@ -28,6 +30,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
+	// go-redis logs every failed dial of the black-hole tests to stderr, as
+	// the binary would without the logger it installs.
+	goredis.SetLogger(redis.GoRedisLogger(nil))
 	os.Exit(m.Run())
 }
 
