@@ -50,19 +50,23 @@ func (s *Scaler) sourceErr(ctx context.Context, c call, what string, err error) 
 	timedOut := cause != nil
 	within := s.within(ctx, c)
 	reports := s.dial.explain(c.start, timedOut)
-	var logins, others []string
-	for _, r := range reports {
+	texts := make([]string, len(reports))
+	login := false
+	for i, r := range reports {
 		if r.f.kind == failSASLClosed {
-			logins = append(logins, "broker "+r.addr+" "+r.f.text(within))
+			// A broker that drops the connection during SASL refuses
+			// the login that way (as kfake does).
+			login = true
+			texts[i] = "broker " + r.addr + " " + r.f.text(within)
 			continue
 		}
-		others = append(others, "broker "+r.addr+": "+r.f.text(within))
+		texts[i] = "broker " + r.addr + ": " + r.f.text(within)
 	}
 	switch {
-	case len(logins) > 0 && len(others) == 0:
-		return scalers.Unavailable("kafka", &explained{msg: s.loginFailed(strings.Join(logins, "; ")), cause: cause})
+	case login:
+		return scalers.Unavailable("kafka", &explained{msg: s.loginFailed(strings.Join(texts, "; ")), cause: cause})
 	case len(reports) > 0:
-		return scalers.Unavailable(what, &explained{msg: strings.Join(append(others, logins...), "; "), cause: cause})
+		return scalers.Unavailable(what, &explained{msg: strings.Join(texts, "; "), cause: cause})
 	case timedOut:
 		return scalers.Unavailable(what, &explained{msg: "no answer " + within, cause: cause})
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
@@ -91,7 +92,7 @@ func (s *Scaler) fetch(ctx context.Context, c call) ([]Offsets, error) {
 
 // fetchCommitted returns every committed offset of the group.
 func (s *Scaler) fetchCommitted(ctx context.Context, c call) (kadm.OffsetResponses, error) {
-	o, err := s.adm.FetchOffsets(ctx, s.md.ConsumerGroup)
+	o, err := await(ctx, func() (kadm.OffsetResponses, error) { return s.adm.FetchOffsets(ctx, s.md.ConsumerGroup) })
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		// Some brokers (and kfake) answer so for a group that never
 		// committed; others answer with no offsets. Both mean no commits.
@@ -143,7 +144,7 @@ func (s *Scaler) partitions(ctx context.Context, c call, topics []string) ([]Top
 	}
 	// A direct request (not the client's cache): the answer also refreshes
 	// the client's cache, which the sharded ListOffsets uses for leaders.
-	resp, err := req.RequestWith(ctx, s.cl)
+	resp, err := await(ctx, func() (*kmsg.MetadataResponse, error) { return req.RequestWith(ctx, s.cl) })
 	if err != nil {
 		return nil, s.sourceErr(ctx, c, "kafka: read topic metadata", err)
 	}
@@ -217,7 +218,12 @@ func (s *Scaler) listLatest(ctx context.Context, c call, tps []TopicPartition) (
 		s.partCache.forget()
 		return nil, scalers.Unavailable(what, err)
 	}
-	for _, shard := range s.cl.RequestSharded(ctx, req) {
+	shards, err := await(ctx, func() ([]kgo.ResponseShard, error) { return s.cl.RequestSharded(ctx, req), nil })
+	if err != nil {
+		s.partCache.forget()
+		return nil, s.sourceErr(ctx, c, "kafka: list end offsets", err)
+	}
+	for _, shard := range shards {
 		if shard.Err != nil {
 			s.partCache.forget()
 			return nil, s.sourceErr(ctx, c, "kafka: list end offsets", shard.Err)
@@ -244,6 +250,33 @@ func (s *Scaler) listLatest(ctx context.Context, c call, tps []TopicPartition) (
 		}
 	}
 	return latest, nil
+}
+
+// await returns f's result, or ctx's error as soon as ctx ends, whichever
+// comes first. franz-go does not bound everything it does for a request by
+// the request's context: a coordinator lookup (before an OffsetFetch) runs
+// with the client's own context, bounded only by the client's timeouts,
+// which add up to several times the call's bound when a broker does not
+// answer. f then runs on to its own end, within those timeouts (or at
+// Close), and its result is dropped; the requests it makes still go
+// through the dialer's backoff.
+func await[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 // join pairs the end offsets with the committed ones. A partition without an
