@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+	"k8s.io/utils/clock"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
@@ -35,6 +36,9 @@ type ClientsOptions struct {
 	// closing scalers frees a client. The server sets it with
 	// --max-source-connections.
 	MaxClients int
+	// Clock times the backoff of a client whose server is down (nil: the
+	// real clock).
+	Clock clock.PassiveClock
 }
 
 // Clients builds scalers that share go-redis clients: all scalers with
@@ -46,6 +50,7 @@ type ClientsOptions struct {
 type Clients struct {
 	poolSize   int
 	maxClients int
+	clock      clock.PassiveClock
 
 	mu     sync.Mutex
 	shared map[string]*sharedClient
@@ -59,7 +64,10 @@ func NewClients(opts ClientsOptions) *Clients {
 	if opts.MaxClients <= 0 {
 		opts.MaxClients = DefaultMaxClients
 	}
-	return &Clients{poolSize: opts.PoolSize, maxClients: opts.MaxClients, shared: map[string]*sharedClient{}}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	return &Clients{poolSize: opts.PoolSize, maxClients: opts.MaxClients, clock: opts.Clock, shared: map[string]*sharedClient{}}
 }
 
 // Stats returns the number of distinct shared clients open now and the
@@ -92,6 +100,7 @@ type sharedClient struct {
 	// wait), so that what go-redis does on its own goroutines (a pipelined
 	// batch, a dial the caller stopped waiting for) ends within it too.
 	bound time.Duration
+	clock clock.PassiveClock
 	refs  int // guarded by Clients.mu
 
 	cur atomic.Pointer[clientHandle]
@@ -120,6 +129,9 @@ type clientHandle struct {
 	// polled is an already cancelled context, for asking without waiting
 	// whether the stuck call's batch has completed.
 	polled context.Context
+	// breaker holds calls back while the server is down; nil for a
+	// cluster, whose nodes fail one by one.
+	breaker *breaker
 	// sentinelPassword is the value the client was built with.
 	sentinelPassword string
 }
@@ -185,7 +197,7 @@ func (h *clientHandle) batchDone(f *redis.AutoFuture) bool {
 // scalers.ErrLimit.
 func (c *Clients) acquire(m *connMeta, bound time.Duration) (*sharedClient, error) {
 	if c == nil {
-		return newSharedClient("", m, dedicatedPoolSize, false, bound)
+		return newSharedClient("", m, dedicatedPoolSize, false, bound, clock.RealClock{})
 	}
 	key := clientKey(m, bound)
 	c.mu.Lock()
@@ -202,7 +214,7 @@ func (c *Clients) acquire(m *connMeta, bound time.Duration) (*sharedClient, erro
 	// to their nodes and completes the batch when every node has
 	// answered, so one frozen node would fail the calls for keys on the
 	// others with it. Each node has a pool of its own.
-	sc, err := newSharedClient(key, m, c.poolSize, m.topo != cluster, bound)
+	sc, err := newSharedClient(key, m, c.poolSize, m.topo != cluster, bound, c.clock)
 	if err != nil {
 		return nil, err
 	}
@@ -233,8 +245,8 @@ func (c *Clients) release(sc *sharedClient) error {
 	return h.c.Close()
 }
 
-func newSharedClient(key string, m *connMeta, poolSize int, pipeline bool, bound time.Duration) (*sharedClient, error) {
-	sc := &sharedClient{key: key, conn: m, poolSize: poolSize, pipeline: pipeline, bound: bound, refs: 1}
+func newSharedClient(key string, m *connMeta, poolSize int, pipeline bool, bound time.Duration, clk clock.PassiveClock) (*sharedClient, error) {
+	sc := &sharedClient{key: key, conn: m, poolSize: poolSize, pipeline: pipeline, bound: bound, clock: clk, refs: 1}
 	h, err := buildClient(m, poolSize, pipeline, bound)
 	if err != nil {
 		return nil, err
@@ -355,6 +367,9 @@ func buildClient(m *connMeta, poolSize int, pipeline bool, bound time.Duration) 
 	polled, cancel := context.WithCancel(context.Background())
 	cancel()
 	h := &clientHandle{polled: polled}
+	if m.topo != cluster {
+		h.breaker = &breaker{}
+	}
 	switch m.topo {
 	case cluster:
 		h.c = redis.NewClusterClient(o.Cluster())

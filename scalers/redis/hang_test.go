@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -42,22 +43,22 @@ func boundedScaler(tb testing.TB, f scalers.Factory, md map[string]string) scale
 	return s
 }
 
-// outcome is what one Metrics call returned and how long it took.
-type outcome struct {
+// result is what one Metrics call returned and how long it took.
+type result struct {
 	took time.Duration
 	err  error
 }
 
 // callAtOnce makes n Metrics calls of s at once, each with ctx, and returns
 // what they returned.
-func callAtOnce(ctx context.Context, s scalers.Scaler, n int) []outcome {
-	out := make([]outcome, n)
+func callAtOnce(ctx context.Context, s scalers.Scaler, n int) []result {
+	out := make([]result, n)
 	var wg sync.WaitGroup
 	for i := range out {
 		wg.Go(func() {
 			start := time.Now()
 			_, err := s.Metrics(ctx)
-			out[i] = outcome{took: time.Since(start), err: err}
+			out[i] = result{took: time.Since(start), err: err}
 		})
 	}
 	wg.Wait()
@@ -68,7 +69,7 @@ func callAtOnce(ctx context.Context, s scalers.Scaler, n int) []outcome {
 // ErrUnavailable whose message starts with prefix and whose rest satisfies
 // rest (nil: anything), and returned within limit of its start. It reports
 // the longest call, for the log.
-func wantAllUnavailable(tb testing.TB, outs []outcome, limit time.Duration, prefix string, rest func(string) bool) time.Duration {
+func wantAllUnavailable(tb testing.TB, outs []result, limit time.Duration, prefix string, rest func(string) bool) time.Duration {
 	tb.Helper()
 	var longest time.Duration
 	bad := map[string]int{}
@@ -101,9 +102,12 @@ func wantAllUnavailable(tb testing.TB, outs []outcome, limit time.Duration, pref
 // bound too), or that failed at once because the last dial did. What
 // go-redis was doing says "context deadline exceeded" (waiting for a
 // connection, a dial, a pipelined reply) or "i/o timeout" (a read), after
-// its own words for a sentinel lookup.
+// its own words for a sentinel lookup. A call the client's breaker held
+// back has the error of the call that found the server down, and when
+// the next try is.
 func noAnswer(who string) func(string) bool {
 	return func(rest string) bool {
+		rest = heldBack.ReplaceAllString(rest, "")
 		cause, ok := strings.CutPrefix(rest, who+" did not answer within 1s: ")
 		if !ok {
 			cause, ok = strings.CutPrefix(rest, who+" did not answer within 1s while connecting: ")
@@ -112,6 +116,10 @@ func noAnswer(who string) func(string) bool {
 		return ok && (cause == "context deadline exceeded" || strings.HasSuffix(cause, "i/o timeout"))
 	}
 }
+
+// heldBack is the end of the error of a call that the breaker did not let
+// through.
+var heldBack = regexp.MustCompile(` \(the last try, [0-9.]+[µmn]?s ago; the next in [0-9.]+[µmn]?s\)$`)
 
 // frozenCase is one scaler whose source a test freezes.
 type frozenCase struct {

@@ -17,31 +17,42 @@ import (
 // TestBlackHoleAddress: an address that accepts connections and never
 // answers (a firewall dropping packets after the handshake) makes every
 // call of every type fail within its bound, saying what did not answer.
+//
+// It is not dialled again by every call while it is down: after a first
+// call has found it down, the client's breaker lets one call through per
+// backoff period (a cluster client has no breaker: its nodes fail one by
+// one, and go-redis marks each failing node).
 func TestBlackHoleAddress(t *testing.T) {
 	t.Parallel()
-	hole := scalertest.NewBlackHole(t)
-	addr := hole.Addr()
 	tests := []struct {
-		typ, prefix, who string
+		typ, what, who string
+		breaker        bool
 	}{
-		{"redis", `redis list "jobs" at ` + addr + ": ", "Redis"},
-		{"redis-streams", `redis stream "events" at ` + addr + ": ", "Redis"},
-		{"redis-cluster", `redis cluster list "jobs" at ` + addr + ": ", "the Redis Cluster"},
-		{"redis-cluster-streams", `redis cluster stream "events" at ` + addr + ": ", "the Redis Cluster"},
-		{"redis-sentinel", `redis sentinel list "jobs" at master "mymaster" via ` + addr + ": ", "the sentinels or the master they name"},
-		{"redis-sentinel-streams", `redis sentinel stream "events" at master "mymaster" via ` + addr + ": ", "the sentinels or the master they name"},
+		{"redis", `redis list "jobs" at `, "Redis", true},
+		{"redis-streams", `redis stream "events" at `, "Redis", true},
+		{"redis-cluster", `redis cluster list "jobs" at `, "the Redis Cluster", false},
+		{"redis-cluster-streams", `redis cluster stream "events" at `, "the Redis Cluster", false},
+		{"redis-sentinel", `redis sentinel list "jobs" at master "mymaster" via `, "the sentinels or the master they name", true},
+		{"redis-sentinel-streams", `redis sentinel stream "events" at master "mymaster" via `, "the sentinels or the master they name", true},
 	}
 	if len(tests) != len(Types()) {
 		t.Fatalf("%d cases for %d types", len(tests), len(Types()))
 	}
-	md := map[string]string{"address": addr, "listName": "jobs", "stream": "events", "sentinelMaster": "mymaster"}
 	for _, tc := range tests {
 		t.Run(tc.typ, func(t *testing.T) {
-			rest := noAnswer(tc.who)
+			hole := scalertest.NewBlackHole(t)
+			md := map[string]string{"address": hole.Addr(), "listName": "jobs", "stream": "events", "sentinelMaster": "mymaster"}
+			prefix, rest := tc.what+hole.Addr()+": ", noAnswer(tc.who)
 			s := boundedScaler(t, NewClients(ClientsOptions{}).Factory(tc.typ), md)
 			limit := testBound + boundGrace
-			wantAllUnavailable(t, callAtOnce(context.Background(), s, 1), limit, tc.prefix, rest)
-			wantAllUnavailable(t, callAtOnce(context.Background(), s, inFlight), limit, tc.prefix, rest)
+			wantAllUnavailable(t, callAtOnce(context.Background(), s, 1), limit, prefix, rest)
+			wantAllUnavailable(t, callAtOnce(context.Background(), s, inFlight), limit, prefix, rest)
+			// One connection for the first call; at most one more for a
+			// try after the first backoff, if the machine was slow to
+			// start the 64 calls.
+			if n := hole.Accepted(); tc.breaker && n > 2 {
+				t.Errorf("%d calls opened %d connections to the black hole, want at most 2", 1+inFlight, n)
+			}
 		})
 	}
 }

@@ -116,20 +116,76 @@ func describe(m *connMeta, what, name string) string {
 // rotated sentinel password made the client be rebuilt.
 func (b *base) retry() bool { return b.sc.rotateSentinelPassword() }
 
+// fetch runs measure, the round trips of one Metrics call, within the
+// call's bound and past the client's breaker, once more after a sentinel
+// password rotation, and returns its number or its error wrapped.
+func (b *base) fetch(ctx context.Context, measure func(context.Context) (int64, error)) (int64, error) {
+	ctx, cancel := b.bounded(ctx)
+	defer cancel()
+	n, err := b.try(ctx, measure)
+	if err != nil && b.retry() {
+		n, err = b.try(ctx, measure)
+	}
+	return n, err
+}
+
+// try is one attempt of fetch: refused at once while the client's server
+// is known to be down (the error of the call that found it down, saying
+// when the next try is), else sent, its outcome told to the breaker.
+func (b *base) try(ctx context.Context, measure func(context.Context) (int64, error)) (int64, error) {
+	br := b.sc.cur.Load().breaker
+	if br == nil {
+		n, err := measure(ctx)
+		if err != nil {
+			return 0, b.wrap(ctx, err)
+		}
+		return n, nil
+	}
+	token, rej := br.admit(b.sc.clock.Now())
+	if rej != nil {
+		now := b.sc.clock.Now()
+		return 0, scalers.Unavailable(b.desc, fmt.Errorf("%w (the last try, %s ago; the next in %s)", rej.err,
+			now.Sub(rej.failedAt).Round(10*time.Millisecond), max(rej.next.Sub(now), 0).Round(10*time.Millisecond)))
+	}
+	n, err := measure(ctx)
+	if err == nil {
+		br.done(token, b.sc.clock.Now(), answered, nil)
+		return n, nil
+	}
+	werr := b.wrap(ctx, err)
+	o, cause := answered, error(nil)
+	switch {
+	case errors.Is(err, context.Canceled), ctx.Err() != nil && context.Cause(ctx) != b.noAnswer:
+		// The caller gave up first.
+		o = unknown
+	case errors.Is(werr, scalers.ErrUnavailable) && serverDown(err):
+		o, cause = failed, b.outage(ctx, err)
+	}
+	br.done(token, b.sc.clock.Now(), o, cause)
+	return 0, werr
+}
+
+// serverDown reports whether a call's error (an ErrUnavailable one) means
+// the server cannot serve this client at all, for any key: it did not
+// answer, refused the connection or the login, spoke another protocol, or
+// is loading its data. Other error replies (an ACL refusing one key, say)
+// concern one scaler, and must not hold back the others on the client.
+func serverDown(err error) bool {
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return true
+	}
+	return loginRefused(err) || sentinelLookup(err) || redisReply(err, "LOADING") || redisReply(err, "MASTERDOWN")
+}
+
 // wrap classifies and redacts an error of a fetch whose context was ctx
 // (from bounded):
 //   - a key of the wrong type, a missing consumer group, a Redis too old
 //     for the mode: the source answered without a usable value (ErrNoData);
 //   - the caller's cancellation: passed on as it is;
 //   - a database the server does not have: the configuration (ErrInvalidConfig);
-//   - the bound reached, by this call or by a dial: ErrUnavailable, saying
-//     what did not answer;
-//   - a refused login: ErrUnavailable, saying it is a login failure, to
-//     Redis or to the sentinels (the password may be rotated; it may work
-//     again later);
-//   - sentinels that know no such master: ErrUnavailable, saying so;
-//   - anything else (refused, timed out, cluster down...): ErrUnavailable,
-//     so it may work again later.
+//   - anything else: ErrUnavailable, so it may work again later, with the
+//     cause outage finds.
 func (b *base) wrap(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, scalers.ErrNoData):
@@ -141,11 +197,24 @@ func (b *base) wrap(ctx context.Context, err error) error {
 	case redisReply(err, "ERR DB index is out of range"):
 		fe := scalers.NewFieldError("databaseIndex", strconv.Itoa(b.sc.conn.DatabaseIndex), "the server has no such database ("+err.Error()+")")
 		return fmt.Errorf("%s: %w", b.desc, fe)
+	default:
+		return scalers.Unavailable(b.desc, b.outage(ctx, err))
+	}
+}
+
+// outage is the cause of an ErrUnavailable error, redacted:
+//   - the bound reached, by this call or by a dial: what did not answer;
+//   - a refused login: that it is a login failure, to Redis or to the
+//     sentinels (the password may be rotated; it may work again later);
+//   - sentinels that know no such master: that;
+//   - anything else (refused, reset, cluster down...): go-redis's error.
+func (b *base) outage(ctx context.Context, err error) error {
+	switch {
 	case ctx.Err() != nil && context.Cause(ctx) == b.noAnswer,
 		ctx.Err() == nil && netTimeout(err):
 		// This call's bound, or a read, write or dial timeout of
 		// go-redis's (they are the bound too) whose timer fired first.
-		return scalers.Unavailable(b.desc, b.redactor.Error(fmt.Errorf("%w: %w", b.noAnswer, err)))
+		return b.redactor.Error(fmt.Errorf("%w: %w", b.noAnswer, err))
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 		// A dial's deadline (the dial timeout is the bound too), not this
 		// call's: the dial of this call, which runs on a goroutine of
@@ -153,20 +222,19 @@ func (b *base) wrap(ctx context.Context, err error) error {
 		// as many failed dials as its pool has connections, go-redis
 		// fails calls at once with the last dial's error, and dials again
 		// in the background once a second until one succeeds.
-		return scalers.Unavailable(b.desc, b.redactor.Error(fmt.Errorf(
-			"%s did not answer within %s while connecting: %w", b.who, b.bound, err)))
+		return b.redactor.Error(fmt.Errorf("%s did not answer within %s while connecting: %w", b.who, b.bound, err))
 	case loginRefused(err):
 		what := "login failed"
 		if sentinelLookup(err) {
 			what = "sentinel login failed"
 		}
-		return scalers.Unavailable(b.desc, b.redactor.Error(fmt.Errorf("%s: %w", what, err)))
+		return b.redactor.Error(fmt.Errorf("%s: %w", what, err))
 	case b.sc.conn.topo == sentinel && sentinelLookup(err) && errors.Is(err, redis.Nil):
 		// The sentinels answered, without an address: they monitor no
 		// master of that name (yet).
-		return scalers.Unavailable(b.desc, b.redactor.Error(fmt.Errorf("no sentinel knows master %q: %w", b.sc.conn.SentinelMaster, err)))
+		return b.redactor.Error(fmt.Errorf("no sentinel knows master %q: %w", b.sc.conn.SentinelMaster, err))
 	default:
-		return scalers.Unavailable(b.desc, b.redactor.Error(err))
+		return b.redactor.Error(err)
 	}
 }
 

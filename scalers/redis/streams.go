@@ -48,14 +48,9 @@ func (s *streamsScaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
 	if s.closed.Load() {
 		return scalers.Metrics{}, errClosed
 	}
-	ctx, cancel := s.bounded(ctx)
-	defer cancel()
-	n, err := s.count(ctx)
-	if err != nil && s.retry() {
-		n, err = s.count(ctx)
-	}
+	n, err := s.fetch(ctx, s.count)
 	if err != nil {
-		return scalers.Metrics{}, s.wrap(ctx, err)
+		return scalers.Metrics{}, err
 	}
 	return scalers.Metrics{
 		Values: []scalers.MetricValue{{Name: s.metric, Value: float64(n)}},
