@@ -334,8 +334,8 @@ func (s *amqpSource) startLocked(p dialParams) *attempt {
 				l.abort()
 			}
 		case err != nil:
+			// Not logged: the next call returns it.
 			s.retry.failed("rabbitmq: connect", err, p.key)
-			s.log.Info("rabbitmq: connection attempt failed", "error", s.redact(err.Error()))
 		default:
 			s.link, a.link = l, l
 			s.retry.succeeded()

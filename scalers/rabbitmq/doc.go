@@ -7,11 +7,18 @@
 // Two protocols fetch the numbers:
 //
 //   - AMQP 0-9-1: a passive queue.declare on one connection that is kept
-//     open across calls and dialled again after it drops. It yields the
-//     number of ready messages only, so it supports mode QueueLength alone.
+//     open across calls. It is made by the first call, not by New (which
+//     does no I/O), and made again after it drops; a failed attempt is
+//     repeated only after a backoff (retry.go). The handshake goes through
+//     handshake.go, which asks the broker to answer a refused login at
+//     once. It yields the number of ready messages only, so it supports
+//     mode QueueLength alone.
 //   - HTTP: the management plugin's API (/api/queues/...), which adds
 //     unacknowledged messages, publish and deliver rates, regular-expression
 //     queue selection with sum, max or avg, and excludeUnacknowledged.
+//
+// Every call returns within the scaler's bound (scalers.Config.Timeouts
+// for the timeout key), connecting included.
 //
 // Parsing and checking the metadata (metadata.go), fetching (amqp.go,
 // http.go) and the arithmetic that turns queue statistics into a metric and
