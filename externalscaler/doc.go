@@ -13,11 +13,20 @@
 //
 // The package owns:
 //   - Server: the RPC handlers (IsActive, StreamIsActive, GetMetricSpec,
-//     GetMetrics, StreamMetricSpec), the per-ScaledObject cache, the mapping
-//     of scaler errors to gRPC codes, and the request metrics;
+//     GetMetrics, StreamMetricSpec), the per-ScaledObject cache (failed
+//     builds remembered, retried with backoff), the mapping of scaler
+//     errors to gRPC codes, and the request metrics;
+//   - the server's side of the bound on source calls: scalers get
+//     Options.Timeouts and ScalerLimits in every build, and a fetch the
+//     scaler does not end within its trigger's bound plus SourceGrace is
+//     answered Unavailable anyway (builds likewise);
+//   - Limits: what one client can make the server hold (metadata size,
+//     scaler instances, the length of status messages and log values;
+//     BoundedLogger), reported in /metrics with their current values;
 //   - Serve: the listeners' life cycle (gRPC with health and reflection,
 //     optional TLS/mTLS with certificate reload; HTTP with /metrics,
-//     /healthz and /readyz) and graceful shutdown.
+//     /healthz and /readyz) and graceful shutdown within one deadline
+//     (CloseContext then closes the scalers without waiting past it).
 //
 // It knows nothing of Kubernetes; the binary wires it in cmd/hpa-autoscaler.
 package externalscaler
