@@ -2,6 +2,7 @@ package redis
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,11 +42,17 @@ const (
 // Its methods are safe for concurrent use; they take now from the caller
 // (the client's clock) and do no I/O.
 type breaker struct {
-	mu sync.Mutex
+	// open is failures > 0, read without the lock: while the server
+	// answers, a call costs two atomic loads and no lock shared by every
+	// caller of the client.
+	open atomic.Bool
 	// gen counts state changes: a call admitted in one generation changes
 	// the state only if it is still the current one, so the 64 calls
 	// that fail together at the end of one freeze count as one failure.
-	gen      uint64
+	// Written under mu.
+	gen atomic.Uint64
+
+	mu       sync.Mutex
 	failures int       // consecutive failed tries, 0 when closed
 	retryAt  time.Time // when failures > 0: the next try is allowed then
 	probing  bool      // a try is under way
@@ -63,26 +70,32 @@ type rejection struct {
 // admit decides whether a call starting at now may go to the server. It
 // returns a token for done, or the rejection.
 func (b *breaker) admit(now time.Time) (token uint64, rej *rejection) {
+	if !b.open.Load() {
+		return b.gen.Load(), nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
 	case b.failures == 0:
-		return b.gen, nil
+		return b.gen.Load(), nil
 	case b.probing || now.Before(b.retryAt):
 		return 0, &rejection{err: b.lastErr, failedAt: b.lastAt, next: b.retryAt}
 	default:
 		// The backoff has passed: this call is the one try.
 		b.probing = true
-		return b.gen, nil
+		return b.gen.Load(), nil
 	}
 }
 
 // done records the outcome of an admitted call at now; cause is the
 // failure's cause (for failed).
 func (b *breaker) done(token uint64, now time.Time, o outcome, cause error) {
+	if o == answered && !b.open.Load() {
+		return // closed, and it stays so
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if token != b.gen {
+	if token != b.gen.Load() {
 		// Another call of the same generation already changed the state.
 		return
 	}
@@ -90,13 +103,15 @@ func (b *breaker) done(token uint64, now time.Time, o outcome, cause error) {
 	case answered:
 		if b.failures > 0 {
 			b.failures, b.probing = 0, false
-			b.gen++
+			b.open.Store(false)
+			b.gen.Add(1)
 		}
 	case failed:
 		b.failures++
 		b.retryAt = now.Add(backoff(b.failures))
 		b.lastErr, b.lastAt, b.probing = cause, now, false
-		b.gen++
+		b.open.Store(true)
+		b.gen.Add(1)
 	case unknown:
 		// A try that ended without an answer either way: let the next
 		// call try.

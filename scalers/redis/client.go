@@ -157,10 +157,12 @@ func (sc *sharedClient) run(ctx context.Context, cmd redis.Cmder) error {
 	if h.ap != nil && n > pipelineAbove && h.pipelineFree() {
 		f := h.ap.Submit(ctx, cmd)
 		err := f.WaitContext(ctx)
-		if err != nil && ctx.Err() != nil && !h.batchDone(&f) {
+		if err != nil && ctx.Err() != nil && !h.batchDone(f) {
 			// The reply did not come within this call's deadline: let the
 			// next calls go around the pipeline until this batch is done.
-			h.stuck.CompareAndSwap(nil, &f)
+			// (A copy, so that f itself stays on the stack.)
+			stuck := f
+			h.stuck.CompareAndSwap(nil, &stuck)
 		}
 		return err
 	}
@@ -175,7 +177,7 @@ func (h *clientHandle) pipelineFree() bool {
 	if f == nil {
 		return true
 	}
-	if !h.batchDone(f) {
+	if !h.batchDone(*f) {
 		return false
 	}
 	h.stuck.CompareAndSwap(f, nil)
@@ -187,7 +189,7 @@ func (h *clientHandle) pipelineFree() bool {
 // own result when it has, and the context's error when it has not (a
 // batch runs on go-redis's background context, so its commands never end
 // with context.Canceled themselves).
-func (h *clientHandle) batchDone(f *redis.AutoFuture) bool {
+func (h *clientHandle) batchDone(f redis.AutoFuture) bool {
 	return !errors.Is(f.WaitContext(h.polled), context.Canceled)
 }
 

@@ -44,6 +44,9 @@ type listScaler struct {
 	*base
 	meta   *listMeta
 	metric string
+	// measure is length, as a func value made once (a method value made
+	// per call would be allocated per call).
+	measure func(context.Context) (int64, error)
 	// kind is the key's type as last seen; it selects the one length
 	// command sent per Metrics call.
 	kind atomic.Int32
@@ -61,6 +64,7 @@ func (c *Clients) newList(cfg scalers.Config, topo topology) (scalers.Scaler, er
 		return nil, err
 	}
 	s := &listScaler{base: b, meta: m, metric: scalers.MetricName("redis", m.ListName)}
+	s.measure = s.length
 	s.kind.Store(int32(kindList))
 	return s, nil
 }
@@ -76,7 +80,7 @@ func (s *listScaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
 	if s.closed.Load() {
 		return scalers.Metrics{}, errClosed
 	}
-	n, err := s.fetch(ctx, s.length)
+	n, err := s.fetch(ctx, s.measure)
 	if err != nil {
 		return scalers.Metrics{}, err
 	}

@@ -17,6 +17,8 @@ type streamsScaler struct {
 	*base
 	meta   *streamsMeta
 	metric string
+	// measure is count, as a func value made once.
+	measure func(context.Context) (int64, error)
 	// versionOK records that the server is Redis 7+ (lag mode), checked on
 	// the first lag fetch instead of on every call as KEDA does.
 	versionOK atomic.Bool
@@ -33,7 +35,9 @@ func (c *Clients) newStreams(cfg scalers.Config, topo topology) (scalers.Scaler,
 	if err != nil {
 		return nil, err
 	}
-	return &streamsScaler{base: b, meta: m, metric: scalers.MetricName("redis-streams", m.Stream)}, nil
+	s := &streamsScaler{base: b, meta: m, metric: scalers.MetricName("redis-streams", m.Stream)}
+	s.measure = s.count
+	return s, nil
 }
 
 // MetricSpecs returns the one metric with the target of the mode in use
@@ -48,7 +52,7 @@ func (s *streamsScaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
 	if s.closed.Load() {
 		return scalers.Metrics{}, errClosed
 	}
-	n, err := s.fetch(ctx, s.count)
+	n, err := s.fetch(ctx, s.measure)
 	if err != nil {
 		return scalers.Metrics{}, err
 	}
