@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -157,6 +158,34 @@ func TestFactoriesRejectUnusableAddresses(t *testing.T) {
 					t.Fatalf("%s: got a scaler, want a metadata error", typ)
 				}
 				checkMetadataError(t, err, tc.want)
+			}
+		})
+	}
+}
+
+// TestBound: every type states the bound of its calls, the server's
+// default (Redis triggers have no timeout key), capped at the maximum.
+func TestBound(t *testing.T) {
+	md := map[string]string{"address": "127.0.0.1:1", "listName": "jobs", "stream": "events", "sentinelMaster": "m"}
+	tests := []struct {
+		name     string
+		timeouts scalers.Timeouts
+		want     time.Duration
+	}{
+		{"defaults", scalers.Timeouts{}, scalers.DefaultSourceTimeout},
+		{"--source-timeout 1s", scalers.Timeouts{Default: time.Second}, time.Second},
+		{"a default above the maximum", scalers.Timeouts{Default: time.Minute, Max: 10 * time.Second}, 10 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, typ := range Types() {
+				s, err := NewClients(ClientsOptions{}).Factory(typ)(t.Context(), scalers.Config{Type: typ, Metadata: md, Timeouts: tc.timeouts})
+				must(t, err)
+				got := s.(interface{ Bound() time.Duration }).Bound()
+				_ = s.Close()
+				if got != tc.want {
+					t.Errorf("%s: Bound %s, want %s", typ, got, tc.want)
+				}
 			}
 		})
 	}

@@ -75,6 +75,11 @@ func whoAnswers(m *connMeta) string {
 	}
 }
 
+// Bound returns the most a Metrics call takes: scalers.Timeouts.For(0) of
+// the scaler's configuration (the server gives a call that much before it
+// gives up on it itself).
+func (b *base) Bound() time.Duration { return b.bound }
+
 // bounded returns ctx with the call's bound as its deadline (an earlier
 // deadline of the caller's stays), so every step of the call (waiting for
 // a pooled connection, dialling, TLS, login, the command, a pipelined
