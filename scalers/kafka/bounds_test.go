@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
@@ -220,6 +222,40 @@ func TestBrokerGoneAndBack(t *testing.T) {
 			k.Produce(t, "orders", 1, 5)
 			if diff := cmp.Diff(result{11, true}, resultOf(t, s)); diff != "" {
 				t.Errorf("after, with 5 more records (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestCoordinatorNotAnswering: a broker that answers everything but the
+// coordinator lookup (which franz-go runs on its own context, not the
+// call's) still lets each call end within its bound, saying which broker
+// did not answer.
+func TestCoordinatorNotAnswering(t *testing.T) {
+	k := testenv.StartKafka(t, testenv.KafkaConfig{Opts: []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(2, "orders")}})
+	k.ProduceMany(t, "orders", []int32{0, 1}, 4)
+	c := k.Cluster()
+	c.ControlKey(int16(kmsg.FindCoordinator), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		return nil, nil, true // handled, never answered
+	})
+	for _, topic := range []string{"orders", ""} {
+		t.Run("topic "+strconv.Quote(topic), func(t *testing.T) {
+			s := newBoundedScaler(t, trigger(k, "topic", topic))
+			for i := range 2 {
+				took, err := callBounded(t, s)
+				t.Logf("call %d: %s (bound %s): %v", i+1, took.Round(time.Millisecond), s.bound, err)
+				// The unanswered lookup holds up the requests after it on
+				// the same connection (answers come in order): the
+				// end offsets may be what the call waits for. A later
+				// call may wait on the lookup franz-go retries on its
+				// own, with no request of the call's on a connection:
+				// then no broker can be named.
+				if msg := fmt.Sprint(err); strings.HasSuffix(msg, "\": no answer within 1s") && strings.HasPrefix(msg, "kafka: ") {
+					checkUnavailable(t, err, true, msg)
+					continue
+				}
+				checkReports(t, err, roundPrefixes, k.Addrs(), []string{": no answer within 1s"})
 			}
 		})
 	}

@@ -405,6 +405,28 @@ func (d *dialer) explain(since time.Time, timedOut bool) []brokerReport {
 	return out
 }
 
+// readTimeout reports a read of a broker connection that timed out, err
+// (a *net.OpError), as that broker not answering: the broker is named as
+// the dialer knows it when one of its open connections has that remote
+// address, else by the address itself.
+func (d *dialer) readTimeout(err error) (brokerReport, bool) {
+	oe, ok := errors.AsType[*net.OpError](err)
+	if !ok || oe.Op != "read" || oe.Addr == nil || !isTimeout(err) {
+		return brokerReport{}, false
+	}
+	remote := oe.Addr.String()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for addr, st := range d.addrs {
+		for c := range st.conns {
+			if c.RemoteAddr().String() == remote {
+				return brokerReport{addr: addr, f: failure{kind: failNoAnswer}}, true
+			}
+		}
+	}
+	return brokerReport{addr: remote, f: failure{kind: failNoAnswer}}, true
+}
+
 // waiting reports whether a connection has a request without an answer.
 // The caller holds dialer.mu.
 func (st *brokerState) waiting() bool {

@@ -35,9 +35,9 @@ func (e *explained) Unwrap() error { return e.cause }
 //   - a refused SASL login says so, with the user and the broker's reason;
 //   - an error the brokers answered with (a Kafka error code) is kept;
 //   - otherwise the dialer says which broker did what since the call
-//     started, and when the call ran out of time, what was still waiting
-//     (franz-go says only "context deadline exceeded" then, or a retry's
-//     internal error);
+//     started (or, if nothing, the brokers' last failures), and when the
+//     call ran out of time, what was still waiting (franz-go says only
+//     "context deadline exceeded" then, or a retry's internal error);
 //   - a call that ran out of time with nothing to show says so.
 func (s *Scaler) sourceErr(ctx context.Context, c call, what string, err error) error {
 	if errors.Is(err, kerr.SaslAuthenticationFailed) {
@@ -50,6 +50,21 @@ func (s *Scaler) sourceErr(ctx context.Context, c call, what string, err error) 
 	timedOut := cause != nil
 	within := s.within(ctx, c)
 	reports := s.dial.explain(c.start, timedOut)
+	if len(reports) == 0 {
+		// A failure the call inherited: a request it waits on was sent
+		// (and failed) just before it started, as a coordinator lookup
+		// that an earlier call began. The brokers' last failures, not
+		// cleared by an answer since, are what is known.
+		reports = s.dial.explain(time.Time{}, false)
+	}
+	if len(reports) == 0 {
+		// The inherited request's read timed out and franz-go handed the
+		// error to this call before its hook recorded the failure: the
+		// error itself names the broker.
+		if r, ok := s.dial.readTimeout(err); ok {
+			reports = []brokerReport{r}
+		}
+	}
 	texts := make([]string, len(reports))
 	login := false
 	for i, r := range reports {

@@ -203,6 +203,11 @@ func (s *Scaler) saslMechanism() sasl.Mechanism {
 
 // MetricSpecs returns the one metric: the lag, with lagThreshold as the
 // target per replica.
+// Bound is the longest a Metrics call takes: cfg.Timeouts.For(0), kafka
+// having no timeout key of its own. The external scaler gives a call that
+// much (plus its grace) before it answers Unavailable itself.
+func (s *Scaler) Bound() time.Duration { return s.bound }
+
 func (s *Scaler) MetricSpecs() []scalers.MetricSpec {
 	return []scalers.MetricSpec{s.spec}
 }
