@@ -33,6 +33,8 @@ var allowed = map[string][]string{
 	"demand":             {},
 	"simulate":           {"scaling/...", "predictor/...", "demand"},
 	"externalscaler":     {"scalers/..."},
+	"api/...":            {},
+	"controller/...":     {"api/...", "scalers/...", "scaling/...", "predictor/..."},
 	"internal/...":       {},
 	"cmd/...":            {"..."},
 }
