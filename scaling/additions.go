@@ -79,7 +79,10 @@ func (f *Fallback) propose(ms *MetricSpec, mv *MetricValue, in ProposalInput, no
 		r.Replicas = min(cur, f.Replicas)
 	case FallbackLastKnownValue:
 		if mv.LastKnown != nil && !mv.LastKnown.Failed && now.Sub(mv.LastKnownAt) <= f.LastKnownMaxAge {
-			lk := Propose(ms, mv.LastKnown, in)
+			// Pods of a last known value are judged as of its time.
+			lkIn := in
+			lkIn.Now = mv.LastKnownAt
+			lk := Propose(ms, mv.LastKnown, lkIn)
 			if lk.Valid {
 				lk.Fallback, lk.LastKnown = true, true
 				return lk

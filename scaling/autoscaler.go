@@ -140,6 +140,17 @@ func (a *Autoscaler) Commit(applied bool, now time.Time) {
 		k.PodValuesMilli = append(k.PodValuesMilli[:0], w.PodValuesMilli...)
 		k.PodRequestsMilli = append(k.PodRequestsMilli[:0], w.PodRequestsMilli...)
 		k.ValuesMilli = append(k.ValuesMilli[:0], w.ValuesMilli...)
+		k.PodSamples = append(k.PodSamples[:0], w.PodSamples...)
+		k.UnlistedPodValuesMilli = append(k.UnlistedPodValuesMilli[:0], w.UnlistedPodValuesMilli...)
+		// Per-pod samples keep the pods of their time.
+		pods := w.Pods
+		if pods == nil {
+			pods = a.obs.Pods
+		}
+		k.Pods = k.Pods[:0]
+		if len(w.PodSamples) > 0 {
+			k.Pods = append(k.Pods, pods...)
+		}
 		k.ValueMilli = w.ValueMilli
 		a.lastKnownAt[i], a.hasKnown[i] = now, true
 	}

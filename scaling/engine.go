@@ -144,10 +144,14 @@ func (d *Decision) computeMetrics(spec *Spec, obs *Observed, now time.Time) (int
 		return obs.MetricDesiredReplicas, true
 	}
 	in := ProposalInput{
-		SpecReplicas:   obs.CurrentReplicas,
-		StatusReplicas: obs.StatusReplicas,
-		ReadyPodCount:  obs.ReadyPodCount,
-		Tolerances:     d.Tolerances,
+		SpecReplicas:            obs.CurrentReplicas,
+		StatusReplicas:          obs.StatusReplicas,
+		ReadyPodCount:           obs.ReadyPodCount,
+		Tolerances:              d.Tolerances,
+		Pods:                    obs.Pods,
+		Now:                     now,
+		CPUInitializationPeriod: spec.Controller.CPUInitializationPeriod,
+		InitialReadinessDelay:   spec.Controller.InitialReadinessDelay,
 	}
 	var replicas int32
 	invalid := 0

@@ -2,6 +2,7 @@ package scaling
 
 import (
 	"math"
+	"time"
 )
 
 // Tolerances are the usage-ratio tolerances of the two directions: a ratio
@@ -44,10 +45,21 @@ type ProposalInput struct {
 	// ReadyPodCount counts running, ready pods.
 	ReadyPodCount int32
 	Tolerances    Tolerances
+
+	// Pods, Now and the two controller flags feed metrics given as per-pod
+	// samples (MetricValue.PodSamples): the target's pods, the time at
+	// which their readiness is judged, and which pods a CPU metric sets
+	// aside (ControllerConfig).
+	Pods                    []PodInfo
+	Now                     time.Time
+	CPUInitializationPeriod time.Duration
+	InitialReadinessDelay   time.Duration
 }
 
 // Propose computes the replica proposal of one metric, as the replica
-// calculator does for pods that are all ready and all have metrics.
+// calculator does: for pods that are all ready and all have metrics
+// (PodValuesMilli), or, with per-pod samples (PodSamples), after grouping
+// the pods and rebalancing those without usable metrics.
 func Propose(ms *MetricSpec, mv *MetricValue, in ProposalInput) MetricResult {
 	if mv.Failed {
 		return MetricResult{Err: MetricFailed}
@@ -56,12 +68,24 @@ func Propose(ms *MetricSpec, mv *MetricValue, in ProposalInput) MetricResult {
 	case ResourceMetric, ContainerResourceMetric:
 		switch ms.Target {
 		case UtilizationTarget:
+			if len(mv.PodSamples) > 0 {
+				return podUtilizationReplicas(ms.TargetUtilization, ms.Resource, mv, in)
+			}
 			return resourceUtilizationReplicas(ms.TargetUtilization, mv, in)
 		case AverageValueTarget:
+			if len(mv.PodSamples) > 0 {
+				// GetRawResourceReplicas groups by the resource too.
+				return podPlainReplicas(ms.TargetMilli, ms.Resource, mv, in)
+			}
 			return plainMetricReplicas(ms.TargetMilli, mv, in)
 		}
 	case PodsMetric:
 		if ms.Target == AverageValueTarget {
+			if len(mv.PodSamples) > 0 {
+				// A Pods metric has no resource: only the phase, deletion
+				// and missing rules apply.
+				return podPlainReplicas(ms.TargetMilli, "", mv, in)
+			}
 			return plainMetricReplicas(ms.TargetMilli, mv, in)
 		}
 	case ObjectMetric:

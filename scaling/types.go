@@ -67,15 +67,38 @@ type MetricSpec struct {
 	TargetUtilization int32
 	// TargetMilli is the target of an AverageValue or Value target.
 	TargetMilli int64
+	// Resource is the resource name of a Resource or ContainerResource
+	// metric ("cpu", "memory", ...). It matters only with per-pod samples
+	// (MetricValue.PodSamples): ResourceCPU turns on the readiness rules of
+	// pod grouping.
+	Resource string
 }
 
 // MetricValue is what was observed for one metric, by index of Spec.Metrics.
+//
+// A Resource, ContainerResource or Pods metric is given either as
+// PodValuesMilli (and PodRequestsMilli): the pods that count, all taken as
+// ready and with metrics; or as PodSamples, one per pod of Observed.Pods,
+// which the engine groups as the controller does (pods that are not ready
+// or have no metrics yet). PodSamples wins when it is not empty.
 type MetricValue struct {
 	// PodValuesMilli are per-pod usages (Resource, ContainerResource, Pods).
 	PodValuesMilli []int64
 	// PodRequestsMilli are per-pod requests of the resource, same order as
 	// PodValuesMilli (Utilization targets only).
 	PodRequestsMilli []int64
+	// PodSamples are per-pod readings, PodSamples[i] for Observed.Pods[i]
+	// (or Pods[i] when Pods is set); the lengths must agree.
+	PodSamples []PodSample
+	// UnlistedPodValuesMilli are values the metrics API returned for pods
+	// that are not in the pod list (used with PodSamples). The controller
+	// keeps them: they count in a Pods or AverageValue average and in the
+	// pod count of a recomputed proposal; a Utilization ratio skips them,
+	// as they have no request.
+	UnlistedPodValuesMilli []int64
+	// Pods, when set, are the pods of PodSamples instead of Observed.Pods
+	// (a LastKnown value keeps the pods of its time).
+	Pods []PodInfo
 	// ValueMilli is the value of an Object metric.
 	ValueMilli int64
 	// ValuesMilli are the series of an External metric; they are summed.
@@ -193,11 +216,24 @@ type ControllerConfig struct {
 	// DownscaleStabilizationWindow is
 	// --horizontal-pod-autoscaler-downscale-stabilization (5m).
 	DownscaleStabilizationWindow time.Duration
+	// CPUInitializationPeriod is
+	// --horizontal-pod-autoscaler-cpu-initialization-period (5m) and
+	// InitialReadinessDelay is
+	// --horizontal-pod-autoscaler-initial-readiness-delay (30s): which pods
+	// a CPU metric with per-pod samples sets aside (GroupPod). Zero is zero,
+	// as for the flags.
+	CPUInitializationPeriod time.Duration
+	InitialReadinessDelay   time.Duration
 }
 
 // DefaultControllerConfig returns the kube-controller-manager defaults.
 func DefaultControllerConfig() ControllerConfig {
-	return ControllerConfig{Tolerance: DefaultTolerance, DownscaleStabilizationWindow: DefaultDownscaleStabilizationWindow}
+	return ControllerConfig{
+		Tolerance:                    DefaultTolerance,
+		DownscaleStabilizationWindow: DefaultDownscaleStabilizationWindow,
+		CPUInitializationPeriod:      DefaultCPUInitializationPeriod,
+		InitialReadinessDelay:        DefaultInitialReadinessDelay,
+	}
 }
 
 // FeatureGates are the Kubernetes feature gates the algorithm depends on.
@@ -245,8 +281,13 @@ type Observed struct {
 	// count Object and External AverageValue targets divide by).
 	StatusReplicas int32
 	// ReadyPodCount is the number of running and ready pods (Object and
-	// External Value targets multiply by it).
+	// External Value targets multiply by it; CountReadyPods counts it from
+	// Pods).
 	ReadyPodCount int32
+	// Pods are the pods the target's selector lists, as the controller's
+	// pod lister returns them (including failed, pending and deleting
+	// pods), for metrics given as PodSamples.
+	Pods []PodInfo
 	// Metrics are the observations, by index of Spec.Metrics.
 	Metrics []MetricValue
 	// MetricDesiredReplicas, when HasMetricDesiredReplicas, replaces the
@@ -368,6 +409,15 @@ type MetricResult struct {
 	// WithinTolerance: the proposal is the current count because the ratio
 	// was within tolerance.
 	WithinTolerance bool
+	// Pods are the pod group sizes (per-pod samples only).
+	Pods PodCounts
+	// Rebalanced: pods without metrics or not ready were assumed at 0 or at
+	// the target and the ratio recomputed (RebalancedRatio).
+	Rebalanced      bool
+	RebalancedRatio float64
+	// DirectionHeld: the proposal is the current count because the
+	// recomputed ratio or count would reverse the direction of the change.
+	DirectionHeld bool
 	// Fallback: the proposal came from Spec.Fallback; LastKnown: from the
 	// last known value.
 	Fallback  bool

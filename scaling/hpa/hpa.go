@@ -123,6 +123,7 @@ func Metric(path string, ms *autoscalingv2.MetricSpec, targetMilli *int64) (scal
 			return out, fieldErr(path+".resource", "missing: required for type Resource")
 		}
 		out.Type, out.Name, target, tpath = scaling.ResourceMetric, string(ms.Resource.Name), &ms.Resource.Target, path+".resource.target"
+		out.Resource = string(ms.Resource.Name)
 		if ms.Resource.Name == "" {
 			return out, fieldErr(path+".resource.name", "missing: expected a resource name such as cpu")
 		}
@@ -131,6 +132,7 @@ func Metric(path string, ms *autoscalingv2.MetricSpec, targetMilli *int64) (scal
 			return out, fieldErr(path+".containerResource", "missing: required for type ContainerResource")
 		}
 		out.Type, out.Name, target, tpath = scaling.ContainerResourceMetric, string(ms.ContainerResource.Name), &ms.ContainerResource.Target, path+".containerResource.target"
+		out.Resource = string(ms.ContainerResource.Name)
 		if ms.ContainerResource.Name == "" || ms.ContainerResource.Container == "" {
 			return out, fieldErr(path+".containerResource", "expected a resource name and a container")
 		}

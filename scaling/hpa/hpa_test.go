@@ -67,7 +67,7 @@ func TestMetric(t *testing.T) {
 		wantErr string // the whole message
 	}{
 		{name: "resource utilization", in: autoscalingv2.MetricSpec{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{Name: "cpu", Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: &util}}},
-			want: scaling.MetricSpec{Name: "cpu", Type: scaling.ResourceMetric, Target: scaling.UtilizationTarget, TargetUtilization: 70}},
+			want: scaling.MetricSpec{Name: "cpu", Resource: "cpu", Type: scaling.ResourceMetric, Target: scaling.UtilizationTarget, TargetUtilization: 70}},
 		{name: "external quantity", in: autoscalingv2.MetricSpec{Type: autoscalingv2.ExternalMetricSourceType, External: &autoscalingv2.ExternalMetricSource{Metric: autoscalingv2.MetricIdentifier{Name: "lag"}, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.AverageValueMetricType, AverageValue: &q}}},
 			want: scaling.MetricSpec{Name: "lag", Type: scaling.ExternalMetric, Target: scaling.AverageValueTarget, TargetMilli: 1500}},
 		{name: "object targetMilli", in: autoscalingv2.MetricSpec{Type: autoscalingv2.ObjectMetricSourceType, Object: &autoscalingv2.ObjectMetricSource{Metric: autoscalingv2.MetricIdentifier{Name: "rps"}, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.ValueMetricType}}}, milli: &milli,
