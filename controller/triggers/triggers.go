@@ -1,14 +1,3 @@
-// Package triggers turns the triggers of a Scaler (api/v1) into what the
-// agent builds scalers from: for every type but resource, a scaler type of
-// the registry and its metadata with KEDA's keys, the secrets it references
-// read from the Scaler's namespace; for resource, the typed block itself
-// (the agent measures pods through metrics.k8s.io).
-//
-// The design's typed blocks (kafka, prometheus, custom) map onto the keys
-// of the scaler of that type; the generic block (metadata, secretRefs)
-// passes KEDA's keys through unchanged, so a ScaledObject trigger moves
-// into a Scaler without renaming a key. Secret values are put into the
-// metadata and never into an error.
 package triggers
 
 import (
@@ -39,7 +28,9 @@ type Input struct {
 	Secrets SecretReader
 }
 
-// Trigger is a resolved trigger.
+// Trigger is a resolved trigger: what the agent builds a scaler from
+// (through its scalers.Registry, with Type and Metadata) or, for resource,
+// measures itself.
 type Trigger struct {
 	// Name is the trigger's name (spec name, or its type when unnamed).
 	Name string
@@ -53,7 +44,8 @@ type Trigger struct {
 	// Resource is the resource block (type resource only).
 	Resource *v1.ResourceTrigger
 	// MetricType is the trigger's metricType: "AverageValue" (default) or
-	// "Value".
+	// "Value"; empty for resource (its targetType says how the value is
+	// compared).
 	MetricType string
 	// Secrets are the Secrets read, each with the resourceVersion seen,
 	// sorted by name: a change of any of them means the trigger must be
