@@ -34,7 +34,9 @@ func podUtilizationReplicas(target int32, resource string, mv *MetricValue, in P
 	var counts PodCounts
 	var usage, requests int64 // of the counted pods
 	var unreadyRequests, missingRequests, missingUsage int64
-	unreadyFits, missingFits := true, true
+	// Sums that do not fit are reported after the loop, so that the counts
+	// are whole; those of unready and missing pods only if they are used.
+	countedFits, unreadyFits, missingFits := true, true, true
 	for i := range pods {
 		s := &mv.PodSamples[i]
 		g := groupPod(&pods[i], s, cpu, in.CPUInitializationPeriod, in.InitialReadinessDelay, in.Now)
@@ -44,9 +46,7 @@ func podUtilizationReplicas(target int32, resource string, mv *MetricValue, in P
 			var ok1, ok2 bool
 			usage, ok1 = addInt64(usage, s.ValueMilli)
 			requests, ok2 = addInt64(requests, s.RequestMilli)
-			if !ok1 || !ok2 {
-				return MetricResult{Err: MetricOutOfRange, Pods: counts}
-			}
+			countedFits = countedFits && ok1 && ok2
 		case PodUnready:
 			var ok bool
 			unreadyRequests, ok = addInt64(unreadyRequests, s.RequestMilli)
@@ -65,6 +65,9 @@ func podUtilizationReplicas(target int32, resource string, mv *MetricValue, in P
 	if entries == 0 {
 		// "did not receive metrics for targeted pods (pods might be unready)"
 		return MetricResult{Err: MetricNoPods, Pods: counts}
+	}
+	if !countedFits {
+		return MetricResult{Err: MetricOutOfRange, Pods: counts}
 	}
 	if requests == 0 {
 		// Only unlisted pods have metrics: no request matches them.
@@ -146,26 +149,28 @@ func podPlainReplicas(target int64, resource string, mv *MetricValue, in Proposa
 	cpu := resource == ResourceCPU
 	var counts PodCounts
 	var total int64 // of the counted and the unlisted pods
+	fits := true
 	for i := range pods {
 		s := &mv.PodSamples[i]
 		g := groupPod(&pods[i], s, cpu, in.CPUInitializationPeriod, in.InitialReadinessDelay, in.Now)
 		counts.add(g)
 		if g == PodCounted {
 			var ok bool
-			if total, ok = addInt64(total, s.ValueMilli); !ok {
-				return MetricResult{Err: MetricOutOfRange, Pods: counts}
-			}
+			total, ok = addInt64(total, s.ValueMilli)
+			fits = fits && ok
 		}
 	}
 	for _, v := range mv.UnlistedPodValuesMilli {
 		var ok bool
-		if total, ok = addInt64(total, v); !ok {
-			return MetricResult{Err: MetricOutOfRange, Pods: counts}
-		}
+		total, ok = addInt64(total, v)
+		fits = fits && ok
 	}
 	entries := int64(counts.Counted) + int64(len(mv.UnlistedPodValuesMilli))
 	if entries == 0 {
 		return MetricResult{Err: MetricNoPods, Pods: counts}
+	}
+	if !fits {
+		return MetricResult{Err: MetricOutOfRange, Pods: counts}
 	}
 	usage := total / entries
 	ratio := float64(usage) / float64(target)
@@ -248,8 +253,5 @@ func utilizationPercent(usage, requests int64) (int32, bool) {
 
 // mulInt64 is a * b for b > 0, and whether it fits.
 func mulInt64(a, b int64) (int64, bool) {
-	if b <= 0 {
-		return a * b, b == 0
-	}
 	return a * b, a <= math.MaxInt64/b && a >= math.MinInt64/b
 }
