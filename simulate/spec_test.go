@@ -94,11 +94,11 @@ func TestParseSpecErrors(t *testing.T) {
 	}{
 		{name: "missing max", yaml: "spec:\n  scaling:\n    minReplicas: 2\n", want: "spec.scaling.maxReplicas: missing: required"},
 		{name: "bad values", yaml: "kind: Deployment\nspec:\n  scaling:\n    minReplicas: -1\n    maxReplicas: 5\n    cooldownPeriod: soon\n  advanced:\n    safety:\n      maxScaleDownPercent: 120\n",
-			want: "kind: \"Deployment\": expected Scaler\nspec.scaling.minReplicas: -1: expected 0 or more\nspec.scaling.cooldownPeriod: \"soon\": expected a duration such as 300s\nspec.advanced.safety.maxScaleDownPercent: 120: expected 0 to 100"},
+			want: "spec.scaling.cooldownPeriod: \"soon\": expected a duration such as 300s\nkind: \"Deployment\": expected Scaler\nspec.scaling.minReplicas: -1: expected 0 or more\nspec.advanced.safety.maxScaleDownPercent: 120: expected 1 to 100"},
 		{name: "bad policy", yaml: "spec:\n  scaling:\n    maxReplicas: 5\n    scaleUpPolicy:\n      policies:\n        - type: Pods\n          value: 0\n          periodSeconds: 60\n",
 			want: "spec.scaling.scaleUpPolicy.policies[0].value: 0: expected a value greater than 0"},
-		{name: "both forms", yaml: "spec:\n  scaling:\n    maxReplicas: 5\n    scaleUpPolicy: {}\n  behavior: {}\n", want: "spec.behavior: given together with spec.scaling.scaleUpPolicy/scaleDownPolicy: give one form"},
-		{name: "budget needs a price", yaml: "spec:\n  scaling:\n    maxReplicas: 5\n  advanced:\n    costOptimization:\n      costThresholds:\n        maxCostPerHour: \"5\"\n", want: "spec.advanced.costOptimization.costThresholds.maxCostPerHour: needs --price-per-replica-hour to become a replica cap"},
+		{name: "both forms", yaml: "spec:\n  scaling:\n    maxReplicas: 5\n    scaleUpPolicy: {}\n  behavior: {}\n", want: "unknown field \"behavior\": a Scaler has no behavior block; its rules go in spec.scaling.scaleUpPolicy and scaleDownPolicy"},
+		{name: "budget needs a price", yaml: "spec:\n  scaling:\n    maxReplicas: 5\n  advanced:\n    costOptimization:\n      enabled: true\n      costThresholds:\n        maxCostPerHour: \"5\"\n", want: "spec.advanced.costOptimization.costThresholds.maxCostPerHour: needs --price-per-replica-hour to become a replica cap"},
 		{name: "wrong type", yaml: "spec:\n  scaling:\n    maxReplicas: many\n", want: "spec.scaling.maxReplicas: string is not a valid int32"},
 	}
 	for _, tt := range tests {

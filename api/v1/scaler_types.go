@@ -1,6 +1,7 @@
 package v1
 
 import (
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -144,6 +145,13 @@ type ScalingRules struct {
 	// +kubebuilder:validation:MaxItems=10
 	// +listType=atomic
 	Policies []ScalingPolicy `json:"policies,omitempty"`
+
+	// Tolerance is the HPA's per-direction tolerance
+	// (HPAConfigurableTolerance): no change while the usage ratio is
+	// within it of 1, a quantity such as "0.05" (default: the
+	// controller's 0.1).
+	// +optional
+	Tolerance *resource.Quantity `json:"tolerance,omitempty"`
 }
 
 // ScalingPolicy limits the change of one direction over a period.
