@@ -10,6 +10,11 @@ need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v rabbitmq-server >/dev/null 2>&1 || [ -x /usr/sbin/rabbitmq-server ] || need+=(rabbitmq-server)
 command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+# PostgreSQL: Debian keeps initdb and postgres under
+# /usr/lib/postgresql/<version>/bin, off PATH (internal/testenv/postgres.go
+# looks there); the package also creates the postgres user the server runs
+# as when the tests run as root.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "test-deps: installing ${need[*]}"
