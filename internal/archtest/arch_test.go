@@ -37,6 +37,7 @@ var allowed = map[string][]string{
 	"api/...":            {},
 	"controller/...":     {"api/...", "scalers/...", "scaling/...", "predictor/..."},
 	"internal/...":       {},
+	"backend/audit":      {},
 	"cmd/...":            {"..."},
 }
 
