@@ -67,7 +67,7 @@ type Fallback struct {
 	LastKnownMaxAge time.Duration
 }
 
-func (f *Fallback) propose(ms *MetricSpec, mv *MetricValue, in ProposalInput, now time.Time) MetricResult {
+func (f *Fallback) propose(ms *MetricSpec, mv *MetricValue, in *ProposalInput, now time.Time) MetricResult {
 	cur := in.SpecReplicas
 	r := MetricResult{Valid: true, Fallback: true}
 	switch f.Behavior {
@@ -80,9 +80,9 @@ func (f *Fallback) propose(ms *MetricSpec, mv *MetricValue, in ProposalInput, no
 	case FallbackLastKnownValue:
 		if mv.LastKnown != nil && !mv.LastKnown.Failed && now.Sub(mv.LastKnownAt) <= f.LastKnownMaxAge {
 			// Pods of a last known value are judged as of its time.
-			lkIn := in
+			lkIn := *in
 			lkIn.Now = mv.LastKnownAt
-			lk := Propose(ms, mv.LastKnown, lkIn)
+			lk := propose(ms, mv.LastKnown, &lkIn)
 			if lk.Valid {
 				lk.Fallback, lk.LastKnown = true, true
 				return lk

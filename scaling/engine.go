@@ -159,9 +159,9 @@ func (d *Decision) computeMetrics(spec *Spec, obs *Observed, now time.Time) (int
 		var r MetricResult
 		if i < len(obs.Metrics) {
 			mv := &obs.Metrics[i]
-			r = Propose(&spec.Metrics[i], mv, in)
+			r = propose(&spec.Metrics[i], mv, &in)
 			if !r.Valid && spec.Fallback != nil && mv.Failed && mv.Failures > spec.Fallback.FailureThreshold {
-				r = spec.Fallback.propose(&spec.Metrics[i], mv, in, now)
+				r = spec.Fallback.propose(&spec.Metrics[i], mv, &in, now)
 				d.Fallback = true
 			}
 		} else {

@@ -22,8 +22,8 @@ func samplePods(mv *MetricValue, in *ProposalInput) []PodInfo {
 }
 
 // podUtilizationReplicas is GetResourceReplicas for a Utilization target.
-func podUtilizationReplicas(target int32, resource string, mv *MetricValue, in ProposalInput) MetricResult {
-	pods := samplePods(mv, &in)
+func podUtilizationReplicas(target int32, resource string, mv *MetricValue, in *ProposalInput) MetricResult {
+	pods := samplePods(mv, in)
 	if len(pods) != len(mv.PodSamples) || target <= 0 {
 		return MetricResult{Err: MetricInvalidSpec}
 	}
@@ -141,8 +141,8 @@ func podUtilizationReplicas(target int32, resource string, mv *MetricValue, in P
 
 // podPlainReplicas is calcPlainMetricReplicas (Pods AverageValue, and
 // Resource AverageValue through GetRawResourceReplicas).
-func podPlainReplicas(target int64, resource string, mv *MetricValue, in ProposalInput) MetricResult {
-	pods := samplePods(mv, &in)
+func podPlainReplicas(target int64, resource string, mv *MetricValue, in *ProposalInput) MetricResult {
+	pods := samplePods(mv, in)
 	if len(pods) != len(mv.PodSamples) {
 		return MetricResult{Err: MetricInvalidSpec}
 	}
@@ -214,7 +214,7 @@ func podPlainReplicas(target int64, resource string, mv *MetricValue, in Proposa
 
 // rebalanced finishes a proposal whose ratio was recomputed with missing or
 // unready pods filled in: n is the number of values the new ratio is over.
-func (r MetricResult) rebalanced(ratio, newRatio float64, n int64, in ProposalInput) MetricResult {
+func (r MetricResult) rebalanced(ratio, newRatio float64, n int64, in *ProposalInput) MetricResult {
 	r.Rebalanced, r.RebalancedRatio = true, newRatio
 	if in.Tolerances.Within(newRatio) {
 		// The change would be too small.

@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"pgregory.net/rapid"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/cputime"
 )
 
 // upstreamTestingConfig is the controller configuration of upstream's
@@ -413,9 +415,12 @@ func BenchmarkDecidePods(b *testing.B) {
 	spec, obs, h := benchPodsSpec(), benchPodsObserved(), benchHistory()
 	var d Decision
 	b.ReportAllocs()
+	b.ResetTimer()
+	start := cputime.Now(b)
 	for b.Loop() {
 		Decide(spec, obs, h, testNow, &d)
 	}
+	cputime.Report(b, start, time.Nanosecond)
 }
 
 // genPods draws pods and samples, including hostile values: any phase or

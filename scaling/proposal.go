@@ -61,6 +61,12 @@ type ProposalInput struct {
 // (PodValuesMilli), or, with per-pod samples (PodSamples), after grouping
 // the pods and rebalancing those without usable metrics.
 func Propose(ms *MetricSpec, mv *MetricValue, in ProposalInput) MetricResult {
+	return propose(ms, mv, &in)
+}
+
+// propose is Propose with the input by reference: ProposalInput no longer
+// fits in registers, and the engine calls this once per metric.
+func propose(ms *MetricSpec, mv *MetricValue, in *ProposalInput) MetricResult {
 	if mv.Failed {
 		return MetricResult{Err: MetricFailed}
 	}
@@ -131,7 +137,7 @@ func Propose(ms *MetricSpec, mv *MetricValue, in ProposalInput) MetricResult {
 // resourceUtilizationReplicas is GetResourceReplicas: utilization is the
 // integer percentage of summed usage over summed requests, and the ratio is
 // that integer over the target percentage.
-func resourceUtilizationReplicas(target int32, mv *MetricValue, in ProposalInput) MetricResult {
+func resourceUtilizationReplicas(target int32, mv *MetricValue, in *ProposalInput) MetricResult {
 	n := len(mv.PodValuesMilli)
 	if n == 0 {
 		return MetricResult{Err: MetricNoPods}
@@ -176,7 +182,7 @@ func resourceUtilizationReplicas(target int32, mv *MetricValue, in ProposalInput
 
 // plainMetricReplicas is calcPlainMetricReplicas (Pods AverageValue and
 // Resource AverageValue): the integer average over pods against the target.
-func plainMetricReplicas(target int64, mv *MetricValue, in ProposalInput) MetricResult {
+func plainMetricReplicas(target int64, mv *MetricValue, in *ProposalInput) MetricResult {
 	n := len(mv.PodValuesMilli)
 	if n == 0 {
 		return MetricResult{Err: MetricNoPods}
@@ -203,7 +209,7 @@ func plainMetricReplicas(target int64, mv *MetricValue, in ProposalInput) Metric
 // usageRatioReplicas is GetObjectMetricReplicas / GetExternalMetricReplicas
 // with getUsageRatioReplicaCount: at zero replicas it ignores tolerance and
 // ready pods so the target can scale from zero.
-func usageRatioReplicas(usage, target int64, in ProposalInput) MetricResult {
+func usageRatioReplicas(usage, target int64, in *ProposalInput) MetricResult {
 	ratio := float64(usage) / float64(target)
 	r := MetricResult{Valid: true, UsageMilli: usage, UsageRatio: ratio}
 	if in.SpecReplicas == 0 {
@@ -231,7 +237,7 @@ func usageRatioReplicas(usage, target int64, in ProposalInput) MetricResult {
 // perPodReplicas is GetObjectPerPodMetricReplicas /
 // GetExternalPerPodMetricReplicas: the tolerance is checked against the
 // per-pod usage over status.replicas, the proposal is total over target.
-func perPodReplicas(usage, target int64, in ProposalInput) MetricResult {
+func perPodReplicas(usage, target int64, in *ProposalInput) MetricResult {
 	replicas := in.StatusReplicas
 	ratio := float64(usage) / (float64(target) * float64(replicas))
 	r := MetricResult{Valid: true, UsageRatio: ratio}

@@ -393,28 +393,17 @@ func (e MetricError) String() string {
 	return "unknown"
 }
 
-// MetricResult is the proposal of one metric.
+// MetricResult is the proposal of one metric. (Fields are ordered to pack
+// the struct: it is copied once per metric and decision.)
 type MetricResult struct {
-	Valid    bool
-	Err      MetricError
-	Replicas int32
-	// UsageMilli is the usage the HPA reports in its status: the average
-	// per pod for Resource/Pods and per-pod targets, the value or sum for
-	// Value targets.
-	UsageMilli int64
-	// Utilization is the current utilization percentage (Utilization).
-	Utilization int32
-	// UsageRatio is current over target as the calculator computed it.
-	UsageRatio float64
+	Valid bool
+	Err   MetricError
 	// WithinTolerance: the proposal is the current count because the ratio
-	// was within tolerance.
+	// (or the recomputed ratio) was within tolerance.
 	WithinTolerance bool
-	// Pods are the pod group sizes (per-pod samples only).
-	Pods PodCounts
 	// Rebalanced: pods without metrics or not ready were assumed at 0 or at
 	// the target and the ratio recomputed (RebalancedRatio).
-	Rebalanced      bool
-	RebalancedRatio float64
+	Rebalanced bool
 	// DirectionHeld: the proposal is the current count because the
 	// recomputed ratio or count would reverse the direction of the change.
 	DirectionHeld bool
@@ -422,6 +411,18 @@ type MetricResult struct {
 	// last known value.
 	Fallback  bool
 	LastKnown bool
+	Replicas  int32
+	// Utilization is the current utilization percentage (Utilization).
+	Utilization int32
+	// UsageMilli is the usage the HPA reports in its status: the average
+	// per pod for Resource/Pods and per-pod targets, the value or sum for
+	// Value targets.
+	UsageMilli int64
+	// UsageRatio is current over target as the calculator computed it.
+	UsageRatio      float64
+	RebalancedRatio float64
+	// Pods are the pod group sizes (per-pod samples only).
+	Pods PodCounts
 }
 
 // Decision is the result of Decide, with every intermediate value.
