@@ -121,11 +121,9 @@ func Verify(ctx context.Context, src Source, opts VerifyOptions) (*Result, error
 			if claimed, ok := claimedCheckpoint(msg); ok {
 				seq = claimed.Size
 			}
-			what := "checkpoint signature invalid"
-			if !errors.Is(err, ErrCheckpointSignature) {
-				what = "checkpoint malformed"
-			}
-			checkpointBreak = &Break{Seq: seq, What: fmt.Sprintf("%s: %v", what, err)}
+			// err says "checkpoint signature invalid: ..." or
+			// "malformed checkpoint: ...".
+			checkpointBreak = &Break{Seq: seq, What: err.Error()}
 		} else {
 			res.Checkpoint = &c
 		}
