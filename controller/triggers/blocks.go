@@ -159,12 +159,17 @@ func (r *resolver) kafka(b *v1.KafkaTrigger) (typ string, md map[string]string) 
 		out["activationThreshold"] = activation
 	}
 	names := make([]string, len(b.Topics))
+	secretKeys := r.secretKeys
+	r.secretKeys = map[string]bool{}
 	for i, topic := range b.Topics {
 		name := topicSource(i)
 		names[i] = name
 		out["source."+name+".type"] = "kafka"
 		for k, v := range md {
 			out["source."+name+"."+k] = v
+			if secretKeys[k] {
+				r.secretKeys["source."+name+"."+k] = true
+			}
 		}
 		out["source."+name+".topic"] = topic
 	}
@@ -196,7 +201,7 @@ func (r *resolver) kafkaSASL(p string, s *v1.KafkaSASL, md map[string]string) {
 		r.invalid(p, "username and usernameSecret exclude each other: give one")
 	case s.UsernameSecret != nil:
 		if v, ok := r.secretValue(p+".usernameSecret", s.UsernameSecret.Name, s.UsernameSecret.Key); ok {
-			md["username"] = v
+			r.setSecret(md, "username", v)
 		}
 	case s.Username != "":
 		md["username"] = s.Username
@@ -207,7 +212,7 @@ func (r *resolver) kafkaSASL(p string, s *v1.KafkaSASL, md map[string]string) {
 		r.invalid(p+".password", "an inline password is not allowed (it would store a secret in the Scaler): use passwordSecret")
 	}
 	if v, ok := r.secretValue(p+".passwordSecret", s.PasswordSecret.Name, s.PasswordSecret.Key); ok {
-		md["password"] = v
+		r.setSecret(md, "password", v)
 	}
 }
 
@@ -216,7 +221,7 @@ func (r *resolver) kafkaSASL(p string, s *v1.KafkaSASL, md map[string]string) {
 func (r *resolver) tls(p string, t *v1.TLSSecrets, md map[string]string) bool {
 	if t.CASecret != nil {
 		if v, ok := r.secretValue(p+".caSecret", t.CASecret.Name, t.CASecret.Key); ok {
-			md["ca"] = v
+			r.setSecret(md, "ca", v)
 		}
 	}
 	switch {
@@ -227,12 +232,12 @@ func (r *resolver) tls(p string, t *v1.TLSSecrets, md map[string]string) bool {
 	}
 	if t.CertSecret != nil {
 		if v, ok := r.secretValue(p+".certSecret", t.CertSecret.Name, t.CertSecret.Key); ok {
-			md["cert"] = v
+			r.setSecret(md, "cert", v)
 		}
 	}
 	if t.KeySecret != nil {
 		if v, ok := r.secretValue(p+".keySecret", t.KeySecret.Name, t.KeySecret.Key); ok {
-			md["key"] = v
+			r.setSecret(md, "key", v)
 		}
 	}
 	if t.InsecureSkipVerify {
@@ -296,13 +301,13 @@ func (r *resolver) prometheus(b *v1.PrometheusTrigger) map[string]string {
 				r.invalid(ap+".basicAuth.password", "an inline password is not allowed (it would store a secret in the Scaler): use passwordSecret")
 			}
 			if v, ok := r.secretValue(ap+".basicAuth.passwordSecret", ba.PasswordSecret.Name, ba.PasswordSecret.Key); ok {
-				md["password"] = v
+				r.setSecret(md, "password", v)
 			}
 		}
 		if s := a.BearerTokenSecret; s != nil {
 			modes = append(modes, "bearer")
 			if v, ok := r.secretValue(ap+".bearerTokenSecret", s.Name, s.Key); ok {
-				md["bearerToken"] = v
+				r.setSecret(md, "bearerToken", v)
 			}
 		}
 		// ca and unsafeSsl apply whatever the modes; the tls mode is the

@@ -209,12 +209,14 @@ func TestExamplesDesign(t *testing.T) {
 			"source.t1.bootstrapServers": "kafka-1.kafka.svc.cluster.local:9092,kafka-2.kafka.svc.cluster.local:9092",
 			"source.t1.consumerGroup":    "message-processors", "source.t1.lagThreshold": "1000",
 			"source.t1.sasl": "scram_sha256", "source.t1.username": "consumer-user", "source.t1.password": pw,
-		}, Secrets: []triggers.SecretVersion{{Name: "kafka-credentials", ResourceVersion: "rv-kafka-credentials"}}},
+		}, SecretKeys: []string{"source.t0.password", "source.t1.password"},
+			Secrets: []triggers.SecretVersion{{Name: "kafka-credentials", ResourceVersion: "rv-kafka-credentials"}}},
 		"design/prometheus.yaml": {Name: "prometheus", Type: "prometheus", MetricType: "AverageValue", Metadata: map[string]string{
 			"serverAddress": "http://prometheus.monitoring.svc.cluster.local:9090",
 			"query":         `avg(http_request_duration_seconds{job="api-service"})`, "threshold": "0.5",
 			"authModes": "basic", "username": "monitoring", "password": pw,
-		}, Secrets: []triggers.SecretVersion{{Name: "prometheus-credentials", ResourceVersion: "rv-prometheus-credentials"}}},
+		}, SecretKeys: []string{"password"},
+			Secrets: []triggers.SecretVersion{{Name: "prometheus-credentials", ResourceVersion: "rv-prometheus-credentials"}}},
 		"design/custom.yaml": {Name: "custom", Type: "custom", MetricType: "AverageValue", Metadata: map[string]string{
 			"expression": "(queue_length * processing_time > 300) || \n(active_users > 1000 && cpu_usage > 0.6)\n", "threshold": "1",
 			"source.queue_length.type": "prometheus", "source.queue_length.query": "sum(rabbitmq_queue_messages_ready)",

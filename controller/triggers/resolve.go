@@ -37,12 +37,15 @@ const TypeResource = "resource"
 // Resolve is safe for concurrent use; it reads each referenced Secret once
 // per call, with ctx.
 func Resolve(ctx context.Context, in Input) (*Trigger, error) {
-	r := &resolver{ctx: ctx, in: in, secrets: map[string]*secretRead{}}
+	r := &resolver{ctx: ctx, in: in, secrets: map[string]*secretRead{}, secretKeys: map[string]bool{}}
 	t := r.resolve()
 	if err := errors.Join(r.errs...); err != nil {
 		return nil, err
 	}
 	t.Secrets = r.versions()
+	if len(r.secretKeys) > 0 {
+		t.SecretKeys = slices.Sorted(maps.Keys(r.secretKeys))
+	}
 	return t, nil
 }
 
@@ -52,6 +55,8 @@ type resolver struct {
 	in      Input
 	errs    []error
 	secrets map[string]*secretRead // by Secret name
+	// secretKeys are the metadata keys set from Secrets.
+	secretKeys map[string]bool
 }
 
 // secretRead is the outcome of reading one Secret.
@@ -169,7 +174,7 @@ func (r *resolver) secretRefs(path string, refs []v1.SecretRef, prefix string, i
 		seen[ref.Parameter] = true
 		v, found := r.secretValue(p, ref.Name, ref.Key)
 		if ok && found {
-			out[prefix+ref.Parameter] = v
+			r.setSecret(out, prefix+ref.Parameter, v)
 		}
 	}
 }
@@ -274,6 +279,12 @@ func (r *resolver) readSecret(name string) *secretRead {
 	}
 	r.secrets[name] = read
 	return read
+}
+
+// setSecret sets md[key] to v, a value from a Secret.
+func (r *resolver) setSecret(md map[string]string, key, v string) {
+	md[key] = v
+	r.secretKeys[key] = true
 }
 
 // versions lists the Secrets read, sorted by name.

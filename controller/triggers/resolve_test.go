@@ -62,7 +62,8 @@ func TestResolveMapping(t *testing.T) {
 				"lagThreshold": "50", "activationLagThreshold": "5", "offsetResetPolicy": "earliest",
 				"sasl": "scram_sha512", "username": "consumer", "password": "pw-" + marker,
 				"tls": "enable", "ca": "CA-" + marker, "cert": "CERT-" + marker, "key": "KEY-" + marker, "unsafeSsl": "true",
-			}, Secrets: []triggers.SecretVersion{{Name: "kafka", ResourceVersion: "11"}, {Name: "tls", ResourceVersion: "12"}}},
+			}, SecretKeys: []string{"ca", "cert", "key", "password"},
+				Secrets: []triggers.SecretVersion{{Name: "kafka", ResourceVersion: "11"}, {Name: "tls", ResourceVersion: "12"}}},
 		},
 		{
 			name: "kafka without topics: every topic of the group",
@@ -81,7 +82,7 @@ func TestResolveMapping(t *testing.T) {
 			want: &triggers.Trigger{Name: "kafka", Type: "kafka", MetricType: "AverageValue", Metadata: map[string]string{
 				"bootstrapServers": "k:9092", "consumerGroup": "g", "tls": "enable",
 				"sasl": "plaintext", "username": "user-" + marker, "password": "pw-" + marker,
-			}, Secrets: []triggers.SecretVersion{{Name: "kafka", ResourceVersion: "11"}}},
+			}, SecretKeys: []string{"password", "username"}, Secrets: []triggers.SecretVersion{{Name: "kafka", ResourceVersion: "11"}}},
 		},
 		{
 			name: "kafka several topics: a custom sum of one kafka source per topic",
@@ -101,7 +102,7 @@ func TestResolveMapping(t *testing.T) {
 				"source.t2.type": "kafka", "source.t2.topic": "audit",
 				"source.t2.bootstrapServers": "k1:9092,k2:9092", "source.t2.consumerGroup": "g", "source.t2.lagThreshold": "1000",
 				"source.t2.offsetResetPolicy": "latest", "source.t2.sasl": "scram_sha256", "source.t2.username": "u", "source.t2.password": "pw-" + marker,
-			}, Secrets: []triggers.SecretVersion{{Name: "kafka", ResourceVersion: "11"}}},
+			}, SecretKeys: []string{"source.t0.password", "source.t1.password", "source.t2.password"}, Secrets: []triggers.SecretVersion{{Name: "kafka", ResourceVersion: "11"}}},
 		},
 		{
 			name: "kafka several topics without lagThreshold: the kafka default 10",
@@ -126,7 +127,7 @@ func TestResolveMapping(t *testing.T) {
 				"serverAddress": "https://prom:9090", "query": "sum(up)", "threshold": "0.1", "activationThreshold": "1e-07",
 				"ignoreNullValues": "false", "namespace": "shop", "timeout": "2500",
 				"authModes": "basic", "username": "monitoring", "password": "ppw-" + marker, "ca": "CA-" + marker, "unsafeSsl": "true",
-			}, Secrets: []triggers.SecretVersion{{Name: "prom", ResourceVersion: "13"}, {Name: "tls", ResourceVersion: "12"}}},
+			}, SecretKeys: []string{"ca", "password"}, Secrets: []triggers.SecretVersion{{Name: "prom", ResourceVersion: "13"}, {Name: "tls", ResourceVersion: "12"}}},
 		},
 		{
 			name: "prometheus bearer and a client certificate",
@@ -141,7 +142,7 @@ func TestResolveMapping(t *testing.T) {
 			want: &triggers.Trigger{Name: "prometheus", Type: "prometheus", MetricType: "AverageValue", Metadata: map[string]string{
 				"serverAddress": "https://prom:9090", "query": "q", "threshold": "100", "activationThreshold": "0", "timeout": "0",
 				"authModes": "bearer,tls", "bearerToken": "tok-" + marker, "cert": "CERT-" + marker, "key": "KEY-" + marker,
-			}, Secrets: []triggers.SecretVersion{{Name: "prom", ResourceVersion: "13"}, {Name: "tls", ResourceVersion: "12"}}},
+			}, SecretKeys: []string{"bearerToken", "cert", "key"}, Secrets: []triggers.SecretVersion{{Name: "prom", ResourceVersion: "13"}, {Name: "tls", ResourceVersion: "12"}}},
 		},
 		{
 			name: "prometheus, required fields only",
@@ -164,7 +165,7 @@ func TestResolveMapping(t *testing.T) {
 				"expression": "a + b", "threshold": "2.5", "activationThreshold": "1",
 				"source.a.type": "prometheus", "source.a.url": "http://p:9090", "source.a.query": "q",
 				"source.b.type": "metrics-api", "source.b.url": "https://api/x", "source.b.authModes": "bearer", "source.b.bearerToken": "tok-" + marker,
-			}, Secrets: []triggers.SecretVersion{{Name: "prom", ResourceVersion: "13"}}},
+			}, SecretKeys: []string{"source.b.bearerToken"}, Secrets: []triggers.SecretVersion{{Name: "prom", ResourceVersion: "13"}}},
 		},
 		{
 			name: "generic block: metadata as is, secretRefs filled",
@@ -173,7 +174,7 @@ func TestResolveMapping(t *testing.T) {
 				SecretRefs: []v1.SecretRef{{Parameter: "password", Name: "redis", Key: "password"}}},
 			want: &triggers.Trigger{Name: "jobs", Type: "redis", MetricType: "Value", Metadata: map[string]string{
 				"address": "redis:6379", "listName": "jobs", "listLength": " 20 ", "custom.anything": "kept", "password": "rpw-" + marker,
-			}, Secrets: []triggers.SecretVersion{{Name: "redis", ResourceVersion: "14"}}},
+			}, SecretKeys: []string{"password"}, Secrets: []triggers.SecretVersion{{Name: "redis", ResourceVersion: "14"}}},
 		},
 		{
 			name: "generic custom block: a source's secret by its flat key",
@@ -182,7 +183,7 @@ func TestResolveMapping(t *testing.T) {
 				SecretRefs: []v1.SecretRef{{Parameter: "source.x.bearerToken", Name: "prom", Key: "token"}}},
 			want: &triggers.Trigger{Name: "custom", Type: "custom", MetricType: "AverageValue", Metadata: map[string]string{
 				"expression": "x", "threshold": "1", "source.x.type": "metrics-api", "source.x.url": "http://a/b", "source.x.bearerToken": "tok-" + marker,
-			}, Secrets: []triggers.SecretVersion{{Name: "prom", ResourceVersion: "13"}}},
+			}, SecretKeys: []string{"source.x.bearerToken"}, Secrets: []triggers.SecretVersion{{Name: "prom", ResourceVersion: "13"}}},
 		},
 		{
 			name: "generic block: empty metadata, every value from Secrets, the bytes exactly",
@@ -190,7 +191,7 @@ func TestResolveMapping(t *testing.T) {
 				SecretRefs: []v1.SecretRef{{Parameter: "password", Name: "exact", Key: "v"}, {Parameter: "username", Name: "empty", Key: "v"}}},
 			want: &triggers.Trigger{Name: "redis", Type: "redis", MetricType: "AverageValue", Metadata: map[string]string{
 				"password": "  spaced " + marker + "\n", "username": "",
-			}, Secrets: []triggers.SecretVersion{{Name: "empty", ResourceVersion: "16"}, {Name: "exact", ResourceVersion: "15"}}},
+			}, SecretKeys: []string{"password", "username"}, Secrets: []triggers.SecretVersion{{Name: "empty", ResourceVersion: "16"}, {Name: "exact", ResourceVersion: "15"}}},
 		},
 		{
 			name: "resource",

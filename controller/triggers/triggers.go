@@ -47,6 +47,10 @@ type Trigger struct {
 	// "Value"; empty for resource (its targetType says how the value is
 	// compared).
 	MetricType string
+	// SecretKeys are the keys of Metadata whose values come from Secrets
+	// (secretRefs and the typed blocks' *Secret fields), sorted: the
+	// values to scrub from any message that could echo them.
+	SecretKeys []string
 	// Secrets are the Secrets read, each with the resourceVersion seen,
 	// sorted by name: a change of any of them means the trigger must be
 	// resolved and built again.
