@@ -201,9 +201,10 @@ func (r *resolver) checkKey(path, key, value, prefix string) bool {
 	}
 	switch {
 	case strings.HasSuffix(key, "FromEnv"):
-		// KEDA reads <key>FromEnv from the scale target's containers; the
-		// agent has none of its own to offer, and reading its own
-		// environment would hand the agent's variables to the Scaler.
+		// KEDA resolves <key>FromEnv from the scale target's containers
+		// before it calls a scaler, and the scalers take what they get as
+		// the secret itself. Nothing resolves it for the agent: the
+		// variable's name would be sent as the credential.
 		r.invalidValue(path, value, key+": the agent has no container environment to read; use secretRefs (parameter "+
 			strconv.Quote(strings.TrimSuffix(key, "FromEnv"))+")")
 		return false
