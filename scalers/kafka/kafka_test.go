@@ -20,15 +20,24 @@ import (
 )
 
 // newTestScaler builds a scaler for md and closes it at the end of the test.
+//
+// Its calls are bounded by testCallBound, not the 3 s default: these tests
+// are about what a round asks and computes, and an in-process broker on a
+// machine loaded many times over (under -race) can take seconds to answer.
+// The bound itself is tested in bounds_test.go.
 func newTestScaler(t testing.TB, md map[string]string) *Scaler {
 	t.Helper()
-	s, err := newScaler(context.Background(), scalers.Config{Type: Type, Metadata: md}, options{metadataAge: DefaultMetadataAge})
+	cfg := scalers.Config{Type: Type, Metadata: md, Timeouts: scalers.Timeouts{Default: testCallBound, Max: testCallBound}}
+	s, err := newScaler(context.Background(), cfg, options{metadataAge: DefaultMetadataAge})
 	if err != nil {
 		t.Fatalf("new scaler: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// testCallBound bounds the calls of newTestScaler's scalers.
+const testCallBound = 30 * time.Second
 
 // result is what one round returns, for cmp.Diff.
 type result struct {
