@@ -112,7 +112,8 @@ func ParseSignerKey(skey string) (*Key, error) {
 	}
 	// NewSigner has checked the form and that the hash matches the
 	// public key derived from the seed.
-	parts := strings.Split(skey, "+")
+	// The base64 of the key may itself hold '+'.
+	parts := strings.SplitN(skey, "+", 5)
 	raw, _ := base64.StdEncoding.DecodeString(parts[4])
 	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
 	vkey, err := note.NewEd25519VerifierKey(signer.Name(), pub)

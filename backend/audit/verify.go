@@ -202,22 +202,22 @@ func (v *verifier) record(r *Record) *Break {
 	}
 	leaf := Leaf(r.Body)
 	if leaf != r.LeafHash {
-		return bad("leaf hash mismatch: stored %x, the body hashes to %x", r.LeafHash[:], leaf[:])
+		return mismatch(want, "leaf hash mismatch: stored %x, the body hashes to %x", r.LeafHash, leaf)
 	}
 	if what := v.checkColumns(r); what != "" {
 		return bad("%s", what)
 	}
 	chain := Chain(v.chain, leaf)
 	if chain != r.ChainHash {
-		return bad("chain hash mismatch: stored %x, recomputed %x", r.ChainHash[:], chain[:])
+		return mismatch(want, "chain hash mismatch: stored %x, recomputed %x", r.ChainHash, chain)
 	}
 	v.stored = v.f.push(leaf, v.stored[:0])
 	if len(r.TreeHashes) != len(v.stored) {
 		return bad("tree hashes: %d stored, want %d", len(r.TreeHashes), len(v.stored))
 	}
-	for i, h := range v.stored {
-		if r.TreeHashes[i] != h {
-			return bad("tree hash mismatch at level %d (index %d): stored %x, recomputed %x", i, FirstHashIndex(want)+int64(i), r.TreeHashes[i][:], h[:])
+	for i := range v.stored {
+		if r.TreeHashes[i] != v.stored[i] {
+			return mismatch(want, fmt.Sprintf("tree hash mismatch at level %d (index %d): stored %%x, recomputed %%x", i, FirstHashIndex(want)+int64(i)), r.TreeHashes[i], v.stored[i])
 		}
 	}
 	v.n, v.chain = want, chain
@@ -226,15 +226,21 @@ func (v *verifier) record(r *Record) *Break {
 	// cannot say which, so the break is at its size.
 	if v.latest != nil && v.latest.Size == want {
 		if root := v.f.root(); root != v.latest.Root {
-			return bad("tree root at size %d is %x, the signed checkpoint says %x: records 1..%d were rewritten", want, root[:], v.latest.Root[:], want)
+			return mismatch(want, fmt.Sprintf("tree root at size %d is %%x, the signed checkpoint says %%x: records 1..%d were rewritten", want, want), root, v.latest.Root)
 		}
 	}
 	if v.older != nil && v.older.Size == want {
 		if root := v.f.root(); root != v.older.Root {
-			return bad("older checkpoint (size %d) not consistent with the tree: root %x, the checkpoint says %x", want, root[:], v.older.Root[:])
+			return mismatch(want, fmt.Sprintf("older checkpoint (size %d) not consistent with the tree: root %%x, the checkpoint says %%x", want), root, v.older.Root)
 		}
 	}
 	return nil
+}
+
+// mismatch is the break of two hashes that differ. Hashes are passed by
+// value so that the verifier's own stay on its stack.
+func mismatch(seq int64, format string, a, b tlog.Hash) *Break {
+	return &Break{Seq: seq, What: fmt.Sprintf(format, a[:], b[:])}
 }
 
 // bodySpans holds the raw JSON text of each member of a body.
