@@ -13,7 +13,7 @@ RACE_PKGS ?= ./scalers/... ./externalscaler/... ./internal/testenv/...
 BENCH     ?= .
 PKGS      ?= ./...
 
-.PHONY: all build run test test-deps lint fmt vet staticcheck tidy bench generate fuzz clean
+.PHONY: all build run test test-deps envtest lint fmt vet staticcheck tidy bench generate fuzz clean
 
 all: build
 
@@ -25,13 +25,18 @@ run: build
 	./$(BIN) serve
 
 ## test: everything, including integration tests against real servers
-test: test-deps tidy
+test: export KUBEBUILDER_ASSETS := $(CURDIR)/bin/envtest
+test: test-deps envtest tidy
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
 
 test-deps:
 	./hack/test-deps.sh
+
+## envtest: kube-apiserver and etcd for the Kubernetes tests, in bin/envtest
+envtest:
+	./hack/envtest/build.sh
 
 lint: fmt vet staticcheck tidy
 
