@@ -64,12 +64,16 @@ type ScalerSpec struct {
 	ScalerSpec *TriggerSpec `json:"scalerSpec,omitempty"`
 
 	// Triggers are the Scaler's triggers when there are several; each
-	// needs a name unique in the list.
+	// needs a name unique in the list. (An atomic list with CEL rules, not
+	// a map list keyed by name: the API server requires a map key to be
+	// required or defaulted, and a trigger's name is optional in
+	// scalerSpec, the same type.)
 	// +optional
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=16
-	// +listType=map
-	// +listMapKey=name
+	// +listType=atomic
+	// +kubebuilder:validation:XValidation:rule="self.all(t, has(t.name))",message="every trigger of spec.triggers needs a name"
+	// +kubebuilder:validation:XValidation:rule="self.all(a, !has(a.name) || self.exists_one(b, has(b.name) && b.name == a.name))",message="trigger names must be unique in spec.triggers"
 	Triggers []TriggerSpec `json:"triggers,omitempty"`
 
 	// Advanced holds our additions to the HPA: prediction, cost, safety,
