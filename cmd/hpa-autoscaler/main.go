@@ -113,6 +113,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newServeCmd(g),
+		newAgentCmd(g),
 		newDecideCmd(),
 		newSimulateCmd(),
 		newPredictCmd(),
