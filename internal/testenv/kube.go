@@ -583,7 +583,8 @@ func (k *Kube) stopReaper() {
 }
 
 // childWithArg returns the pid of the child process of this process one of
-// whose arguments contains s (envtest's directory of that server).
+// whose arguments is s or ends in =s (envtest's directory of that server:
+// --cert-dir=, --data-dir=).
 func childWithArg(s string) (int, error) {
 	if s == "" {
 		return 0, errors.New("no directory to find the process by")
@@ -604,12 +605,18 @@ func childWithArg(s string) (int, error) {
 			continue
 		}
 		cmdline, err := os.ReadFile(filepath.Join(filepath.Dir(path), "cmdline"))
-		if err != nil || !bytes.Contains(cmdline, []byte(s)) {
+		if err != nil {
 			continue
 		}
-		return strconv.Atoi(filepath.Base(filepath.Dir(path)))
+		for _, arg := range strings.Split(string(cmdline), "\x00") {
+			// Whole values only: another Kube's directory may start with
+			// the same characters.
+			if arg == s || strings.HasSuffix(arg, "="+s) {
+				return strconv.Atoi(filepath.Base(filepath.Dir(path)))
+			}
+		}
 	}
-	return 0, fmt.Errorf("no child process with an argument containing %s", s)
+	return 0, fmt.Errorf("no child process with the argument %s", s)
 }
 
 // tail returns the end of the API server's log, for an error message.
