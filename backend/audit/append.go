@@ -90,6 +90,9 @@ func AppendBatch(prev Head, entries []Prepared, hashes tlog.HashReader) (*Batch,
 			return nil, fmt.Errorf("%w: entry %d of the batch did not come from Prepare", ErrInvalidEntry, i)
 		}
 	}
+	if len(entries) == 0 {
+		return &Batch{Head: prev}, nil
+	}
 	f, err := readFrontier(prev.Seq, hashes)
 	if err != nil {
 		return nil, err

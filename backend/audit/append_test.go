@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,4 +226,37 @@ func (m *MemLog) hashRoot(tb testing.TB) tlog.Hash {
 		tb.Fatal(err)
 	}
 	return h
+}
+
+// Batches appended from many goroutines make one sound log.
+func TestMemLogConcurrentAppends(t *testing.T) {
+	key := testKey(t)
+	var log MemLog
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				if _, err := log.Append(entry(t, g*1000+i), entry(t, g*1000+i+1), entry(t, g*1000+i+2)); err != nil {
+					t.Error(err)
+					return
+				}
+				if i == 25 {
+					if _, err := log.Checkpoint(key); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := log.Checkpoint(key); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Verify(context.Background(), &log, VerifyOptions{Verifier: key.Verifier})
+	if err != nil || !res.OK() || res.Records != 8*50*3 {
+		t.Fatalf("%v %v", res, err)
+	}
+	if b, err := AppendBatch(log.Head(), nil, &log); err != nil || len(b.Records) != 0 || b.Head != log.Head() {
+		t.Fatalf("empty batch: %+v %v", b, err)
+	}
 }

@@ -156,6 +156,18 @@ func TestVerifyTampering(t *testing.T) {
 			seq: 16, what: "tree hash mismatch at level 3",
 		},
 		{
+			name: "the hashes served for proofs edited, with the older checkpoint",
+			tamper: func(_ *testing.T, log *MemLog, s map[int64][]byte) []byte {
+				// The records' own tree hashes are intact; what a
+				// client would be served as a proof is not.
+				for i := range log.hashes {
+					log.hashes[i][0] ^= 1
+				}
+				return s[10]
+			},
+			seq: 10, what: "the stored hashes give no valid proof",
+		},
+		{
 			name: "a record deleted",
 			tamper: func(_ *testing.T, log *MemLog, _ map[int64][]byte) []byte {
 				log.SetRecords(slices.Delete(log.Records(), 5, 6))
