@@ -555,9 +555,12 @@ func checkNoFloats(v reflect.Value, path string, depth int) error {
 		return fmt.Errorf("%s: nested deeper than %d: %w", pathOrTop(path), maxDepth, ErrInvalidJSON)
 	}
 	t := v.Type()
+	// encoding/json calls a pointer-receiver method only on an
+	// addressable value; otherwise it encodes the fields, which are
+	// walked.
 	if t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface &&
 		(t.Implements(jsonMarshaler) || t.Implements(textMarshaler) ||
-			reflect.PointerTo(t).Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(textMarshaler)) {
+			v.CanAddr() && (reflect.PointerTo(t).Implements(jsonMarshaler) || reflect.PointerTo(t).Implements(textMarshaler))) {
 		return nil
 	}
 	switch t.Kind() {

@@ -83,6 +83,12 @@ type withFloat struct {
 	Skip  float64 `json:"-"`
 }
 
+// ptrMarshaler marshals itself only when addressable; a value of it is
+// encoded field by field, and its float field is found.
+type ptrMarshaler struct{ F float64 }
+
+func (p *ptrMarshaler) MarshalJSON() ([]byte, error) { return []byte(`"custom"`), nil }
+
 type embedded struct {
 	money
 	Load float32 `json:"load,omitempty"`
@@ -108,6 +114,9 @@ func TestCanonicalGoValues(t *testing.T) {
 		{name: "float of an embedded struct", in: embedded{money: money{1, "EUR"}, Load: 0.5}, errText: "load: float32 0.5"},
 		{name: "float behind a pointer", in: &struct{ P *float64 }{P: new(float64)}, errText: "P: float64 0"},
 		{name: "float in raw message", in: json.RawMessage(`{"a":0.1}`), errText: "a: 0.1"},
+		{name: "pointer-receiver marshaler, by value", in: ptrMarshaler{F: 2}, errText: "F: float64 2"},
+		{name: "pointer-receiver marshaler, by pointer", in: &ptrMarshaler{F: 2}, want: `"custom"`},
+		{name: "pointer-receiver marshaler, addressable field", in: &struct{ P ptrMarshaler }{}, want: `{"P":"custom"}`},
 		{name: "ignored float field", in: struct {
 			A    int
 			Skip float64 `json:"-"`
