@@ -390,10 +390,62 @@ func (p *Postgres) Kill() error {
 	if cmd == nil {
 		return nil
 	}
-	pgid := cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	// Each backend calls setsid, so the process group is the postmaster
+	// alone: its children are found by their parent, before it dies (then
+	// they would be re-parented), and killed with it. A backend left
+	// alive keeps the shared memory, and the restart is refused.
+	pid := cmd.Process.Pid
+	children := childPIDs(pid)
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	for _, c := range children {
+		_ = syscall.Kill(c, syscall.SIGKILL)
+	}
 	<-done
-	return poll(postgresReadyLimit, "the processes of postgres to exit", nil, func() error { return groupGone(pgid) })
+	return poll(postgresReadyLimit, "the processes of postgres to exit", nil, func() error {
+		for _, c := range children {
+			if alive(c) {
+				return fmt.Errorf("backend %d still running", c)
+			}
+		}
+		return groupGone(pid)
+	})
+}
+
+// childPIDs lists the processes whose parent is pid, from /proc.
+func childPIDs(pid int) []int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		end := strings.LastIndexByte(s, ')')
+		if end < 0 {
+			continue
+		}
+		f := strings.Fields(s[end+1:])
+		if len(f) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(f[1]); err == nil && ppid == pid {
+			if c, err := strconv.Atoi(filepath.Base(filepath.Dir(path))); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// alive reports whether process pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	st, ok := parseStat(string(b))
+	return ok && st.state != "Z"
 }
 
 // Start starts a stopped or killed server again on the same port and

@@ -1,0 +1,427 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/backend/audit"
+)
+
+// sqlStore is the Store over database/sql, for both dialects.
+type sqlStore struct {
+	c    *conns
+	d    *dialect
+	opts Options
+	log  *slog.Logger
+
+	// queue hands jobs to the writer. Unbuffered: a job is either taken
+	// by the writer or not sent at all, so Close strands none.
+	queue chan *job
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+
+	// hashes caches committed tlog stored hashes (immutable once
+	// written), read and written by the writer goroutine only.
+	hashes map[int64]tlog.Hash
+}
+
+// maxCachedHashes bounds sqlStore.hashes; past it the cache starts over
+// (an append needs at most 63 hashes, the frontier of the tree).
+const maxCachedHashes = 1 << 16
+
+// job is one Update (or TouchToken) waiting for the writer.
+type job struct {
+	ctx     context.Context
+	tenant  TenantID
+	actor   string
+	fn      func(*wtx) error
+	audited bool       // takes the audit head
+	done    chan error // buffered, one result
+}
+
+func newSQLStore(c *conns, opts Options) *sqlStore {
+	s := &sqlStore{
+		c: c, d: c.d, opts: opts, log: opts.Logger,
+		queue:  make(chan *job),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		hashes: make(map[int64]tlog.Hash),
+	}
+	go s.run()
+	return s
+}
+
+var _ Store = (*sqlStore)(nil)
+
+func (s *sqlStore) Close() error {
+	s.once.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.c.close()
+	})
+	return nil
+}
+
+// Update implements Store.
+func (s *sqlStore) Update(ctx context.Context, tenant TenantID, actor string, fn func(Tx) error) error {
+	if err := tenant.Validate(); err != nil {
+		return err
+	}
+	if actor == "" {
+		return fmt.Errorf("%w: actor: empty, want a token id, agent id or \"system\"", ErrInvalid)
+	}
+	return s.submit(ctx, &job{ctx: ctx, tenant: tenant, actor: actor, audited: true, fn: func(w *wtx) error { return fn(w) }})
+}
+
+// TouchToken implements Store.
+func (s *sqlStore) TouchToken(ctx context.Context, tenant TenantID, id string, at time.Time) error {
+	if err := tenant.Validate(); err != nil {
+		return err
+	}
+	us := at.UTC().UnixMicro()
+	return s.submit(ctx, &job{ctx: ctx, tenant: tenant, actor: "system", fn: func(w *wtx) error {
+		_, err := w.exec(`UPDATE tokens SET last_used_us = ? WHERE tenant_id = ? AND token_id = ? AND last_used_us < ?`, us, w.tenant, id, us)
+		return err
+	}})
+}
+
+func (s *sqlStore) submit(ctx context.Context, j *job) error {
+	j.done = make(chan error, 1)
+	select {
+	case s.queue <- j:
+	case <-s.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-j.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run is the writer: it takes a job, then every job already waiting (up
+// to MaxBatch), and commits them together. There is no waiting for more:
+// while one batch commits (its fsync), the next one queues up, so the
+// batch grows with the load by itself and a lone Update pays one commit.
+func (s *sqlStore) run() {
+	defer close(s.done)
+	batch := make([]*job, 0, s.opts.MaxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case j := <-s.queue:
+			batch = append(batch, j)
+		case <-s.stop:
+			return
+		}
+	more:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case j := <-s.queue:
+				batch = append(batch, j)
+			default:
+				break more
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// commit runs a batch and answers each of its jobs. A job whose caller
+// gave up before is answered with its context's error and not run. When
+// the batch fails as a whole, each job is retried in a transaction of its
+// own: the decision (rather than failing them all with the error) costs
+// one commit per job after a failure, and in return no caller is failed
+// by another's change, and a transient failure (a lock timeout, a
+// dropped connection) heals for each. Persistent failures (read-only,
+// disk full) fail every job with ErrUnavailable, each from its own try.
+func (s *sqlStore) commit(batch []*job) {
+	live := batch[:0:0]
+	for _, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			j.done <- err
+			continue
+		}
+		live = append(live, j)
+	}
+	if len(live) == 0 {
+		return
+	}
+	results, err := s.commitBatch(live)
+	if err == nil {
+		for i, j := range live {
+			j.done <- results[i]
+		}
+		return
+	}
+	if len(live) == 1 {
+		live[0].done <- err
+		return
+	}
+	s.log.Warn("store: batch failed, retrying each update alone", "updates", len(live), "err", err)
+	for _, j := range live {
+		res, err := s.commitBatch([]*job{j})
+		if err != nil {
+			j.done <- err
+			continue
+		}
+		j.done <- res[0]
+	}
+}
+
+// batchState is the audit log as a batch transaction changes it.
+type batchState struct {
+	head    audit.Head
+	records []audit.Record
+	hashes  []audit.StoredHash
+	staged  map[int64]tlog.Hash // hashes, by index
+}
+
+type batchMark struct {
+	head             audit.Head
+	records, hashesN int
+}
+
+func (b *batchState) mark() batchMark {
+	return batchMark{b.head, len(b.records), len(b.hashes)}
+}
+
+func (b *batchState) reset(m batchMark) {
+	for _, h := range b.hashes[m.hashesN:] {
+		delete(b.staged, h.Index)
+	}
+	b.head, b.records, b.hashes = m.head, b.records[:m.records], b.hashes[:m.hashesN]
+}
+
+// commitBatch runs jobs in one transaction, each in a savepoint (a lone
+// job needs none: the transaction is its own), and commits. It returns
+// each job's own outcome, or an error of the batch as a whole (then
+// nothing was committed).
+func (s *sqlStore) commitBatch(jobs []*job) ([]error, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.WriteTimeout)
+	defer cancel()
+	tx, err := s.c.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("begin: %w", s.d.classify(err))
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	st := &batchState{staged: make(map[int64]tlog.Hash)}
+	audited := false
+	for _, j := range jobs {
+		audited = audited || j.audited
+	}
+	if audited {
+		// Lock the head first, always: one order of locks (head, then
+		// rows) for every writer of the database, so that two backends
+		// on one PostgreSQL never deadlock.
+		var chain []byte
+		if err := tx.QueryRowContext(ctx, s.d.lockHead).Scan(&st.head.Seq, &chain); err != nil {
+			return nil, fmt.Errorf("read audit head: %w", s.d.classify(err))
+		}
+		if len(chain) != tlog.HashSize {
+			return nil, fmt.Errorf("read audit head: chain hash of %d bytes", len(chain))
+		}
+		copy(st.head.Chain[:], chain)
+	}
+
+	results := make([]error, len(jobs))
+	single := len(jobs) == 1
+	now := s.now()
+	for i, j := range jobs {
+		if !single {
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+				return nil, fmt.Errorf("savepoint: %w", s.d.classify(err))
+			}
+		}
+		m := st.mark()
+		w := &wtx{s: s, tx: tx, ctx: ctx, tenant: j.tenant, actor: j.actor, now: now, st: st}
+		err := w.call(j.fn)
+		if err == nil && !single {
+			if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT job"); rerr != nil {
+				return nil, fmt.Errorf("release savepoint: %w", s.d.classify(rerr))
+			}
+		}
+		if err == nil {
+			continue
+		}
+		if unavailable(err) || ctx.Err() != nil {
+			return nil, err
+		}
+		if single {
+			return []error{err}, nil
+		}
+		st.reset(m)
+		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT job"); rerr != nil {
+			return nil, fmt.Errorf("rollback to savepoint: %w", s.d.classify(rerr))
+		}
+		if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT job"); rerr != nil {
+			return nil, fmt.Errorf("release savepoint: %w", s.d.classify(rerr))
+		}
+		results[i] = err
+	}
+	if len(st.records) > 0 {
+		if err := s.writeLog(ctx, tx, st); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("commit: %w", s.d.classify(err))
+	}
+	if len(s.hashes)+len(st.staged) > maxCachedHashes {
+		s.hashes = make(map[int64]tlog.Hash)
+	}
+	for k, v := range st.staged {
+		s.hashes[k] = v
+	}
+	return results, nil
+}
+
+func (s *sqlStore) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }
+
+// writeLog inserts the batch's audit records and stored hashes (multi-row
+// inserts, a few statements for the whole batch) and moves the head.
+func (s *sqlStore) writeLog(ctx context.Context, tx *sql.Tx, st *batchState) error {
+	const recordsInsert = `INSERT INTO audit_records (seq, tenant_id, at_us, actor, kind, subject, body, leaf_hash, chain_hash) VALUES `
+	const recordRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	for rs := range chunks(st.records, 200) {
+		args := make([]any, 0, 9*len(rs))
+		for i := range rs {
+			r := &rs[i]
+			args = append(args, r.Seq, r.Tenant, r.Time.UnixMicro(), r.Actor, r.Kind, r.Subject, r.Body, r.LeafHash[:], r.ChainHash[:])
+		}
+		if _, err := tx.ExecContext(ctx, s.d.q(recordsInsert+rows(recordRow, len(rs))), args...); err != nil {
+			return fmt.Errorf("insert audit records: %w", s.d.classify(err))
+		}
+	}
+	const hashesInsert = `INSERT INTO tlog_hashes (idx, hash) VALUES `
+	for hs := range chunks(st.hashes, 500) {
+		args := make([]any, 0, 2*len(hs))
+		for _, h := range hs {
+			args = append(args, h.Index, h.Hash[:])
+		}
+		if _, err := tx.ExecContext(ctx, s.d.q(hashesInsert+rows("(?, ?)", len(hs))), args...); err != nil {
+			return fmt.Errorf("insert tree hashes: %w", s.d.classify(err))
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.d.q(`UPDATE audit_head SET seq = ?, chain_hash = ? WHERE id = 1`), st.head.Seq, st.head.Chain[:]); err != nil {
+		return fmt.Errorf("move audit head: %w", s.d.classify(err))
+	}
+	return nil
+}
+
+func chunks[T any](s []T, n int) func(func([]T) bool) {
+	return func(yield func([]T) bool) {
+		for len(s) > 0 {
+			k := min(n, len(s))
+			if !yield(s[:k]) {
+				return
+			}
+			s = s[k:]
+		}
+	}
+}
+
+func rows(row string, n int) string {
+	var b strings.Builder
+	b.Grow(n * (len(row) + 2))
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// hashReader reads the tlog stored hashes for audit.AppendBatch: those of
+// this batch, then the cache, then the transaction (committed by earlier
+// batches, of this process or another).
+type hashReader struct {
+	w *wtx
+}
+
+func (h hashReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	var missing []int64
+	for i, idx := range indexes {
+		if v, ok := h.w.st.staged[idx]; ok {
+			out[i] = v
+		} else if v, ok := h.w.s.hashes[idx]; ok {
+			out[i] = v
+		} else {
+			missing = append(missing, idx)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	found, err := readHashes(h.w.ctx, h.w.s.d, h.w.tx, missing)
+	if err != nil {
+		return nil, err
+	}
+	for i, idx := range indexes {
+		if v, ok := found[idx]; ok {
+			out[i] = v
+			h.w.s.hashes[idx] = v
+		} else if _, ok := h.w.st.staged[idx]; !ok {
+			if _, ok := h.w.s.hashes[idx]; !ok {
+				return nil, fmt.Errorf("tree hash %d: %w", idx, audit.ErrHead)
+			}
+		}
+	}
+	return out, nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func readHashes(ctx context.Context, d *dialect, q querier, indexes []int64) (map[int64]tlog.Hash, error) {
+	found := make(map[int64]tlog.Hash, len(indexes))
+	for part := range chunks(indexes, 500) {
+		args := make([]any, len(part))
+		for i, idx := range part {
+			args[i] = idx
+		}
+		r, err := q.QueryContext(ctx, d.q(`SELECT idx, hash FROM tlog_hashes WHERE idx IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ")+`)`), args...)
+		if err != nil {
+			return nil, fmt.Errorf("read tree hashes: %w", d.classify(err))
+		}
+		for r.Next() {
+			var idx int64
+			var b []byte
+			if err := r.Scan(&idx, &b); err != nil {
+				r.Close()
+				return nil, fmt.Errorf("read tree hashes: %w", d.classify(err))
+			}
+			if len(b) != tlog.HashSize {
+				r.Close()
+				return nil, fmt.Errorf("read tree hashes: hash %d has %d bytes", idx, len(b))
+			}
+			found[idx] = tlog.Hash(b)
+		}
+		err = r.Err()
+		r.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read tree hashes: %w", d.classify(err))
+		}
+	}
+	return found, nil
+}
+
+// errPanic wraps a panic of an Update's fn: the caller gets it as an
+// error, the batch goes on.
+var errPanic = errors.New("panic in update function")
