@@ -39,6 +39,8 @@ var allowed = map[string][]string{
 	"controller/...":     {"api/...", "scalers/...", "scaling/...", "predictor/..."},
 	"internal/...":       {},
 	"backend/audit":      {},
+	"backend/store":      {"backend/audit", "api/..."},
+	"backend/store/...":  {"backend/audit", "backend/store", "api/..."},
 	"cmd/...":            {"..."},
 }
 
