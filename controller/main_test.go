@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/go-logr/logr"
+	goredis "github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/klog/v2"
@@ -13,6 +14,7 @@ import (
 
 	v1 "github.com/hpa-autoscaler/hpa-autoscaler/api/v1"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/redis"
 )
 
 // kube is the API server of the package's tests: the Scaler CRD and KEDA's
@@ -34,6 +36,7 @@ func TestMain(m *testing.M) {
 	// agent's own logger is per test.
 	ctrllog.SetLogger(logr.Discard())
 	klog.SetLogger(logr.Discard())
+	goredis.SetLogger(redis.GoRedisLogger(nil))
 	goleak.VerifyTestMain(kube.Wrap(m),
 		// client-go's and controller-runtime's process-wide goroutines,
 		// started once and never stopped (by top function only).
