@@ -19,6 +19,7 @@ import (
 	metricsfake "k8s.io/metrics/pkg/client/clientset/versioned/fake"
 
 	v1 "github.com/hpa-autoscaler/hpa-autoscaler/api/v1"
+	"github.com/hpa-autoscaler/hpa-autoscaler/controller"
 	hparesource "github.com/hpa-autoscaler/hpa-autoscaler/controller/resource"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scaling"
 )
@@ -28,12 +29,9 @@ const (
 	window = 30 * time.Second
 )
 
-// The controller's ResourceMetrics interface, as controller/options.go
-// declares it (the agent package is not imported here: it is the
-// consumer).
-var _ interface {
-	Observe(ctx context.Context, namespace string, selector labels.Selector, trig *v1.ResourceTrigger, now time.Time) (scaling.MetricValue, error)
-} = (*hparesource.Metrics)(nil)
+// The agent's interface (in a test: the import rules keep controller/...
+// from importing controller).
+var _ controller.ResourceMetrics = (*hparesource.Metrics)(nil)
 
 // All pods running, ready for long and with metrics: each pod's usage is
 // the sum of its containers' (the sidecar's too) and its request the sum
