@@ -90,6 +90,10 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (ver
 // are serialised (SQLite's write lock, PostgreSQL's advisory lock): the
 // second finds the work done.
 func migrate(ctx context.Context, c *conns) (int, error) {
+	return migrateWith(ctx, c, migrations(c.d))
+}
+
+func migrateWith(ctx context.Context, c *conns, all []migration) (int, error) {
 	tx, err := c.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("migrate: begin: %w", c.d.classify(err))
@@ -107,7 +111,6 @@ func migrate(ctx context.Context, c *conns) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	all := migrations(c.d)
 	latest := 0
 	if len(all) > 0 {
 		latest = all[len(all)-1].version

@@ -69,7 +69,7 @@ func decodePageToken(tok string, list listKind, filter string) (pageKey, error) 
 	if len(tok) > maxPageToken {
 		return bad("too long")
 	}
-	b, err := base64.RawURLEncoding.DecodeString(tok)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil {
 		return bad("not base64url")
 	}
