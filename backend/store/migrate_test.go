@@ -116,4 +116,3 @@ func TestMigrationIsOneTransaction(t *testing.T) {
 		})
 	}
 }
-
