@@ -326,9 +326,10 @@ func (r *resolver) prometheus(b *v1.PrometheusTrigger) map[string]string {
 // reserved words, which it reports naming the key).
 var sourceName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
 
-// custom maps the custom block onto the custom scaler's flat keys, the
-// spelling custom.ParseMetadata reads into the same Config as
-// custom.FromSpec from the block.
+// custom maps the custom block onto the custom scaler's flat keys
+// (expression, threshold, activationThreshold, source.<name>.type,
+// source.<name>.<key>), the one spelling custom.ParseMetadata reads: the
+// block's shape lives in api/v1 alone.
 func (r *resolver) custom(b *v1.CustomTrigger) map[string]string {
 	const p = ".custom"
 	md := map[string]string{}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -17,6 +18,7 @@ import (
 
 	v1 "github.com/hpa-autoscaler/hpa-autoscaler/api/v1"
 	"github.com/hpa-autoscaler/hpa-autoscaler/controller/triggers"
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/custom"
 )
@@ -247,69 +249,203 @@ func TestExamplesDesign(t *testing.T) {
 	}
 }
 
-// TestCustomFlatKeysMatchFromSpec: the custom block's flat keys parse
-// (custom.ParseMetadata) into the Config that custom.FromSpec makes of the
-// block, its sources' secretRefs given inline as configuration.
-func TestCustomFlatKeysMatchFromSpec(t *testing.T) {
+// TestCustomBlockFlatKeys: Resolve maps a custom block onto exactly these
+// flat keys (values as written, secretRefs filled in), and
+// custom.ParseMetadata reads them into exactly this Config.
+func TestCustomBlockFlatKeys(t *testing.T) {
 	secrets := secretsOf(ns, secret("s", "1", map[string]string{"token": "tok-" + marker, "odd": " a=b, c \n"}))
-	cases := map[string]*v1.CustomTrigger{
-		"activation, spaces, keys with dots, secretRefs": {
-			Expression: "  a + b\n", Threshold: 1.0 / 3, ActivationThreshold: 0.25,
-			MetricSources: []v1.MetricSource{
-				{Name: "b", Type: " metrics-api ", Configuration: map[string]string{"url": "http://x/y", "a.b": "c", "authModes": "bearer"},
-					SecretRefs: []v1.SecretRef{{Parameter: "bearerToken", Name: "s", Key: "token"}}},
-				{Name: "a", Type: "prometheus", Configuration: map[string]string{"serverAddress": "http://p", "query": " q ",
-					"customHeaders": "X=1"}, SecretRefs: []v1.SecretRef{{Parameter: "queryParameters", Name: "s", Key: "odd"}}},
+	tests := []struct {
+		name  string
+		block *v1.CustomTrigger
+		want  *triggers.Trigger
+		cfg   custom.Config
+	}{
+		{
+			name: "activation, spaces, keys with dots, secretRefs",
+			block: &v1.CustomTrigger{
+				Expression: "  a + b\n", Threshold: 1.0 / 3, ActivationThreshold: 0.25,
+				MetricSources: []v1.MetricSource{
+					{Name: "b", Type: " metrics-api ", Configuration: map[string]string{"url": "http://x/y", "a.b": "c", "authModes": "bearer"},
+						SecretRefs: []v1.SecretRef{{Parameter: "bearerToken", Name: "s", Key: "token"}}},
+					{Name: "a", Type: "prometheus", Configuration: map[string]string{"serverAddress": "http://p", "query": " q ",
+						"customHeaders": "X=1"}, SecretRefs: []v1.SecretRef{{Parameter: "queryParameters", Name: "s", Key: "odd"}}},
+				},
 			},
+			want: &triggers.Trigger{Name: "custom", Type: "custom", MetricType: "AverageValue", Metadata: map[string]string{
+				"expression": "  a + b\n", "threshold": "0.3333333333333333", "activationThreshold": "0.25",
+				"source.b.type": " metrics-api ", "source.b.url": "http://x/y", "source.b.a.b": "c",
+				"source.b.authModes": "bearer", "source.b.bearerToken": "tok-" + marker,
+				"source.a.type": "prometheus", "source.a.serverAddress": "http://p", "source.a.query": " q ",
+				"source.a.customHeaders": "X=1", "source.a.queryParameters": " a=b, c \n",
+			}, SecretKeys: []string{"source.a.queryParameters", "source.b.bearerToken"},
+				Secrets: []triggers.SecretVersion{{Name: "s", ResourceVersion: "1"}}},
+			cfg: custom.Config{Expression: "a + b", Threshold: 1.0 / 3, ActivationThreshold: 0.25, Sources: []custom.Source{
+				{Name: "a", Type: "prometheus", Metadata: map[string]string{"serverAddress": "http://p", "query": " q ",
+					"customHeaders": "X=1", "queryParameters": " a=b, c \n"}},
+				{Name: "b", Type: "metrics-api", Metadata: map[string]string{"url": "http://x/y", "a.b": "c",
+					"authModes": "bearer", "bearerToken": "tok-" + marker}},
+			}},
 		},
-		"no configuration": {Expression: "x", Threshold: 5, MetricSources: []v1.MetricSource{{Name: "x", Type: "redis"}}},
+		{
+			name:  "no configuration",
+			block: &v1.CustomTrigger{Expression: "x", Threshold: 5, MetricSources: []v1.MetricSource{{Name: "x", Type: "redis"}}},
+			want: &triggers.Trigger{Name: "custom", Type: "custom", MetricType: "AverageValue", Metadata: map[string]string{
+				"expression": "x", "threshold": "5", "source.x.type": "redis",
+			}},
+			cfg: custom.Config{Expression: "x", Threshold: 5, Sources: []custom.Source{
+				{Name: "x", Type: "redis", Metadata: map[string]string{}},
+			}},
+		},
 	}
-	for _, ex := range loadExamples(t) {
-		if ex.spec.Custom != nil {
-			cases[ex.file] = withoutFiles(ex.spec).Custom
-		}
-	}
-	if len(cases) < 4 {
-		t.Fatalf("%d cases: the custom examples are missing", len(cases))
-	}
-	for _, name := range slices.Sorted(maps.Keys(cases)) {
-		block := cases[name]
-		t.Run(name, func(t *testing.T) {
-			reader := triggers.SecretReader(secrets)
-			if strings.HasSuffix(name, ".yaml") {
-				reader = anySecret{}
-			}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			got, err := triggers.Resolve(context.Background(), triggers.Input{Namespace: ns, Path: path,
-				Spec: v1.TriggerSpec{Type: "custom", Custom: block}, Secrets: reader})
+				Spec: v1.TriggerSpec{Type: "custom", Custom: tt.block}, Secrets: secrets})
 			if err != nil {
 				t.Fatal(err)
 			}
-			flat, err := custom.ParseMetadata(got.Metadata)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("Resolve (-want +got):\n%s", diff)
+			}
+			cfg, err := custom.ParseMetadata(got.Metadata)
 			if err != nil {
 				t.Fatalf("ParseMetadata: %v", err)
 			}
-			spec := custom.Spec{Expression: block.Expression, Threshold: block.Threshold, ActivationThreshold: block.ActivationThreshold}
-			for _, ms := range block.MetricSources {
-				cfg := maps.Clone(ms.Configuration)
-				if cfg == nil {
-					cfg = map[string]string{}
-				}
-				for _, ref := range ms.SecretRefs {
-					s, err := reader.GetSecret(context.Background(), ns, ref.Name)
-					if err != nil {
-						t.Fatal(err)
-					}
-					cfg[ref.Parameter] = string(s.Data[ref.Key])
-				}
-				spec.MetricSources = append(spec.MetricSources, custom.MetricSource{Name: ms.Name, Type: ms.Type, Configuration: cfg})
-			}
-			fromSpec, err := custom.FromSpec(spec)
-			if err != nil {
-				t.Fatalf("FromSpec: %v", err)
-			}
-			if diff := cmp.Diff(fromSpec, flat); diff != "" {
-				t.Errorf("ParseMetadata(flat keys) differs from FromSpec(block) (-FromSpec +flat):\n%s", diff)
+			if diff := cmp.Diff(tt.cfg, cfg); diff != "" {
+				t.Errorf("ParseMetadata of the flat keys (-want +got):\n%s", diff)
 			}
 		})
 	}
+}
+
+// TestExamplesAreTheSameScaler: examples/scalers/custom.yaml, resolved by
+// the agent, and examples/keda/custom.yaml configure the same scaler once
+// the design's aliases are resolved (url for serverAddress, external for
+// metrics-api, ...), but for the analytics source's credential: the
+// ScaledObject reads it from a file (bearerTokenFile), the Scaler from a
+// Secret (bearerToken). Both build.
+func TestExamplesAreTheSameScaler(t *testing.T) {
+	var crdMD map[string]string
+	for _, ex := range loadExamples(t) {
+		if ex.file != "custom.yaml" {
+			continue
+		}
+		got, err := triggers.Resolve(context.Background(), triggers.Input{Namespace: ex.ns, Path: ex.path, Spec: ex.spec, Secrets: anySecret{}})
+		if err != nil {
+			t.Fatalf("examples/scalers/custom.yaml: Resolve: %v", err)
+		}
+		if got.Type != custom.Type {
+			t.Fatalf("examples/scalers/custom.yaml: type %q, want %q", got.Type, custom.Type)
+		}
+		crdMD = got.Metadata
+	}
+	if crdMD == nil {
+		t.Fatal("examples/scalers/custom.yaml: no custom trigger")
+	}
+	crd, err := custom.ParseMetadata(crdMD)
+	if err != nil {
+		t.Fatalf("examples/scalers/custom.yaml: ParseMetadata: %v", err)
+	}
+
+	kedaMD := scalertest.KEDATrigger(t, "custom.yaml")
+	if kedaMD["scalerType"] != custom.Type || kedaMD["scalerAddress"] == "" {
+		t.Fatalf("examples/keda/custom.yaml: scalerType %q scalerAddress %q", kedaMD["scalerType"], kedaMD["scalerAddress"])
+	}
+	delete(kedaMD, "scalerType")
+	delete(kedaMD, "scalerAddress")
+	keda, err := custom.ParseMetadata(kedaMD)
+	if err != nil {
+		t.Fatalf("examples/keda/custom.yaml: ParseMetadata: %v", err)
+	}
+	for _, src := range keda.Sources {
+		// Keys ending in File point at paths inside the cluster.
+		scalertest.StandInFiles(t, src.Metadata, "token")
+	}
+
+	type scaling struct {
+		Expression                     string
+		Threshold, ActivationThreshold float64
+	}
+	if diff := cmp.Diff(scaling{keda.Expression, keda.Threshold, keda.ActivationThreshold},
+		scaling{crd.Expression, crd.Threshold, crd.ActivationThreshold}); diff != "" {
+		t.Errorf("expression and thresholds (-keda +crd):\n%s", diff)
+	}
+
+	reg := newRegistry()
+	kedaSources := resolvedSources(t, reg, keda)
+	crdSources := resolvedSources(t, reg, crd)
+	// The one difference: where the analytics token comes from. Both must
+	// give it; the rest must be equal.
+	const analytics = "active_users"
+	for _, c := range []struct {
+		name       string
+		sources    map[string]scalers.Config
+		has, hasNo string
+	}{
+		{"keda", kedaSources, "bearerTokenFile", "bearerToken"},
+		{"crd", crdSources, "bearerToken", "bearerTokenFile"},
+	} {
+		md := c.sources[analytics].Metadata
+		if md[c.has] == "" {
+			t.Errorf("%s example: source %s has no %s", c.name, analytics, c.has)
+		}
+		if _, ok := md[c.hasNo]; ok {
+			t.Errorf("%s example: source %s has %s too", c.name, analytics, c.hasNo)
+		}
+		delete(md, c.has)
+	}
+	if diff := cmp.Diff(kedaSources, crdSources); diff != "" {
+		t.Errorf("resolved sources (-keda +crd):\n%s", diff)
+	}
+
+	for name, cfg := range map[string]custom.Config{"keda": keda, "crd": crd} {
+		s, err := custom.New(context.Background(), cfg, custom.Options{Registry: reg})
+		if err != nil {
+			t.Fatalf("%s example: build: %v", name, err)
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("%s example: Close: %v", name, err)
+		}
+	}
+}
+
+// resolvedSources returns, by source name, the type and metadata each
+// source of cfg is built with by the custom scaler (aliases translated,
+// default targets filled): it builds one custom scaler per source through
+// a registry that records what it is asked to build.
+func resolvedSources(tb testing.TB, reg *scalers.Registry, cfg custom.Config) map[string]scalers.Config {
+	tb.Helper()
+	out := map[string]scalers.Config{}
+	for _, src := range cfg.Sources {
+		rec := &recordingRegistry{Registry: reg}
+		one := custom.Config{Expression: src.Name, Threshold: 1, Sources: []custom.Source{src}}
+		s, err := custom.New(context.Background(), one, custom.Options{Registry: rec})
+		if err != nil {
+			tb.Fatalf("source %s: %v", src.Name, err)
+		}
+		if err := s.Close(); err != nil {
+			tb.Errorf("source %s: Close: %v", src.Name, err)
+		}
+		if len(rec.built) != 1 {
+			tb.Fatalf("source %s: %d scalers built, want 1", src.Name, len(rec.built))
+		}
+		out[src.Name] = scalers.Config{Type: rec.built[0].Type, Metadata: rec.built[0].Metadata}
+	}
+	return out
+}
+
+// recordingRegistry is a registry (custom.SourceRegistry) that records the
+// configuration of every scaler it builds.
+type recordingRegistry struct {
+	*scalers.Registry
+
+	mu    sync.Mutex
+	built []scalers.Config
+}
+
+func (r *recordingRegistry) New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
+	r.mu.Lock()
+	r.built = append(r.built, scalers.Config{Type: cfg.Type, Metadata: maps.Clone(cfg.Metadata)})
+	r.mu.Unlock()
+	return r.Registry.New(ctx, cfg)
 }

@@ -34,10 +34,14 @@ const (
 	keyActivationThreshold = "activationThreshold"
 	sourcePrefix           = "source."
 	keyType                = "type"
+	// sourcesKey names the list of sources in errors.
+	sourcesKey = sourcePrefix + "<name>.type"
 )
 
-// Config is the typed configuration of a custom scaler, whichever way it was
-// spelled (flat KEDA metadata or the Scaler CRD).
+// Config is the typed configuration of a custom scaler. Its one spelling
+// outside Go is the flat KEDA trigger metadata (ParseMetadata, Metadata):
+// the agent maps a Scaler's scalerSpec.custom block (api/v1) onto those
+// keys (controller/triggers), so this package knows no CRD shape.
 type Config struct {
 	// Expression is the CEL expression; its result (a number, or a boolean
 	// meaning 1 or 0) is the metric value.
@@ -61,33 +65,6 @@ type Source struct {
 	// Metadata is the source's own metadata, keys as that scaler type
 	// expects them (without the source.<name>. prefix).
 	Metadata map[string]string
-}
-
-// Spec is the design's scalerSpec.custom block of a Scaler
-// (autoscaling.hpa-agent.io/v1) as the custom scaler takes it: the only Go
-// copy of that block until the CRD's own types exist (api/v1, which will
-// own the Kubernetes machinery such as DeepCopy and convert its block to
-// this). Convert it with FromSpec.
-type Spec struct {
-	// Expression is the CEL expression over the sources' names.
-	Expression string `json:"expression"`
-	// Threshold is the target value per replica.
-	Threshold float64 `json:"threshold"`
-	// ActivationThreshold is the value above which the scaler is active.
-	ActivationThreshold float64 `json:"activationThreshold,omitempty"`
-	// MetricSources are the named sources the expression reads.
-	MetricSources []MetricSource `json:"metricSources"`
-}
-
-// MetricSource is one entry of scalerSpec.custom.metricSources.
-type MetricSource struct {
-	// Name is the CEL variable name of the source.
-	Name string `json:"name"`
-	// Type is a registered scaler type (or "external").
-	Type string `json:"type"`
-	// Configuration is the source's metadata, as for a KEDA trigger of that
-	// type.
-	Configuration map[string]string `json:"configuration,omitempty"`
 }
 
 // ParseMetadata builds a Config from flat KEDA trigger metadata:
@@ -143,53 +120,11 @@ func ParseMetadata(md map[string]string) (Config, error) {
 	}
 	cfg.sortSources()
 	// The top-level keys were checked by scalers.ParseMetadata above.
-	errs = append(errs, cfg.validateSources(flatKeys{})...)
+	errs = append(errs, cfg.validateSources()...)
 	if err := scalers.Invalid(errs...); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
-}
-
-// FromSpec builds a Config from the Scaler CRD shape. Errors name the field
-// by its path under scalerSpec.custom (metricSources[1].name, ...).
-func FromSpec(s Spec) (Config, error) {
-	cfg := Config{
-		Expression:          strings.TrimSpace(s.Expression),
-		Threshold:           s.Threshold,
-		ActivationThreshold: s.ActivationThreshold,
-	}
-	for _, ms := range s.MetricSources {
-		cfg.Sources = append(cfg.Sources, Source{
-			Name:     ms.Name,
-			Type:     strings.TrimSpace(ms.Type),
-			Metadata: cloneMap(ms.Configuration),
-		})
-	}
-	// Validate in the order the user wrote the sources, so indexes in
-	// errors match the manifest; then normalise.
-	errs := cfg.validate(specKeys{})
-	cfg.sortSources()
-	if err := scalers.Invalid(errs...); err != nil {
-		return cfg, err
-	}
-	return cfg, nil
-}
-
-// Spec returns the CRD shape of c (the inverse of FromSpec).
-func (c Config) Spec() Spec {
-	s := Spec{
-		Expression:          c.Expression,
-		Threshold:           c.Threshold,
-		ActivationThreshold: c.ActivationThreshold,
-	}
-	for _, src := range c.Sources {
-		s.MetricSources = append(s.MetricSources, MetricSource{
-			Name:          src.Name,
-			Type:          src.Type,
-			Configuration: cloneMap(src.Metadata),
-		})
-	}
-	return s
 }
 
 // Metadata returns the flat KEDA metadata spelling of c (the inverse of
@@ -211,58 +146,29 @@ func (c Config) Metadata() map[string]string {
 	return md
 }
 
-// Validate checks c as ParseMetadata and FromSpec do (useful for a Config
-// built in code).
+// Validate checks c as ParseMetadata does (useful for a Config built in
+// code). Errors name the flat keys: source.<name>.type, ...
 func (c Config) Validate() error {
-	return scalers.Invalid(c.validate(flatKeys{})...)
+	return scalers.Invalid(c.validate()...)
 }
 
 func (c *Config) sortSources() {
 	slices.SortStableFunc(c.Sources, func(a, b Source) int { return cmp.Compare(a.Name, b.Name) })
 }
 
-// keyNamer names the keys of a Config in one of its two spellings.
-type keyNamer interface {
-	// source names field ("name", "type" or "" for the source itself) of
-	// the i-th source, called name.
-	source(i int, name, field string) string
-	// sources names the list of sources.
-	sources() string
-	// config names key of the metadata of the i-th source.
-	config(i int, name, key string) string
-}
-
-type flatKeys struct{}
-
-func (flatKeys) source(_ int, name, field string) string {
-	if field == "" || field == "name" {
+// sourceKey is the flat key source.<name>.<key>, or source.<name> (the
+// source itself) for key "".
+func sourceKey(name, key string) string {
+	if key == "" {
 		return sourcePrefix + name
 	}
-	return sourcePrefix + name + "." + field
-}
-func (flatKeys) sources() string { return sourcePrefix + "<name>.type" }
-func (flatKeys) config(_ int, name, key string) string {
 	return sourcePrefix + name + "." + key
-}
-
-type specKeys struct{}
-
-func (specKeys) source(i int, _, field string) string {
-	k := "metricSources[" + strconv.Itoa(i) + "]"
-	if field != "" {
-		k += "." + field
-	}
-	return k
-}
-func (specKeys) sources() string { return "metricSources" }
-func (specKeys) config(i int, _, key string) string {
-	return "metricSources[" + strconv.Itoa(i) + "].configuration." + key
 }
 
 // validate checks everything that needs no registry; the expression is
 // compiled (and source types resolved) when the scaler is built. The
 // errors are returned one by one (scalers.Invalid takes them so).
-func (c *Config) validate(keys keyNamer) []error {
+func (c *Config) validate() []error {
 	var errs []error
 	if strings.TrimSpace(c.Expression) == "" {
 		errs = append(errs, &scalers.FieldError{Key: keyExpression, Missing: true, Msg: "required key is missing"})
@@ -273,44 +179,46 @@ func (c *Config) validate(keys keyNamer) []error {
 	if math.IsNaN(c.ActivationThreshold) || math.IsInf(c.ActivationThreshold, 0) {
 		errs = append(errs, scalers.NewFieldError(keyActivationThreshold, fmtFloat(c.ActivationThreshold), "not a number"))
 	}
-	return append(errs, c.validateSources(keys)...)
+	return append(errs, c.validateSources()...)
 }
 
 // validateSources checks the list of sources.
-func (c *Config) validateSources(keys keyNamer) []error {
+func (c *Config) validateSources() []error {
 	var errs []error
 	switch n := len(c.Sources); {
 	case n == 0:
-		errs = append(errs, &scalers.FieldError{Key: keys.sources(), Missing: true,
+		errs = append(errs, &scalers.FieldError{Key: sourcesKey, Missing: true,
 			Msg: "at least one source is required"})
 	case n > MaxSources:
-		errs = append(errs, scalers.NewFieldError(keys.sources(), strconv.Itoa(n),
+		errs = append(errs, scalers.NewFieldError(sourcesKey, strconv.Itoa(n),
 			"too many sources, at most "+strconv.Itoa(MaxSources)))
 	}
 	seen := map[string]bool{}
-	for i, src := range c.Sources {
+	for _, src := range c.Sources {
 		if err := checkName(src.Name); err != nil {
-			errs = append(errs, scalers.NewFieldError(keys.source(i, src.Name, "name"), src.Name, err.Error()))
+			errs = append(errs, scalers.NewFieldError(sourceKey(src.Name, ""), src.Name, err.Error()))
 		} else if seen[src.Name] {
-			errs = append(errs, scalers.NewFieldError(keys.source(i, src.Name, "name"), src.Name, "duplicate source name"))
+			errs = append(errs, scalers.NewFieldError(sourceKey(src.Name, ""), src.Name, "duplicate source name"))
 		}
 		seen[src.Name] = true
 		switch {
 		case src.Type == "":
-			errs = append(errs, &scalers.FieldError{Key: keys.source(i, src.Name, keyType), Missing: true,
+			errs = append(errs, &scalers.FieldError{Key: sourceKey(src.Name, keyType), Missing: true,
 				Msg: "required key is missing (the scaler type of the source)"})
 		case src.Type == Type:
-			errs = append(errs, scalers.NewFieldError(keys.source(i, src.Name, keyType), src.Type,
+			errs = append(errs, scalers.NewFieldError(sourceKey(src.Name, keyType), src.Type,
 				"a source cannot be a custom scaler: combine the expressions into one"))
 		}
-		// The flat spelling can say neither of these keys.
+		// The flat spelling can say neither of these keys (source.<name>.
+		// is malformed, source.<name>.type is the type); a Config built in
+		// code can.
 		for _, k := range slices.Sorted(maps.Keys(src.Metadata)) {
 			switch k {
 			case "":
-				errs = append(errs, &scalers.FieldError{Key: keys.config(i, src.Name, k), Secret: true,
+				errs = append(errs, &scalers.FieldError{Key: sourcePrefix + src.Name + "." + k, Secret: true,
 					Msg: "empty key"})
 			case keyType:
-				errs = append(errs, &scalers.FieldError{Key: keys.config(i, src.Name, k), Secret: true,
+				errs = append(errs, &scalers.FieldError{Key: sourcePrefix + src.Name + "." + k, Secret: true,
 					Msg: "type is the scaler type of the source, not a key of its metadata"})
 			}
 		}
@@ -356,8 +264,7 @@ func checkName(name string) error {
 
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
-// cloneMap copies m; the result is never nil, so both spellings give equal
-// Configs.
+// cloneMap copies m; the result is never nil.
 func cloneMap(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m))
 	maps.Copy(out, m)

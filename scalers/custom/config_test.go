@@ -7,44 +7,14 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"sigs.k8s.io/yaml"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
-// designExample is scalerSpec.custom of Example 4 of the original design,
-// with the cpu_usage source the design's expression reads but forgot to
-// declare.
-const designExample = `
-expression: |
-  (queue_length * processing_time > 300) ||
-  (active_users > 1000 && cpu_usage > 0.6)
-threshold: 1.0
-metricSources:
-  - name: "queue_length"
-    type: "prometheus"
-    configuration:
-      query: "sum(rabbitmq_queue_messages_ready)"
-      url: "http://prometheus:9090"
-  - name: "processing_time"
-    type: "prometheus"
-    configuration:
-      query: "avg(order_processing_duration_seconds)"
-      url: "http://prometheus:9090"
-  - name: "active_users"
-    type: "external"
-    configuration:
-      url: "https://api.analytics.company.com/metrics/active-users"
-      headers: "Authorization: Bearer abc"
-  - name: "cpu_usage"
-    type: "prometheus"
-    configuration:
-      query: "avg(rate(container_cpu_usage_seconds_total[5m]))"
-      url: "http://prometheus:9090"
-`
-
-// designFlat is designExample spelled as flat KEDA metadata (with keys KEDA
-// adds for an external scaler, which must be ignored).
+// designFlat is scalerSpec.custom of Example 4 of the original design (with
+// the cpu_usage source its expression reads but forgot to declare), spelled
+// as flat KEDA metadata with the keys KEDA adds for an external scaler,
+// which must be ignored.
 var designFlat = map[string]string{
 	"scalerAddress":                "hpa-autoscaler.hpa-system:9443",
 	"scalerType":                   "custom",
@@ -87,23 +57,12 @@ var designConfig = Config{
 	},
 }
 
-func TestBothSpellingsGiveTheSameConfig(t *testing.T) {
-	var spec Spec
-	if err := yaml.UnmarshalStrict([]byte(designExample), &spec); err != nil {
-		t.Fatalf("unmarshal the design example: %v", err)
-	}
-	fromSpec, err := FromSpec(spec)
-	if err != nil {
-		t.Fatalf("FromSpec: %v", err)
-	}
-	fromFlat, err := ParseMetadata(designFlat)
+func TestParseMetadataOfTheDesignExample(t *testing.T) {
+	got, err := ParseMetadata(designFlat)
 	if err != nil {
 		t.Fatalf("ParseMetadata: %v", err)
 	}
-	if diff := cmp.Diff(designConfig, fromSpec); diff != "" {
-		t.Errorf("FromSpec (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff(designConfig, fromFlat); diff != "" {
+	if diff := cmp.Diff(designConfig, got); diff != "" {
 		t.Errorf("ParseMetadata (-want +got):\n%s", diff)
 	}
 }
@@ -117,13 +76,6 @@ func TestConfigRoundTrips(t *testing.T) {
 	}
 	if diff := cmp.Diff(cfg, again); diff != "" {
 		t.Errorf("flat round trip (-want +got):\n%s", diff)
-	}
-	again, err = FromSpec(cfg.Spec())
-	if err != nil {
-		t.Fatalf("FromSpec(Spec()): %v", err)
-	}
-	if diff := cmp.Diff(cfg, again); diff != "" {
-		t.Errorf("spec round trip (-want +got):\n%s", diff)
 	}
 }
 
@@ -217,32 +169,33 @@ func TestParseMetadata(t *testing.T) {
 	}
 }
 
-func TestFromSpecErrorsNameTheField(t *testing.T) {
-	spec := Spec{
+// TestValidateNamesTheFlatKeys: a Config built in code can hold what the
+// flat spelling cannot say (an empty source name, duplicates, the metadata
+// keys "" and type); Validate reports each under its flat key.
+func TestValidateNamesTheFlatKeys(t *testing.T) {
+	cfg := Config{
 		Expression: " ",
 		Threshold:  -1,
-		MetricSources: []MetricSource{
+		Sources: []Source{
 			{Name: "ok", Type: "redis"},
 			{Name: "", Type: "redis"},
 			{Name: "ok", Type: ""},
 			{Name: "2x", Type: "custom"},
-			{Name: "z", Type: "redis", Configuration: map[string]string{"": "x", "type": "list"}},
+			{Name: "z", Type: "redis", Metadata: map[string]string{"": "x", "type": "list"}},
 		},
 	}
-	_, err := FromSpec(spec)
-	checkErrs(t, err, []string{
+	checkErrs(t, cfg.Validate(), []string{
 		"expression: required key is missing",
 		`threshold "-1": must be > 0`,
-		`metricSources[1].name "": source name is empty`,
-		`metricSources[2].name "ok": duplicate source name`,
-		`metricSources[2].type: required key is missing (the scaler type of the source)`,
-		`metricSources[3].name "2x": not a valid CEL identifier: a letter or '_' followed by letters, digits or '_'`,
-		`metricSources[3].type "custom": a source cannot be a custom scaler: combine the expressions into one`,
-		`metricSources[4].configuration. (secret, not shown): empty key`,
-		`metricSources[4].configuration.type (secret, not shown): type is the scaler type of the source, not a key of its metadata`,
+		`source. "": source name is empty`,
+		`source.ok "ok": duplicate source name`,
+		`source.ok.type: required key is missing (the scaler type of the source)`,
+		`source.2x "2x": not a valid CEL identifier: a letter or '_' followed by letters, digits or '_'`,
+		`source.2x.type "custom": a source cannot be a custom scaler: combine the expressions into one`,
+		`source.z. (secret, not shown): empty key`,
+		`source.z.type (secret, not shown): type is the scaler type of the source, not a key of its metadata`,
 	})
-	_, err = FromSpec(Spec{Expression: "x", Threshold: 1})
-	checkErrs(t, err, []string{"metricSources: at least one source is required"})
+	checkErrs(t, Config{Expression: "x", Threshold: 1}.Validate(), []string{"source.<name>.type: at least one source is required"})
 }
 
 // checkErrs asserts that err is an ErrInvalidConfig *MetadataError whose

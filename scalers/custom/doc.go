@@ -4,10 +4,12 @@
 //
 // The package owns three things:
 //
-//   - the typed configuration (Config) and its two spellings: the flat KEDA
-//     trigger metadata (expression, threshold, source.<name>.type,
-//     source.<name>.<key>) parsed by ParseMetadata, and the design's
-//     scalerSpec.custom block of a Scaler (Spec) converted by FromSpec;
+//   - the typed configuration (Config) and its spelling as flat KEDA trigger
+//     metadata (expression, threshold, activationThreshold,
+//     source.<name>.type, source.<name>.<key>), parsed by ParseMetadata.
+//     A Scaler's scalerSpec.custom block is defined in api/v1 and mapped
+//     onto these keys by the agent (controller/triggers), so this package
+//     has no copy of the CRD shape and imports neither;
 //   - the expression compiler and evaluator (Compile, Program): type-checked
 //     once, bounded at run time by a CEL cost limit and a timeout, with every
 //     source declared as a double variable and all of them in the map

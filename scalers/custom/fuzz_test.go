@@ -19,7 +19,7 @@ import (
 
 // FuzzParseMetadata feeds the flat parser metadata built from "key=value"
 // lines. It must never panic; every error is an ErrInvalidConfig; a Config
-// it accepts survives a round trip through both spellings.
+// it accepts passes Validate and survives a round trip through Metadata.
 func FuzzParseMetadata(f *testing.F) {
 	f.Add("expression=a + b\nthreshold=2\nsource.a.type=redis\nsource.a.listName=jobs\nsource.b.type=prometheus")
 	f.Add("expression=x\nthreshold=0\nsource.9x.type=redis\nsource..type=a\nsource.x=1\nsource.y.=2")
@@ -42,13 +42,6 @@ func FuzzParseMetadata(f *testing.F) {
 		}
 		if diff := cmp.Diff(normalize(cfg), normalize(again)); diff != "" {
 			t.Fatalf("flat round trip (-first +second):\n%s", diff)
-		}
-		fromSpec, err := FromSpec(cfg.Spec())
-		if err != nil {
-			t.Fatalf("FromSpec(Spec()) = %v", err)
-		}
-		if diff := cmp.Diff(normalize(cfg), normalize(fromSpec)); diff != "" {
-			t.Fatalf("spec round trip (-flat +spec):\n%s", diff)
 		}
 	})
 }
@@ -107,36 +100,6 @@ func FuzzCompile(f *testing.F) {
 				!errors.Is(err, scalers.ErrNoData) && !errors.Is(err, scalers.ErrUnavailable) {
 				t.Fatalf("Eval error wraps neither ErrNoData nor ErrUnavailable: %v", err)
 			}
-		}
-	})
-}
-
-// FuzzFromSpec decodes scalerSpec.custom from JSON (as the API server hands
-// it over) and converts it: FromSpec must never panic, its errors are
-// ErrInvalidConfig, and what it accepts reads back the same from the flat
-// spelling.
-func FuzzFromSpec(f *testing.F) {
-	f.Add(`{"expression":"a + b","threshold":1.5,"metricSources":[{"name":"a","type":"prometheus","configuration":{"query":"up","url":"http://p"}},{"name":"b","type":"external"}]}`)
-	f.Add(`{"expression":" ","threshold":-1,"activationThreshold":2,"metricSources":[{"name":"","type":""},{"name":"in","type":"custom"},{"name":"in"}]}`)
-	f.Add(`{"expression":"x","threshold":1e308,"metricSources":null}`)
-	f.Fuzz(func(t *testing.T, raw string) {
-		var spec Spec
-		if err := json.Unmarshal([]byte(raw), &spec); err != nil {
-			return
-		}
-		cfg, err := FromSpec(spec)
-		if err != nil {
-			if !errors.Is(err, scalers.ErrInvalidConfig) {
-				t.Fatalf("error is not ErrInvalidConfig: %v", err)
-			}
-			return
-		}
-		flat, err := ParseMetadata(cfg.Metadata())
-		if err != nil {
-			t.Fatalf("ParseMetadata(Metadata()) of an accepted spec: %v", err)
-		}
-		if diff := cmp.Diff(normalize(cfg), normalize(flat)); diff != "" {
-			t.Fatalf("spec -> flat (-spec +flat):\n%s", diff)
 		}
 	})
 }

@@ -82,7 +82,7 @@ type source struct {
 
 var _ scalers.Scaler = (*Scaler)(nil)
 
-// New builds a custom scaler from cfg (from ParseMetadata, FromSpec or
+// New builds a custom scaler from cfg (from ParseMetadata or
 // code): it compiles the expression and builds every source. All
 // configuration problems, the expression's and those of each source's own
 // metadata (keys prefixed with source.<name>.), come back together as a
@@ -112,7 +112,7 @@ func build(ctx context.Context, cfg Config, invalid error, opts Options) (*Scale
 	errs := []error{invalid}
 	if n := len(cfg.Sources); n <= MaxSources {
 		// MaxSources has its own message; a server may set a lower limit.
-		if fe := opts.Limits.CheckList(flatKeys{}.sources(), n); fe != nil {
+		if fe := opts.Limits.CheckList(sourcesKey, n); fe != nil {
 			errs = append(errs, fe)
 		}
 	}
