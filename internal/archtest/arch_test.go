@@ -35,7 +35,7 @@ var allowed = map[string][]string{
 	"simulate":           {"scaling/...", "predictor/...", "demand", "api/..."},
 	"externalscaler":     {"scalers/..."},
 	"api/...":            {},
-	"controller":         {"api/...", "scalers/...", "scaling/...", "predictor/..."},
+	"controller":         {"api/...", "scalers/...", "scaling/...", "predictor/...", "controller/triggers"},
 	"controller/...":     {"api/...", "scalers/...", "scaling/...", "predictor/..."},
 	"internal/...":       {},
 	"backend/audit":      {},
