@@ -36,12 +36,12 @@ func (w *wtx) call(fn func(*wtx) error) (err error) {
 }
 
 func (w *wtx) exec(q string, args ...any) (sql.Result, error) {
-	r, err := w.tx.ExecContext(w.ctx, w.s.d.q(q), args...)
+	r, err := w.s.exec(w.ctx, w.tx, q, args...)
 	return r, w.s.d.classify(err)
 }
 
 func (w *wtx) queryRow(q string, args ...any) *sql.Row {
-	return w.tx.QueryRowContext(w.ctx, w.s.d.q(q), args...)
+	return w.s.queryRow(w.ctx, w.tx, q, args...)
 }
 
 func (w *wtx) Tenant() TenantID { return w.tenant }
@@ -445,25 +445,30 @@ func (w *wtx) RecordEvent(e ScalingEvent) (ScalingEvent, bool, error) {
 	if err := errors.Join(errs...); err != nil {
 		return ScalingEvent{}, false, err
 	}
-	// The audit head is held by this transaction (and so by one writer
-	// of the database at a time): looking first, then inserting, is not
-	// a race.
-	old, err := scanEvent(w.queryRow(`SELECT `+eventCols+` FROM scaling_events WHERE tenant_id = ? AND event_id = ?`, w.tenant, e.ID), w.s.d)
-	if err == nil {
-		return old, false, nil
-	}
-	if !errors.Is(err, ErrNotFound) {
-		return ScalingEvent{}, false, rowErr("event", e.ID, err)
-	}
+	// Insert first (ON CONFLICT DO NOTHING, one statement for the
+	// common case); only a resend reads the row it finds. The audit
+	// record is computed before (the row holds its seq) and dropped if
+	// the event existed. The audit head is held by this transaction, and
+	// so by one writer of the database at a time: no race.
 	e.Time = e.Time.UTC().Truncate(time.Microsecond)
+	m := w.st.mark()
 	seq, err := w.appendAudit("event", "events/"+e.ID, eventPayload{e.ID, e.Scaler, e.Time.Format(audit.TimeLayout), e.FromReplicas, e.ToReplicas, e.Rule, e.Reason})
 	if err != nil {
 		return ScalingEvent{}, false, err
 	}
 	e.AuditSeq = seq
-	if _, err := w.exec(`INSERT INTO scaling_events (tenant_id, event_id, scaler, at_us, from_replicas, to_replicas, rule, reason, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		w.tenant, e.ID, e.Scaler, e.Time.UnixMicro(), e.FromReplicas, e.ToReplicas, e.Rule, e.Reason, seq); err != nil {
+	res, err := w.exec(`INSERT INTO scaling_events (tenant_id, event_id, scaler, at_us, from_replicas, to_replicas, rule, reason, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, event_id) DO NOTHING`,
+		w.tenant, e.ID, e.Scaler, e.Time.UnixMicro(), e.FromReplicas, e.ToReplicas, e.Rule, e.Reason, seq)
+	if err != nil {
 		return ScalingEvent{}, false, rowErr("event", e.ID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		w.st.reset(m)
+		old, err := scanEvent(w.queryRow(`SELECT `+eventCols+` FROM scaling_events WHERE tenant_id = ? AND event_id = ?`, w.tenant, e.ID), w.s.d)
+		if err != nil {
+			return ScalingEvent{}, false, rowErr("event", e.ID, err)
+		}
+		return old, false, nil
 	}
 	return e, true, nil
 }

@@ -32,6 +32,63 @@ type sqlStore struct {
 	// hashes caches committed tlog stored hashes (immutable once
 	// written), read and written by the writer goroutine only.
 	hashes map[int64]tlog.Hash
+	// stmts are the writer's prepared statements (dialect.prepare),
+	// writer goroutine only.
+	stmts      map[string]*sql.Stmt
+	unprepared map[string]struct{}
+	// careful counts down the batches run with savepoints from the
+	// start, after one had a failing job (writer goroutine only).
+	careful int
+}
+
+// maxStmts bounds sqlStore.stmts (the multi-row inserts vary in size).
+const maxStmts = 1024
+
+// exec runs a statement of the writer in tx.
+func (s *sqlStore) exec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
+	if st := s.stmt(q); st != nil {
+		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, s.d.q(q), args...)
+}
+
+func (s *sqlStore) queryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
+	if st := s.stmt(q); st != nil {
+		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, s.d.q(q), args...)
+}
+
+// stmt returns q prepared on the writer, or nil to run it unprepared. A
+// statement is prepared after the transaction that first ran it (the
+// SQLite writer's one connection is the transaction's until then), and
+// from then on is reused by every transaction on that connection.
+func (s *sqlStore) stmt(q string) *sql.Stmt {
+	if !s.d.prepare {
+		return nil
+	}
+	if st, ok := s.stmts[q]; ok {
+		return st
+	}
+	if len(s.stmts)+len(s.unprepared) < maxStmts {
+		s.unprepared[q] = struct{}{}
+	}
+	return nil
+}
+
+// prepare prepares the statements run unprepared, with the writer's
+// connection free. A statement that does not prepare stays unprepared.
+func (s *sqlStore) prepare() {
+	for q := range s.unprepared {
+		delete(s.unprepared, q)
+		ctx, cancel := context.WithTimeout(context.Background(), s.opts.WriteTimeout)
+		st, err := s.c.writer.PrepareContext(ctx, s.d.q(q))
+		cancel()
+		if err != nil {
+			continue
+		}
+		s.stmts[q] = st
+	}
 }
 
 // maxCachedHashes bounds sqlStore.hashes; past it the cache starts over
@@ -51,10 +108,12 @@ type job struct {
 func newSQLStore(c *conns, opts Options) *sqlStore {
 	s := &sqlStore{
 		c: c, d: c.d, opts: opts, log: opts.Logger,
-		queue:  make(chan *job),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
-		hashes: make(map[int64]tlog.Hash),
+		queue:      make(chan *job),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+		hashes:     make(map[int64]tlog.Hash),
+		stmts:      make(map[string]*sql.Stmt),
+		unprepared: make(map[string]struct{}),
 	}
 	go s.run()
 	return s
@@ -136,6 +195,9 @@ func (s *sqlStore) run() {
 			}
 		}
 		s.commit(batch)
+		if len(s.unprepared) > 0 {
+			s.prepare()
+		}
 	}
 }
 
@@ -159,7 +221,7 @@ func (s *sqlStore) commit(batch []*job) {
 	if len(live) == 0 {
 		return
 	}
-	results, err := s.commitBatch(live)
+	results, err := s.runBatch(live)
 	if err == nil {
 		for i, j := range live {
 			j.done <- results[i]
@@ -172,7 +234,7 @@ func (s *sqlStore) commit(batch []*job) {
 	}
 	s.log.Warn("store: batch failed, retrying each update alone", "updates", len(live), "err", err)
 	for _, j := range live {
-		res, err := s.commitBatch([]*job{j})
+		res, err := s.commitBatch([]*job{j}, false)
 		if err != nil {
 			j.done <- err
 			continue
@@ -180,6 +242,29 @@ func (s *sqlStore) commit(batch []*job) {
 		j.done <- res[0]
 	}
 }
+
+// runBatch commits jobs together. It first tries without savepoints
+// (two statements fewer per job; a PostgreSQL round trip each): if a job
+// fails, that try is rolled back and the batch runs again with a
+// savepoint per job, and so do the next batches for a while, since
+// failures come in runs (a client retrying conflicts).
+func (s *sqlStore) runBatch(jobs []*job) ([]error, error) {
+	if len(jobs) > 1 && s.careful == 0 {
+		results, err := s.commitBatch(jobs, false)
+		if !errors.Is(err, errJobFailed) {
+			return results, err
+		}
+		s.careful = 16
+	}
+	if s.careful > 0 {
+		s.careful--
+	}
+	return s.commitBatch(jobs, len(jobs) > 1)
+}
+
+// errJobFailed: a job of a batch without savepoints failed; the batch
+// was rolled back.
+var errJobFailed = errors.New("a job of the batch failed")
 
 // batchState is the audit log as a batch transaction changes it.
 type batchState struct {
@@ -205,13 +290,18 @@ func (b *batchState) reset(m batchMark) {
 	b.head, b.records, b.hashes = m.head, b.records[:m.records], b.hashes[:m.hashesN]
 }
 
-// commitBatch runs jobs in one transaction, each in a savepoint (a lone
-// job needs none: the transaction is its own), and commits. It returns
-// each job's own outcome, or an error of the batch as a whole (then
-// nothing was committed).
-func (s *sqlStore) commitBatch(jobs []*job) ([]error, error) {
+// commitBatch runs jobs in one transaction and commits. With savepoints,
+// each job runs in one and a failing job's changes are undone alone;
+// without, a failing job fails the batch with errJobFailed (a lone job's
+// error is its own: the transaction is its savepoint). It returns each
+// job's own outcome, or an error of the batch as a whole (then nothing
+// was committed).
+func (s *sqlStore) commitBatch(jobs []*job, savepoints bool) ([]error, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.WriteTimeout)
 	defer cancel()
+	if !s.d.cancelStatements {
+		ctx = context.WithoutCancel(ctx)
+	}
 	tx, err := s.c.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", s.d.classify(err))
@@ -228,7 +318,7 @@ func (s *sqlStore) commitBatch(jobs []*job) ([]error, error) {
 		// rows) for every writer of the database, so that two backends
 		// on one PostgreSQL never deadlock.
 		var chain []byte
-		if err := tx.QueryRowContext(ctx, s.d.lockHead).Scan(&st.head.Seq, &chain); err != nil {
+		if err := s.queryRow(ctx, tx, s.d.lockHead).Scan(&st.head.Seq, &chain); err != nil {
 			return nil, fmt.Errorf("read audit head: %w", s.d.classify(err))
 		}
 		if len(chain) != tlog.HashSize {
@@ -241,16 +331,16 @@ func (s *sqlStore) commitBatch(jobs []*job) ([]error, error) {
 	single := len(jobs) == 1
 	now := s.now()
 	for i, j := range jobs {
-		if !single {
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT job"); err != nil {
+		if savepoints {
+			if _, err := s.exec(ctx, tx, "SAVEPOINT job"); err != nil {
 				return nil, fmt.Errorf("savepoint: %w", s.d.classify(err))
 			}
 		}
 		m := st.mark()
 		w := &wtx{s: s, tx: tx, ctx: ctx, tenant: j.tenant, actor: j.actor, now: now, st: st}
 		err := w.call(j.fn)
-		if err == nil && !single {
-			if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT job"); rerr != nil {
+		if err == nil && savepoints {
+			if _, rerr := s.exec(ctx, tx, "RELEASE SAVEPOINT job"); rerr != nil {
 				return nil, fmt.Errorf("release savepoint: %w", s.d.classify(rerr))
 			}
 		}
@@ -263,11 +353,14 @@ func (s *sqlStore) commitBatch(jobs []*job) ([]error, error) {
 		if single {
 			return []error{err}, nil
 		}
+		if !savepoints {
+			return nil, errJobFailed
+		}
 		st.reset(m)
-		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT job"); rerr != nil {
+		if _, rerr := s.exec(ctx, tx, "ROLLBACK TO SAVEPOINT job"); rerr != nil {
 			return nil, fmt.Errorf("rollback to savepoint: %w", s.d.classify(rerr))
 		}
-		if _, rerr := tx.ExecContext(ctx, "RELEASE SAVEPOINT job"); rerr != nil {
+		if _, rerr := s.exec(ctx, tx, "RELEASE SAVEPOINT job"); rerr != nil {
 			return nil, fmt.Errorf("release savepoint: %w", s.d.classify(rerr))
 		}
 		results[i] = err
@@ -302,7 +395,7 @@ func (s *sqlStore) writeLog(ctx context.Context, tx *sql.Tx, st *batchState) err
 			r := &rs[i]
 			args = append(args, r.Seq, r.Tenant, r.Time.UnixMicro(), r.Actor, r.Kind, r.Subject, r.Body, r.LeafHash[:], r.ChainHash[:])
 		}
-		if _, err := tx.ExecContext(ctx, s.d.q(recordsInsert+rows(recordRow, len(rs))), args...); err != nil {
+		if _, err := s.exec(ctx, tx, recordsInsert+rows(recordRow, len(rs)), args...); err != nil {
 			return fmt.Errorf("insert audit records: %w", s.d.classify(err))
 		}
 	}
@@ -312,11 +405,11 @@ func (s *sqlStore) writeLog(ctx context.Context, tx *sql.Tx, st *batchState) err
 		for _, h := range hs {
 			args = append(args, h.Index, h.Hash[:])
 		}
-		if _, err := tx.ExecContext(ctx, s.d.q(hashesInsert+rows("(?, ?)", len(hs))), args...); err != nil {
+		if _, err := s.exec(ctx, tx, hashesInsert+rows("(?, ?)", len(hs)), args...); err != nil {
 			return fmt.Errorf("insert tree hashes: %w", s.d.classify(err))
 		}
 	}
-	if _, err := tx.ExecContext(ctx, s.d.q(`UPDATE audit_head SET seq = ?, chain_hash = ? WHERE id = 1`), st.head.Seq, st.head.Chain[:]); err != nil {
+	if _, err := s.exec(ctx, tx, `UPDATE audit_head SET seq = ?, chain_hash = ? WHERE id = 1`, st.head.Seq, st.head.Chain[:]); err != nil {
 		return fmt.Errorf("move audit head: %w", s.d.classify(err))
 	}
 	return nil
