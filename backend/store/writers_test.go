@@ -84,4 +84,3 @@ func TestOpenRefuses(t *testing.T) {
 		t.Fatalf("error shows the password: %v", err)
 	}
 }
-
