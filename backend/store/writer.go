@@ -39,7 +39,12 @@ type sqlStore struct {
 	// careful counts down the batches run with savepoints from the
 	// start, after one had a failing job (writer goroutine only).
 	careful int
+	// notify gets a value (if it has room) after each commit that
+	// appended audit records: RunCheckpoints waits on it.
+	notify chan struct{}
 }
+
+func (s *sqlStore) appended() <-chan struct{} { return s.notify }
 
 // maxStmts bounds sqlStore.stmts (the multi-row inserts vary in size).
 const maxStmts = 1024
@@ -114,6 +119,7 @@ func newSQLStore(c *conns, opts Options) *sqlStore {
 		hashes:     make(map[int64]tlog.Hash),
 		stmts:      make(map[string]*sql.Stmt),
 		unprepared: make(map[string]struct{}),
+		notify:     make(chan struct{}, 1),
 	}
 	go s.run()
 	return s
@@ -378,6 +384,12 @@ func (s *sqlStore) commitBatch(jobs []*job, savepoints bool) ([]error, error) {
 	}
 	for k, v := range st.staged {
 		s.hashes[k] = v
+	}
+	if len(st.records) > 0 {
+		select {
+		case s.notify <- struct{}{}:
+		default:
+		}
 	}
 	return results, nil
 }
