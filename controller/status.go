@@ -264,7 +264,11 @@ func explain(d *scaling.Decision, st *scalerState, floorNote string) (string, []
 		if d.ScalingLimited {
 			switch scaling.Rule(d.LimitReason) {
 			case scaling.RuleScaleUpLimit:
-				parts = append(parts, fmt.Sprintf("limited to %d by the scale-up rate (policies)", d.HPADesiredReplicas))
+				if sp.Behavior == nil {
+					parts = append(parts, fmt.Sprintf("limited to %d by the HPA's scale-up limit (twice the current count, at least 4)", d.HPADesiredReplicas))
+				} else {
+					parts = append(parts, fmt.Sprintf("limited to %d by the scale-up rate (policies)", d.HPADesiredReplicas))
+				}
 			case scaling.RuleScaleDownLimit:
 				parts = append(parts, fmt.Sprintf("limited to %d by the scale-down rate (policies)", d.HPADesiredReplicas))
 			case scaling.RuleTooManyReplicas:

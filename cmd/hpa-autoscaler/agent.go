@@ -7,16 +7,21 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/controller"
+	"github.com/hpa-autoscaler/hpa-autoscaler/controller/resource"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/redis"
 )
 
 type agentOpts struct {
@@ -44,8 +49,11 @@ type agentOpts struct {
 	retryPeriod          time.Duration
 }
 
-func newAgentCmd(g *globalOpts) *cobra.Command {
-	o := &agentOpts{}
+func newAgentCmd(g *globalOpts) *cobra.Command { return newAgentCmdWith(g, &agentOpts{}) }
+
+// newAgentCmdWith is newAgentCmd with the options it fills (tests read
+// them).
+func newAgentCmdWith(g *globalOpts, o *agentOpts) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run the in-cluster agent that reconciles Scaler objects",
@@ -236,6 +244,24 @@ func (o *agentOpts) restConfig() (*rest.Config, error) {
 	return cfg, nil
 }
 
+// newResourceMetrics measures resource triggers through metrics.k8s.io and
+// the pods API (a list per read, not a watch of every pod).
+func newResourceMetrics(cfg *rest.Config) (controller.ResourceMetrics, error) {
+	scheme, err := controller.Scheme()
+	if err != nil {
+		return nil, err
+	}
+	pods, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("pods client: %w", err)
+	}
+	mc, err := metricsclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.k8s.io client: %w", err)
+	}
+	return resource.New(resource.Options{Pods: pods, Metrics: mc.MetricsV1beta1()}), nil
+}
+
 func (o *agentOpts) run(cmd *cobra.Command, g *globalOpts) error {
 	if err := o.applyConfigFile(cmd); err != nil {
 		return err
@@ -255,11 +281,19 @@ func (o *agentOpts) run(cmd *cobra.Command, g *globalOpts) error {
 	lr := logr.FromSlogHandler(logger.Handler())
 	ctrllog.SetLogger(lr)
 	klog.SetLogger(lr)
+	// go-redis logs every failed dial on its own; each read already
+	// reports the outage, so its lines go to our logger at debug.
+	goredis.SetLogger(redis.GoRedisLogger(logger))
 
 	registry, _ := newRegistry(registryOptions{maxSourceConnections: o.maxSourceConnections})
+	resources, err := newResourceMetrics(cfg)
+	if err != nil {
+		return err
+	}
 	ao := controller.AgentOptions{
 		Options: controller.Options{
 			Registry:         registry,
+			ResourceMetrics:  resources,
 			Registerer:       crmetrics.Registry,
 			Logger:           logger,
 			SyncPeriod:       o.syncPeriod,

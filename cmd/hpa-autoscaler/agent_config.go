@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -116,9 +115,10 @@ func readAgentConfig(path string) (*agentConfig, error) {
 }
 
 // parseAgentConfig decodes the agent configuration strictly: every key
-// must be known. The design's example has metrics twice under agent (the
-// collection settings, then the agent's own endpoint); the two blocks are
-// merged when they share no key, an error naming the key when they do.
+// must be known, each error names the key's path and line. The design's
+// example has metrics twice under agent (the collection settings, then
+// the agent's own endpoint); the two blocks are merged when they share no
+// key, an error naming the key when they do.
 func parseAgentConfig(raw []byte) (*agentConfig, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
@@ -127,21 +127,65 @@ func parseAgentConfig(raw []byte) (*agentConfig, error) {
 	if len(doc.Content) == 0 {
 		return nil, errors.New("empty: expected the agent: block")
 	}
-	if err := mergeDuplicateKeys(doc.Content[0], "agent", "metrics"); err != nil {
+	root := doc.Content[0]
+	if err := mergeDuplicateKeys(root, "agent", "metrics"); err != nil {
 		return nil, err
 	}
-	merged, err := yaml.Marshal(&doc)
-	if err != nil {
+	if err := checkKeys(root, reflect.TypeFor[agentFile](), ""); err != nil {
 		return nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(merged))
-	dec.KnownFields(true)
 	var f agentFile
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, cleanYAMLError(err)
+	if err := root.Decode(&f); err != nil {
+		return nil, err
 	}
 	c := &f.Agent
 	return c, c.validate()
+}
+
+// checkKeys reports every key of n that t (a struct, through pointers)
+// has no yaml field for, and every duration that does not parse, each
+// with its path and line.
+func checkKeys(n *yaml.Node, t reflect.Type, path string) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeFor[duration]() {
+		var s string
+		if n.Kind != yaml.ScalarNode || n.Decode(&s) != nil {
+			return fmt.Errorf("line %d: %s: expected a duration such as \"15s\"", n.Line, path)
+		}
+		if _, err := time.ParseDuration(s); err != nil {
+			return fmt.Errorf("line %d: %s %q: expected a duration such as \"15s\"", n.Line, path, s)
+		}
+		return nil
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			return nil
+		}
+		return fmt.Errorf("line %d: %s: expected a mapping", n.Line, strings.TrimPrefix(path, "."))
+	}
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		fields[name] = f.Type
+	}
+	var errs []error
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		p := strings.TrimPrefix(path+"."+k.Value, ".")
+		ft, ok := fields[k.Value]
+		if !ok {
+			errs = append(errs, fmt.Errorf("line %d: %s: unknown key", k.Line, p))
+			continue
+		}
+		errs = append(errs, checkKeys(v, ft, p))
+	}
+	return errors.Join(errs...)
 }
 
 // mergeDuplicateKeys merges the mappings that key appears with more than
@@ -186,25 +230,6 @@ func mergeDuplicateKeys(root *yaml.Node, parent, key string) error {
 	}
 	agent.Content = out
 	return nil
-}
-
-// cleanYAMLError drops yaml.v3's "yaml: unmarshal errors:" preamble and
-// says "unknown key" for a field that is not known.
-func cleanYAMLError(err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return err
-	}
-	msgs := make([]string, len(te.Errors))
-	for i, m := range te.Errors {
-		m = strings.Replace(m, "field ", "unknown key ", 1)
-		m = strings.Replace(m, " not found in type main.", " (not a key of ", 1)
-		if strings.Contains(m, "(not a key of ") {
-			m += ")"
-		}
-		msgs[i] = m
-	}
-	return errors.New(strings.Join(msgs, "\n"))
 }
 
 func (c *agentConfig) validate() error {
