@@ -276,7 +276,8 @@ type AuditSource interface {
 type Tx interface {
 	Tenant() TenantID
 
-	// CreateTenant creates the Update's tenant (audit "tenant.create").
+	// CreateTenant creates the Update's tenant (audit "tenant.create",
+	// a record of the installation: tenant "").
 	CreateTenant(name string) (Tenant, error)
 
 	// CreateToken stores a new token; ID, Name, Role and SecretHash are

@@ -46,11 +46,17 @@ func (w *wtx) queryRow(q string, args ...any) *sql.Row {
 
 func (w *wtx) Tenant() TenantID { return w.tenant }
 
-// appendAudit appends one record to the batch's log: the hashes are
-// computed here, from the head as this transaction holds it; the rows are
-// written with the batch (writeLog).
+// appendAudit appends one record of the Update's tenant to the batch's
+// log: the hashes are computed here, from the head as this transaction
+// holds it; the rows are written with the batch (writeLog).
 func (w *wtx) appendAudit(kind, subject string, payload any) (int64, error) {
-	p, err := audit.Prepare(audit.Entry{Time: w.now, Tenant: string(w.tenant), Actor: w.actor, Kind: kind, Subject: subject, Payload: payload})
+	return w.appendAuditOf(string(w.tenant), kind, subject, payload)
+}
+
+// appendAuditOf appends a record of tenant ("" for the installation's
+// own changes, as backend/audit has it: creating a tenant).
+func (w *wtx) appendAuditOf(tenant, kind, subject string, payload any) (int64, error) {
+	p, err := audit.Prepare(audit.Entry{Time: w.now, Tenant: tenant, Actor: w.actor, Kind: kind, Subject: subject, Payload: payload})
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -93,7 +99,9 @@ func (w *wtx) CreateTenant(name string) (Tenant, error) {
 	if _, err := w.exec(`INSERT INTO tenants (tenant_id, name, created_us) VALUES (?, ?, ?)`, w.tenant, name, w.now.UnixMicro()); err != nil {
 		return Tenant{}, rowErr("tenant", string(w.tenant), err)
 	}
-	if _, err := w.appendAudit("tenant.create", "tenants/"+string(w.tenant), map[string]any{"id": w.tenant, "name": name}); err != nil {
+	// The installation's change, not the tenant's: its record has the
+	// tenant "" (Admin().Log shows it, the tenant's own list does not).
+	if _, err := w.appendAuditOf("", "tenant.create", "tenants/"+string(w.tenant), map[string]any{"id": w.tenant, "name": name}); err != nil {
 		return Tenant{}, err
 	}
 	return t, nil
