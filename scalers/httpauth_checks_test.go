@@ -80,7 +80,7 @@ func TestHTTPAuthCheckedWhenParsed(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var h authHolder
-			err := ParseMetadata(tc.md, &h)
+			err := ParseMetadata(tc.md, &h, allowDirs(t, dir))
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("ParseMetadata: %v", err)
@@ -94,7 +94,7 @@ func TestHTTPAuthCheckedWhenParsed(t *testing.T) {
 
 	t.Run("a file is checked when it is read", func(t *testing.T) {
 		var h authHolder
-		if err := ParseMetadata(map[string]string{"authModes": "bearer", "bearerTokenFile": crlfFile}, &h); err != nil {
+		if err := ParseMetadata(map[string]string{"authModes": "bearer", "bearerTokenFile": crlfFile}, &h, allowDirs(t, dir)); err != nil {
 			t.Fatal(err)
 		}
 		req, err := http.NewRequest(http.MethodGet, "http://h/", nil)

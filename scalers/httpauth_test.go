@@ -48,10 +48,12 @@ func newPEMPair(tb testing.TB) pemPair {
 
 func TestHTTPAuthParse(t *testing.T) {
 	pair := newPEMPair(t)
-	secretFile := filepath.Join(t.TempDir(), "client-secret")
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "client-secret")
 	if err := os.WriteFile(secretFile, []byte("from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	missing := filepath.Join(dir, "nonexistent")
 	oauth := func(kv ...string) map[string]string {
 		md := map[string]string{"authModes": "oauth", "oauthTokenURI": "https://idp.example/token", "clientID": "scaler"}
 		return scalertest.WithKeys(md, kv...)
@@ -122,8 +124,8 @@ func TestHTTPAuthParse(t *testing.T) {
 			wantErr: `invalid metadata: endpointParams (secret, not shown): sets scope, which the scopes key sets already; give every scope there`},
 		{name: "endpointParams may set scope alone", md: oauth("endpointParams", "scope=write"),
 			want: oauthView(func(v *authView) { v.EndpointParams = url.Values{"scope": {"write"}} })},
-		{name: "clientSecretFile missing", md: oauth("clientSecretFile", "/nonexistent/client-secret"),
-			wantErr: `invalid metadata: clientSecretFile "/nonexistent/client-secret": cannot read: no such file or directory`},
+		{name: "clientSecretFile missing", md: oauth("clientSecretFile", missing),
+			wantErr: `invalid metadata: clientSecretFile "` + missing + `": cannot read: no such file or directory`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -131,7 +133,7 @@ func TestHTTPAuthParse(t *testing.T) {
 			if tc.allow != nil {
 				h.Auth.Allow("demo", tc.allow...)
 			}
-			err := ParseMetadata(tc.md, &h)
+			err := ParseMetadata(tc.md, &h, allowDirs(t, dir))
 			if tc.wantErr != "" {
 				if !errors.Is(err, ErrInvalidConfig) {
 					t.Fatalf("got %v, want an ErrInvalidConfig", err)
@@ -161,6 +163,8 @@ func TestHTTPAuthSecrets(t *testing.T) {
 }
 
 func TestHTTPAuthApply(t *testing.T) {
+	dir := t.TempDir()
+	gone := Secret{src: &secretSource{path: filepath.Join(dir, "x"), files: allowDirs(t, dir)}}
 	tests := []struct {
 		name       string
 		auth       HTTPAuth
@@ -190,8 +194,8 @@ func TestHTTPAuthApply(t *testing.T) {
 		{name: "apiKey query", auth: HTTPAuth{Modes: []string{"apiKey"}, APIKey: NewSecret("k&=?"), APIKeyMethod: "query", KeyParamName: "token"},
 			wantHeader: http.Header{}, wantQuery: "a=1&token=k%26%3D%3F"},
 		{name: "oauth is not Apply's", auth: HTTPAuth{Modes: []string{"oauth"}}, wantHeader: http.Header{}, wantQuery: "a=1"},
-		{name: "file secret gone", auth: HTTPAuth{Modes: []string{"bearer"}, BearerToken: Secret{src: &secretSource{path: "/nonexistent/x"}}},
-			wantErr: `bearerTokenFile "/nonexistent/x": cannot read: no such file or directory`},
+		{name: "file secret gone", auth: HTTPAuth{Modes: []string{"bearer"}, BearerToken: gone},
+			wantErr: `bearerTokenFile "` + gone.Path() + `": cannot read: no such file or directory`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

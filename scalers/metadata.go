@@ -28,7 +28,9 @@ import (
 //	sep=X           list separator for []string and map fields (default ",")
 //	secret          a Secret field: the key itself, <key>FromEnv (KEDA has
 //	                already put the resolved value there) or <key>File (a
-//	                path, re-read when the file changes)
+//	                path, re-read when the file changes, allowed only by
+//	                a FileAccess option: ParseMetadata(md, dst,
+//	                cfg.SecretFiles))
 //	hide            a plain field whose value may carry credentials (a map
 //	                of headers): its errors say "(secret, not shown)" and
 //	                name an item by its position, never show the value
@@ -46,12 +48,15 @@ import (
 // After the fields parse, a struct implementing Validate() error is asked to
 // check relations between fields; its errors (FieldErrors or others) are
 // added to the same MetadataError.
-func ParseMetadata(md map[string]string, dst any) error {
+func ParseMetadata(md map[string]string, dst any, opts ...ParseOption) error {
 	rv := reflect.ValueOf(dst)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
 		return fmt.Errorf("parse metadata: destination must be a non-nil pointer to a struct, got %T", dst)
 	}
 	p := parser{md: md}
+	for _, o := range opts {
+		o.applyParse(&p)
+	}
 	p.parseStruct(rv.Elem())
 	if len(p.errs) == 0 {
 		if v, ok := dst.(interface{ Validate() error }); ok {
@@ -166,8 +171,15 @@ func Invalid(errs ...error) error {
 
 type parser struct {
 	md    map[string]string
+	files FileAccess
 	errs  []*FieldError
 	other []error
+}
+
+// A ParseOption changes how ParseMetadata reads metadata. FileAccess is
+// one: without it, every <key>File key is refused.
+type ParseOption interface {
+	applyParse(p *parser)
 }
 
 func (p *parser) add(err error) {
@@ -372,7 +384,7 @@ func (p *parser) parseSecret(fv reflect.Value, o tagOpts) {
 			break
 		}
 		if path, ok := p.md[k+"File"]; ok && strings.TrimSpace(path) != "" {
-			fs, err := NewFileSecret(strings.TrimSpace(path))
+			fs, err := NewFileSecret(strings.TrimSpace(path), p.files)
 			if err != nil {
 				p.errs = append(p.errs, Secret{src: &secretSource{path: strings.TrimSpace(path)}}.ReadError(k, err))
 				return

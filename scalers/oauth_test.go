@@ -69,7 +69,7 @@ func (r *resource) seen() []string {
 func oauthSource(tb testing.TB, target string, md map[string]string, clk clock.PassiveClock) *HTTPSource {
 	tb.Helper()
 	var h authHolder
-	if err := ParseMetadata(md, &h); err != nil {
+	if err := ParseMetadata(md, &h, fileDirsOf(tb, md)); err != nil {
 		tb.Fatalf("ParseMetadata: %v", err)
 	}
 	src, err := NewHTTPSource(HTTPSourceOptions{URL: target, Auth: &h.Auth, Clock: clk})

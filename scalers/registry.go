@@ -10,10 +10,11 @@ import (
 )
 
 // Registry maps scaler types to factories. Build one in main, register every
-// type, then share it read-only: Register is not safe to call concurrently
-// with New.
+// type (and set its SecretFiles), then share it read-only: Register and
+// SetSecretFiles are not safe to call concurrently with New.
 type Registry struct {
 	types map[string]registered
+	files FileAccess
 }
 
 type registered struct {
@@ -64,6 +65,10 @@ func (r *Registry) MustRegister(typ string, f Factory, opts ...TypeOption) {
 	}
 }
 
+// SetSecretFiles sets which files the <key>File keys of every scaler built
+// by New may name (Config.SecretFiles). A new Registry allows none.
+func (r *Registry) SetSecretFiles(a FileAccess) { r.files = a }
+
 // FillDefaultTarget fills the target keys of md, metadata of type typ,
 // as the type declared with WithDefaultTarget; it does nothing for a type
 // that declared none or is not registered.
@@ -100,5 +105,8 @@ func (r *Registry) New(ctx context.Context, cfg Config) (Scaler, error) {
 	}
 	cfg.Timeouts = cfg.Timeouts.WithDefaults()
 	cfg.Limits = cfg.Limits.WithDefaults()
+	// The registry's rule, whoever asks: a composite building its sources
+	// here cannot widen it, nor forget to pass it on.
+	cfg.SecretFiles = r.files
 	return t.f(ctx, cfg)
 }

@@ -86,6 +86,12 @@ type Config struct {
 	// Limits bound what one trigger may ask of the server (list sizes);
 	// the registry fills its zero fields before calling a Factory.
 	Limits Limits
+	// SecretFiles is which files <key>File keys may name; pass it to
+	// ParseMetadata. The registry sets it from its own
+	// (Registry.SetSecretFiles), replacing what the caller put here, so
+	// every type gets the server's rule, the sources of a custom trigger
+	// too. Its zero value refuses every <key>File key.
+	SecretFiles FileAccess
 }
 
 // ScalerLogger returns Logger (one that discards when it is nil, as when a

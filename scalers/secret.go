@@ -3,8 +3,6 @@ package scalers
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -18,7 +16,9 @@ import (
 // Secret is a credential from trigger metadata: given inline (or through
 // <key>FromEnv, which KEDA resolves before it calls an external scaler) or as
 // <key>File, a path to a file mounted into this server, which is re-read when
-// it changes so rotated Kubernetes Secrets take effect without a restart.
+// it changes so rotated Kubernetes Secrets take effect without a restart. A
+// file is read only if the FileAccess it was parsed with allows its path,
+// checked again at every read (see FileAccess).
 //
 // A Secret never prints its value: String, GoString, JSON and slog all show
 // "[redacted]". Read it only with Value, right where a client needs it.
@@ -31,6 +31,7 @@ type Secret struct {
 type secretSource struct {
 	inline string
 	path   string
+	files  FileAccess
 
 	mu      sync.Mutex
 	value   string
@@ -46,10 +47,11 @@ const maxSecretFileSize = 1 << 20
 // NewSecret returns a Secret holding an inline value.
 func NewSecret(value string) Secret { return Secret{src: &secretSource{inline: value, value: value}} }
 
-// NewFileSecret returns a Secret read from path; it fails if the file cannot
-// be read now (the error names the path, never the content).
-func NewFileSecret(path string) (Secret, error) {
-	s := Secret{src: &secretSource{path: path}}
+// NewFileSecret returns a Secret read from path, a file files allows (see
+// FileAccess); it fails if the path is refused or the file cannot be read
+// now (the error names the path, never the content).
+func NewFileSecret(path string, files FileAccess) (Secret, error) {
+	s := Secret{src: &secretSource{path: path, files: files}}
 	if _, err := s.Value(); err != nil {
 		return Secret{}, err
 	}
@@ -79,12 +81,16 @@ func (s Secret) FieldError(key, msg string) *FieldError {
 	return &FieldError{Key: key, Msg: msg, Secret: true}
 }
 
-// ReadError is the FieldError for a secret whose file cannot be read: it
-// names key<File>, the path and the reason once. Other errors are kept as
+// ReadError is the FieldError for a secret whose file cannot be read, or
+// may not be: it names key<File>, the path and the reason once ("cannot
+// read: ..." or why FileAccess refuses the path). Other errors are kept as
 // the message.
 func (s Secret) ReadError(key string, err error) *FieldError {
 	var fe *fileError
 	if errors.As(err, &fe) {
+		if fe.denied {
+			return s.FieldError(key, fe.reason)
+		}
 		return s.FieldError(key, "cannot read: "+fe.reason)
 	}
 	return s.FieldError(key, err.Error())
@@ -103,9 +109,11 @@ func ReadSecret(key string, s Secret) (string, error) {
 	return v, nil
 }
 
-// fileError is a secret file that cannot be read.
+// fileError is a secret file that cannot be read, or may not be (denied:
+// FileAccess refuses its path).
 type fileError struct {
 	path, reason string
+	denied       bool
 	err          error
 }
 
@@ -122,8 +130,10 @@ func readErrMsg(path, reason string) error {
 }
 
 // Value returns the current value; for a file secret it re-reads the file
-// when its size or modification time changed. A trailing newline in a file
-// is dropped (as kubectl create secret --from-file often leaves one).
+// when its size, modification time or inode changed. Each call checks the
+// path against the secret's FileAccess again, its symlinks resolved anew.
+// A trailing newline in a file is dropped (as kubectl create secret
+// --from-file often leaves one).
 func (s Secret) Value() (string, error) {
 	if s.src == nil {
 		return "", nil
@@ -132,15 +142,9 @@ func (s Secret) Value() (string, error) {
 		return s.src.inline, nil
 	}
 	src := s.src
-	fi, err := os.Stat(src.path)
+	real, root, fi, err := src.files.stat(src.path)
 	if err != nil {
-		return "", readErr(src.path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return "", readErrMsg(src.path, "not a regular file")
-	}
-	if fi.Size() > maxSecretFileSize {
-		return "", readErrMsg(src.path, fmt.Sprintf("larger than %d bytes", maxSecretFileSize))
+		return "", err
 	}
 	ino := fileInode(fi)
 	src.mu.Lock()
@@ -151,20 +155,12 @@ func (s Secret) Value() (string, error) {
 	if src.modTime != (time.Time{}) && fi.ModTime().Equal(src.modTime) && fi.Size() == src.size && ino == src.inode {
 		return src.value, nil
 	}
-	f, err := os.Open(src.path)
+	b, fi, err := src.files.read(src.path, real, root, fi)
 	if err != nil {
-		return "", readErr(src.path, err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSecretFileSize+1))
-	if err != nil {
-		return "", readErr(src.path, err)
-	}
-	if len(b) > maxSecretFileSize {
-		return "", readErrMsg(src.path, fmt.Sprintf("larger than %d bytes", maxSecretFileSize))
+		return "", err
 	}
 	src.value = strings.TrimRight(string(b), "\r\n")
-	src.modTime, src.size, src.inode = fi.ModTime(), fi.Size(), ino
+	src.modTime, src.size, src.inode = fi.ModTime(), fi.Size(), fileInode(fi)
 	return src.value, nil
 }
 

@@ -14,7 +14,7 @@ func TestSecretIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := func() Secret {
-		s, err := NewFileSecret(path)
+		s, err := NewFileSecret(path, allowDirs(t, dir))
 		if err != nil {
 			t.Fatal(err)
 		}

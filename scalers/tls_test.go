@@ -44,7 +44,7 @@ func TestTLSErrorsNameKeyNotValue(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var c TLSConfig
-			err := ParseMetadata(tc.md, &c)
+			err := ParseMetadata(tc.md, &c, allowDirs(t, dir))
 			if err == nil {
 				_, err = c.Build()
 			}

@@ -23,11 +23,12 @@ var kafkaKeys = TokenKeys{URL: "oauthTokenEndpointUri", ClientID: "username", Cl
 // fileSecret writes content to a new file and returns it as a Secret.
 func fileSecret(tb testing.TB, content string) (Secret, string) {
 	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "secret")
+	dir := tb.TempDir()
+	path := filepath.Join(dir, "secret")
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	s, err := NewFileSecret(path)
+	s, err := NewFileSecret(path, allowDirs(tb, dir))
 	if err != nil {
 		tb.Fatal(err)
 	}
