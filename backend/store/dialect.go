@@ -75,6 +75,8 @@ const (
 	sqliteCantOpen   = 14
 	sqliteConstraint = 19
 	sqliteNotADB     = 26
+
+	sqliteConstraintForeignKey = 787
 )
 
 func classifySQLite(err error) error {
@@ -84,6 +86,11 @@ func classifySQLite(err error) error {
 	if e, ok := errorsAs[*sqlite.Error](err); ok {
 		switch e.Code() & 0xff {
 		case sqliteConstraint:
+			if e.Code() == sqliteConstraintForeignKey {
+				// A row naming a parent that does not exist (a
+				// tenant never created): the request is wrong.
+				return &dbError{ErrInvalid, err}
+			}
 			return &dbError{ErrConflict, err}
 		case sqliteBusy, sqliteLocked, sqliteNoMem, sqliteReadOnly, sqliteIOErr, sqliteCorrupt, sqliteFull, sqliteCantOpen, sqliteNotADB:
 			return &dbError{ErrUnavailable, err}
@@ -121,8 +128,10 @@ func classifyPostgres(err error) error {
 	}
 	if e, ok := errorsAs[*pgconn.PgError](err); ok {
 		switch {
-		case e.Code == "23505", e.Code == "23503": // unique, foreign key
+		case e.Code == "23505": // unique
 			return &dbError{ErrConflict, err}
+		case e.Code == "23503": // foreign key: a parent that does not exist
+			return &dbError{ErrInvalid, err}
 		case e.Code == "25006", // read_only_sql_transaction
 			strings.HasPrefix(e.Code, "53"),      // insufficient resources: disk_full, out_of_memory, too_many_connections
 			strings.HasPrefix(e.Code, "08"),      // connection exception

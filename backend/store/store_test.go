@@ -366,6 +366,22 @@ func testDuplicates(t *testing.T, s Store) {
 	for _, tc := range cases {
 		wantErr(t, tc.name, s.Update(ctx, "acme", "tok", tc.fn), ErrConflict)
 	}
+	// A duplicate does not spoil the transaction (on PostgreSQL a failed
+	// statement would): fn may go on with the row that exists.
+	mustUpdate(t, s, "acme", func(tx Tx) error {
+		_, err := tx.CreateCluster(Cluster{ID: "c1", Name: "again"})
+		if !errors.Is(err, ErrConflict) {
+			return fmt.Errorf("duplicate cluster: %v, want ErrConflict", err)
+		}
+		_, err = tx.UpdateCluster(Cluster{ID: "c1", Name: "updated", ResourceVersion: 1})
+		return err
+	})
+	if c, _ := s.Cluster(ctx, "acme", "c1"); c.Name != "updated" {
+		t.Fatalf("cluster after create-or-update: %+v", c)
+	}
+	// Rows of a tenant that was never created are refused.
+	err := s.Update(ctx, "nobody", "tok", func(tx Tx) error { _, err := tx.CreateCluster(Cluster{ID: "c", Name: "c"}); return err })
+	wantErr(t, "cluster of a tenant never created", err, ErrInvalid)
 	// The failed Updates left nothing.
 	if l, _ := s.Scalers(ctx, "acme", Page{}); len(l.Items) != 0 {
 		t.Fatalf("scalers after failed updates: %v", l.Items)

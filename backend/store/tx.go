@@ -96,8 +96,8 @@ func (w *wtx) CreateTenant(name string) (Tenant, error) {
 		return Tenant{}, err
 	}
 	t := Tenant{ID: w.tenant, Name: name, CreatedAt: w.now}
-	if _, err := w.exec(`INSERT INTO tenants (tenant_id, name, created_us) VALUES (?, ?, ?)`, w.tenant, name, w.now.UnixMicro()); err != nil {
-		return Tenant{}, rowErr("tenant", string(w.tenant), err)
+	if err := w.insertNew("tenant", string(w.tenant), `INSERT INTO tenants (tenant_id, name, created_us) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`, w.tenant, name, w.now.UnixMicro()); err != nil {
+		return Tenant{}, err
 	}
 	// The installation's change, not the tenant's: its record has the
 	// tenant "" (Admin().Log shows it, the tenant's own list does not).
@@ -105,6 +105,21 @@ func (w *wtx) CreateTenant(name string) (Tenant, error) {
 		return Tenant{}, err
 	}
 	return t, nil
+}
+
+// insertNew runs an INSERT ... ON CONFLICT DO NOTHING of a new row: a
+// duplicate is ErrConflict without an error of the database, which on
+// PostgreSQL would abort the rest of the transaction (so fn may go on,
+// e.g. update the row that exists).
+func (w *wtx) insertNew(kind, name, q string, args ...any) error {
+	res, err := w.exec(q, args...)
+	if err != nil {
+		return rowErr(kind, name, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return fmt.Errorf("%s %q: already exists: %w", kind, clip(name), ErrConflict)
+	}
+	return nil
 }
 
 // rowErr names the row in err; a conflict there is a duplicate.
@@ -153,9 +168,9 @@ func (w *wtx) CreateToken(t Token) (Token, error) {
 	scopes, _ := json.Marshal(t.Scopes)
 	t.Tenant, t.CreatedAt, t.LastUsedAt, t.RevokedAt = w.tenant, w.now, time.Time{}, time.Time{}
 	t.ExpiresAt = t.ExpiresAt.UTC().Truncate(time.Microsecond)
-	if _, err := w.exec(`INSERT INTO tokens (tenant_id, token_id, name, role, scopes, secret_sha256, system_admin, created_us, expires_us, last_used_us, revoked_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)`,
+	if err := w.insertNew("token", t.ID, `INSERT INTO tokens (tenant_id, token_id, name, role, scopes, secret_sha256, system_admin, created_us, expires_us, last_used_us, revoked_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0) ON CONFLICT DO NOTHING`,
 		w.tenant, t.ID, t.Name, string(t.Role), string(scopes), t.SecretHash[:], t.SystemAdmin, w.now.UnixMicro(), micros(t.ExpiresAt)); err != nil {
-		return Token{}, rowErr("token", t.ID, err)
+		return Token{}, err
 	}
 	if _, err := w.appendAudit("token.create", "tokens/"+t.ID, tokenPayload{ID: t.ID, Name: t.Name, Role: t.Role, Scopes: t.Scopes, SystemAdmin: t.SystemAdmin, ExpiresAt: auditTime(t.ExpiresAt)}); err != nil {
 		return Token{}, err
@@ -208,9 +223,9 @@ func (w *wtx) CreateCluster(c Cluster) (Cluster, error) {
 	}
 	labels, _ := json.Marshal(c.Labels)
 	c.CreatedAt, c.UpdatedAt, c.ResourceVersion = w.now, w.now, 1
-	if _, err := w.exec(`INSERT INTO clusters (tenant_id, cluster_id, name, labels, created_us, updated_us, resource_version) VALUES (?, ?, ?, ?, ?, ?, 1)`,
+	if err := w.insertNew("cluster", c.ID, `INSERT INTO clusters (tenant_id, cluster_id, name, labels, created_us, updated_us, resource_version) VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING`,
 		w.tenant, c.ID, c.Name, string(labels), w.now.UnixMicro(), w.now.UnixMicro()); err != nil {
-		return Cluster{}, rowErr("cluster", c.ID, err)
+		return Cluster{}, err
 	}
 	if _, err := w.appendAudit("cluster.create", "clusters/"+c.ID, clusterPayload{c.ID, c.Name, c.Labels, 1}); err != nil {
 		return Cluster{}, err
@@ -352,9 +367,9 @@ func (w *wtx) CreateScaler(s Scaler) (Scaler, error) {
 		return Scaler{}, fmt.Errorf("%w: scaler %q: status: %v", ErrInvalid, clip(s.Name), err)
 	}
 	s.CreatedAt, s.UpdatedAt, s.ResourceVersion = w.now, w.now, 1
-	if _, err := w.exec(`INSERT INTO scalers (tenant_id, name, namespace, cluster_id, spec, status, created_us, updated_us, resource_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)`,
+	if err := w.insertNew("scaler", s.Name, `INSERT INTO scalers (tenant_id, name, namespace, cluster_id, spec, status, created_us, updated_us, resource_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT DO NOTHING`,
 		w.tenant, s.Name, s.Namespace, s.Cluster, string(spec), string(status), w.now.UnixMicro(), w.now.UnixMicro()); err != nil {
-		return Scaler{}, rowErr("scaler", s.Name, err)
+		return Scaler{}, err
 	}
 	if _, err := w.appendAudit("scaler.create", "scalers/"+s.Name, scalerPayload{Name: s.Name, Namespace: s.Namespace, Cluster: s.Cluster, Spec: string(spec), ResourceVersion: 1}); err != nil {
 		return Scaler{}, err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -42,6 +43,9 @@ type sqlStore struct {
 	// notify gets a value (if it has room) after each commit that
 	// appended audit records: RunCheckpoints waits on it.
 	notify chan struct{}
+	// commits counts the committed transactions (for tests: how well
+	// the group commit groups).
+	commits atomic.Int64
 }
 
 func (s *sqlStore) appended() <-chan struct{} { return s.notify }
@@ -379,6 +383,7 @@ func (s *sqlStore) commitBatch(jobs []*job, savepoints bool) ([]error, error) {
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", s.d.classify(err))
 	}
+	s.commits.Add(1)
 	if len(s.hashes)+len(st.staged) > maxCachedHashes {
 		s.hashes = make(map[int64]tlog.Hash)
 	}

@@ -84,3 +84,47 @@ func TestOpenRefuses(t *testing.T) {
 		t.Fatalf("error shows the password: %v", err)
 	}
 }
+
+// TestGroupCommitGroups: concurrent Updates share transactions, up to
+// MaxBatch each.
+func TestGroupCommitGroups(t *testing.T) {
+	for _, b := range backends {
+		for _, maxBatch := range []int{0, 4} {
+			t.Run(fmt.Sprintf("%s/maxBatch=%d", b.name, maxBatch), func(t *testing.T) {
+				t.Parallel()
+				s := open(t, b.url(t), Options{MaxBatch: maxBatch})
+				newTenant(t, s, "acme")
+				ss := s.(*sqlStore)
+				before := ss.commits.Load()
+				const n = 256
+				ctx := testCtx(t)
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for i := range n {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-start
+						if err := s.Update(ctx, "acme", "agent", func(tx Tx) error {
+							_, _, err := tx.RecordEvent(ScalingEvent{ID: fmt.Sprint("e", i), Scaler: "web", Time: time.Now()})
+							return err
+						}); err != nil {
+							t.Error(err)
+						}
+					}()
+				}
+				close(start)
+				wg.Wait()
+				commits := ss.commits.Load() - before
+				t.Logf("%d updates in %d transactions", n, commits)
+				switch {
+				case maxBatch == 0 && commits > n/2:
+					t.Fatalf("%d concurrent updates took %d transactions: not grouped", n, commits)
+				case maxBatch == 4 && commits < n/4:
+					t.Fatalf("%d updates in %d transactions of at most 4", n, commits)
+				}
+				verifyLog(t, s)
+			})
+		}
+	}
+}
