@@ -38,6 +38,9 @@ type dialect struct {
 	// SQLite no: modernc starts a goroutine per statement to interrupt
 	// it, and a write's wait for the lock is bounded by busy_timeout.
 	cancelStatements bool
+	// cte: a batch's log rows and head are one statement (PostgreSQL's
+	// data-modifying WITH; SQLite has none).
+	cte bool
 }
 
 // dbError is a driver error classified as one of the store's sentinels.
@@ -119,6 +122,7 @@ func postgresDialect() *dialect {
 		lockHead:         "SELECT seq, chain_hash FROM audit_head WHERE id = 1 FOR UPDATE",
 		migrationLock:    "SELECT pg_advisory_xact_lock(7283114401)",
 		cancelStatements: true,
+		cte:              true,
 	}
 }
 

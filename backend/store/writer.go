@@ -406,31 +406,53 @@ func (s *sqlStore) now() time.Time { return s.opts.Now().UTC().Truncate(time.Mic
 func (s *sqlStore) writeLog(ctx context.Context, tx *sql.Tx, st *batchState) error {
 	const recordsInsert = `INSERT INTO audit_records (seq, tenant_id, at_us, actor, kind, subject, body, leaf_hash, chain_hash) VALUES `
 	const recordRow = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
-	for rs := range chunks(st.records, 200) {
+	const hashesInsert = `INSERT INTO tlog_hashes (idx, hash) VALUES `
+	const headUpdate = `UPDATE audit_head SET seq = ?, chain_hash = ? WHERE id = 1`
+	recordArgs := func(rs []audit.Record) []any {
 		args := make([]any, 0, 9*len(rs))
 		for i := range rs {
 			r := &rs[i]
 			args = append(args, r.Seq, r.Tenant, r.Time.UnixMicro(), r.Actor, r.Kind, r.Subject, r.Body, r.LeafHash[:], r.ChainHash[:])
 		}
-		if _, err := s.exec(ctx, tx, recordsInsert+rows(recordRow, len(rs)), args...); err != nil {
-			return fmt.Errorf("insert audit records: %w", s.d.classify(err))
-		}
+		return args
 	}
-	const hashesInsert = `INSERT INTO tlog_hashes (idx, hash) VALUES `
-	for hs := range chunks(st.hashes, 500) {
+	hashArgs := func(hs []audit.StoredHash) []any {
 		args := make([]any, 0, 2*len(hs))
 		for _, h := range hs {
 			args = append(args, h.Index, h.Hash[:])
 		}
-		if _, err := s.exec(ctx, tx, hashesInsert+rows("(?, ?)", len(hs)), args...); err != nil {
+		return args
+	}
+	if s.d.cte && 9*len(st.records)+2*len(st.hashes)+2 <= maxCTEParams {
+		// One statement, one round trip, for the three writes.
+		args := append(recordArgs(st.records), hashArgs(st.hashes)...)
+		args = append(args, st.head.Seq, st.head.Chain[:])
+		q := `WITH r AS (` + recordsInsert + rows(recordRow, len(st.records)) +
+			`), h AS (` + hashesInsert + rows("(?, ?)", len(st.hashes)) + `) ` + headUpdate
+		if _, err := s.exec(ctx, tx, q, args...); err != nil {
+			return fmt.Errorf("append audit records: %w", s.d.classify(err))
+		}
+		return nil
+	}
+	for rs := range chunks(st.records, 200) {
+		if _, err := s.exec(ctx, tx, recordsInsert+rows(recordRow, len(rs)), recordArgs(rs)...); err != nil {
+			return fmt.Errorf("insert audit records: %w", s.d.classify(err))
+		}
+	}
+	for hs := range chunks(st.hashes, 500) {
+		if _, err := s.exec(ctx, tx, hashesInsert+rows("(?, ?)", len(hs)), hashArgs(hs)...); err != nil {
 			return fmt.Errorf("insert tree hashes: %w", s.d.classify(err))
 		}
 	}
-	if _, err := s.exec(ctx, tx, `UPDATE audit_head SET seq = ?, chain_hash = ? WHERE id = 1`, st.head.Seq, st.head.Chain[:]); err != nil {
+	if _, err := s.exec(ctx, tx, headUpdate, st.head.Seq, st.head.Chain[:]); err != nil {
 		return fmt.Errorf("move audit head: %w", s.d.classify(err))
 	}
 	return nil
 }
+
+// maxCTEParams bounds the parameters of the one-statement log write
+// (PostgreSQL takes at most 65535); a larger batch is written in chunks.
+const maxCTEParams = 30000
 
 func chunks[T any](s []T, n int) func(func([]T) bool) {
 	return func(yield func([]T) bool) {
