@@ -363,11 +363,22 @@ func (s *amqpSource) open(ctx context.Context, a *attempt, p dialParams) (*link,
 		return nil, err
 	}
 	var conn net.Conn = raw
+	var certAsked atomic.Bool // the broker asked for a client certificate
 	if p.uri.Scheme == "amqps" {
 		a.setStage("TLS handshake with " + p.addr)
 		cfg, err := s.tlsConfig(p)
 		if err != nil {
 			return fail(err)
+		}
+		if len(cfg.Certificates) == 0 && cfg.GetClientCertificate == nil {
+			// With TLS 1.3 the client's handshake ends before the
+			// broker checks for a certificate: its refusal comes as an
+			// alert or a reset, whichever the timing gives. Knowing
+			// that it asked makes the error the same both ways.
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				certAsked.Store(true)
+				return &tls.Certificate{}, nil
+			}
 		}
 		tc := tls.Client(raw, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
@@ -410,7 +421,15 @@ func (s *amqpSource) open(ctx context.Context, a *attempt, p dialParams) (*link,
 		Properties: props,
 	})
 	if err != nil {
-		return fail(s.handshakeErr(ctx, a, hc, p, err))
+		herr := s.handshakeErr(ctx, a, hc, p, err)
+		// Only a connection the broker dropped (no AMQP answer of its
+		// own, such as a refused login) is put down to the certificate.
+		var ae *amqp.Error
+		fromBroker := errors.As(err, &ae) && ae.Server
+		if certAsked.Load() && !fromBroker && !errors.As(herr, new(*timeoutError)) && !errors.Is(herr, errClosed) {
+			herr = fmt.Errorf("TLS with %s: the broker asked for a client certificate and none is configured: it wants one (cert and key, with tls enable)", p.addr)
+		}
+		return fail(herr)
 	}
 	a.setStage("channel.open")
 	ch, err := c.Channel()
