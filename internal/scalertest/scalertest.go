@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -103,18 +104,36 @@ func KEDATrigger(tb testing.TB, file string) map[string]string {
 
 // StandInFiles points every key of md ending in File (a path inside the
 // cluster) at a temporary file holding content, so the secret can be read
-// here.
-func StandInFiles(tb testing.TB, md map[string]string, content string) {
+// here. It returns the directory of those files: the one the scaler must
+// be allowed to read (scalers.NewFileAccess(dir)).
+func StandInFiles(tb testing.TB, md map[string]string, content string) (dir string) {
 	tb.Helper()
+	dir = tb.TempDir()
 	for k := range md {
 		if strings.HasSuffix(k, "File") {
-			p := filepath.Join(tb.TempDir(), k)
+			p := filepath.Join(dir, k)
 			if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
 				tb.Fatal(err)
 			}
 			md[k] = p
 		}
 	}
+	return dir
+}
+
+// FileDirs returns the directories of the files md's keys ending in File
+// name, sorted and without repeats: what a test allows the scaler to read
+// (scalers.NewFileAccess(FileDirs(md)...)), as the server's
+// --secret-file-dir would.
+func FileDirs(md map[string]string) []string {
+	var dirs []string
+	for k, v := range md {
+		if strings.HasSuffix(k, "File") && strings.TrimSpace(v) != "" {
+			dirs = append(dirs, filepath.Dir(strings.TrimSpace(v)))
+		}
+	}
+	slices.Sort(dirs)
+	return slices.Compact(dirs)
 }
 
 // repoRoot is the directory of go.mod above the working directory (a test

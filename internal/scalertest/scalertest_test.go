@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ func TestKEDATrigger(t *testing.T) {
 
 func TestStandInFiles(t *testing.T) {
 	md := map[string]string{"caFile": "/etc/certs/ca.crt", "passwordFile": "/var/run/pw", "query": "up"}
-	StandInFiles(t, md, "stand-in")
+	dir := StandInFiles(t, md, "stand-in")
 	if md["query"] != "up" {
 		t.Errorf("query: got %q, want it untouched", md["query"])
 	}
@@ -36,6 +37,17 @@ func TestStandInFiles(t *testing.T) {
 		if err != nil || string(b) != "stand-in" {
 			t.Errorf("%s %q: read %q, %v; want %q", k, md[k], b, err, "stand-in")
 		}
+		if filepath.Dir(md[k]) != dir {
+			t.Errorf("%s %q: not in the directory returned, %q", k, md[k], dir)
+		}
+	}
+}
+
+func TestFileDirs(t *testing.T) {
+	got := FileDirs(map[string]string{"caFile": "/etc/certs/ca.crt", "keyFile": " /etc/certs/tls.key ", "passwordFile": "/var/run/pw",
+		"source.a.tokenFile": "/var/run/t", "emptyFile": " ", "query": "/not/a/file"})
+	if diff := cmp.Diff([]string{"/etc/certs", "/var/run"}, got); diff != "" {
+		t.Errorf("FileDirs (-want +got):\n%s", diff)
 	}
 }
 

@@ -13,7 +13,7 @@ func TestExampleParses(t *testing.T) {
 	if md["scalerType"] != Type {
 		t.Fatalf("scalerType: got %q, want %q", md["scalerType"], Type)
 	}
-	if _, err := ParseMetadata(md); err != nil {
+	if _, err := ParseMetadata(md, secretFiles(t, md)); err != nil {
 		t.Fatalf("examples/keda/metrics-api.yaml: %v", err)
 	}
 }

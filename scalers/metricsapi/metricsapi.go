@@ -81,14 +81,17 @@ func (m *Metadata) Validate() error {
 // ParseMetadata parses and validates trigger metadata, with the default
 // scalers.Limits; errors wrap scalers.ErrInvalidConfig and name every bad
 // key. A Timeout of 0 means the trigger has none (the server's default
-// applies).
-func ParseMetadata(md map[string]string) (Metadata, error) { return parse(md, scalers.Limits{}) }
+// applies). Pass a scalers.FileAccess to allow <key>File keys (none are
+// without one).
+func ParseMetadata(md map[string]string, opts ...scalers.ParseOption) (Metadata, error) {
+	return parse(md, scalers.Limits{}, opts...)
+}
 
-func parse(md map[string]string, lim scalers.Limits) (Metadata, error) {
+func parse(md map[string]string, lim scalers.Limits, opts ...scalers.ParseOption) (Metadata, error) {
 	m := Metadata{limits: lim}
 	m.Auth.Allow(Type, authModes...)
 	m.Auth.SetLimits(lim)
-	if err := scalers.ParseMetadata(md, &m); err != nil {
+	if err := scalers.ParseMetadata(md, &m, opts...); err != nil {
 		return Metadata{}, err
 	}
 	return m, nil
@@ -128,7 +131,7 @@ func New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
 
 // NewWithOptions is New with explicit dependencies.
 func NewWithOptions(_ context.Context, cfg scalers.Config, opts Options) (*Scaler, error) {
-	md, err := parse(cfg.Metadata, cfg.Limits)
+	md, err := parse(cfg.Metadata, cfg.Limits, cfg.SecretFiles)
 	if err != nil {
 		return nil, err
 	}

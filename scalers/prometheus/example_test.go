@@ -26,7 +26,7 @@ func TestExamplesParse(t *testing.T) {
 			if md["scalerType"] != Type {
 				t.Fatalf("scalerType: got %q, want %q", md["scalerType"], Type)
 			}
-			m, err := ParseMetadata(md)
+			m, err := ParseMetadata(md, secretFiles(t, md))
 			if err != nil {
 				t.Fatalf("examples/keda/%s: %v", tc.file, err)
 			}

@@ -1,6 +1,7 @@
 package prometheus
 
 import (
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -131,6 +132,7 @@ func pemPair(tb testing.TB) (ca, cert, key string) {
 
 func TestParseMetadataAuth(t *testing.T) {
 	ca, cert, key := pemPair(t)
+	missing := filepath.Join(t.TempDir(), "token")
 	tests := []struct {
 		name    string
 		md      map[string]string
@@ -159,11 +161,17 @@ func TestParseMetadataAuth(t *testing.T) {
 		{name: "apiKey is not implemented here", md: md("authModes", "apiKey", "apiKey", "k"), wantErr: []string{`authModes "apiKey": mode "apiKey" is not supported by the prometheus scaler, expected some of basic, bearer, tls, custom, oauth`}},
 		{name: "oauth without its keys", md: md("authModes", "oauth"), wantErr: []string{"oauthTokenURI: required when authModes includes oauth", "clientID: required when authModes includes oauth"}},
 		{name: "cert without key", md: md("cert", "c"), wantErr: []string{`cert (secret, not shown): given without key: cert and key must be given together`}},
-		{name: "missing secret file", md: md("authModes", "bearer", "bearerTokenFile", "/nonexistent/token"), wantErr: []string{`bearerTokenFile "/nonexistent/token": cannot read: no such file or directory`}},
+		{name: "missing secret file", md: md("authModes", "bearer", "bearerTokenFile", missing), wantErr: []string{`bearerTokenFile "` + missing + `": cannot read: no such file or directory`}},
+		{name: "secret file refused without --secret-file-dir", md: md("authModes", "bearer", "bearerTokenFile", "/var/run/secrets/kubernetes.io/serviceaccount/token"),
+			wantErr: []string{`bearerTokenFile "/var/run/secrets/kubernetes.io/serviceaccount/token": not under a --secret-file-dir of the server (none set): reading files of the server's pod is off`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseMetadata(tc.md)
+			files := scalers.FileAccess{}
+			if tc.md["bearerTokenFile"] == missing {
+				files = secretFiles(t, tc.md)
+			}
+			got, err := ParseMetadata(tc.md, files)
 			if len(tc.wantErr) > 0 {
 				scalertest.CheckErr(t, err, scalers.ErrInvalidConfig)
 				scalertest.CheckMessage(t, err, "invalid metadata: "+strings.Join(tc.wantErr, "; "))

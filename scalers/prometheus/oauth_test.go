@@ -181,6 +181,7 @@ func TestOAuthErrors(t *testing.T) {
 
 func TestParseMetadataOAuth(t *testing.T) {
 	_, cert, key := pemPair(t)
+	missing := filepath.Join(t.TempDir(), "client-secret")
 	oauth := func(kv ...string) map[string]string {
 		return md(append([]string{"authModes", "oauth", "oauthTokenURI", "https://idp.example/oauth2/token", "clientID", "keda"}, kv...)...)
 	}
@@ -204,14 +205,14 @@ func TestParseMetadataOAuth(t *testing.T) {
 			want: `invalid metadata: endpointParams (secret, not shown): sets scope, which the scopes key sets already; give every scope there`},
 		{name: "oauth and bearer", md: oauth("authModes", "oauth,bearer", "bearerToken", "t"),
 			want: `invalid metadata: authModes "oauth,bearer": only one of bearer, basic and oauth may be given`},
-		{name: "clientSecretFile missing", md: oauth("clientSecretFile", "/nonexistent/client-secret"),
-			want: `invalid metadata: clientSecretFile "/nonexistent/client-secret": cannot read: no such file or directory`},
+		{name: "clientSecretFile missing", md: oauth("clientSecretFile", missing),
+			want: `invalid metadata: clientSecretFile "` + missing + `": cannot read: no such file or directory`},
 		{name: "the secret is never shown", md: oauth("clientSecret", "s3cret-value", "oauthTokenURI", "ftp://u:pw-in-uri@idp"),
 			want: `invalid metadata: oauthTokenURI "ftp://u:xxxxx@idp": expected an http:// or https:// URL`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseMetadata(tc.md)
+			_, err := ParseMetadata(tc.md, secretFiles(t, tc.md))
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("ParseMetadata: %v", err)

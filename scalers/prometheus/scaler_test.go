@@ -96,9 +96,20 @@ func newServer(tb testing.TB, h http.Handler) *httptest.Server {
 	return srv
 }
 
+// secretFiles allows the directories of md's <key>File keys, as the
+// server's --secret-file-dir would.
+func secretFiles(tb testing.TB, md map[string]string) scalers.FileAccess {
+	tb.Helper()
+	a, err := scalers.NewFileAccess(scalertest.FileDirs(md)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
 func newScaler(tb testing.TB, meta map[string]string, opts Options) *Scaler {
 	tb.Helper()
-	s, err := NewWithOptions(tb.Context(), scalers.Config{Type: Type, Metadata: meta}, opts)
+	s, err := NewWithOptions(tb.Context(), scalers.Config{Type: Type, Metadata: meta, SecretFiles: secretFiles(tb, meta)}, opts)
 	if err != nil {
 		tb.Fatalf("NewWithOptions: %v", err)
 	}

@@ -31,7 +31,7 @@ func TestSentinelPasswordReadError(t *testing.T) {
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
 				for _, typ := range []string{"redis-sentinel", "redis-sentinel-streams"} {
-					s, err := Factory(typ)(t.Context(), scalers.Config{Type: typ, Metadata: md(tc.path)})
+					s, err := Factory(typ)(t.Context(), scalers.Config{Type: typ, Metadata: md(tc.path), SecretFiles: secretFiles(t, md(tc.path))})
 					if err == nil {
 						_ = s.Close()
 						t.Fatalf("%s: got a scaler, want an error", typ)
@@ -44,7 +44,7 @@ func TestSentinelPasswordReadError(t *testing.T) {
 
 	t.Run("when building the client", func(t *testing.T) {
 		must(t, os.WriteFile(gone, []byte("sentinel-secret-pw"), 0o600))
-		m, err := parseListMeta(md(gone), sentinel, scalers.Limits{})
+		m, err := parseListMeta(md(gone), sentinel, scalers.Limits{}, secretFiles(t, md(gone)))
 		if err != nil {
 			t.Fatal(err)
 		}

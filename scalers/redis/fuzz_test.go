@@ -86,10 +86,14 @@ func FuzzListMetadata(f *testing.F) {
 		f.Add(s)
 	}
 	dir := f.TempDir()
+	files, err := scalers.NewFileAccess(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data string) {
 		md, checkSecret := fuzzMetadata(data, dir)
 		for _, topo := range []topology{standalone, cluster, sentinel} {
-			m, err := parseListMeta(md, topo, scalers.Limits{})
+			m, err := parseListMeta(md, topo, scalers.Limits{}, files)
 			if err != nil {
 				checkFuzzError(t, err, checkSecret)
 				continue
@@ -108,10 +112,14 @@ func FuzzStreamsMetadata(f *testing.F) {
 		f.Add(s)
 	}
 	dir := f.TempDir()
+	files, err := scalers.NewFileAccess(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data string) {
 		md, checkSecret := fuzzMetadata(data, dir)
 		for _, topo := range []topology{standalone, cluster, sentinel} {
-			m, err := parseStreamsMeta(md, topo, scalers.Limits{})
+			m, err := parseStreamsMeta(md, topo, scalers.Limits{}, files)
 			if err != nil {
 				checkFuzzError(t, err, checkSecret)
 				continue

@@ -16,11 +16,22 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
+// secretFiles allows the directories of md's <key>File keys, as the
+// server's --secret-file-dir would.
+func secretFiles(tb testing.TB, md map[string]string) scalers.FileAccess {
+	tb.Helper()
+	a, err := scalers.NewFileAccess(scalertest.FileDirs(md)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
 // newScaler builds a scaler with factory f and closes it when the test
-// ends.
+// ends; it may read the files md's <key>File keys name.
 func newScaler(tb testing.TB, f scalers.Factory, md map[string]string) scalers.Scaler {
 	tb.Helper()
-	s, err := f(context.Background(), scalers.Config{Type: "redis", Metadata: md})
+	s, err := f(context.Background(), scalers.Config{Type: "redis", Metadata: md, SecretFiles: secretFiles(tb, md)})
 	if err != nil {
 		tb.Fatalf("new scaler from %v: %v", redactedMD(md), err)
 	}

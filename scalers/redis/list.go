@@ -55,7 +55,7 @@ type listScaler struct {
 var _ scalers.Scaler = (*listScaler)(nil)
 
 func (c *Clients) newList(cfg scalers.Config, topo topology) (scalers.Scaler, error) {
-	m, err := parseListMeta(cfg.Metadata, topo, cfg.Limits)
+	m, err := parseListMeta(cfg.Metadata, topo, cfg.Limits, cfg.SecretFiles)
 	if err != nil {
 		return nil, err
 	}

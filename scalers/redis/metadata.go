@@ -221,9 +221,9 @@ type listMeta struct {
 	ActivationListLength int64  `meta:"activationListLength,default=0"`
 }
 
-func parseListMeta(md map[string]string, topo topology, limits scalers.Limits) (*listMeta, error) {
+func parseListMeta(md map[string]string, topo topology, limits scalers.Limits, opts ...scalers.ParseOption) (*listMeta, error) {
 	m := &listMeta{Conn: newConnMeta(md, topo, limits)}
-	if err := scalers.ParseMetadata(md, m); err != nil {
+	if err := scalers.ParseMetadata(md, m, opts...); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -304,9 +304,9 @@ func (m *streamsMeta) Validate() error {
 	return nil
 }
 
-func parseStreamsMeta(md map[string]string, topo topology, limits scalers.Limits) (*streamsMeta, error) {
+func parseStreamsMeta(md map[string]string, topo topology, limits scalers.Limits, opts ...scalers.ParseOption) (*streamsMeta, error) {
 	m := &streamsMeta{Conn: newConnMeta(md, topo, limits)}
-	if err := scalers.ParseMetadata(md, m); err != nil {
+	if err := scalers.ParseMetadata(md, m, opts...); err != nil {
 		return nil, err
 	}
 	return m, nil

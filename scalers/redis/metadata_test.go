@@ -256,7 +256,7 @@ func TestParseListMetaErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := parseListMeta(tc.md, tc.topo, scalers.Limits{})
+			_, err := parseListMeta(tc.md, tc.topo, scalers.Limits{}, secretFiles(t, tc.md))
 			checkMetadataError(t, err, "invalid metadata: "+tc.want)
 		})
 	}
@@ -460,7 +460,7 @@ func TestClientKey(t *testing.T) {
 	key := func(topo topology, md map[string]string) string {
 		t.Helper()
 		md["listName"] = "jobs"
-		m, err := parseListMeta(md, topo, scalers.Limits{})
+		m, err := parseListMeta(md, topo, scalers.Limits{}, secretFiles(t, md))
 		if err != nil {
 			t.Fatalf("parse %v: %v", md, err)
 		}

@@ -27,7 +27,7 @@ type streamsScaler struct {
 var _ scalers.Scaler = (*streamsScaler)(nil)
 
 func (c *Clients) newStreams(cfg scalers.Config, topo topology) (scalers.Scaler, error) {
-	m, err := parseStreamsMeta(cfg.Metadata, topo, cfg.Limits)
+	m, err := parseStreamsMeta(cfg.Metadata, topo, cfg.Limits, cfg.SecretFiles)
 	if err != nil {
 		return nil, err
 	}
