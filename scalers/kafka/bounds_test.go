@@ -38,7 +38,7 @@ const (
 // the test.
 func newBoundedScaler(t testing.TB, md map[string]string) *Scaler {
 	t.Helper()
-	cfg := scalers.Config{Type: Type, Metadata: md, Timeouts: scalers.Timeouts{Default: testBound}}
+	cfg := scalers.Config{Type: Type, Metadata: md, Timeouts: scalers.Timeouts{Default: testBound}, SecretFiles: secretFiles(t, md)}
 	s, err := newScaler(context.Background(), cfg, options{metadataAge: DefaultMetadataAge})
 	if err != nil {
 		t.Fatalf("new scaler: %v", err)

@@ -20,7 +20,7 @@ func TestExampleScaledObject(t *testing.T) {
 	}
 	md["usernameFromEnv"], md["passwordFromEnv"] = "order-worker", "resolved-password"
 	md["caFile"] = testenv.NewPKI(t).WriteCA(t, t.TempDir())
-	m, err := ParseMetadata(md, scalers.Limits{})
+	m, err := ParseMetadata(md, scalers.Limits{}, secretFiles(t, md))
 	if err != nil {
 		t.Fatalf("example metadata: %v", err)
 	}

@@ -83,7 +83,7 @@ func New(ctx context.Context, cfg scalers.Config) (scalers.Scaler, error) {
 }
 
 func newScaler(_ context.Context, cfg scalers.Config, o options) (*Scaler, error) {
-	md, err := ParseMetadata(cfg.Metadata, cfg.Limits)
+	md, err := ParseMetadata(cfg.Metadata, cfg.Limits, cfg.SecretFiles)
 	if err != nil {
 		return nil, err
 	}

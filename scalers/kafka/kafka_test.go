@@ -27,13 +27,24 @@ import (
 // The bound itself is tested in bounds_test.go.
 func newTestScaler(t testing.TB, md map[string]string) *Scaler {
 	t.Helper()
-	cfg := scalers.Config{Type: Type, Metadata: md, Timeouts: scalers.Timeouts{Default: testCallBound, Max: testCallBound}}
+	cfg := scalers.Config{Type: Type, Metadata: md, Timeouts: scalers.Timeouts{Default: testCallBound, Max: testCallBound}, SecretFiles: secretFiles(t, md)}
 	s, err := newScaler(context.Background(), cfg, options{metadataAge: DefaultMetadataAge})
 	if err != nil {
 		t.Fatalf("new scaler: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// secretFiles allows the directories of md's <key>File keys, as the
+// server's --secret-file-dir would.
+func secretFiles(tb testing.TB, md map[string]string) scalers.FileAccess {
+	tb.Helper()
+	a, err := scalers.NewFileAccess(scalertest.FileDirs(md)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
 }
 
 // testCallBound bounds the calls of newTestScaler's scalers.

@@ -103,18 +103,21 @@ type Metadata struct {
 	extensions map[string]string  // parsed OAuthExtensions, with oauthbearer
 	failedKeys map[string]bool    // keys the field parser reported
 	limits     scalers.Limits
+	// opts are ParseMetadata's, for the TLS keys parsed in validate.
+	opts []scalers.ParseOption
 }
 
 // ParseMetadata parses KEDA kafka trigger metadata; limits bound its lists
 // (bootstrapServers, partitionLimitation, scopes, oauthExtensions). Every
 // problem is reported at once in an error wrapping
 // scalers.ErrInvalidConfig; secret values never appear in it. Nothing is
-// dialled; files named by <key>File keys are read.
-func ParseMetadata(md map[string]string, limits scalers.Limits) (*Metadata, error) {
-	m := &Metadata{limits: limits.WithDefaults()}
+// dialled; files named by <key>File keys are read, if a scalers.FileAccess
+// in opts allows them (none are without one).
+func ParseMetadata(md map[string]string, limits scalers.Limits, opts ...scalers.ParseOption) (*Metadata, error) {
+	m := &Metadata{limits: limits.WithDefaults(), opts: opts}
 	// Fields first; relations between keys are checked below even when a
 	// field failed, so the user sees every problem in one round.
-	parseErr := scalers.ParseMetadata(md, m)
+	parseErr := scalers.ParseMetadata(md, m, opts...)
 	if me, ok := errors.AsType[*scalers.MetadataError](parseErr); ok {
 		m.failedKeys = map[string]bool{}
 		for _, fe := range me.Errs {
@@ -216,7 +219,7 @@ func (m *Metadata) validate(md map[string]string) []error {
 		tmd := maps.Clone(md)
 		delete(tmd, "unsafeSsl")
 		tc := &scalers.TLSConfig{}
-		if err := scalers.ParseMetadata(tmd, tc); err != nil {
+		if err := scalers.ParseMetadata(tmd, tc, m.opts...); err != nil {
 			errs = append(errs, err)
 		} else {
 			tc.UnsafeSsl = m.UnsafeSsl

@@ -299,7 +299,8 @@ func TestParseMetadataFileSecrets(t *testing.T) {
 		return p
 	}
 	md := base("sasl", "scram_sha512", "usernameFile", write("user", "alice\n"), "passwordFile", write("pass", "wonderland\n"))
-	m, err := ParseMetadata(md, scalers.Limits{})
+	files := secretFiles(t, md)
+	m, err := ParseMetadata(md, scalers.Limits{}, files)
 	if err != nil {
 		t.Fatalf("got error %v, want none", err)
 	}
@@ -311,8 +312,17 @@ func TestParseMetadataFileSecrets(t *testing.T) {
 	}
 
 	nope := filepath.Join(dir, "nope")
-	_, err = ParseMetadata(scalertest.WithKeys(md, "passwordFile", nope), scalers.Limits{})
+	_, err = ParseMetadata(scalertest.WithKeys(md, "passwordFile", nope), scalers.Limits{}, files)
 	checkWholeError(t, err, scalers.ErrInvalidConfig, `invalid metadata: passwordFile "`+nope+`": cannot read: no such file or directory`)
+
+	// Without a FileAccess, as the server without --secret-file-dir:
+	// refused, the TLS keys too.
+	_, err = ParseMetadata(scalertest.WithKeys(md, "tls", "enable", "caFile", filepath.Join(dir, "ca.crt")), scalers.Limits{})
+	refused := func(key, path string) string {
+		return key + ` "` + path + `": not under a --secret-file-dir of the server (none set): reading files of the server's pod is off`
+	}
+	checkWholeError(t, err, scalers.ErrInvalidConfig, "invalid metadata: "+refused("usernameFile", filepath.Join(dir, "user"))+"; "+
+		refused("passwordFile", filepath.Join(dir, "pass"))+"; "+refused("caFile", filepath.Join(dir, "ca.crt")))
 }
 
 func TestParsePartitionLimitation(t *testing.T) {

@@ -118,7 +118,7 @@ func newOAuthScaler(t testing.TB, md map[string]string, logs *lockedBuffer, o op
 		o.metadataAge = DefaultMetadataAge
 	}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	s, err := newScaler(t.Context(), scalers.Config{Type: Type, Metadata: md, Logger: log}, o)
+	s, err := newScaler(t.Context(), scalers.Config{Type: Type, Metadata: md, Logger: log, SecretFiles: secretFiles(t, md)}, o)
 	if err != nil {
 		t.Fatalf("new scaler: %v", err)
 	}
