@@ -133,7 +133,7 @@ func NewAgent(cfg *rest.Config, o AgentOptions) (*Agent, error) {
 		return nil, fmt.Errorf("agent: scale client: %w", err)
 	}
 	ro := o.Options
-	ro.Client, ro.APIReader, ro.Scales, ro.RESTMapper = mgr.GetClient(), mgr.GetAPIReader(), scales, mgr.GetRESTMapper()
+	ro.Client, ro.APIReader, ro.Scales, ro.RESTMapper, ro.Discovery = mgr.GetClient(), mgr.GetAPIReader(), scales, mgr.GetRESTMapper(), dc
 	if ro.Recorder == nil {
 		ro.Recorder = mgr.GetEventRecorder("hpa-autoscaler-agent")
 	}

@@ -19,10 +19,13 @@ import (
 // newest recommendation's value is a change that writes the status
 // (historyMoved), so every recommendation not yet written has the value of
 // the newest one written. restoreHistory therefore adds that value once
-// more, at the time of the restore: the windows' lowest and highest values
-// are those the agent had in memory, and a window that was holding a
-// scale-down (or up) keeps holding it until the time it would have ended,
-// not one window after the restart.
+// more, at the time of the restore: the windows see every older value
+// until the time they would have, so a window holding a scale-down (or up)
+// on an older value ends when it would have, not one window after the
+// restart; only the newest value is taken as recommended until the
+// restart (its true last time is not written), which extends its window by
+// at most the time the agent was down. TestRestoreKeepsDecisions checks
+// this equivalence at every restart point.
 
 // windowsOf returns the longest stabilization window and the longest
 // policy period of spec: what a restored history needs.

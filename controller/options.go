@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/scale"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -75,6 +76,9 @@ type Options struct {
 	// RESTMapper maps a targetRef's apiVersion and kind to its resource,
 	// and tells whether KEDA's ScaledObject is served (required).
 	RESTMapper meta.RESTMapper
+	// Discovery tells a target that does not exist from a kind without a
+	// /scale subresource (nil: both are reported as not found).
+	Discovery discovery.ServerResourcesInterface
 	// Recorder records the Events of every Scaler (nil: none).
 	Recorder EventRecorder
 	// Registry builds the scalers of the triggers (required).

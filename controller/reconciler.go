@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -40,6 +41,7 @@ const (
 	ReasonInvalidSpec        = "InvalidSpec"
 	ReasonTargetNotFound     = "TargetNotFound"
 	ReasonTargetUnavailable  = "TargetUnavailable"
+	ReasonTargetNotScalable  = "TargetNotScalable"
 	ReasonScaleFailed        = "ScaleFailed"
 	ReasonMetricsUnavailable = "MetricsUnavailable"
 	ReasonCheckFailed        = "CheckFailed"
@@ -188,6 +190,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		orig := s.DeepCopy()
 		s.Status = status
 		if err := r.o.Client.Status().Patch(ctx, &s, client.MergeFrom(orig)); err != nil {
+			if ctx.Err() != nil {
+				// The agent is stopping: the next one writes it.
+				return reconcile.Result{}, nil
+			}
 			r.metrics.errors.WithLabelValues(s.Namespace, s.Name, "", "status").Inc()
 			evs.record(r.o.Recorder, &s)
 			return reconcile.Result{}, fmt.Errorf("write status: %w", err)
@@ -221,6 +227,9 @@ func (r *Reconciler) readScale(ctx context.Context, s *v1.Scaler) (*target, stri
 	sc, err := r.o.Scales.Scales(s.Namespace).Get(ctx, mapping.Resource.GroupResource(), ref.Name, metav1.GetOptions{})
 	if err != nil {
 		if apierrors.IsNotFound(err) {
+			if r.o.Discovery != nil && !hasScale(r.o.Discovery, mapping.Resource) {
+				return nil, ReasonTargetNotScalable, fmt.Errorf("spec.targetRef: kind %s (%s) has no /scale subresource", ref.Kind, ref.APIVersion)
+			}
 			return nil, ReasonTargetNotFound, fmt.Errorf("%s %s/%s not found (or it has no /scale subresource)", ref.Kind, s.Namespace, ref.Name)
 		}
 		return nil, ReasonTargetUnavailable, fmt.Errorf("read the /scale of %s %s: %w", ref.Kind, ref.Name, err)
@@ -232,6 +241,21 @@ func (r *Reconciler) readScale(ctx context.Context, s *v1.Scaler) (*target, stri
 		}
 	}
 	return t, "", nil
+}
+
+// hasScale reports whether discovery lists the /scale subresource of gvr
+// (true when discovery cannot tell).
+func hasScale(d discovery.ServerResourcesInterface, gvr schema.GroupVersionResource) bool {
+	list, err := d.ServerResourcesForGroupVersion(gvr.GroupVersion().String())
+	if err != nil {
+		return true
+	}
+	for _, res := range list.APIResources {
+		if res.Name == gvr.Resource+"/scale" {
+			return true
+		}
+	}
+	return false
 }
 
 // patchScale sets the target's spec.replicas and returns the count the
