@@ -117,6 +117,21 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 	if n := len(e.events(t, "web", "Scaled")) + len(e.events(t, "web", "TriggerFailed")); n != events {
 		t.Errorf("%d events in a steady state, had %d", n, events)
 	}
+
+	// The Scaler deleted: its scaler is closed, its series dropped.
+	if err := e.c.Delete(t.Context(), after); err != nil {
+		t.Fatal(err)
+	}
+	scalertest.Eventually(t, wait, "the deleted Scaler's scaler closed and its series dropped", func() error {
+		labels := map[string]string{"namespace": e.ns, "scaler": "web"}
+		if n := a.redisClients(); n != 0 {
+			return fmt.Errorf("%d Redis clients open", n)
+		}
+		if n := metricSum(t, a.reg, "hpa_current_replicas", labels) + metricSum(t, a.reg, "hpa_scaling_decisions_total", labels); n != 0 {
+			return fmt.Errorf("series left: %v", n)
+		}
+		return nil
+	})
 }
 
 // TestDryRun: spec.advanced.dryRun and the agent's dry run decide and
@@ -255,6 +270,9 @@ func TestRestartKeepsStabilization(t *testing.T) {
 	drain(t, r, "jobs")
 	e.waitStatus(t, "web", "the scale-down held by the window", func(s *v1.Scaler) error { return decided(s, "ScaleDownStabilized") })
 	a.stop()
+	if n := a.redisClients(); n != 0 {
+		t.Errorf("the stopped agent left %d Redis clients open", n)
+	}
 
 	// 60 s into the 120 s window, a new agent: it must hold for 60 s
 	// more, not 120.
@@ -313,7 +331,7 @@ func TestSecretRotation(t *testing.T) {
 		s.Spec.ScalerSpec.SecretRefs = []v1.SecretRef{{Parameter: "password", Name: "redis-auth", Key: "password"}}
 	}))
 	push(t, r, "jobs", 10)
-	e.startAgent(t, nil, nil)
+	a := e.startAgent(t, nil, nil)
 	e.waitReplicas(t, "web", "web", 2, "10 items with the first password")
 
 	// Rotate in Redis, and drop the connections logged in with the old.
@@ -347,6 +365,9 @@ func TestSecretRotation(t *testing.T) {
 		}
 		return nil
 	})
+	if n := a.redisClients(); n != 1 {
+		t.Errorf("%d Redis clients open after the rebuild, want 1 (the old one closed)", n)
+	}
 	if err := c.RPush(t.Context(), "jobs", 1, 2, 3, 4, 5, 6, 7, 8).Err(); err != nil {
 		t.Fatal(err)
 	}

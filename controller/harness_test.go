@@ -58,8 +58,10 @@ func newEnv(t *testing.T) *env {
 	return &env{kube: k, ns: k.NewNamespace(t), clock: clocktesting.NewFakeClock(time.Now().Truncate(time.Second)), c: k.Client}
 }
 
-// registry has every scaler type of the binary, as cmd's newRegistry.
-func registry() *scalers.Registry {
+// registry has every scaler type of the binary, as cmd's newRegistry, and
+// the count of shared Redis clients open (one per distinct connection of
+// the scalers alive).
+func registry() (*scalers.Registry, func() int) {
 	r := scalers.NewRegistry()
 	r.MustRegister("kafka", kafka.New)
 	r.MustRegister("rabbitmq", rabbitmq.New, scalers.WithDefaultTarget(rabbitmq.DefaultTarget))
@@ -70,7 +72,7 @@ func registry() *scalers.Registry {
 		r.MustRegister(typ, rc.Factory(typ))
 	}
 	r.MustRegister("custom", custom.NewFactory(r))
-	return r
+	return r, func() int { open, _ := rc.Stats(); return open }
 }
 
 // runningAgent is an agent running in the test.
@@ -79,6 +81,8 @@ type runningAgent struct {
 	cancel context.CancelFunc
 	done   chan error
 	reg    *prometheus.Registry
+	// redisClients is the number of Redis clients its scalers hold open.
+	redisClients func() int
 }
 
 // startAgent runs an agent on cfg (nil: the administrator's) limited to
@@ -90,9 +94,10 @@ func (e *env) startAgent(t *testing.T, cfg *rest.Config, mod func(*controller.Ag
 		cfg = e.kube.Config
 	}
 	reg := prometheus.NewRegistry()
+	scalerRegistry, redisClients := registry()
 	o := controller.AgentOptions{
 		Options: controller.Options{
-			Registry:   registry(),
+			Registry:   scalerRegistry,
 			Clock:      e.clock,
 			Registerer: reg,
 			SyncPeriod: syncPeriod,
@@ -109,7 +114,7 @@ func (e *env) startAgent(t *testing.T, cfg *rest.Config, mod func(*controller.Ag
 		t.Fatalf("agent: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	ra := &runningAgent{t: t, cancel: cancel, done: make(chan error, 1), reg: reg}
+	ra := &runningAgent{t: t, cancel: cancel, done: make(chan error, 1), reg: reg, redisClients: redisClients}
 	go func() { ra.done <- a.Run(ctx) }()
 	t.Cleanup(ra.stop)
 	return ra
