@@ -41,6 +41,8 @@ var allowed = map[string][]string{
 	"backend/audit":      {},
 	"backend/store":      {"backend/audit", "api/..."},
 	"backend/store/...":  {"backend/audit", "backend/store", "api/..."},
+	"backend/auth":       {"backend/store"},
+	"backend/api":        {"backend/...", "api/...", "scaling/..."},
 	"cmd/...":            {"..."},
 }
 
