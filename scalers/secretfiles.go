@@ -96,6 +96,19 @@ func (a FileAccess) Dirs() []string {
 
 func (a FileAccess) applyParse(p *parser) { p.files = a }
 
+// FileAccessOf returns the FileAccess among opts (the last one, if more
+// are given; the zero FileAccess if none is): for a parser that reads other
+// files a trigger names (an AMQP URI's cacertfile) under the same rule.
+func FileAccessOf(opts ...ParseOption) FileAccess {
+	var a FileAccess
+	for _, o := range opts {
+		if fa, ok := o.(FileAccess); ok {
+			a = fa
+		}
+	}
+	return a
+}
+
 // dirList is the allowed directories for messages.
 func (a FileAccess) dirList() string {
 	if len(a.dirs) == 0 {
@@ -209,6 +222,13 @@ func (a FileAccess) read(path, real, root string, want fs.FileInfo) ([]byte, fs.
 		return nil, nil, readErrMsg(path, fmt.Sprintf("larger than %d bytes", maxSecretFileSize))
 	}
 	return b, fi, nil
+}
+
+// Check reports whether path may be read now and is a regular file of at
+// most 1 MiB, as ReadFile would, without reading it.
+func (a FileAccess) Check(path string) error {
+	_, _, _, err := a.stat(path)
+	return err
 }
 
 // ReadFile reads a file that trigger metadata names by a path that is not

@@ -262,6 +262,14 @@ func TestNewFileAccess(t *testing.T) {
 		_, err := a.ReadFile(file)
 		scalertest.CheckMessage(t, err, "read secret file "+file+": not under a --secret-file-dir of the server (none set): reading files of the server's pod is off")
 	})
+	t.Run("FileAccessOf", func(t *testing.T) {
+		if got := FileAccessOf(allowDirs(t, dir)).Dirs(); !cmp.Equal(got, []string{dir}) {
+			t.Errorf("FileAccessOf(a).Dirs() = %q, want [%s]", got, dir)
+		}
+		if got := FileAccessOf().Dirs(); got != nil {
+			t.Errorf("FileAccessOf().Dirs() = %q, want nil", got)
+		}
+	})
 	t.Run("root allows every path", func(t *testing.T) {
 		if b, err := allowDirs(t, "/").ReadFile(file); err != nil || string(b) != "x" {
 			t.Errorf("ReadFile = %q, %v; want %q", b, err, "x")

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -446,7 +445,8 @@ func (s *amqpSource) open(ctx context.Context, a *attempt, p dialParams) (*link,
 // tlsConfig is the TLS configuration of an amqps:// connection: the
 // trigger's (tls enable), or the one the URI's query names
 // (cacertfile, certfile, keyfile, server_name_indication), as amqp091-go
-// builds it.
+// builds it; those files are read under the trigger's FileAccess, as
+// <key>File keys are.
 func (s *amqpSource) tlsConfig(p dialParams) (*tls.Config, error) {
 	var cfg *tls.Config
 	if s.md.tlsConfig != nil {
@@ -455,7 +455,7 @@ func (s *amqpSource) tlsConfig(p dialParams) (*tls.Config, error) {
 	} else {
 		cfg = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: p.uri.ServerName}
 		if p.uri.CACertFile != "" {
-			pem, err := os.ReadFile(p.uri.CACertFile)
+			pem, err := s.md.files.ReadFile(p.uri.CACertFile)
 			if err != nil {
 				return nil, fmt.Errorf("cacertfile of the host URI: %w", err)
 			}
@@ -463,7 +463,15 @@ func (s *amqpSource) tlsConfig(p dialParams) (*tls.Config, error) {
 			cfg.RootCAs.AppendCertsFromPEM(pem)
 		}
 		if p.uri.CertFile != "" && p.uri.KeyFile != "" {
-			cert, err := tls.LoadX509KeyPair(p.uri.CertFile, p.uri.KeyFile)
+			certPEM, err := s.md.files.ReadFile(p.uri.CertFile)
+			if err != nil {
+				return nil, fmt.Errorf("certfile of the host URI: %w", err)
+			}
+			keyPEM, err := s.md.files.ReadFile(p.uri.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("keyfile of the host URI: %w", err)
+			}
+			cert, err := tls.X509KeyPair(certPEM, keyPEM)
 			if err != nil {
 				return nil, fmt.Errorf("certfile/keyfile of the host URI: %w", err)
 			}

@@ -671,4 +671,29 @@ func TestAMQPS(t *testing.T) {
 			wantMetric(t, s, 6, true)
 		})
 	}
+	// amqp091-go's query keys name files of the server's pod: read, under
+	// the <key>File rule, when the connection is made.
+	t.Run("the URI's cacertfile, certfile and keyfile", func(t *testing.T) {
+		dir := t.TempDir()
+		q := url.Values{}
+		for key, content := range map[string]string{"cacertfile": c.caPEM, "certfile": c.certPEM, "keyfile": c.keyPEM} {
+			p := filepath.Join(dir, key+".pem")
+			if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			q.Set(key, p)
+		}
+		md := map[string]string{"host": srv.AMQPSURL(vhost) + "?" + q.Encode(), "queueName": "q"}
+		files, err := scalers.NewFileAccess(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := build(scalers.Config{Type: Type, Metadata: md, Namespace: "test", Name: t.Name(), SecretFiles: files},
+			options{clock: frozenClock(), backoff: DefaultBackoff})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		wantMetric(t, s, 6, true)
+	})
 }

@@ -143,10 +143,22 @@ func takeUnacked(tb testing.TB, ch *amqp.Channel, queue string, n int) {
 	}
 }
 
-// newScaler builds a scaler and closes it in tb.Cleanup.
+// secretFiles allows the directories of md's <key>File keys, as the
+// server's --secret-file-dir would.
+func secretFiles(tb testing.TB, md map[string]string) scalers.FileAccess {
+	tb.Helper()
+	a, err := scalers.NewFileAccess(scalertest.FileDirs(md)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
+// newScaler builds a scaler, allowed the files md's <key>File keys name,
+// and closes it in tb.Cleanup.
 func newScaler(tb testing.TB, md map[string]string) *Scaler {
 	tb.Helper()
-	s, err := New(tb.Context(), scalers.Config{Type: Type, Metadata: md, Namespace: "test", Name: tb.Name()})
+	s, err := New(tb.Context(), scalers.Config{Type: Type, Metadata: md, Namespace: "test", Name: tb.Name(), SecretFiles: secretFiles(tb, md)})
 	if err != nil {
 		tb.Fatalf("New(%v): %v", redactedMD(md), err)
 	}
@@ -174,7 +186,7 @@ func frozenClock() *testingclock.FakePassiveClock {
 // in tb.Cleanup.
 func newBoundScaler(tb testing.TB, md map[string]string, bound time.Duration, c clock.PassiveClock) *Scaler {
 	tb.Helper()
-	s, err := build(scalers.Config{Type: Type, Metadata: md, Namespace: "test", Name: tb.Name(), Timeouts: scalers.Timeouts{Default: bound}},
+	s, err := build(scalers.Config{Type: Type, Metadata: md, Namespace: "test", Name: tb.Name(), Timeouts: scalers.Timeouts{Default: bound}, SecretFiles: secretFiles(tb, md)},
 		options{clock: c, backoff: DefaultBackoff})
 	if err != nil {
 		tb.Fatalf("build(%v): %v", redactedMD(md), err)

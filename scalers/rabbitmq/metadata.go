@@ -119,15 +119,19 @@ type Metadata struct {
 	// tlsWarning says why tls=enable has no effect; New logs it.
 	tlsWarning string
 	limits     scalers.Limits
+	// files is the rule for <key>File keys, which the files an amqps
+	// host URI names (cacertfile, certfile, keyfile) follow too.
+	files scalers.FileAccess
 }
 
 // ParseMetadata parses and checks trigger metadata, with limits bounding
 // its lists. Every problem is reported at once in a
 // *scalers.MetadataError that wraps scalers.ErrInvalidConfig; secret
-// values never appear in it.
-func ParseMetadata(md map[string]string, limits scalers.Limits) (*Metadata, error) {
-	m := &Metadata{limits: limits}
-	if err := scalers.ParseMetadata(md, m); err != nil {
+// values never appear in it. Files (<key>File keys, and those of the host
+// URI) are read only if a scalers.FileAccess in opts allows them.
+func ParseMetadata(md map[string]string, limits scalers.Limits, opts ...scalers.ParseOption) (*Metadata, error) {
+	m := &Metadata{limits: limits, files: scalers.FileAccessOf(opts...)}
+	if err := scalers.ParseMetadata(md, m, opts...); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -294,6 +298,18 @@ func (m *Metadata) checkHost() error {
 		uri, err := amqp.ParseURI(raw)
 		if err != nil {
 			return hostErr("not a valid AMQP URI (expected amqp[s]://user:password@host:port/vhost)")
+		}
+		if uri.Scheme == "amqps" && m.TLS != "enable" {
+			// amqp091-go's query keys: files of the server's pod, read
+			// when a connection is made, under the <key>File rule.
+			for _, f := range []struct{ key, path string }{{"cacertfile", uri.CACertFile}, {"certfile", uri.CertFile}, {"keyfile", uri.KeyFile}} {
+				if f.path == "" {
+					continue
+				}
+				if err := m.files.Check(f.path); err != nil {
+					return hostErr(f.key + " of the URI: " + err.Error())
+				}
+			}
 		}
 		if m.VhostName == "" && len(uri.Vhost) > MaxNameBytes {
 			return hostErr(fmt.Sprintf("the vhost of the URL is %d bytes long, more than the %d AMQP carries", len(uri.Vhost), MaxNameBytes))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
@@ -222,6 +223,59 @@ func TestParseMetadataDefaults(t *testing.T) {
 	}
 }
 
+// TestParseMetadataHostURIFiles: the files an amqps host URI names
+// (amqp091-go's cacertfile, certfile and keyfile) follow the <key>File
+// rule: refused unless under an allowed directory, and only regular files;
+// with tls enable they are not used, and not checked.
+func TestParseMetadataHostURIFiles(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, []byte("PEM"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	allowed, err := scalers.NewFileAccess(dir, "/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+	host := func(query string) map[string]string {
+		return map[string]string{"host": "amqps://u:s3cr3t-pw@rabbit:5671/v?" + query, "queueName": "q"}
+	}
+	tests := []struct {
+		name    string
+		md      map[string]string
+		files   scalers.FileAccess
+		wantErr string
+	}{
+		{name: "refused without a directory", md: host("cacertfile=" + token),
+			wantErr: `host (secret, not shown): cacertfile of the URI: read secret file ` + token + `: not under a --secret-file-dir of the server (none set): reading files of the server's pod is off`},
+		{name: "outside the directories", md: host("certfile=" + token + "&keyfile=" + ca), files: allowed,
+			wantErr: `host (secret, not shown): certfile of the URI: read secret file ` + token + `: not under a --secret-file-dir of the server (` + dir + `, /dev)`},
+		{name: "traversal", md: host("keyfile=" + dir + "/../../etc/passwd"), files: allowed,
+			wantErr: `host (secret, not shown): keyfile of the URI: read secret file ` + dir + `/../../etc/passwd: not under a --secret-file-dir of the server (` + dir + `, /dev)`},
+		{name: "a device", md: host("keyfile=/dev/zero"), files: allowed,
+			wantErr: `host (secret, not shown): keyfile of the URI: read secret file /dev/zero: not a regular file`},
+		{name: "under the directory", md: host("cacertfile=" + ca), files: allowed},
+		{name: "not used with tls enable", md: scalertest.WithKeys(host("cacertfile="+token), "tls", "enable", "unsafeSsl", "true")},
+		{name: "not used by amqp://", md: map[string]string{"host": "amqp://u:p@rabbit:5672/v?cacertfile=" + token, "queueName": "q"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseMetadata(tt.md, scalers.Limits{}, tt.files)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got error %q, want none", err)
+				}
+				return
+			}
+			checkErr(t, err, scalers.ErrInvalidConfig, "s3cr3t-pw")
+			if diff := cmp.Diff("invalid metadata: "+tt.wantErr, err.Error()); diff != "" {
+				t.Errorf("error (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // TestParseMetadataHostFile reads the host URL from a mounted file.
 func TestParseMetadataHostFile(t *testing.T) {
 	dir := t.TempDir()
@@ -229,7 +283,11 @@ func TestParseMetadataHostFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte(httpHost+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	md, err := ParseMetadata(map[string]string{"queueName": "q", "hostFile": path}, scalers.Limits{})
+	files, err := scalers.NewFileAccess(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := ParseMetadata(map[string]string{"queueName": "q", "hostFile": path}, scalers.Limits{}, files)
 	if err != nil {
 		t.Fatalf("got error %q, want none", err)
 	}
@@ -237,7 +295,7 @@ func TestParseMetadataHostFile(t *testing.T) {
 		t.Errorf("got protocol %q, want http", md.ResolvedProtocol())
 	}
 	missing := filepath.Join(dir, "missing")
-	_, err = ParseMetadata(map[string]string{"queueName": "q", "hostFile": missing}, scalers.Limits{})
+	_, err = ParseMetadata(map[string]string{"queueName": "q", "hostFile": missing}, scalers.Limits{}, files)
 	checkErr(t, err, scalers.ErrInvalidConfig)
 	want := fmt.Sprintf(`invalid metadata: hostFile %q: cannot read: no such file or directory`, missing)
 	if diff := cmp.Diff(want, err.Error()); diff != "" {

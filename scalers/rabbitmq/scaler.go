@@ -54,7 +54,7 @@ func defaultOptions() options {
 }
 
 func build(cfg scalers.Config, o options) (*Scaler, error) {
-	md, err := ParseMetadata(cfg.Metadata, cfg.Limits)
+	md, err := ParseMetadata(cfg.Metadata, cfg.Limits, cfg.SecretFiles)
 	if err != nil {
 		return nil, err
 	}
