@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
 // kedaExample reads the trigger metadata of examples/keda/custom.yaml.
@@ -27,11 +28,19 @@ func TestKEDAExampleBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatalf("examples/keda/custom.yaml: %v", err)
 	}
+	var dirs []string
 	for _, src := range cfg.Sources {
-		// Keys ending in File point at paths inside the cluster.
-		scalertest.StandInFiles(t, src.Metadata, "token")
+		// Keys ending in File point at paths inside the cluster; the
+		// server reads them only under its --secret-file-dir.
+		dirs = append(dirs, scalertest.StandInFiles(t, src.Metadata, "token"))
 	}
-	s, err := New(t.Context(), cfg, Options{Registry: newRegistry(t)})
+	files, err := scalers.NewFileAccess(dirs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := newRegistry(t)
+	reg.SetSecretFiles(files)
+	s, err := New(t.Context(), cfg, Options{Registry: reg})
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
