@@ -433,3 +433,46 @@ func (e *env) deploymentVersion(t *testing.T, name string) (string, error) {
 	}
 	return d.ResourceVersion, nil
 }
+
+// TestFailingTriggerWritesRarely: a trigger that keeps failing the same
+// way writes status at 1, 2, 3, 4, then each doubling of its failures, and
+// records one Warning.
+func TestFailingTriggerWritesRarely(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := testenv.StartRedis(t)
+	e.deployment(t, "web", 1)
+	e.create(t, e.redisScaler("web", "web", r.Addr(), "jobs", nil))
+	a := e.startAgent(t, nil, nil)
+	e.waitStatus(t, "web", "healthy", func(s *v1.Scaler) error {
+		if len(s.Status.Triggers) != 1 || !s.Status.Triggers[0].Healthy {
+			return fmt.Errorf("triggers %+v", s.Status.Triggers)
+		}
+		return nil
+	})
+	r.Kill()
+	before := e.waitStatus(t, "web", "4 failures written", func(s *v1.Scaler) error {
+		if n := s.Status.Triggers[0].ConsecutiveFailures; n != 4 {
+			return fmt.Errorf("%d failures", n)
+		}
+		return nil
+	})
+	// Failures 5, 6 and 7 write nothing (8 would).
+	a.waitDecisions(t, e.ns, "web", 2)
+	after, err := e.scaler(t, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.ResourceVersion != before.ResourceVersion && after.Status.Triggers[0].ConsecutiveFailures < 8 {
+		t.Errorf("status written at %d failures", after.Status.Triggers[0].ConsecutiveFailures)
+	}
+	e.waitStatus(t, "web", "8 failures written", func(s *v1.Scaler) error {
+		if n := s.Status.Triggers[0].ConsecutiveFailures; n < 8 {
+			return fmt.Errorf("%d failures", n)
+		}
+		return nil
+	})
+	if n := len(e.events(t, "web", "TriggerFailed")); n != 1 {
+		t.Errorf("%d TriggerFailed events, want 1", n)
+	}
+}

@@ -142,7 +142,7 @@ func TestStatusMoved(t *testing.T) {
 	mk := func(mod func(s *v1.ScalerStatus)) *v1.ScalerStatus {
 		s := &v1.ScalerStatus{
 			CurrentReplicas: 3, DesiredReplicas: 3, LastActiveTime: &t0,
-			Triggers:     []v1.TriggerStatus{{Name: "q", Type: "redis", Value: "12", Healthy: true, Active: true, LastSuccessTime: &t0}},
+			Triggers:     []v1.TriggerStatus{{Name: "q", Type: "redis", Value: "12", Healthy: true, Active: true, LastSuccessTime: &t0, ConsecutiveFailures: 12}},
 			LastDecision: &v1.Decision{Time: t0, CurrentReplicas: 3, DesiredReplicas: 3, Rule: "MetricProposal", Reason: "r"},
 			History:      &v1.History{Recommendations: []v1.TimedReplicas{{Time: t0, Replicas: 3}}},
 		}
@@ -171,6 +171,10 @@ func TestStatusMoved(t *testing.T) {
 			s.History.ScaleUpEvents = []v1.TimedReplicas{{Time: t1, Replicas: 1}}
 		}, true},
 		{"last active time appears", func(s *v1.ScalerStatus) { s.LastActiveTime = nil }, true},
+		{"failures at 4", func(s *v1.ScalerStatus) { s.Triggers[0].ConsecutiveFailures = 4 }, true},
+		{"failures 16", func(s *v1.ScalerStatus) { s.Triggers[0].ConsecutiveFailures = 16 }, true},
+		{"failures 13", func(s *v1.ScalerStatus) { s.Triggers[0].ConsecutiveFailures = 13 }, false},
+		{"failures back to 0", func(s *v1.ScalerStatus) { s.Triggers[0].ConsecutiveFailures = 0 }, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -178,6 +182,20 @@ func TestStatusMoved(t *testing.T) {
 				t.Errorf("statusMoved = %v, want %v", got, tc.moved)
 			}
 		})
+	}
+}
+
+func TestStable(t *testing.T) {
+	for in, want := range map[string]string{
+		`redis list "jobs" at 127.0.0.1:42375: dial tcp 127.0.0.1:42375: connect: connection refused (the last try, 170ms ago; the next in 80ms)`: `redis list "jobs" at 127.0.0.1:42375: dial tcp 127.0.0.1:42375: connect: connection refused`,
+		"no answer within 3s":          "no answer within #",
+		"held 1m30s (2 left)":          "held #",
+		"5 replicas for 10 (per pod)":  "5 replicas for 10",
+		"trigger queue proposes 4 (x)": "trigger queue proposes 4",
+	} {
+		if got := stable(in); got != want {
+			t.Errorf("stable(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

@@ -161,8 +161,12 @@ func (r *Reconciler) forget(key types.NamespacedName) {
 	st.closeTriggers()
 }
 
-// Reconcile implements reconcile.Reconciler.
+// Reconcile implements reconcile.Reconciler. One reconcile is bounded
+// (the longest source bound plus 30 s for the API calls), so that an API
+// server that stops answering cannot hold a worker for ever.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.o.timeouts().Max+30*time.Second)
+	defer cancel()
 	var s v1.Scaler
 	if err := r.o.Client.Get(ctx, req.NamespacedName, &s); err != nil {
 		if apierrors.IsNotFound(err) {

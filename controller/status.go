@@ -2,6 +2,7 @@ package controller
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -33,12 +34,25 @@ func setCondition(status *v1.ScalerStatus, typ string, ok bool, reason, msg stri
 // state writes nothing.
 func statusMoved(old, cur *v1.ScalerStatus) bool {
 	a, b := old.DeepCopy(), cur.DeepCopy()
+	for i := range b.Triggers {
+		if i < len(a.Triggers) && a.Triggers[i].Name == b.Triggers[i].Name && !failuresMoved(a.Triggers[i].ConsecutiveFailures, b.Triggers[i].ConsecutiveFailures) {
+			b.Triggers[i].ConsecutiveFailures = a.Triggers[i].ConsecutiveFailures
+		}
+	}
 	for _, s := range []*v1.ScalerStatus{a, b} {
-		if s.LastDecision != nil {
-			s.LastDecision.Time = metav1.Time{}
+		if d := s.LastDecision; d != nil {
+			d.Time = metav1.Time{}
+			d.Reason = stable(d.Reason)
+			for i := range d.Recommendations {
+				d.Recommendations[i].Note = stable(d.Recommendations[i].Note)
+			}
 		}
 		for i := range s.Triggers {
 			s.Triggers[i].LastSuccessTime = nil
+			s.Triggers[i].LastError = stable(s.Triggers[i].LastError)
+		}
+		for i := range s.Conditions {
+			s.Conditions[i].Message = stable(s.Conditions[i].Message)
 		}
 		s.LastActiveTime = nil
 		s.History = nil
@@ -49,6 +63,34 @@ func statusMoved(old, cur *v1.ScalerStatus) bool {
 		return true
 	}
 	return !equality.Semantic.DeepEqual(a, b) || historyMoved(old.History, cur.History)
+}
+
+// durations matches the durations in a message ("170ms", "1.5s", "2m0s").
+var durations = regexp.MustCompile(`\b[0-9]+(\.[0-9]+)?(ns|µs|us|ms|s|m|h)([0-9]+(\.[0-9]+)?(ns|µs|us|ms|s|m|h))*\b`)
+
+// trailingNote matches a parenthesized note at the end of a message.
+var trailingNote = regexp.MustCompile(` \([^()]*\)$`)
+
+// stable is msg without what changes from one failed read to the next
+// while the failure stays the same: its durations, and a parenthesized
+// note at its end (a source that says when it was last tried and will be
+// tried next, "(the last try, 170ms ago; the next in 80ms)", on some
+// reads and not others). Status is written, and an Event recorded again,
+// only when the stable form changes.
+func stable(msg string) string {
+	return durations.ReplaceAllString(trailingNote.ReplaceAllString(msg, ""), "#")
+}
+
+// failuresMoved reports whether a trigger's consecutive failures moved
+// enough to write: back to 0, up to 4 (the default fallback threshold is
+// 3; crossing a threshold changes the Fallback condition anyway), then at
+// each doubling, so that a trigger failing for a long time writes status
+// a logarithmic number of times, not at every sync.
+func failuresMoved(old, cur int32) bool {
+	if old == cur {
+		return false
+	}
+	return cur <= 4 || cur&(cur-1) == 0
 }
 
 // decisionMoved reports whether a decision differs from the last one in
@@ -128,7 +170,7 @@ func triggerHealth(st *scalerState) (invalid, failing string, healthy int) {
 			healthy++
 		}
 		if !t.healthy {
-			fails = append(fails, t.name+": "+t.lastErr)
+			fails = append(fails, t.name+": "+trailingNote.ReplaceAllString(t.lastErr, ""))
 		}
 	}
 	return invalid, strings.Join(fails, "; "), healthy
@@ -417,10 +459,11 @@ func (e *eventList) normal(reason, msg string) {
 // warnOnce adds a Warning unless the same message was recorded last for
 // key.
 func (e *eventList) warnOnce(key, reason, msg string) {
-	if e.st.lastEvents[key] == reason+": "+msg {
+	k := reason + ": " + stable(msg)
+	if e.st.lastEvents[key] == k {
 		return
 	}
-	e.st.lastEvents[key] = reason + ": " + msg
+	e.st.lastEvents[key] = k
 	e.list = append(e.list, event{"Warning", reason, msg})
 }
 
