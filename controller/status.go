@@ -97,7 +97,13 @@ func failuresMoved(old, cur int32) bool {
 // more than its time.
 func decisionMoved(old, cur *v1.Decision) bool {
 	a, b := old.DeepCopy(), cur.DeepCopy()
-	a.Time, b.Time = metav1.Time{}, metav1.Time{}
+	for _, d := range []*v1.Decision{a, b} {
+		d.Time = metav1.Time{}
+		d.Reason = stable(d.Reason)
+		for i := range d.Recommendations {
+			d.Recommendations[i].Note = stable(d.Recommendations[i].Note)
+		}
+	}
 	return !equality.Semantic.DeepEqual(a, b)
 }
 
