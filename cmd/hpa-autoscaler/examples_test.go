@@ -25,7 +25,14 @@ func TestKEDAExamples(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no examples found: %v", err)
 	}
-	reg, _ := newRegistry(registryOptions{})
+	// The stand-in files of every example are under one directory, the
+	// server's --secret-file-dir.
+	secretDir := t.TempDir()
+	secretFiles, err := scalers.NewFileAccess(secretDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, _ := newRegistry(registryOptions{secretFiles: secretFiles})
 	seen := map[string]bool{}
 	pki := testenv.NewPKI(t)
 	client := pki.ClientCert(t, "example")
@@ -60,7 +67,10 @@ func TestKEDAExamples(t *testing.T) {
 				}
 				external++
 				md := map[string]string{}
-				dir := t.TempDir()
+				dir, err := os.MkdirTemp(secretDir, "")
+				if err != nil {
+					t.Fatal(err)
+				}
 				for k, v := range tr.Metadata {
 					switch {
 					case k == "hostFromEnv":

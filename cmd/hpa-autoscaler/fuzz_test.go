@@ -21,6 +21,7 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/externalscaler"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 )
 
 // fuzzCallBound is the client's deadline of one GetMetricSpec; a call
@@ -92,7 +93,14 @@ func FuzzGetMetricSpec(f *testing.F) {
 		f.Add(encodeMetadata(md))
 	}
 
-	reg, _ := newRegistry(registryOptions{})
+	// Every <key>File is pointed at a stand-in file, in the one directory
+	// the server may read (--secret-file-dir).
+	files, dir := standInFiles(f)
+	secretFiles, err := scalers.NewFileAccess(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	reg, _ := newRegistry(registryOptions{secretFiles: secretFiles})
 	srv, err := externalscaler.New(externalscaler.Options{Registry: reg, Limits: externalscaler.Limits{MaxScalers: 64}})
 	if err != nil {
 		f.Fatal(err)
@@ -114,7 +122,6 @@ func FuzzGetMetricSpec(f *testing.F) {
 		srv.Close()
 	})
 	client := pb.NewExternalScalerClient(conn)
-	files := standInFiles(f)
 
 	f.Fuzz(func(t *testing.T, data string) {
 		md := decodeMetadata(data)
@@ -218,8 +225,9 @@ func withUserInfo(v string) string {
 }
 
 // standInFiles writes the files a <key>File key points at: PEM for the
-// TLS keys, a secret for the rest.
-func standInFiles(tb testing.TB) map[string]string {
+// TLS keys, a secret for the rest; it returns them by name and their
+// directory.
+func standInFiles(tb testing.TB) (map[string]string, string) {
 	tb.Helper()
 	pki := testenv.NewPKI(tb)
 	client := pki.ClientCert(tb, "fuzz")
@@ -234,7 +242,7 @@ func standInFiles(tb testing.TB) map[string]string {
 		}
 		files[name] = p
 	}
-	return files
+	return files, dir
 }
 
 func standIn(files map[string]string, key string) string {

@@ -20,6 +20,9 @@ type registryOptions struct {
 	// maxSourceConnections bounds the distinct shared Redis clients
 	// (0: the redis package's default).
 	maxSourceConnections int
+	// secretFiles is which files <key>File keys may name, for every
+	// type (custom's sources too); the zero value refuses them all.
+	secretFiles scalers.FileAccess
 }
 
 // newRegistry returns a registry with every scaler type of the project, and
@@ -27,6 +30,7 @@ type registryOptions struct {
 // package adds one line here.
 func newRegistry(o registryOptions) (*scalers.Registry, map[string]func() (open, limit int)) {
 	r := scalers.NewRegistry()
+	r.SetSecretFiles(o.secretFiles)
 	r.MustRegister("kafka", kafka.New)
 	r.MustRegister("rabbitmq", rabbitmq.New, scalers.WithDefaultTarget(rabbitmq.DefaultTarget))
 	r.MustRegister(prometheus.Type, prometheus.New, scalers.WithDefaultTarget(prometheus.DefaultTarget))

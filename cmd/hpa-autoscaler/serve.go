@@ -35,6 +35,10 @@ type serveOpts struct {
 	maxScalers            int
 	maxSourceConnections  int
 	maxListItems          int
+
+	secretFileDirs []string
+	// secretFiles is secretFileDirs checked by validate.
+	secretFiles scalers.FileAccess
 }
 
 // closeGrace is what the binary gives the scalers to close after the drain
@@ -51,6 +55,11 @@ func newServeCmd(g *globalOpts) *cobra.Command {
 A ScaledObject trigger of type "external" points at this server with
 scalerAddress and picks a scaler with the scalerType metadata key; every
 other key is that scaler's KEDA metadata. See docs/external-scaler.md.
+
+A <key>File trigger key names a file of this server's pod, and whoever can
+create a ScaledObject in any namespace chooses it: such keys are refused
+unless the file lies under a --secret-file-dir (none by default). Name only
+directories that hold nothing but the triggers' own secrets.
 
 Every flag can also come from the environment as HPA_<FLAG> (dashes become
 underscores): HPA_GRPC_ADDR, HPA_HTTP_ADDR, HPA_TLS_CERT, ...`,
@@ -81,6 +90,8 @@ underscores): HPA_GRPC_ADDR, HPA_HTTP_ADDR, HPA_TLS_CERT, ...`,
 	f.IntVar(&o.maxScalers, "max-scalers", externalscaler.DefaultMaxScalers, "most scaler instances kept (one per ScaledObject trigger); idle ones are closed to make room")
 	f.IntVar(&o.maxSourceConnections, "max-source-connections", defaultMaxSourceConnections, "most shared source clients (distinct Redis connection settings) open at once")
 	f.IntVar(&o.maxListItems, "max-list-items", scalers.DefaultMaxListItems, "most items of a list in metadata (addresses, topics, partitions, queues, sources, headers)")
+	f.StringSliceVar(&o.secretFileDirs, "secret-file-dir", nil,
+		"directory whose files <key>File trigger keys may name (repeatable or comma-separated; each must exist); none by default: every <key>File key is refused")
 	return cmd
 }
 
@@ -137,6 +148,11 @@ func (o *serveOpts) validate() error {
 	if o.pollInterval > 0 && (o.pollInterval < 100*time.Millisecond || o.pollInterval > time.Hour) {
 		errs = append(errs, fmt.Errorf("--poll-interval %v: must be between 100ms and 1h", o.pollInterval))
 	}
+	files, err := scalers.NewFileAccess(o.secretFileDirs...)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	o.secretFiles = files
 	if err := errors.Join(errs...); err != nil {
 		return &usageError{err: err}
 	}
@@ -189,7 +205,12 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	registry, sources := newRegistry(registryOptions{maxSourceConnections: o.maxSourceConnections})
+	registry, sources := newRegistry(registryOptions{maxSourceConnections: o.maxSourceConnections, secretFiles: o.secretFiles})
+	if dirs := o.secretFiles.Dirs(); len(dirs) > 0 {
+		logger.Info("<key>File trigger keys may name files under these directories only", "secretFileDirs", dirs)
+	} else {
+		logger.Info("<key>File trigger keys are refused: no --secret-file-dir")
+	}
 	srv, err := externalscaler.New(externalscaler.Options{
 		Registry:            registry,
 		Logger:              logger,

@@ -23,7 +23,12 @@ import (
 )
 
 func TestServeFlagErrors(t *testing.T) {
+	dir := t.TempDir()
 	missing := filepath.Join(t.TempDir(), "missing.pem")
+	aFile := filepath.Join(dir, "file")
+	if err := os.WriteFile(aFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	// The operating system's own words for the missing file.
 	_, openErr := os.Open(missing)
 	tests := []struct {
@@ -63,6 +68,10 @@ func TestServeFlagErrors(t *testing.T) {
 		{name: "bad log level", args: []string{"--log-level", "loud"}, want: `--log-level "loud": expected debug, info, warn or error`},
 		{name: "from the environment", env: map[string]string{"HPA_GRPC_ADDR": "nowhere", "HPA_IDLE_TIMEOUT": "-1m"},
 			want: `--grpc-addr "nowhere": expected host:port, e.g. 127.0.0.1:9443` + "\n--idle-timeout -1m0s: must be > 0"},
+		{name: "secret file dirs", args: []string{"--secret-file-dir", dir, "--secret-file-dir", missing, "--secret-file-dir", aFile + ",relative"},
+			want: fmt.Sprintf("--secret-file-dir %q: no such file or directory\n--secret-file-dir %q: not a directory\n--secret-file-dir \"relative\": not an absolute path", missing, aFile)},
+		{name: "secret file dirs from the environment", env: map[string]string{"HPA_SECRET_FILE_DIR": dir + "," + missing},
+			want: fmt.Sprintf("--secret-file-dir %q: no such file or directory", missing)},
 		{name: "bad duration in the environment", env: map[string]string{"HPA_POLL_INTERVAL": "often"},
 			want: `HPA_POLL_INTERVAL "often": invalid argument "often" for "--poll-interval" flag: time: invalid duration "often"`},
 	}
