@@ -37,214 +37,224 @@ func scalerBody(name string) ScalerBody {
 }
 
 func TestScalers(t *testing.T) {
-	f := newFixture(t, Options{})
-	op := f.tokens["acme/operator"]
-	f.want(f.do("POST", "/api/v1/scalers", op, scalerBody("api")), http.StatusCreated)
-	f.want(f.do("POST", "/api/v1/scalers", op, scalerBody("api")), http.StatusConflict)
+	each(t, func(t *testing.T, db dbURL) {
+		f := newFixture(t, db, Options{})
+		op := f.tokens["acme/operator"]
+		f.want(f.do("POST", "/api/v1/scalers", op, scalerBody("api")), http.StatusCreated)
+		f.want(f.do("POST", "/api/v1/scalers", op, scalerBody("api")), http.StatusConflict)
 
-	r := f.do("GET", "/api/v1/scalers/api", f.tokens["acme/viewer"], nil)
-	f.want(r, http.StatusOK)
-	var got Scaler
-	if err := json.Unmarshal(r.body, &got); err != nil || got.Name != "api" || got.ResourceVersion != 1 || got.Spec.Scaling.MaxReplicas != 5 {
-		t.Fatalf("got %+v (%v)", got, err)
-	}
+		r := f.do("GET", "/api/v1/scalers/api", f.tokens["acme/viewer"], nil)
+		f.want(r, http.StatusOK)
+		var got Scaler
+		if err := json.Unmarshal(r.body, &got); err != nil || got.Name != "api" || got.ResourceVersion != 1 || got.Spec.Scaling.MaxReplicas != 5 {
+			t.Fatalf("got %+v (%v)", got, err)
+		}
 
-	b := scalerBody("api")
-	b.Spec.Scaling.MaxReplicas = 9
-	b.ResourceVersion = 1
-	f.want(f.do("PUT", "/api/v1/scalers/api", op, b), http.StatusOK)
-	f.want(f.do("PUT", "/api/v1/scalers/api", op, b), http.StatusConflict) // stale version
-	b.ResourceVersion = 0
-	f.want(f.do("PUT", "/api/v1/scalers/api", op, b), http.StatusOK)
+		b := scalerBody("api")
+		b.Spec.Scaling.MaxReplicas = 9
+		b.ResourceVersion = 1
+		f.want(f.do("PUT", "/api/v1/scalers/api", op, b), http.StatusOK)
+		f.want(f.do("PUT", "/api/v1/scalers/api", op, b), http.StatusConflict) // stale version
+		b.ResourceVersion = 0
+		f.want(f.do("PUT", "/api/v1/scalers/api", op, b), http.StatusOK)
 
-	r = f.do("GET", "/api/v1/scalers?limit=1", op, nil)
-	f.want(r, http.StatusOK)
-	var l List[Scaler]
-	if err := json.Unmarshal(r.body, &l); err != nil || len(l.Items) != 1 || l.NextPageToken == "" {
-		t.Fatalf("page 1: %s", r.body)
-	}
-	r = f.do("GET", "/api/v1/scalers?limit=1&pageToken="+l.NextPageToken, op, nil)
-	if err := json.Unmarshal(r.body, &l); err != nil || len(l.Items) != 1 || l.Items[0].Name != "web" {
-		t.Fatalf("page 2: %s", r.body)
-	}
-	f.want(f.do("GET", "/api/v1/scalers/api/status", op, nil), http.StatusOK)
-	f.want(f.do("DELETE", "/api/v1/scalers/api", f.tokens["acme/viewer"], nil), http.StatusForbidden)
-	f.want(f.do("DELETE", "/api/v1/scalers/api", op, nil), http.StatusNoContent)
-	f.want(f.do("GET", "/api/v1/scalers/api", op, nil), http.StatusNotFound)
+		r = f.do("GET", "/api/v1/scalers?limit=1", op, nil)
+		f.want(r, http.StatusOK)
+		var l List[Scaler]
+		if err := json.Unmarshal(r.body, &l); err != nil || len(l.Items) != 1 || l.NextPageToken == "" {
+			t.Fatalf("page 1: %s", r.body)
+		}
+		r = f.do("GET", "/api/v1/scalers?limit=1&pageToken="+l.NextPageToken, op, nil)
+		if err := json.Unmarshal(r.body, &l); err != nil || len(l.Items) != 1 || l.Items[0].Name != "web" {
+			t.Fatalf("page 2: %s", r.body)
+		}
+		f.want(f.do("GET", "/api/v1/scalers/api/status", op, nil), http.StatusOK)
+		f.want(f.do("DELETE", "/api/v1/scalers/api", f.tokens["acme/viewer"], nil), http.StatusForbidden)
+		f.want(f.do("DELETE", "/api/v1/scalers/api", op, nil), http.StatusNoContent)
+		f.want(f.do("GET", "/api/v1/scalers/api", op, nil), http.StatusNotFound)
+	})
 }
 
 func TestErrors(t *testing.T) {
-	f := newFixture(t, Options{MaxBodyBytes: 4096})
-	op := f.tokens["acme/operator"]
-	noMax := scalerBody("x")
-	noMax.Spec.Scaling.MaxReplicas = 0
-	secret := scalerBody("x")
-	secret.Spec.ScalerSpec.Metadata["password"] = "hunter2"
-	urlSecret := scalerBody("x")
-	urlSecret.Spec.ScalerSpec.Metadata["address"] = "redis://:hunter2@redis:6379"
-	kafka := scalerBody("x")
-	kafka.Spec.Triggers = []v1.TriggerSpec{{Name: "k", Type: "kafka", Kafka: &v1.KafkaTrigger{Authentication: &v1.KafkaAuthentication{SASL: &v1.KafkaSASL{Password: "hunter2"}}}}}
-	kafka.Spec.ScalerSpec = nil
-	cases := []struct {
-		name, method, path string
-		token              string
-		body               any
-		status             int
-		code, field        string
-	}{
-		{"no token", "GET", "/api/v1/scalers", "", nil, 401, CodeUnauthenticated, ""},
-		{"malformed token", "GET", "/api/v1/scalers", "hpa_nope", nil, 401, CodeUnauthenticated, ""},
-		{"viewer writes", "POST", "/api/v1/scalers", f.tokens["acme/viewer"], scalerBody("x"), 403, CodeForbidden, ""},
-		{"spec field", "POST", "/api/v1/scalers", op, noMax, 400, CodeInvalid, "spec.scaling.maxReplicas"},
-		{"unknown field", "POST", "/api/v1/scalers", op, `{"name":"x","spec":{"scaling":{"maxReplicas":2,"bogus":1}}}`, 400, CodeInvalid, "spec.scaling.bogus"},
-		{"wrong type", "POST", "/api/v1/scalers", op, `{"name":"x","spec":{"scaling":{"maxReplicas":"2"}}}`, 400, CodeInvalid, "spec.scaling.maxReplicas"},
-		{"malformed", "POST", "/api/v1/scalers", op, `{"name":`, 400, CodeInvalid, ""},
-		{"trailing", "POST", "/api/v1/scalers", op, `{"name":"x"} {}`, 400, CodeInvalid, ""},
-		{"too large", "POST", "/api/v1/scalers", op, `{"name":"` + strings.Repeat("x", 5000) + `"}`, 413, CodeTooLarge, ""},
-		{"inline secret", "POST", "/api/v1/scalers", op, secret, 400, CodeInvalid, "spec.scalerSpec.metadata.password"},
-		{"secret in a URL", "POST", "/api/v1/scalers", op, urlSecret, 400, CodeInvalid, "spec.scalerSpec.metadata.address"},
-		{"kafka password", "POST", "/api/v1/scalers", op, kafka, 400, CodeInvalid, "spec.triggers[0].kafka.authentication.sasl.password"},
-		{"name mismatch", "PUT", "/api/v1/scalers/web", op, scalerBody("other"), 400, CodeInvalid, "name"},
-		{"bad limit", "GET", "/api/v1/scalers?limit=0", op, nil, 400, CodeInvalid, "limit"},
-		{"bad page token", "GET", "/api/v1/scalers?pageToken=zz", op, nil, 400, CodeInvalid, ""},
-		{"no route", "GET", "/api/v1/nope", op, nil, 404, CodeNotFound, ""},
-		{"event without id", "POST", "/api/v1/scalers/web/events", op, EventBody{Time: time.Now()}, 400, CodeInvalid, "id"},
-		{"operator clusters", "POST", "/api/v1/clusters", op, ClusterBody{ID: "c2"}, 403, CodeForbidden, ""},
-		{"cluster in use", "DELETE", "/api/v1/clusters/c1", f.tokens["acme/admin"], nil, 409, CodeConflict, ""},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			r := f.do(c.method, c.path, c.token, c.body)
-			f.want(r, c.status)
-			e := r.err()
-			if e.Code != c.code || e.Field != c.field {
-				t.Fatalf("error %s: want code %s field %q", r.body, c.code, c.field)
-			}
-			if strings.Contains(string(r.body), "hunter2") {
-				t.Fatalf("the secret is in the answer: %s", r.body)
-			}
-		})
-	}
+	each(t, func(t *testing.T, db dbURL) {
+		f := newFixture(t, db, Options{MaxBodyBytes: 4096})
+		op := f.tokens["acme/operator"]
+		noMax := scalerBody("x")
+		noMax.Spec.Scaling.MaxReplicas = 0
+		secret := scalerBody("x")
+		secret.Spec.ScalerSpec.Metadata["password"] = "hunter2"
+		urlSecret := scalerBody("x")
+		urlSecret.Spec.ScalerSpec.Metadata["address"] = "redis://:hunter2@redis:6379"
+		kafka := scalerBody("x")
+		kafka.Spec.Triggers = []v1.TriggerSpec{{Name: "k", Type: "kafka", Kafka: &v1.KafkaTrigger{Authentication: &v1.KafkaAuthentication{SASL: &v1.KafkaSASL{Password: "hunter2"}}}}}
+		kafka.Spec.ScalerSpec = nil
+		cases := []struct {
+			name, method, path string
+			token              string
+			body               any
+			status             int
+			code, field        string
+		}{
+			{"no token", "GET", "/api/v1/scalers", "", nil, 401, CodeUnauthenticated, ""},
+			{"malformed token", "GET", "/api/v1/scalers", "hpa_nope", nil, 401, CodeUnauthenticated, ""},
+			{"viewer writes", "POST", "/api/v1/scalers", f.tokens["acme/viewer"], scalerBody("x"), 403, CodeForbidden, ""},
+			{"spec field", "POST", "/api/v1/scalers", op, noMax, 400, CodeInvalid, "spec.scaling.maxReplicas"},
+			{"unknown field", "POST", "/api/v1/scalers", op, `{"name":"x","spec":{"scaling":{"maxReplicas":2,"bogus":1}}}`, 400, CodeInvalid, "spec.scaling.bogus"},
+			{"wrong type", "POST", "/api/v1/scalers", op, `{"name":"x","spec":{"scaling":{"maxReplicas":"2"}}}`, 400, CodeInvalid, "spec.scaling.maxReplicas"},
+			{"malformed", "POST", "/api/v1/scalers", op, `{"name":`, 400, CodeInvalid, ""},
+			{"trailing", "POST", "/api/v1/scalers", op, `{"name":"x"} {}`, 400, CodeInvalid, ""},
+			{"too large", "POST", "/api/v1/scalers", op, `{"name":"` + strings.Repeat("x", 5000) + `"}`, 413, CodeTooLarge, ""},
+			{"inline secret", "POST", "/api/v1/scalers", op, secret, 400, CodeInvalid, "spec.scalerSpec.metadata.password"},
+			{"secret in a URL", "POST", "/api/v1/scalers", op, urlSecret, 400, CodeInvalid, "spec.scalerSpec.metadata.address"},
+			{"kafka password", "POST", "/api/v1/scalers", op, kafka, 400, CodeInvalid, "spec.triggers[0].kafka.authentication.sasl.password"},
+			{"name mismatch", "PUT", "/api/v1/scalers/web", op, scalerBody("other"), 400, CodeInvalid, "name"},
+			{"bad limit", "GET", "/api/v1/scalers?limit=0", op, nil, 400, CodeInvalid, "limit"},
+			{"bad page token", "GET", "/api/v1/scalers?pageToken=zz", op, nil, 400, CodeInvalid, ""},
+			{"no route", "GET", "/api/v1/nope", op, nil, 404, CodeNotFound, ""},
+			{"event without id", "POST", "/api/v1/scalers/web/events", op, EventBody{Time: time.Now()}, 400, CodeInvalid, "id"},
+			{"operator clusters", "POST", "/api/v1/clusters", op, ClusterBody{ID: "c2"}, 403, CodeForbidden, ""},
+			{"cluster in use", "DELETE", "/api/v1/clusters/c1", f.tokens["acme/admin"], nil, 409, CodeConflict, ""},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				r := f.do(c.method, c.path, c.token, c.body)
+				f.want(r, c.status)
+				e := r.err()
+				if e.Code != c.code || e.Field != c.field {
+					t.Fatalf("error %s: want code %s field %q", r.body, c.code, c.field)
+				}
+				if strings.Contains(string(r.body), "hunter2") {
+					t.Fatalf("the secret is in the answer: %s", r.body)
+				}
+			})
+		}
+	})
 }
 
 func TestEvents(t *testing.T) {
-	f := newFixture(t, Options{})
-	op := f.tokens["acme/operator"]
-	ev := EventBody{ID: "e1", Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), FromReplicas: 1, ToReplicas: 3, Rule: "up", Reason: "lag"}
-	r := f.do("POST", "/api/v1/scalers/web/events", op, ev)
-	f.want(r, http.StatusCreated)
-	var ack EventAck
-	if err := json.Unmarshal(r.body, &ack); err != nil || ack.Seq == 0 || len(ack.ChainHash) != 64 {
-		t.Fatalf("ack %s", r.body)
-	}
-	// The ack's chain hash is the durable record's.
-	rec, err := f.store.AuditRecord(t.Context(), "acme", ack.Seq)
-	if err != nil || rec.Export().ChainHash != ack.ChainHash || rec.Kind != "event" {
-		t.Fatalf("record %d: %+v %v", ack.Seq, rec, err)
-	}
-	r = f.do("POST", "/api/v1/scalers/web/events", op, ev)
-	f.want(r, http.StatusOK)
-	var again EventAck
-	if err := json.Unmarshal(r.body, &again); err != nil || again != ack {
-		t.Fatalf("resend: %s, want %+v", r.body, ack)
-	}
-	f.want(f.do("POST", "/api/v1/scalers/nope/events", op, ev), http.StatusNotFound)
-	r = f.do("GET", "/api/v1/scalers/web/events", f.tokens["acme/viewer"], nil)
-	f.want(r, http.StatusOK)
-	var l List[Event]
-	if err := json.Unmarshal(r.body, &l); err != nil || len(l.Items) != 1 || l.Items[0].ID != "e1" || l.Items[0].Seq != ack.Seq {
-		t.Fatalf("events %s", r.body)
-	}
+	each(t, func(t *testing.T, db dbURL) {
+		f := newFixture(t, db, Options{})
+		op := f.tokens["acme/operator"]
+		ev := EventBody{ID: "e1", Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), FromReplicas: 1, ToReplicas: 3, Rule: "up", Reason: "lag"}
+		r := f.do("POST", "/api/v1/scalers/web/events", op, ev)
+		f.want(r, http.StatusCreated)
+		var ack EventAck
+		if err := json.Unmarshal(r.body, &ack); err != nil || ack.Seq == 0 || len(ack.ChainHash) != 64 {
+			t.Fatalf("ack %s", r.body)
+		}
+		// The ack's chain hash is the durable record's.
+		rec, err := f.store.AuditRecord(t.Context(), "acme", ack.Seq)
+		if err != nil || rec.Export().ChainHash != ack.ChainHash || rec.Kind != "event" {
+			t.Fatalf("record %d: %+v %v", ack.Seq, rec, err)
+		}
+		r = f.do("POST", "/api/v1/scalers/web/events", op, ev)
+		f.want(r, http.StatusOK)
+		var again EventAck
+		if err := json.Unmarshal(r.body, &again); err != nil || again != ack {
+			t.Fatalf("resend: %s, want %+v", r.body, ack)
+		}
+		f.want(f.do("POST", "/api/v1/scalers/nope/events", op, ev), http.StatusNotFound)
+		r = f.do("GET", "/api/v1/scalers/web/events", f.tokens["acme/viewer"], nil)
+		f.want(r, http.StatusOK)
+		var l List[Event]
+		if err := json.Unmarshal(r.body, &l); err != nil || len(l.Items) != 1 || l.Items[0].ID != "e1" || l.Items[0].Seq != ack.Seq {
+			t.Fatalf("events %s", r.body)
+		}
+	})
 }
 
 func TestClusters(t *testing.T) {
-	f := newFixture(t, Options{})
-	ad := f.tokens["acme/admin"]
-	f.want(f.do("POST", "/api/v1/clusters", ad, ClusterBody{ID: "c2", Name: "two", Labels: map[string]string{"region": "eu"}}), http.StatusCreated)
-	r := f.do("GET", "/api/v1/clusters/c2", f.tokens["acme/viewer"], nil)
-	f.want(r, http.StatusOK)
-	var c Cluster
-	if err := json.Unmarshal(r.body, &c); err != nil || c.Labels["region"] != "eu" || c.ResourceVersion != 1 {
-		t.Fatalf("cluster %s", r.body)
-	}
-	f.want(f.do("PUT", "/api/v1/clusters/c2", ad, ClusterBody{Name: "deux"}), http.StatusOK)
-	r = f.do("GET", "/api/v1/clusters", ad, nil)
-	var l List[Cluster]
-	if err := json.Unmarshal(r.body, &l); err != nil || len(l.Items) != 2 || l.Items[1].Name != "deux" {
-		t.Fatalf("clusters %s", r.body)
-	}
-	f.want(f.do("DELETE", "/api/v1/clusters/c2?resourceVersion=1", ad, nil), http.StatusConflict)
-	f.want(f.do("DELETE", "/api/v1/clusters/c2?resourceVersion=2", ad, nil), http.StatusNoContent)
+	each(t, func(t *testing.T, db dbURL) {
+		f := newFixture(t, db, Options{})
+		ad := f.tokens["acme/admin"]
+		f.want(f.do("POST", "/api/v1/clusters", ad, ClusterBody{ID: "c2", Name: "two", Labels: map[string]string{"region": "eu"}}), http.StatusCreated)
+		r := f.do("GET", "/api/v1/clusters/c2", f.tokens["acme/viewer"], nil)
+		f.want(r, http.StatusOK)
+		var c Cluster
+		if err := json.Unmarshal(r.body, &c); err != nil || c.Labels["region"] != "eu" || c.ResourceVersion != 1 {
+			t.Fatalf("cluster %s", r.body)
+		}
+		f.want(f.do("PUT", "/api/v1/clusters/c2", ad, ClusterBody{Name: "deux"}), http.StatusOK)
+		r = f.do("GET", "/api/v1/clusters", ad, nil)
+		var l List[Cluster]
+		if err := json.Unmarshal(r.body, &l); err != nil || len(l.Items) != 2 || l.Items[1].Name != "deux" {
+			t.Fatalf("clusters %s", r.body)
+		}
+		f.want(f.do("DELETE", "/api/v1/clusters/c2?resourceVersion=1", ad, nil), http.StatusConflict)
+		f.want(f.do("DELETE", "/api/v1/clusters/c2?resourceVersion=2", ad, nil), http.StatusNoContent)
+	})
 }
 
 func TestAudit(t *testing.T) {
-	f := newFixture(t, Options{})
-	ad := f.tokens["acme/admin"]
-	r := f.do("GET", "/api/v1/audit?limit=2", ad, nil)
-	f.want(r, http.StatusOK)
-	var l AuditList
-	if err := json.Unmarshal(r.body, &l); err != nil || len(l.Items) != 2 || l.Next == 0 {
-		t.Fatalf("audit %s", r.body)
-	}
-	var all []audit.Exported
-	after := int64(0)
-	for {
-		r = f.do("GET", fmt.Sprintf("/api/v1/audit?after=%d&limit=2", after), ad, nil)
+	each(t, func(t *testing.T, db dbURL) {
+		f := newFixture(t, db, Options{})
+		ad := f.tokens["acme/admin"]
+		r := f.do("GET", "/api/v1/audit?limit=2", ad, nil)
 		f.want(r, http.StatusOK)
 		var l AuditList
-		if err := json.Unmarshal(r.body, &l); err != nil {
+		if err := json.Unmarshal(r.body, &l); err != nil || len(l.Items) != 2 || l.Next == 0 {
+			t.Fatalf("audit %s", r.body)
+		}
+		var all []audit.Exported
+		after := int64(0)
+		for {
+			r = f.do("GET", fmt.Sprintf("/api/v1/audit?after=%d&limit=2", after), ad, nil)
+			f.want(r, http.StatusOK)
+			var l AuditList
+			if err := json.Unmarshal(r.body, &l); err != nil {
+				t.Fatal(err)
+			}
+			all = append(all, l.Items...)
+			if l.Next == 0 {
+				break
+			}
+			after = l.Next
+		}
+		want, err := f.store.AuditRecords(t.Context(), "acme", storePage(1000))
+		if err != nil || len(all) != len(want.Items) || len(all) < 3 {
+			t.Fatalf("paged %d records, store has %d (%v)", len(all), len(want.Items), err)
+		}
+		for i, e := range all {
+			if e.Tenant != "acme" || e.Seq != want.Items[i].Seq {
+				t.Fatalf("record %d: %+v", i, e)
+			}
+		}
+		// The system admin sees every tenant's records and the installation's.
+		r = f.do("GET", "/api/v1/audit?limit=1000", f.tokens["root/system"], nil)
+		var sys AuditList
+		if err := json.Unmarshal(r.body, &sys); err != nil || len(sys.Items) <= len(all) {
+			t.Fatalf("system admin: %d records, tenant %d", len(sys.Items), len(all))
+		}
+
+		f.want(f.do("GET", "/api/v1/audit/checkpoint", ad, nil), http.StatusNotFound)
+		seq := all[0].Seq
+		f.want(f.do("GET", fmt.Sprintf("/api/v1/audit/%d/proof", seq), ad, nil), http.StatusConflict)
+		f.checkpoint()
+		r = f.do("GET", "/api/v1/audit/checkpoint", ad, nil)
+		f.want(r, http.StatusOK)
+		r = f.do("GET", fmt.Sprintf("/api/v1/audit/%d/proof", seq), ad, nil)
+		f.want(r, http.StatusOK)
+		var p Proof
+		if err := json.Unmarshal(r.body, &p); err != nil {
 			t.Fatal(err)
 		}
-		all = append(all, l.Items...)
-		if l.Next == 0 {
-			break
+		c, err := audit.OpenCheckpoint([]byte(p.Checkpoint), f.key.Verifier)
+		if err != nil {
+			t.Fatalf("checkpoint: %v", err)
 		}
-		after = l.Next
-	}
-	want, err := f.store.AuditRecords(t.Context(), "acme", storePage(1000))
-	if err != nil || len(all) != len(want.Items) || len(all) < 3 {
-		t.Fatalf("paged %d records, store has %d (%v)", len(all), len(want.Items), err)
-	}
-	for i, e := range all {
-		if e.Tenant != "acme" || e.Seq != want.Items[i].Seq {
-			t.Fatalf("record %d: %+v", i, e)
+		rec, err := p.Record.Record()
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	// The system admin sees every tenant's records and the installation's.
-	r = f.do("GET", "/api/v1/audit?limit=1000", f.tokens["root/system"], nil)
-	var sys AuditList
-	if err := json.Unmarshal(r.body, &sys); err != nil || len(sys.Items) <= len(all) {
-		t.Fatalf("system admin: %d records, tenant %d", len(sys.Items), len(all))
-	}
-
-	f.want(f.do("GET", "/api/v1/audit/checkpoint", ad, nil), http.StatusNotFound)
-	seq := all[0].Seq
-	f.want(f.do("GET", fmt.Sprintf("/api/v1/audit/%d/proof", seq), ad, nil), http.StatusConflict)
-	f.checkpoint()
-	r = f.do("GET", "/api/v1/audit/checkpoint", ad, nil)
-	f.want(r, http.StatusOK)
-	r = f.do("GET", fmt.Sprintf("/api/v1/audit/%d/proof", seq), ad, nil)
-	f.want(r, http.StatusOK)
-	var p Proof
-	if err := json.Unmarshal(r.body, &p); err != nil {
-		t.Fatal(err)
-	}
-	c, err := audit.OpenCheckpoint([]byte(p.Checkpoint), f.key.Verifier)
-	if err != nil {
-		t.Fatalf("checkpoint: %v", err)
-	}
-	rec, err := p.Record.Record()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := audit.CheckInclusion(proofOf(t, p.Hashes), c, seq, audit.Leaf(rec.Body)); err != nil {
-		t.Fatalf("proof: %v", err)
-	}
-	f.want(f.do("GET", "/api/v1/audit/x/proof", ad, nil), http.StatusBadRequest)
+		if err := audit.CheckInclusion(proofOf(t, p.Hashes), c, seq, audit.Leaf(rec.Body)); err != nil {
+			t.Fatalf("proof: %v", err)
+		}
+		f.want(f.do("GET", "/api/v1/audit/x/proof", ad, nil), http.StatusBadRequest)
+	})
 }
 
 func TestPublic(t *testing.T) {
-	f := newFixture(t, Options{Version: "v1.2.3"})
+	f := newFixture(t, sqliteURL, Options{Version: "v1.2.3"})
 	r := f.do("GET", "/api/v1/version", "", nil)
 	f.want(r, http.StatusOK)
 	if !strings.Contains(string(r.body), "v1.2.3") {
@@ -254,7 +264,7 @@ func TestPublic(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	f := newFixture(t, Options{RequestsPerMinute: 60, BurstSize: 2})
+	f := newFixture(t, sqliteURL, Options{RequestsPerMinute: 60, BurstSize: 2})
 	v := f.tokens["acme/viewer"]
 	f.want(f.do("GET", "/api/v1/scalers", v, nil), http.StatusOK)
 	f.want(f.do("GET", "/api/v1/scalers", v, nil), http.StatusOK)
@@ -274,59 +284,61 @@ func TestRateLimit(t *testing.T) {
 // and globex's names: each answers as if globex's object did not exist,
 // and no answer holds anything of globex.
 func TestIsolation(t *testing.T) {
-	f := newFixture(t, Options{})
-	gl := f.tokens["globex/admin"]
-	// Objects only globex has.
-	f.want(f.do("POST", "/api/v1/clusters", gl, ClusterBody{ID: "gx-cluster", Name: "gx"}), http.StatusCreated)
-	b := scalerBody("gx-scaler")
-	b.Cluster, b.Namespace = "gx-cluster", "marker-ns"
-	f.want(f.do("POST", "/api/v1/scalers", gl, b), http.StatusCreated)
-	r := f.do("POST", "/api/v1/scalers/gx-scaler/events", gl, EventBody{ID: "gx-event", Time: time.Now(), Reason: "marker-reason"})
-	f.want(r, http.StatusCreated)
-	var ack EventAck
-	_ = json.Unmarshal(r.body, &ack)
-	f.checkpoint()
+	each(t, func(t *testing.T, db dbURL) {
+		f := newFixture(t, db, Options{})
+		gl := f.tokens["globex/admin"]
+		// Objects only globex has.
+		f.want(f.do("POST", "/api/v1/clusters", gl, ClusterBody{ID: "gx-cluster", Name: "gx"}), http.StatusCreated)
+		b := scalerBody("gx-scaler")
+		b.Cluster, b.Namespace = "gx-cluster", "marker-ns"
+		f.want(f.do("POST", "/api/v1/scalers", gl, b), http.StatusCreated)
+		r := f.do("POST", "/api/v1/scalers/gx-scaler/events", gl, EventBody{ID: "gx-event", Time: time.Now(), Reason: "marker-reason"})
+		f.want(r, http.StatusCreated)
+		var ack EventAck
+		_ = json.Unmarshal(r.body, &ack)
+		f.checkpoint()
 
-	ad := f.tokens["acme/admin"]
-	for _, rt := range routes() {
-		method, path, _ := strings.Cut(rt.pattern, " ")
-		path = strings.NewReplacer("{name}", "gx-scaler", "{id}", "gx-cluster", "{seq}", fmt.Sprint(ack.Seq)).Replace(path)
-		var body any
-		// Creates (no name in the path) create acme's own objects.
-		switch {
-		case method == "POST" && strings.HasSuffix(path, "/events"):
-			body = EventBody{ID: "gx-event", Time: time.Now()}
-		case path == "/api/v1/scalers":
-			body = scalerBody("acme-new")
-		case path == "/api/v1/clusters":
-			body = ClusterBody{ID: "acme-new", Name: "new"}
-		case strings.Contains(path, "/scalers"):
-			body = scalerBody("gx-scaler")
-		case strings.Contains(path, "/clusters"):
-			body = ClusterBody{ID: "gx-cluster", Name: "gx"}
-		}
-		if method == "GET" || method == "DELETE" {
-			body = nil
-		}
-		t.Run(rt.pattern, func(t *testing.T) {
-			r := f.do(method, path, ad, body)
-			hasParam := strings.Contains(rt.pattern, "{")
+		ad := f.tokens["acme/admin"]
+		for _, rt := range routes() {
+			method, path, _ := strings.Cut(rt.pattern, " ")
+			path = strings.NewReplacer("{name}", "gx-scaler", "{id}", "gx-cluster", "{seq}", fmt.Sprint(ack.Seq)).Replace(path)
+			var body any
+			// Creates (no name in the path) create acme's own objects.
 			switch {
-			case hasParam:
-				if r.status != http.StatusNotFound {
-					t.Fatalf("status %d, want 404: %s", r.status, r.body)
+			case method == "POST" && strings.HasSuffix(path, "/events"):
+				body = EventBody{ID: "gx-event", Time: time.Now()}
+			case path == "/api/v1/scalers":
+				body = scalerBody("acme-new")
+			case path == "/api/v1/clusters":
+				body = ClusterBody{ID: "acme-new", Name: "new"}
+			case strings.Contains(path, "/scalers"):
+				body = scalerBody("gx-scaler")
+			case strings.Contains(path, "/clusters"):
+				body = ClusterBody{ID: "gx-cluster", Name: "gx"}
+			}
+			if method == "GET" || method == "DELETE" {
+				body = nil
+			}
+			t.Run(rt.pattern, func(t *testing.T) {
+				r := f.do(method, path, ad, body)
+				hasParam := strings.Contains(rt.pattern, "{")
+				switch {
+				case hasParam:
+					if r.status != http.StatusNotFound {
+						t.Fatalf("status %d, want 404: %s", r.status, r.body)
+					}
+				case r.status >= 400:
+					t.Fatalf("status %d: %s", r.status, r.body)
 				}
-			case r.status >= 400:
-				t.Fatalf("status %d: %s", r.status, r.body)
-			}
-			if strings.Contains(string(r.body), "marker-") || strings.Contains(string(r.body), `"tenant":"globex"`) {
-				t.Fatalf("globex in acme's answer: %s", r.body)
-			}
-		})
-	}
-	// Nothing of globex changed.
-	sc, err := f.store.Scaler(t.Context(), "globex", "gx-scaler")
-	if err != nil || sc.ResourceVersion != 1 {
-		t.Fatalf("globex's scaler: %+v %v", sc, err)
-	}
+				if strings.Contains(string(r.body), "marker-") || strings.Contains(string(r.body), `"tenant":"globex"`) {
+					t.Fatalf("globex in acme's answer: %s", r.body)
+				}
+			})
+		}
+		// Nothing of globex changed.
+		sc, err := f.store.Scaler(t.Context(), "globex", "gx-scaler")
+		if err != nil || sc.ResourceVersion != 1 {
+			t.Fatalf("globex's scaler: %+v %v", sc, err)
+		}
+	})
 }

@@ -11,11 +11,36 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	v1 "github.com/hpa-autoscaler/hpa-autoscaler/api/v1"
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/audit"
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/auth"
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/store"
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 )
+
+// pg is the package's PostgreSQL server (a database per test).
+var pg testenv.SharedPostgres
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(pg.Wrap(m),
+		// database/sql's opener lives until its DB is closed (at cleanup).
+		goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"))
+}
+
+// dbURL gives a test a fresh, empty database.
+type dbURL func(testing.TB) string
+
+func sqliteURL(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "store.db") }
+
+func postgresURL(t testing.TB) string { return pg.Get(t).NewDatabase(t) }
+
+// each runs fn against SQLite and PostgreSQL.
+func each(t *testing.T, fn func(t *testing.T, db dbURL)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, sqliteURL) })
+	t.Run("postgres", func(t *testing.T) { fn(t, postgresURL) })
+}
 
 // fixture is a real SQLite store behind a real HTTP server, with two
 // tenants (acme and globex, each with a cluster c1 and a scaler web) and
@@ -29,11 +54,11 @@ type fixture struct {
 	key    *audit.Key
 }
 
-func newFixture(t testing.TB, o Options) *fixture {
+func newFixture(t testing.TB, db dbURL, o Options) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{t: t, tokens: map[string]string{}, now: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
-	s, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "db"), store.Options{})
+	s, err := store.Open(ctx, db(t), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
