@@ -297,11 +297,15 @@ func TestIsolation(t *testing.T) {
 		var ack EventAck
 		_ = json.Unmarshal(r.body, &ack)
 		f.checkpoint()
+		gxToken, err := auth.Parse(gl)
+		if err != nil {
+			t.Fatal(err)
+		}
 
 		ad := f.tokens["acme/admin"]
 		for _, rt := range routes() {
 			method, path, _ := strings.Cut(rt.pattern, " ")
-			path = strings.NewReplacer("{name}", "gx-scaler", "{id}", "gx-cluster", "{seq}", fmt.Sprint(ack.Seq)).Replace(path)
+			path = strings.NewReplacer("{name}", "gx-scaler", "{id}", "gx-cluster", "{seq}", fmt.Sprint(ack.Seq), "{token}", gxToken.ID).Replace(path)
 			var body any
 			// Creates (no name in the path) create acme's own objects.
 			switch {
@@ -311,6 +315,8 @@ func TestIsolation(t *testing.T) {
 				body = scalerBody("acme-new")
 			case path == "/api/v1/clusters":
 				body = ClusterBody{ID: "acme-new", Name: "new"}
+			case path == "/api/v1/tokens":
+				body = TokenBody{Name: "new", Role: "viewer"}
 			case strings.Contains(path, "/scalers"):
 				body = scalerBody("gx-scaler")
 			case strings.Contains(path, "/clusters"):
@@ -330,7 +336,7 @@ func TestIsolation(t *testing.T) {
 				case r.status >= 400:
 					t.Fatalf("status %d: %s", r.status, r.body)
 				}
-				if strings.Contains(string(r.body), "marker-") || strings.Contains(string(r.body), `"tenant":"globex"`) {
+				if strings.Contains(string(r.body), "marker-") || strings.Contains(string(r.body), `"tenant":"globex"`) || strings.Contains(string(r.body), `"`+gxToken.ID+`"`) {
 					t.Fatalf("globex in acme's answer: %s", r.body)
 				}
 			})
@@ -339,6 +345,56 @@ func TestIsolation(t *testing.T) {
 		sc, err := f.store.Scaler(t.Context(), "globex", "gx-scaler")
 		if err != nil || sc.ResourceVersion != 1 {
 			t.Fatalf("globex's scaler: %+v %v", sc, err)
+		}
+	})
+}
+
+func TestTokens(t *testing.T) {
+	each(t, func(t *testing.T, db dbURL) {
+		f := newFixture(t, db, Options{})
+		ad := f.tokens["acme/admin"]
+		f.want(f.do("POST", "/api/v1/tokens", f.tokens["acme/operator"], TokenBody{Name: "x", Role: "viewer"}), http.StatusForbidden)
+		r := f.do("POST", "/api/v1/tokens", ad, TokenBody{Name: "agent", Role: "operator", Scopes: []string{"events"}})
+		f.want(r, http.StatusCreated)
+		var nt NewToken
+		if err := json.Unmarshal(r.body, &nt); err != nil || nt.Secret == "" || nt.Role != "operator" {
+			t.Fatalf("new token %s", r.body)
+		}
+		ev := EventBody{ID: "e1", Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), ToReplicas: 2}
+		f.want(f.do("POST", "/api/v1/scalers/web/events", nt.Secret, ev), http.StatusCreated)
+		f.want(f.do("GET", "/api/v1/scalers", nt.Secret, nil), http.StatusForbidden) // not in its scopes
+
+		r = f.do("GET", "/api/v1/tokens", ad, nil)
+		f.want(r, http.StatusOK)
+		secret := nt.Secret[len(nt.Secret)-41 : len(nt.Secret)-9]
+		if strings.Contains(string(r.body), secret) || strings.Contains(strings.ToLower(string(r.body)), "hash") {
+			t.Fatalf("list shows a secret: %s", r.body)
+		}
+		var l List[Token]
+		if err := json.Unmarshal(r.body, &l); err != nil || len(l.Items) != 4 {
+			t.Fatalf("tokens %s", r.body)
+		}
+		f.want(f.do("DELETE", "/api/v1/tokens/"+nt.ID, ad, nil), http.StatusOK)
+		f.want(f.do("DELETE", "/api/v1/tokens/"+nt.ID, ad, nil), http.StatusConflict)
+		f.want(f.do("POST", "/api/v1/scalers/web/events", nt.Secret, ev), http.StatusUnauthorized)
+
+		for name, c := range map[string]struct {
+			body  any
+			field string
+		}{
+			"no name":      {TokenBody{Role: "viewer"}, "name"},
+			"bad role":     {TokenBody{Name: "x", Role: "root"}, "role"},
+			"bad scope":    {TokenBody{Name: "x", Role: "viewer", Scopes: []string{"events", "nope"}}, "scopes[1]"},
+			"past":         {TokenBody{Name: "x", Role: "viewer", ExpiresAt: &f.now}, "expiresAt"},
+			"system admin": {`{"name":"x","role":"admin","systemAdmin":true}`, "systemAdmin"},
+		} {
+			t.Run(name, func(t *testing.T) {
+				r := f.do("POST", "/api/v1/tokens", ad, c.body)
+				f.want(r, http.StatusBadRequest)
+				if r.err().Field != c.field {
+					t.Fatalf("field %q, want %q: %s", r.err().Field, c.field, r.body)
+				}
+			})
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 )
 
 // fuzzDecoder checks that a request decoder never panics and answers
@@ -45,4 +46,8 @@ func FuzzEventBody(f *testing.F) {
 
 func FuzzClusterBody(f *testing.F) {
 	fuzzDecoder[ClusterBody](f, nil, ClusterBody{ID: "c1", Name: "one", Labels: map[string]string{"a": "b"}})
+}
+
+func FuzzTokenBody(f *testing.F) {
+	fuzzDecoder(f, func(b *TokenBody) error { return validateToken(b, time.Unix(0, 0)) }, TokenBody{Name: "n", Role: "viewer", Scopes: []string{"events"}})
 }

@@ -28,6 +28,10 @@ func routes() []route {
 		{"PUT /api/v1/clusters/{id}", auth.ClustersWrite, putCluster},
 		{"DELETE /api/v1/clusters/{id}", auth.ClustersWrite, deleteCluster},
 
+		{"GET /api/v1/tokens", auth.TokensRead, listTokens},
+		{"POST /api/v1/tokens", auth.TokensWrite, createToken},
+		{"DELETE /api/v1/tokens/{token}", auth.TokensWrite, revokeToken},
+
 		{"GET /api/v1/audit", auth.AuditRead, listAudit},
 		{"GET /api/v1/audit/checkpoint", auth.AuditRead, getCheckpoint},
 		{"GET /api/v1/audit/{seq}/proof", auth.AuditRead, getProof},
