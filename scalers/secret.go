@@ -142,7 +142,7 @@ func (s Secret) Value() (string, error) {
 		return s.src.inline, nil
 	}
 	src := s.src
-	real, root, fi, err := src.files.stat(src.path)
+	target, root, fi, err := src.files.stat(src.path)
 	if err != nil {
 		return "", err
 	}
@@ -155,7 +155,7 @@ func (s Secret) Value() (string, error) {
 	if src.modTime != (time.Time{}) && fi.ModTime().Equal(src.modTime) && fi.Size() == src.size && ino == src.inode {
 		return src.value, nil
 	}
-	b, fi, err := src.files.read(src.path, real, root, fi)
+	b, fi, err := src.files.read(src.path, target, root, fi)
 	if err != nil {
 		return "", err
 	}

@@ -123,7 +123,7 @@ func (a FileAccess) dirList() string {
 // Whether path is under an allowed directory is decided on the path alone
 // first, before the file system is touched: a refused path must not tell
 // whether a file exists outside the allowed directories.
-func (a FileAccess) resolve(path string) (real, root string, err error) {
+func (a FileAccess) resolve(path string) (target, root string, err error) {
 	if len(a.dirs) == 0 {
 		return "", "", deniedErr(path, "not under a "+secretFileDirFlag+" of the server (none set): reading files of the server's pod is off")
 	}
@@ -141,13 +141,13 @@ func (a FileAccess) resolve(path string) (real, root string, err error) {
 	// Resolved at every read: a symlink in the directory may be swapped
 	// (Kubernetes rotates a Secret volume so), and what it points at
 	// then is what counts.
-	real, err = filepath.EvalSymlinks(clean)
+	target, err = filepath.EvalSymlinks(clean)
 	if err != nil {
 		return "", "", readErr(path, err)
 	}
 	for _, d := range a.dirs {
-		if within(d.resolved, real) {
-			return real, d.resolved, nil
+		if within(d.resolved, target) {
+			return target, d.resolved, nil
 		}
 	}
 	return "", "", deniedErr(path, "resolves (through a symlink) outside every "+secretFileDirFlag+" of the server ("+a.dirList()+")")
@@ -166,12 +166,12 @@ func within(dir, p string) bool {
 // a regular file, not over the size cap. It opens nothing, so a FIFO or a
 // device is refused before anything could block on it or be set off by
 // an open.
-func (a FileAccess) stat(path string) (real, root string, fi fs.FileInfo, err error) {
-	real, root, err = a.resolve(path)
+func (a FileAccess) stat(path string) (target, root string, fi fs.FileInfo, err error) {
+	target, root, err = a.resolve(path)
 	if err != nil {
 		return "", "", nil, err
 	}
-	fi, err = os.Lstat(real)
+	fi, err = os.Lstat(target)
 	if err != nil {
 		return "", "", nil, readErr(path, err)
 	}
@@ -181,7 +181,7 @@ func (a FileAccess) stat(path string) (real, root string, fi fs.FileInfo, err er
 	if fi.Size() > maxSecretFileSize {
 		return "", "", nil, readErrMsg(path, fmt.Sprintf("larger than %d bytes", maxSecretFileSize))
 	}
-	return real, root, fi, nil
+	return target, root, fi, nil
 }
 
 // read reads the file stat checked. It is opened inside its allowed
@@ -189,8 +189,8 @@ func (a FileAccess) stat(path string) (real, root string, fi fs.FileInfo, err er
 // component be swapped for a symlink out of the directory, or the file
 // for a FIFO, after stat, the open fails or the file is refused instead of
 // being read; it must be the very file stat saw.
-func (a FileAccess) read(path, real, root string, want fs.FileInfo) ([]byte, fs.FileInfo, error) {
-	rel, err := filepath.Rel(root, real)
+func (a FileAccess) read(path, target, root string, want fs.FileInfo) ([]byte, fs.FileInfo, error) {
+	rel, err := filepath.Rel(root, target)
 	if err != nil {
 		return nil, nil, readErr(path, err)
 	}
@@ -236,11 +236,11 @@ func (a FileAccess) Check(path string) error {
 // rule as a <key>File secret: allowed, a regular file of at most 1 MiB.
 // Errors name the path, never the content.
 func (a FileAccess) ReadFile(path string) ([]byte, error) {
-	real, root, fi, err := a.stat(path)
+	target, root, fi, err := a.stat(path)
 	if err != nil {
 		return nil, err
 	}
-	b, _, err := a.read(path, real, root, fi)
+	b, _, err := a.read(path, target, root, fi)
 	return b, err
 }
 
