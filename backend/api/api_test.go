@@ -68,7 +68,14 @@ func TestScalers(t *testing.T) {
 		if err := json.Unmarshal(r.body, &l); err != nil || len(l.Items) != 1 || l.Items[0].Name != "web" {
 			t.Fatalf("page 2: %s", r.body)
 		}
-		f.want(f.do("GET", "/api/v1/scalers/api/status", op, nil), http.StatusOK)
+		f.want(f.do("PUT", "/api/v1/scalers/api/status", op, `{"currentReplicas": 3, "desiredReplicas": 4}`), http.StatusOK)
+		f.want(f.do("PUT", "/api/v1/scalers/api/status?resourceVersion=1", op, `{"currentReplicas": 3}`), http.StatusConflict)
+		f.want(f.do("PUT", "/api/v1/scalers/api/status", op, `{"currentReplicas": 3, "bogus": 1}`), http.StatusBadRequest)
+		r = f.do("GET", "/api/v1/scalers/api/status", op, nil)
+		f.want(r, http.StatusOK)
+		if !strings.Contains(string(r.body), `"desiredReplicas":4`) {
+			t.Fatalf("status %s", r.body)
+		}
 		f.want(f.do("DELETE", "/api/v1/scalers/api", f.tokens["acme/viewer"], nil), http.StatusForbidden)
 		f.want(f.do("DELETE", "/api/v1/scalers/api", op, nil), http.StatusNoContent)
 		f.want(f.do("GET", "/api/v1/scalers/api", op, nil), http.StatusNotFound)
@@ -317,6 +324,8 @@ func TestIsolation(t *testing.T) {
 				body = ClusterBody{ID: "acme-new", Name: "new"}
 			case path == "/api/v1/tokens":
 				body = TokenBody{Name: "new", Role: "viewer"}
+			case strings.HasSuffix(path, "/status"):
+				body = `{"currentReplicas": 1}`
 			case strings.Contains(path, "/scalers"):
 				body = scalerBody("gx-scaler")
 			case strings.Contains(path, "/clusters"):

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	v1 "github.com/hpa-autoscaler/hpa-autoscaler/api/v1"
 )
 
 // fuzzDecoder checks that a request decoder never panics and answers
@@ -50,4 +52,8 @@ func FuzzClusterBody(f *testing.F) {
 
 func FuzzTokenBody(f *testing.F) {
 	fuzzDecoder(f, func(b *TokenBody) error { return validateToken(b, time.Unix(0, 0)) }, TokenBody{Name: "n", Role: "viewer", Scopes: []string{"events"}})
+}
+
+func FuzzStatusBody(f *testing.F) {
+	fuzzDecoder[v1.ScalerStatus](f, nil, v1.ScalerStatus{CurrentReplicas: 2, DesiredReplicas: 3})
 }

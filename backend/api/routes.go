@@ -19,6 +19,7 @@ func routes() []route {
 		{"PUT /api/v1/scalers/{name}", auth.ScalersWrite, putScaler},
 		{"DELETE /api/v1/scalers/{name}", auth.ScalersWrite, deleteScaler},
 		{"GET /api/v1/scalers/{name}/status", auth.ScalersRead, getStatus},
+		{"PUT /api/v1/scalers/{name}/status", auth.ScalersWrite, putStatus},
 		{"POST /api/v1/scalers/{name}/events", auth.EventsWrite, postEvent},
 		{"GET /api/v1/scalers/{name}/events", auth.EventsRead, listEvents},
 

@@ -268,3 +268,35 @@ func inlineErr(field string) *Error {
 	// The value is not in the message: it is a secret.
 	return invalid(field, "inline secret: use secretRefs")
 }
+
+// putStatus is how an agent reports a scaler's status: the body is the
+// api/v1 ScalerStatus; ?resourceVersion= the version read (absent: any).
+func putStatus(s *server, r *request) (int, any, error) {
+	name := r.PathValue("name")
+	rv, err := resourceVersionOf(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	st, err := decode[v1.ScalerStatus](r.Request, s.o.MaxBodyBytes)
+	if err != nil {
+		return 0, nil, err
+	}
+	var out store.Scaler
+	err = s.o.Store.Update(r.Context(), r.tenant, r.p.Actor(), func(tx store.Tx) error {
+		v := rv
+		if v == 0 {
+			cur, err := tx.Scaler(name)
+			if err != nil {
+				return err
+			}
+			v = cur.ResourceVersion
+		}
+		var err error
+		out, err = tx.UpdateScalerStatus(name, v, st)
+		return err
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, out.Status, nil
+}

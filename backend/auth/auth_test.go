@@ -172,6 +172,23 @@ func TestAuthenticate(t *testing.T) {
 	if err != nil || !tk.LastUsedAt.Equal(now) {
 		t.Fatalf("last used %v (%v), want %v", tk.LastUsedAt, err, now)
 	}
+	// Within the touch interval the use is not written again; after it, it is.
+	later := now.Add(30 * time.Second)
+	a.Now = func() time.Time { return later }
+	if _, err := a.Authenticate(ctx, live.Token); err != nil {
+		t.Fatal(err)
+	}
+	if tk, _ := s.Token(ctx, "acme", live.ID); !tk.LastUsedAt.Equal(now) {
+		t.Fatalf("last used %v within the interval, want %v", tk.LastUsedAt, now)
+	}
+	later = now.Add(time.Minute)
+	if _, err := a.Authenticate(ctx, live.Token); err != nil {
+		t.Fatal(err)
+	}
+	if tk, _ := s.Token(ctx, "acme", live.ID); !tk.LastUsedAt.Equal(later) {
+		t.Fatalf("last used %v after the interval, want %v", tk.LastUsedAt, later)
+	}
+	a.Now = func() time.Time { return now }
 	wrongSecret, _ := auth.Generate("acme")
 	forged := forge(t, "acme", live.ID, wrongSecret)
 	otherTenant := forge(t, "globex", live.ID, live)

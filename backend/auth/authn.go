@@ -24,7 +24,14 @@ type Authenticator struct {
 	Now func() time.Time
 	// Logger gets failures of TouchToken (nil: discarded).
 	Logger *slog.Logger
+	// TouchInterval: the last use is recorded when the stored one is
+	// older than this (default DefaultTouchInterval), so that a busy
+	// token does not make a write per request.
+	TouchInterval time.Duration
 }
+
+// DefaultTouchInterval is the resolution of a token's last use.
+const DefaultTouchInterval = time.Minute
 
 // Authenticate checks token: its shape and checksum (no lookup when
 // wrong), then its row, secret hash (constant time), revocation and
@@ -56,9 +63,15 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (Princip
 	if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
 		return Principal{}, fmt.Errorf("%s: expired: %w", p, ErrUnauthenticated)
 	}
-	if err := a.Store.TouchToken(ctx, p.Tenant, p.ID, now); err != nil && a.Logger != nil {
-		// Bookkeeping only: a failed touch does not refuse the request.
-		a.Logger.Warn("touch token", "tenant", p.Tenant, "token", p.ID, "err", err)
+	every := a.TouchInterval
+	if every <= 0 {
+		every = DefaultTouchInterval
+	}
+	if now.Sub(t.LastUsedAt) >= every {
+		if err := a.Store.TouchToken(ctx, p.Tenant, p.ID, now); err != nil && a.Logger != nil {
+			// Bookkeeping only: a failed touch does not refuse the request.
+			a.Logger.Warn("touch token", "tenant", p.Tenant, "token", p.ID, "err", err)
+		}
 	}
 	return Principal{Tenant: t.Tenant, TokenID: t.ID, Role: t.Role, Scopes: t.Scopes, SystemAdmin: t.SystemAdmin}, nil
 }
