@@ -118,6 +118,8 @@ func TestErrors(t *testing.T) {
 			{"bad limit", "GET", "/api/v1/scalers?limit=0", op, nil, 400, CodeInvalid, "limit"},
 			{"bad page token", "GET", "/api/v1/scalers?pageToken=zz", op, nil, 400, CodeInvalid, ""},
 			{"no route", "GET", "/api/v1/nope", op, nil, 404, CodeNotFound, ""},
+			{"method", "PATCH", "/api/v1/scalers/web", op, nil, 405, CodeMethodNotAllowed, ""},
+			{"method on a list", "DELETE", "/api/v1/scalers", "", nil, 405, CodeMethodNotAllowed, ""},
 			{"event without id", "POST", "/api/v1/scalers/web/events", op, EventBody{Time: time.Now()}, 400, CodeInvalid, "id"},
 			{"operator clusters", "POST", "/api/v1/clusters", op, ClusterBody{ID: "c2"}, 403, CodeForbidden, ""},
 			{"cluster in use", "DELETE", "/api/v1/clusters/c1", f.tokens["acme/admin"], nil, 409, CodeConflict, ""},
@@ -161,6 +163,8 @@ func TestEvents(t *testing.T) {
 			t.Fatalf("resend: %s, want %+v", r.body, ack)
 		}
 		f.want(f.do("POST", "/api/v1/scalers/nope/events", op, ev), http.StatusNotFound)
+		f.want(f.do("POST", "/api/v1/scalers", op, scalerBody("other")), http.StatusCreated)
+		f.want(f.do("POST", "/api/v1/scalers/other/events", op, ev), http.StatusConflict) // e1 is web's
 		r = f.do("GET", "/api/v1/scalers/web/events", f.tokens["acme/viewer"], nil)
 		f.want(r, http.StatusOK)
 		var l List[Event]

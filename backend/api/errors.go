@@ -26,15 +26,16 @@ func (e *Error) Error() string { return e.Message }
 
 // The codes.
 const (
-	CodeInvalid         = "invalid_argument"
-	CodeUnauthenticated = "unauthenticated"
-	CodeForbidden       = "permission_denied"
-	CodeNotFound        = "not_found"
-	CodeConflict        = "conflict"
-	CodeTooLarge        = "payload_too_large"
-	CodeRateLimited     = "rate_limited"
-	CodeUnavailable     = "unavailable"
-	CodeInternal        = "internal"
+	CodeInvalid          = "invalid_argument"
+	CodeUnauthenticated  = "unauthenticated"
+	CodeForbidden        = "permission_denied"
+	CodeNotFound         = "not_found"
+	CodeConflict         = "conflict"
+	CodeTooLarge         = "payload_too_large"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeRateLimited      = "rate_limited"
+	CodeUnavailable      = "unavailable"
+	CodeInternal         = "internal"
 )
 
 func invalid(field, format string, args ...any) *Error {

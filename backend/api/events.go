@@ -70,6 +70,11 @@ func postEvent(s *server, r *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if !created && ev.Scaler != name {
+		// An id is the tenant's: reusing one for another scaler is a
+		// client's mistake, not a resend.
+		return 0, nil, &Error{Status: http.StatusConflict, Code: CodeConflict, Message: "event id already recorded for another scaler", Field: "id"}
+	}
 	// Update returned after the commit: the event and its record are
 	// durable, so the ack may be sent.
 	rec, err := s.o.Store.AuditRecord(r.Context(), r.tenant, ev.AuditSeq)

@@ -69,12 +69,30 @@ func New(o Options) (http.Handler, error) {
 	}
 	s := &server{o: o, authn: &auth.Authenticator{Store: o.Store, Now: o.Now, Logger: o.Logger}, limiters: map[string]*rate.Limiter{}}
 	mux := http.NewServeMux()
+	// paths answers what no route of the method took: 405 (JSON, with
+	// Allow) for a path some route has, 404 for any other.
+	paths := http.NewServeMux()
+	allow := map[string][]string{}
+	var order []string
 	for _, rt := range routes() {
 		mux.HandleFunc(rt.pattern, s.wrap(rt))
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		if _, ok := allow[path]; !ok {
+			order = append(order, path)
+		}
+		allow[path] = append(allow[path], method)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	for _, path := range order {
+		methods := strings.Join(allow[path], ", ")
+		paths.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", methods)
+			writeError(w, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed, Message: r.Method + " not allowed: " + methods})
+		})
+	}
+	paths.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("no route %s %s", r.Method, r.URL.Path))
 	})
+	mux.Handle("/", paths)
 	return mux, nil
 }
 
