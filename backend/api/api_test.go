@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -410,4 +411,50 @@ func TestTokens(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestNoSecretsLogged: nothing the API logs or answers holds a token's
+// secret, whatever tokens are sent.
+func TestNoSecretsLogged(t *testing.T) {
+	var logs strings.Builder
+	f := newFixture(t, sqliteURL, Options{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	tok := f.tokens["acme/admin"]
+	p, err := auth.Parse(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := tok[len("hpa_acme_"+p.ID+"_") : len(tok)-9]
+	var answers strings.Builder
+	for _, sent := range []string{tok, tok + "x", strings.Replace(tok, "hpa_acme", "hpa_globex", 1), "hpa_acme_" + p.ID + "_" + secret + "_00000000"} {
+		r := f.do("GET", "/api/v1/scalers", sent, nil)
+		answers.Write(r.body)
+	}
+	// A store that fails: the 503 path.
+	if err := f.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := f.do("GET", "/api/v1/health", "", nil)
+	if r.status != http.StatusServiceUnavailable {
+		t.Log(logs.String())
+	}
+	f.want(r, http.StatusServiceUnavailable)
+	if r.header.Get("Retry-After") == "" || r.err().Code != CodeUnavailable {
+		t.Fatalf("closed store: %v %s", r.header, r.body)
+	}
+	r = f.do("GET", "/api/v1/scalers", tok, nil)
+	answers.Write(r.body)
+	if strings.Contains(logs.String(), secret) || strings.Contains(answers.String(), secret) {
+		t.Fatalf("a secret in the logs or answers:\n%s\n%s", logs.String(), answers.String())
+	}
+}
+
+func TestSystemAdminProof(t *testing.T) {
+	f := newFixture(t, sqliteURL, Options{})
+	f.checkpoint()
+	sys := f.tokens["root/system"]
+	// Seq 1 is the installation's (tenant.create of acme): only the
+	// system admin has it.
+	f.want(f.do("GET", "/api/v1/audit/1/proof", sys, nil), http.StatusOK)
+	f.want(f.do("GET", "/api/v1/audit/1/proof", f.tokens["acme/admin"], nil), http.StatusNotFound)
+	f.want(f.do("GET", "/api/v1/audit/100000/proof", sys, nil), http.StatusNotFound)
 }

@@ -138,7 +138,10 @@ func getProof(s *server, r *request) (int, any, error) {
 
 func health(s *server, r *request) (int, any, error) {
 	if _, err := s.o.Store.Admin().Head(r.Context()); err != nil {
-		return 0, nil, err
+		// Whatever the error (the store's reads after Close say "sql:
+		// database is closed", not ErrClosed), the backend is not healthy.
+		s.o.Logger.Warn("health", "err", err)
+		return 0, nil, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "database unavailable", RetryAfter: 1}
 	}
 	return http.StatusOK, map[string]string{"status": "ok"}, nil
 }
