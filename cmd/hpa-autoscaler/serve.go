@@ -36,6 +36,8 @@ type serveOpts struct {
 	maxSourceConnections  int
 	maxListItems          int
 
+	backend backendOpts
+
 	secretFileDirs []string
 	// secretFiles is secretFileDirs checked by validate.
 	secretFiles scalers.FileAccess
@@ -92,6 +94,7 @@ underscores): HPA_GRPC_ADDR, HPA_HTTP_ADDR, HPA_TLS_CERT, ...`,
 	f.IntVar(&o.maxListItems, "max-list-items", scalers.DefaultMaxListItems, "most items of a list in metadata (addresses, topics, partitions, queues, sources, headers)")
 	f.StringSliceVar(&o.secretFileDirs, "secret-file-dir", nil,
 		"directory whose files <key>File trigger keys may name (repeatable or comma-separated; each must exist); none by default: every <key>File key is refused")
+	o.backend.addFlags(f)
 	return cmd
 }
 
@@ -249,6 +252,18 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 		}
 	}()
 
+	drainDeadline := func() time.Time {
+		if d := drainEnd.Load(); d != 0 {
+			return time.Unix(0, d)
+		}
+		return time.Now().Add(o.shutdownTimeout)
+	}
+	be, err := startBackend(ctx, &o.backend, logger)
+	if err != nil {
+		return err
+	}
+	defer func() { be.close(drainDeadline().Add(closeGrace), logger) }()
+
 	var lc net.ListenConfig
 	glis, err := lc.Listen(ctx, "tcp", o.grpcAddr)
 	if err != nil {
@@ -261,6 +276,7 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 			_ = glis.Close()
 			return fmt.Errorf("--http-addr: %w", err)
 		}
+		hlis = be.serveHTTP(hlis, drainDeadline)
 	}
 	return srv.Serve(ctx, externalscaler.ServeOptions{
 		GRPC:            glis,
