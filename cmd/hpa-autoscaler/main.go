@@ -117,6 +117,10 @@ func newRootCmd() *cobra.Command {
 		newDecideCmd(),
 		newSimulateCmd(),
 		newPredictCmd(),
+		newMigrateCmd(),
+		newAuditCmd(),
+		newTenantCmd(),
+		newTokenCmd(),
 	)
 	return root
 }
