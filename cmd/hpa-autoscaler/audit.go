@@ -42,7 +42,7 @@ checkpoint (and --checkpoint, one kept from earlier). Prints
 	o.addFlags(f)
 	f.StringVar(&o.checkpoint, "checkpoint", "", "a signed checkpoint kept from earlier: the log must still hold the tree it signed")
 	f.StringVar(&o.key, "key", "", "verifier key file (the public <origin>+<hash>+<base64>, or the signing key); default "+auditKeyFileName+".pub next to the database")
-	f.BoolVar(&o.allowNoCheckpoint, "allow-no-checkpoint", false, "accept records that no checkpoint signed yet (a new database)")
+	f.BoolVar(&o.allowNoCheckpoint, "allow-no-checkpoint", false, "accept a log with records but no checkpoint at all (serve never signed it)")
 	cmd.AddCommand(verify)
 	return cmd
 }

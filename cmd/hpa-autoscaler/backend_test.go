@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 )
 
 // The tests of serve that pass no --db (and the binary they start as a
@@ -171,8 +174,25 @@ func TestServeBackend(t *testing.T) {
 	if code, _ := get(t, "http://"+s.http+"/api/v1/scalers", token); code != http.StatusOK {
 		t.Errorf("the admin token after a restart: %d", code)
 	}
-	http.DefaultClient.CloseIdleConnections()
 	if strings.Contains(s.stderr.String(), "system-admin token") {
 		t.Error("the second start logged a new admin token")
+	}
+
+	// serve signs checkpoints of the log (the first records at once)
+	// with the key next to the database, and the whole log verifies
+	// without --allow-no-checkpoint.
+	scalertest.Eventually(t, 30*time.Second, "serve's first checkpoint", func() error {
+		if code, body := get(t, "http://"+s.http+"/api/v1/audit/checkpoint", token); code != http.StatusOK {
+			return fmt.Errorf("GET /api/v1/audit/checkpoint: %d %s", code, body)
+		}
+		return nil
+	})
+	http.DefaultClient.CloseIdleConnections()
+	if code := s.stop(); code != 0 {
+		t.Fatalf("exit code: %d; stderr:\n%s", code, s.stderr.String())
+	}
+	code, stdout, stderr := runCmd(t, "audit", "verify", "--db", db)
+	if code != 0 || !strings.HasPrefix(stdout, "ok: ") {
+		t.Errorf("audit verify of serve's log: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
