@@ -77,7 +77,7 @@ underscores): HPA_GRPC_ADDR, HPA_HTTP_ADDR, HPA_TLS_CERT, ...`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.grpcAddr, "grpc-addr", "127.0.0.1:9443", "host:port of the gRPC external scaler service")
-	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:8080", `host:port of /metrics, /healthz and /readyz ("" turns them off)`)
+	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:8080", `host:port of the REST API (/api/v1/, plain HTTP), /metrics, /healthz and /readyz ("" turns them off)`)
 	f.StringVar(&o.tls.CertFile, "tls-cert", "", "PEM certificate of the gRPC service (turns TLS on; reloaded on change)")
 	f.StringVar(&o.tls.KeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&o.tls.ClientCAFile, "tls-client-ca", "", "PEM CA bundle: clients must present a certificate it signed (mTLS)")
