@@ -142,10 +142,18 @@ func NewAgent(cfg *rest.Config, o AgentOptions) (*Agent, error) {
 		return nil, err
 	}
 	skip := true
+	// controller-runtime v0.24.1's priority queue (its default) can
+	// deadlock when the manager stops: a ready item handed to a worker
+	// that has left on shutdown blocks the queue with its lock held
+	// (kubernetes-sigs/controller-runtime#3538, fixed by #3540 after
+	// v0.24.1), and the agent then fails to stop within its grace period
+	// (seen in our tests under load). The classic rate-limited workqueue
+	// has no such race; nothing here needs priorities.
+	noPriorityQueue := false
 	err = builder.ControllerManagedBy(mgr).
 		Named("scaler").
 		For(&v1.Scaler{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		WithOptions(crcontroller.Options{MaxConcurrentReconciles: max(o.Workers, 1), SkipNameValidation: &skip}).
+		WithOptions(crcontroller.Options{MaxConcurrentReconciles: max(o.Workers, 1), SkipNameValidation: &skip, UsePriorityQueue: &noPriorityQueue}).
 		Complete(rec)
 	if err != nil {
 		return nil, fmt.Errorf("agent: controller: %w", err)

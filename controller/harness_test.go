@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +129,14 @@ func (a *runningAgent) stop() {
 	}
 	a.cancel()
 	a.cancel = nil
+	// What still runs when the manager's grace period ends says which
+	// runnable held the shutdown up.
+	dump := time.AfterFunc(25*time.Second, func() {
+		var buf strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&buf, 1)
+		a.t.Logf("agent still stopping after 25s; goroutines:\n%s", buf.String())
+	})
+	defer dump.Stop()
 	select {
 	case err := <-a.done:
 		if err != nil {
