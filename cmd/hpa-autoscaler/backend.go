@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -205,8 +206,11 @@ func bootstrap(ctx context.Context, s store.Store, dir string, logger *slog.Logg
 	}
 	file := filepath.Join(dir, adminTokenFileName)
 	// The file first: a token committed but never written down would
-	// lock the operator out.
-	if err := writeSecretFile(file, g.Token+"\n"); err != nil {
+	// lock the operator out. Never over another: it may hold the token
+	// of a serve starting at the same time on this database.
+	if err := writeSecretFile(file, g.Token+"\n"); errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("bootstrap: the database has no token, but %s exists (from another database, or another serve starting now): remove it and start again", file)
+	} else if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
 	err = s.Update(ctx, defaultTenant, cliActor, func(tx store.Tx) error {
@@ -252,8 +256,9 @@ func anyToken(ctx context.Context, s store.Store) (bool, error) {
 	}
 }
 
-// writeSecretFile writes content to path with mode 0600, through a
-// temporary file so that a reader never sees half of it.
+// writeSecretFile writes content to a new file path with mode 0600,
+// through a temporary file so that a reader never sees half of it; a
+// file at path already is fs.ErrExist.
 func writeSecretFile(path, content string) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -271,10 +276,9 @@ func writeSecretFile(path, content string) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		// Link fails on an existing path, where Rename would replace it.
+		err = os.Link(tmp, path)
 	}
-	if err != nil {
-		_ = os.Remove(tmp)
-	}
+	_ = os.Remove(tmp)
 	return err
 }

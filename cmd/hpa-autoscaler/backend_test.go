@@ -196,3 +196,24 @@ func TestServeBackend(t *testing.T) {
 		t.Errorf("audit verify of serve's log: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 }
+
+// TestServeBootstrapKeepsAnotherTokenFile: an empty database next to an
+// admin token file already there (of another database, or of another
+// serve starting at once) is refused, and the file left as it was.
+func TestServeBootstrapKeepsAnotherTokenFile(t *testing.T) {
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, adminTokenFileName)
+	if err := os.WriteFile(tokenFile, []byte("hpa_default_old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCmd(t, "serve", "--db", "sqlite:"+filepath.Join(dir, "hpa.db"), "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(stderr, "the database has no token, but "+tokenFile+" exists") {
+		t.Errorf("exit %d, stderr %q; want 1 and the file named", code, stderr)
+	}
+	if got := readToken(t, tokenFile); got != "hpa_default_old" {
+		t.Errorf("the token file was rewritten: %q", got)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "."+adminTokenFileName+".*")); len(m) > 0 {
+		t.Errorf("temporary files left: %v", m)
+	}
+}
