@@ -29,6 +29,8 @@ type agentOpts struct {
 	kubeconfig           string
 	namespace            string
 	syncPeriod           time.Duration
+	kubeQPS              float64
+	kubeBurst            int
 	metricsAddr          string
 	healthAddr           string
 	leaderElect          bool
@@ -79,6 +81,8 @@ HPA_SYNC_PERIOD, HPA_LEADER_ELECT, ...) override it.`,
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: the in-cluster service account, then $KUBECONFIG or ~/.kube/config)")
 	f.StringVar(&o.namespace, "namespace", "", "reconcile the Scalers of this namespace only (default: every namespace)")
 	f.DurationVar(&o.syncPeriod, "sync-period", controller.DefaultSyncPeriod, "reconcile each Scaler this often (and on every change)")
+	f.Float64Var(&o.kubeQPS, "kube-api-qps", 100, "requests per second to the Kubernetes API (client-go's own default, 5, holds 100 Scalers at about 20 s per pass)")
+	f.IntVar(&o.kubeBurst, "kube-api-burst", 200, "burst of requests to the Kubernetes API above --kube-api-qps")
 	f.StringVar(&o.metricsAddr, "metrics-addr", ":9092", `host:port of /metrics ("0" or "" turns it off)`)
 	f.StringVar(&o.healthAddr, "health-addr", ":8081", `host:port of /healthz and /readyz ("0" or "" turns them off)`)
 	f.BoolVar(&o.leaderElect, "leader-elect", false, "elect a leader through a Lease, so that only one of several agent replicas acts")
@@ -180,6 +184,12 @@ func (o *agentOpts) validate() error {
 			errs = append(errs, fmt.Errorf("%s %v: must be > 0", d.flag, d.v))
 		}
 	}
+	if o.kubeQPS <= 0 {
+		errs = append(errs, fmt.Errorf("--kube-api-qps %v: must be > 0", o.kubeQPS))
+	}
+	if o.kubeBurst < 1 {
+		errs = append(errs, fmt.Errorf("--kube-api-burst %d: must be at least 1", o.kubeBurst))
+	}
 	if o.sourceTimeout > 0 && o.maxSourceTimeout > 0 && o.sourceTimeout > o.maxSourceTimeout {
 		errs = append(errs, fmt.Errorf("--source-timeout %v: more than --max-source-timeout %v", o.sourceTimeout, o.maxSourceTimeout))
 	}
@@ -277,6 +287,10 @@ func (o *agentOpts) run(cmd *cobra.Command, g *globalOpts) error {
 	if err != nil {
 		return err
 	}
+	// One GET of /scale per Scaler per sync, a status write when
+	// something changed: client-go's default 5/s would throttle a few
+	// hundred Scalers far past the sync period.
+	cfg.QPS, cfg.Burst = float32(o.kubeQPS), o.kubeBurst
 	// controller-runtime's and client-go's own logs go to our logger.
 	lr := logr.FromSlogHandler(logger.Handler())
 	ctrllog.SetLogger(lr)
