@@ -124,6 +124,9 @@ func NewAgent(cfg *rest.Config, o AgentOptions) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: manager: %w", err)
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1.Scaler{}, targetIndex, scalerTarget); err != nil {
+		return nil, fmt.Errorf("agent: index Scalers by target: %w", err)
+	}
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("agent: discovery: %w", err)
