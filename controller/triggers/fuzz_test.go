@@ -31,7 +31,9 @@ func FuzzResolve(f *testing.F) {
 	f.Fuzz(func(t *testing.T, typ, k1, v1s, k2, v2s, param, before, after string) {
 		for _, s := range []string{typ, k1, v1s, k2, v2s, param} {
 			if strings.Contains(s, marker) {
-				t.Skip("the marker in a field that is not secret")
+				// The marker in a field that is not secret would show
+				// legitimately: not an input this target is about.
+				return
 			}
 		}
 		value := before + marker + after
@@ -95,7 +97,9 @@ func FuzzResolveSpec(f *testing.F) {
 		}
 		// Decoded, as JSON escapes could spell it.
 		if b, _ := json.Marshal(spec); strings.Contains(string(b), marker) {
-			t.Skip("the marker in the spec")
+			// The marker in the spec itself (not in a Secret) would show
+			// legitimately: not an input this target is about.
+			return
 		}
 		got, err := triggers.Resolve(context.Background(), triggers.Input{Namespace: ns, Path: path, Spec: spec, Secrets: markerSecrets{}})
 		if err != nil {
