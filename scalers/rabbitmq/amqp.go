@@ -533,11 +533,9 @@ func (s *amqpSource) handshakeErr(ctx context.Context, a *attempt, hc *handshake
 		case closed:
 			return fmt.Errorf("the server closed the connection (%s)", stage)
 		}
-		msg := fmt.Sprintf("%v (%s)", readErr, stage)
-		if strings.Contains(readErr.Error(), "certificate required") {
-			msg += ": the broker wants a client certificate (cert and key, with tls enable)"
-		}
-		return errors.New(msg)
+		// A broker's "certificate required" is named by dial, which
+		// knows the broker asked for one.
+		return fmt.Errorf("%v (%s)", readErr, stage)
 	}
 	return amqpErr(err, p.vhost)
 }
