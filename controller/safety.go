@@ -114,10 +114,8 @@ func (r *Reconciler) conflict(ctx context.Context, s *v1.Scaler, pol policy, now
 	var older []string
 	for i := range list.Items {
 		o := &list.Items[i]
+		// The index gave only the Scalers on target.
 		if o.UID == s.UID || o.DeletionTimestamp != nil {
-			continue
-		}
-		if workloadOf(o.Spec.TargetRef.APIVersion, o.Spec.TargetRef.Kind, o.Spec.TargetRef.Name) != target {
 			continue
 		}
 		if newer(s, o) {
