@@ -248,6 +248,11 @@ func (e *env) waitStatus(t *testing.T, name, what string, cond func(s *v1.Scaler
 			return err
 		}
 		last = s
+		if s.Status.ObservedGeneration == 0 {
+			// The agent has not written a status yet (it patches /scale
+			// before it writes status): nothing to check.
+			return fmt.Errorf("no status written yet; %s", e.describe(t, name))
+		}
 		if err := cond(s); err != nil {
 			return fmt.Errorf("%v; %s", err, e.describe(t, name))
 		}
