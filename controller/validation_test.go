@@ -17,8 +17,9 @@ import (
 )
 
 // strict is kubectl's --validate=strict: unknown or duplicate fields are
-// errors.
-var strict = &client.CreateOptions{Raw: &metav1.CreateOptions{FieldValidation: metav1.FieldValidationStrict}}
+// errors. A value option: a shared *client.CreateOptions is written by
+// every Create that uses it (a race between parallel tests).
+var strict = client.FieldValidation(metav1.FieldValidationStrict)
 
 // base is a valid Scaler as a document, for the cases to break.
 func base(ns string) map[string]any {
