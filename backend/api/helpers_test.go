@@ -52,6 +52,7 @@ type fixture struct {
 	tokens map[string]string // "acme/viewer", "acme/operator", "acme/admin", "globex/admin", "root/system"
 	now    time.Time
 	key    *audit.Key
+	h      *Handler
 }
 
 func newFixture(t testing.TB, db dbURL, o Options) *fixture {
@@ -104,6 +105,7 @@ func newFixture(t testing.TB, db dbURL, o Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.h = h
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL

@@ -37,6 +37,11 @@ func routes() []route {
 		{"GET /api/v1/audit/checkpoint", auth.AuditRead, getCheckpoint},
 		{"GET /api/v1/audit/{seq}/proof", auth.AuditRead, getProof},
 
+		// The configuration is the installation's, not a tenant's: system
+		// admins only.
+		{"GET /api/v1/config", auth.SystemRead, getConfig},
+		{"POST /api/v1/config/reload", auth.SystemWrite, reloadConfig},
+
 		{"GET /api/v1/health", auth.Public, health},
 		{"GET /api/v1/version", auth.Public, version},
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"math"
@@ -30,7 +31,38 @@ type Options struct {
 	BurstSize         int
 	// Version is what /api/v1/version answers.
 	Version string
+	// Config serves GET /api/v1/config and POST /api/v1/config/reload;
+	// nil answers both with 404 (no configuration to show or re-read).
+	Config ConfigSource
 }
+
+// ConfigSource is the running process's configuration as the API shows
+// and reloads it (serve implements it over --config and its flags).
+type ConfigSource interface {
+	// Current is the configuration in effect, every secret redacted, as
+	// a JSON-encodable value.
+	Current() any
+	// Reload re-reads the configuration and applies what can change
+	// without a restart. An invalid file is an error that names the key
+	// (an *Error with Status 400, or any error for a 500) and changes
+	// nothing.
+	Reload(ctx context.Context) (ReloadResult, error)
+}
+
+// ReloadResult is what POST /api/v1/config/reload answers.
+type ReloadResult struct {
+	// Applied lists the keys whose new values are in effect.
+	Applied []string `json:"applied"`
+	// RestartRequired lists the keys that changed but take effect only
+	// at the next start.
+	RestartRequired []string `json:"restartRequired"`
+}
+
+// The defaults of Options' rate limit.
+const (
+	defaultRequestsPerMinute = 600
+	defaultBurstSize         = 60
+)
 
 func (o *Options) validate() error {
 	if o.Store == nil {
@@ -46,10 +78,10 @@ func (o *Options) validate() error {
 		o.MaxBodyBytes = 1 << 20
 	}
 	if o.RequestsPerMinute == 0 {
-		o.RequestsPerMinute = 600
+		o.RequestsPerMinute = defaultRequestsPerMinute
 	}
 	if o.BurstSize <= 0 {
-		o.BurstSize = 60
+		o.BurstSize = defaultBurstSize
 	}
 	return nil
 }
@@ -60,14 +92,39 @@ type server struct {
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter // by tenant/token id
+	rpm      int                      // requests per minute (< 0: off), under mu
+	burst    int                      // under mu
+}
+
+// Handler is the API: an http.Handler whose rate limits can change while
+// it serves.
+type Handler struct {
+	http.Handler
+	s *server
+}
+
+// SetRateLimit replaces every token's limit (requestsPerMinute < 0 turns
+// it off; 0 and burst <= 0 take the defaults); buckets start full again.
+func (h *Handler) SetRateLimit(requestsPerMinute, burst int) {
+	if requestsPerMinute == 0 {
+		requestsPerMinute = defaultRequestsPerMinute
+	}
+	if burst <= 0 {
+		burst = defaultBurstSize
+	}
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	h.s.rpm, h.s.burst = requestsPerMinute, burst
+	h.s.limiters = map[string]*rate.Limiter{}
 }
 
 // New returns the API's handler.
-func New(o Options) (http.Handler, error) {
+func New(o Options) (*Handler, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	s := &server{o: o, authn: &auth.Authenticator{Store: o.Store, Now: o.Now, Logger: o.Logger}, limiters: map[string]*rate.Limiter{}}
+	s := &server{o: o, authn: &auth.Authenticator{Store: o.Store, Now: o.Now, Logger: o.Logger}, limiters: map[string]*rate.Limiter{},
+		rpm: o.RequestsPerMinute, burst: o.BurstSize}
 	mux := http.NewServeMux()
 	// paths answers what no route of the method took: 405 (JSON, with
 	// Allow) for a path some route has, 404 for any other.
@@ -93,7 +150,7 @@ func New(o Options) (http.Handler, error) {
 		writeError(w, notFound("no route %s %s", r.Method, r.URL.Path))
 	})
 	mux.Handle("/", paths)
-	return mux, nil
+	return &Handler{Handler: mux, s: s}, nil
 }
 
 // request is one authenticated request as a route sees it.
@@ -159,14 +216,15 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // limit takes one request from p's token's bucket: nil, or a 429.
 func (s *server) limit(p auth.Principal) *Error {
-	if s.o.RequestsPerMinute < 0 {
-		return nil
-	}
 	key := string(p.Tenant) + "/" + p.TokenID
 	s.mu.Lock()
+	if s.rpm < 0 {
+		s.mu.Unlock()
+		return nil
+	}
 	l, ok := s.limiters[key]
 	if !ok {
-		l = rate.NewLimiter(rate.Limit(float64(s.o.RequestsPerMinute)/60), s.o.BurstSize)
+		l = rate.NewLimiter(rate.Limit(float64(s.rpm)/60), s.burst)
 		s.limiters[key] = l
 	}
 	s.mu.Unlock()
