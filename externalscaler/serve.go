@@ -2,6 +2,7 @@ package externalscaler
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -35,6 +37,13 @@ type ServeOptions struct {
 	HTTP net.Listener
 	// TLS turns on TLS (and mTLS with a client CA) for gRPC.
 	TLS TLSFiles
+	// TLSConfig, when set, is the gRPC listener's TLS configuration in
+	// place of one built from TLS (which then only names the files in the
+	// serving line): serve swaps the files it reads on a reload.
+	TLSConfig *tls.Config
+	// GRPCOptions are more gRPC server options (keepalive, stream
+	// limits), applied after the service's own.
+	GRPCOptions []grpc.ServerOption
 	// Gatherer is what /metrics serves; nil serves an empty registry.
 	Gatherer prometheus.Gatherer
 	// ShutdownTimeout bounds the drain: calls in flight get until then to
@@ -62,13 +71,16 @@ func (s *Server) Serve(ctx context.Context, o ServeOptions) error {
 		o.Gatherer = prometheus.NewRegistry()
 	}
 	gopts := s.GRPCOptions()
-	if o.TLS.Enabled() {
+	if o.TLSConfig != nil {
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(o.TLSConfig)))
+	} else if o.TLS.Enabled() {
 		creds, err := ServerCredentials(o.TLS, s.log)
 		if err != nil {
 			return fmt.Errorf("serve: %w", err)
 		}
 		gopts = append(gopts, grpc.Creds(creds))
 	}
+	gopts = append(gopts, o.GRPCOptions...)
 	g := grpc.NewServer(gopts...)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(g, hs)
@@ -109,7 +121,7 @@ func (s *Server) Serve(ctx context.Context, o ServeOptions) error {
 			}
 		}()
 	}
-	attrs := []any{"grpc", o.GRPC.Addr().String(), "tls", o.TLS.CertFile != "", "mtls", o.TLS.ClientCAFile != ""}
+	attrs := []any{"grpc", o.GRPC.Addr().String(), "tls", o.TLS.CertFile != "" || o.TLSConfig != nil, "mtls", o.TLS.ClientCAFile != ""}
 	if o.HTTP != nil {
 		attrs = append(attrs, "http", o.HTTP.Addr().String())
 	}

@@ -46,20 +46,47 @@ func (f TLSFiles) Validate() error {
 // ServerCredentials loads the files and returns gRPC transport credentials
 // that reload them on change. Errors name the file, never its content.
 func ServerCredentials(f TLSFiles, logger *slog.Logger) (credentials.TransportCredentials, error) {
+	cfg, err := ServerTLSConfig(f, TLSConfigOptions{}, logger)
+	if err != nil {
+		return nil, err
+	}
+	return credentials.NewTLS(cfg), nil
+}
+
+// TLSConfigOptions adjust ServerTLSConfig; the zero value is gRPC's.
+type TLSConfigOptions struct {
+	// NextProtos are the ALPN protocols offered (default "h2").
+	NextProtos []string
+	// ClientAuth is the client certificate policy when ClientCAFile is
+	// set (default tls.RequireAndVerifyClientCert).
+	ClientAuth tls.ClientAuthType
+}
+
+// ServerTLSConfig loads the files and returns a server configuration
+// that re-reads them when they change (checked at each handshake), as
+// ServerCredentials does for gRPC; serve uses it for its HTTP port too.
+// Errors name the file, never its content.
+func ServerTLSConfig(f TLSFiles, o TLSConfigOptions, logger *slog.Logger) (*tls.Config, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	r := &certReloader{files: f, log: logger}
+	if len(o.NextProtos) == 0 {
+		o.NextProtos = []string{"h2"}
+	}
+	if o.ClientAuth == tls.NoClientCert {
+		o.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	r := &certReloader{files: f, opts: o, log: logger}
 	if err := r.reload(); err != nil {
 		return nil, err
 	}
-	return credentials.NewTLS(&tls.Config{
+	return &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		GetConfigForClient: r.configForClient,
-	}), nil
+	}, nil
 }
 
 type fileStamp struct {
@@ -71,6 +98,7 @@ type fileStamp struct {
 // the files changed.
 type certReloader struct {
 	files TLSFiles
+	opts  TLSConfigOptions
 	log   *slog.Logger
 
 	mu     sync.Mutex
@@ -135,7 +163,7 @@ func (r *certReloader) reload() error {
 	cfg := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{pair},
-		NextProtos:   []string{"h2"},
+		NextProtos:   r.opts.NextProtos,
 	}
 	if r.files.ClientCAFile != "" {
 		pemCA, err := os.ReadFile(r.files.ClientCAFile)
@@ -147,7 +175,7 @@ func (r *certReloader) reload() error {
 			return fmt.Errorf("TLS client CA %s: no PEM certificate found", r.files.ClientCAFile)
 		}
 		cfg.ClientCAs = pool
-		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		cfg.ClientAuth = r.opts.ClientAuth
 	}
 	r.cfg, r.stamps = cfg, st
 	return nil
