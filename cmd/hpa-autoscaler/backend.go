@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +54,12 @@ type backendOpts struct {
 	dbOpts
 	auditKeyFile  string
 	auditInstance string
+	readConns     int
+	rateLimit     int
+	rateBurst     int
+
+	// config is what GET /api/v1/config shows and reloads (not a flag).
+	config api.ConfigSource
 }
 
 func (o *backendOpts) addFlags(f *pflag.FlagSet) {
@@ -61,6 +67,24 @@ func (o *backendOpts) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.auditKeyFile, "audit-signing-key-file", "",
 		"signing key of the audit log's checkpoints (default "+auditKeyFileName+" next to the database; generated with mode 0600 if absent)")
 	f.StringVar(&o.auditInstance, "audit-instance", "local", "name of this installation in the audit log's origin (hpa-autoscaler/<instance>)")
+	f.IntVar(&o.readConns, "db-max-connections", 0, "size of the database's read pool (0: 4 per CPU, at least 8); the writer holds one (SQLite) or two (PostgreSQL) more")
+	f.IntVar(&o.rateLimit, "rate-limit", 600, "requests per minute of each API token (-1: no limit)")
+	f.IntVar(&o.rateBurst, "rate-limit-burst", 60, "requests of one API token at once above --rate-limit")
+}
+
+// validate checks the backend's flags.
+func (o *backendOpts) validate() []error {
+	var errs []error
+	if o.readConns < 0 {
+		errs = append(errs, fmt.Errorf("--db-max-connections %d: must not be negative", o.readConns))
+	}
+	if o.rateLimit == 0 || o.rateLimit < -1 {
+		errs = append(errs, fmt.Errorf("--rate-limit %d: expected at least 1, or -1 (no limit)", o.rateLimit))
+	}
+	if o.rateBurst < 1 {
+		errs = append(errs, fmt.Errorf("--rate-limit-burst %d: expected at least 1", o.rateBurst))
+	}
+	return errs
 }
 
 func (o *backendOpts) keyFile() string {
@@ -75,7 +99,7 @@ func (o *backendOpts) keyFile() string {
 type backend struct {
 	store   store.Store
 	key     *audit.Key
-	handler http.Handler
+	handler *api.Handler
 	done    chan struct{} // closed when the checkpoint loop returned
 	front   <-chan error  // the front HTTP server's end, nil without one
 	ctx     context.Context
@@ -83,11 +107,15 @@ type backend struct {
 }
 
 // serveHTTP serves the API and the external scaler's endpoints on lis
-// until serve's context ends (draining until deadline()), and returns the listener
-// the external scaler's HTTP server must serve instead of lis.
-func (b *backend) serveHTTP(lis net.Listener, deadline func() time.Time) net.Listener {
+// (with TLS when o.TLS is set) until serve's context ends (draining until
+// deadline()), and returns the listener the external scaler's HTTP
+// server must serve instead of lis.
+func (b *backend) serveHTTP(lis net.Listener, deadline func() time.Time, o frontOptions) net.Listener {
 	inner := newPipeListener(lis.Addr())
-	b.front = serveFront(b.ctx, lis, frontHandler(b.handler, inner), deadline)
+	if o.TLS != nil {
+		lis = tls.NewListener(lis, o.TLS.httpConfig())
+	}
+	b.front = serveFront(b.ctx, lis, frontHandler(b.handler, inner, o), deadline, o.Logger)
 	return inner
 }
 
@@ -125,7 +153,7 @@ func openBackend(ctx context.Context, o *backendOpts, logger *slog.Logger) (*bac
 	} else {
 		logger.Info("audit: checkpoint signing key", "file", o.keyFile())
 	}
-	s, err := store.Open(ctx, o.db, store.Options{Logger: logger})
+	s, err := store.Open(ctx, o.db, store.Options{Logger: logger, ReadConns: o.readConns})
 	if err != nil {
 		return nil, dbError(err)
 	}
@@ -133,12 +161,13 @@ func openBackend(ctx context.Context, o *backendOpts, logger *slog.Logger) (*bac
 		_ = s.Close()
 		return nil, err
 	}
-	h, err := api.New(api.Options{Store: s, Logger: logger, Version: version})
+	h, err := api.New(api.Options{Store: s, Logger: logger, Version: version,
+		RequestsPerMinute: o.rateLimit, BurstSize: o.rateBurst, Config: o.config})
 	if err != nil {
 		_ = s.Close()
 		return nil, err
 	}
-	logger.Info("backend: database open", "db", redactDB(o.db))
+	logger.Info("backend: database open", "db", redactURL(o.db))
 	return &backend{store: s, key: key, handler: h, done: make(chan struct{})}, nil
 }
 
@@ -175,16 +204,6 @@ func dbError(err error) error {
 		return fmt.Errorf("--db: %w: upgrade hpa-autoscaler (this binary's migrations are older than the database's)", err)
 	}
 	return fmt.Errorf("--db: %w", err)
-}
-
-// redactDB is the database URL without a password.
-func redactDB(db string) string {
-	if i := strings.Index(db, "://"); i >= 0 {
-		if at := strings.LastIndex(db, "@"); at > i {
-			return db[:i+3] + "...@" + db[at+1:]
-		}
-	}
-	return db
 }
 
 // bootstrap gives a database without any token the tenant "default" and

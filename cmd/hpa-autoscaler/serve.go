@@ -4,16 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"math"
 	"net"
+	"net/http"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/externalscaler"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
@@ -21,9 +32,15 @@ import (
 )
 
 type serveOpts struct {
+	config          string
 	grpcAddr        string
 	httpAddr        string
 	tls             externalscaler.TLSFiles
+	httpClientAuth  string
+	metricsAddr     string
+	metricsPath     string
+	httpMetrics     bool
+	grpc            grpcOpts
 	idleTimeout     time.Duration
 	pollInterval    time.Duration
 	shutdownTimeout time.Duration
@@ -41,6 +58,29 @@ type serveOpts struct {
 	secretFileDirs []string
 	// secretFiles is secretFileDirs checked by validate.
 	secretFiles scalers.FileAccess
+}
+
+// grpcOpts are the gRPC server's connection settings.
+type grpcOpts struct {
+	maxConcurrentStreams  int
+	keepaliveTime         time.Duration
+	keepaliveTimeout      time.Duration
+	maxConnectionAge      time.Duration
+	maxConnectionAgeGrace time.Duration
+}
+
+// serverOptions are the gRPC options of o.
+func (o grpcOpts) serverOptions() []grpc.ServerOption {
+	opts := []grpc.ServerOption{grpc.KeepaliveParams(keepalive.ServerParameters{
+		Time:                  o.keepaliveTime,
+		Timeout:               o.keepaliveTimeout,
+		MaxConnectionAge:      o.maxConnectionAge,
+		MaxConnectionAgeGrace: o.maxConnectionAgeGrace,
+	})}
+	if o.maxConcurrentStreams > 0 {
+		opts = append(opts, grpc.MaxConcurrentStreams(uint32(min(o.maxConcurrentStreams, math.MaxUint32))))
+	}
+	return opts
 }
 
 // closeGrace is what the binary gives the scalers to close after the drain
@@ -63,6 +103,11 @@ create a ScaledObject in any namespace chooses it: such keys are refused
 unless the file lies under a --secret-file-dir (none by default). Name only
 directories that hold nothing but the triggers' own secrets.
 
+--config reads the design's backend configuration (YAML under backend:,
+see docs/backend.md); flags and HPA_* variables override it. SIGHUP, or
+POST /api/v1/config/reload, re-reads it: the rate limit, the log level and
+the TLS files change live, other changes are reported as needing a restart.
+
 Every flag can also come from the environment as HPA_<FLAG> (dashes become
 underscores): HPA_GRPC_ADDR, HPA_HTTP_ADDR, HPA_TLS_CERT, ...`,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -76,11 +121,8 @@ underscores): HPA_GRPC_ADDR, HPA_HTTP_ADDR, HPA_TLS_CERT, ...`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.grpcAddr, "grpc-addr", "127.0.0.1:9443", "host:port of the gRPC external scaler service")
-	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:8080", `host:port of the REST API (/api/v1/, plain HTTP), /metrics, /healthz and /readyz ("" turns them off)`)
-	f.StringVar(&o.tls.CertFile, "tls-cert", "", "PEM certificate of the gRPC service (turns TLS on; reloaded on change)")
-	f.StringVar(&o.tls.KeyFile, "tls-key", "", "PEM private key of --tls-cert")
-	f.StringVar(&o.tls.ClientCAFile, "tls-client-ca", "", "PEM CA bundle: clients must present a certificate it signed (mTLS)")
+	f.StringVar(&o.config, "config", "", "backend configuration file (the design's YAML under backend:); flags and HPA_* variables override it; re-read on SIGHUP")
+	o.addFileFlags(f)
 	f.DurationVar(&o.idleTimeout, "idle-timeout", externalscaler.DefaultIdleTimeout, "close a ScaledObject's scaler after this long without calls")
 	f.DurationVar(&o.pollInterval, "poll-interval", externalscaler.DefaultPollInterval, "stream re-check interval of triggers without a pollInterval key")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", externalscaler.DefaultShutdownTimeout,
@@ -96,6 +138,26 @@ underscores): HPA_GRPC_ADDR, HPA_HTTP_ADDR, HPA_TLS_CERT, ...`,
 		"directory whose files <key>File trigger keys may name (repeatable or comma-separated; each must exist); none by default: every <key>File key is refused")
 	o.backend.addFlags(f)
 	return cmd
+}
+
+// addFileFlags defines the flags of serve that --config can set too
+// (fileFlags; the backend's are backendOpts.addFlags).
+func (o *serveOpts) addFileFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.grpcAddr, "grpc-addr", "127.0.0.1:9443", "host:port of the gRPC external scaler service")
+	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:8080", `host:port of the REST API (/api/v1/), /metrics, /healthz and /readyz (HTTPS with --tls-cert; "" turns them off)`)
+	f.StringVar(&o.tls.CertFile, "tls-cert", "", "PEM certificate of the gRPC service and the HTTP port (turns TLS on; reloaded on change)")
+	f.StringVar(&o.tls.KeyFile, "tls-key", "", "PEM private key of --tls-cert")
+	f.StringVar(&o.tls.ClientCAFile, "tls-client-ca", "", "PEM CA bundle: clients must present a certificate it signed (mTLS; on the HTTP port see --http-client-auth)")
+	f.StringVar(&o.httpClientAuth, "http-client-auth", httpAuthExceptProbes,
+		"with --tls-client-ca, the HTTP port's client certificates: "+httpAuthExceptProbes+" (/healthz and /readyz answer without one, for kubelet) or "+httpAuthRequire+" (every handshake)")
+	f.StringVar(&o.metricsAddr, "metrics-addr", "", "host:port of a plain-HTTP listener of its own for /metrics (--metrics-path); none by default (/metrics is on --http-addr)")
+	f.StringVar(&o.metricsPath, "metrics-path", "/metrics", "path of /metrics on --metrics-addr")
+	f.BoolVar(&o.httpMetrics, "http-metrics", true, "serve /metrics on --http-addr")
+	f.IntVar(&o.grpc.maxConcurrentStreams, "grpc-max-concurrent-streams", 0, "most concurrent streams of one gRPC connection (0: no limit)")
+	f.DurationVar(&o.grpc.keepaliveTime, "grpc-keepalive-time", 2*time.Hour, "ping a gRPC client after this long without activity")
+	f.DurationVar(&o.grpc.keepaliveTimeout, "grpc-keepalive-timeout", 20*time.Second, "close a gRPC connection whose ping is not answered within this")
+	f.DurationVar(&o.grpc.maxConnectionAge, "grpc-max-connection-age", 0, "close gRPC connections older than this, so clients spread over new replicas (0: never)")
+	f.DurationVar(&o.grpc.maxConnectionAgeGrace, "grpc-max-connection-age-grace", 0, "time given to calls in flight on a connection closed for its age (0: no bound)")
 }
 
 // validate checks every flag and reports all problems at once.
@@ -120,12 +182,40 @@ func (o *serveOpts) validate() error {
 	if o.tls.ClientCAFile != "" && o.tls.CertFile == "" {
 		errs = append(errs, errors.New("--tls-client-ca needs --tls-cert and --tls-key (mTLS is TLS plus client certificates)"))
 	}
+	if err := checkHTTPClientAuth(o.httpClientAuth); err != nil {
+		errs = append(errs, fmt.Errorf("--http-client-auth %q: %v", o.httpClientAuth, err))
+	}
+	if o.metricsAddr != "" {
+		if err := checkAddr(o.metricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-addr %q: %v", o.metricsAddr, err))
+		} else if (o.metricsAddr == o.httpAddr || o.metricsAddr == o.grpcAddr) && !strings.HasSuffix(o.metricsAddr, ":0") {
+			errs = append(errs, fmt.Errorf("--metrics-addr %q: same address as --http-addr or --grpc-addr", o.metricsAddr))
+		}
+	}
+	if !strings.HasPrefix(o.metricsPath, "/") {
+		errs = append(errs, fmt.Errorf("--metrics-path %q: expected a path such as /metrics", o.metricsPath))
+	}
+	if o.grpc.maxConcurrentStreams < 0 {
+		errs = append(errs, fmt.Errorf("--grpc-max-concurrent-streams %d: must not be negative", o.grpc.maxConcurrentStreams))
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{
+		{"--grpc-max-connection-age", o.grpc.maxConnectionAge}, {"--grpc-max-connection-age-grace", o.grpc.maxConnectionAgeGrace},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %v: must not be negative", d.flag, d.v))
+		}
+	}
+	errs = append(errs, o.backend.validate()...)
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
 	}{
 		{"--idle-timeout", o.idleTimeout}, {"--poll-interval", o.pollInterval}, {"--shutdown-timeout", o.shutdownTimeout},
 		{"--source-timeout", o.sourceTimeout}, {"--max-source-timeout", o.maxSourceTimeout},
+		{"--grpc-keepalive-time", o.grpc.keepaliveTime}, {"--grpc-keepalive-timeout", o.grpc.keepaliveTimeout},
 	} {
 		if d.v <= 0 {
 			errs = append(errs, fmt.Errorf("%s %v: must be > 0", d.flag, d.v))
@@ -182,26 +272,42 @@ func checkAddr(addr string) error {
 }
 
 func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
+	// The file first: it sets the flags the user did not give.
+	conf, err := newServeConfigSource(cmd.Flags(), o)
+	if err != nil {
+		return err
+	}
 	if err := o.validate(); err != nil {
 		return err
 	}
-	logger, err := g.logger(cmd.ErrOrStderr())
+	level := new(slog.LevelVar)
+	logger, err := levelLogger(g, cmd.ErrOrStderr(), level)
 	if err != nil {
 		return err
 	}
 	// Every line bounded: errors and values can carry client input of
 	// any length.
 	logger = externalscaler.BoundedLogger(logger, externalscaler.DefaultMaxMessageBytes)
+	conf.logger, conf.level = logger, level
 	// go-redis logs every failed dial to stderr on its own; each Metrics call
 	// already reports the outage, so its lines go to our logger at debug.
 	goredis.SetLogger(redis.GoRedisLogger(logger))
+	if conf.file != nil {
+		logger.Info("configuration file read", "file", o.config, "setByFlags", conf.shown().SetByFlags)
+		if conf.file.Auth.JWT.Secret != "" {
+			logger.Warn("backend.auth.jwt.secret is set but not used: serve authenticates API tokens (hpa_... bearer tokens, docs/backend-api.md); remove it from the file")
+		}
+	}
+	var stls *servingTLS
 	if o.tls.Enabled() {
 		// Load the files now, so a bad path is a usage error before
 		// anything listens.
-		if _, err := externalscaler.ServerCredentials(o.tls, logger); err != nil {
+		if stls, err = newServingTLS(o.tls, o.httpClientAuth, logger); err != nil {
 			return usagef("--tls-cert/--tls-key/--tls-client-ca: %v", err)
 		}
+		conf.tls = stls
 	}
+	o.backend.config = conf
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
@@ -263,6 +369,7 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 		return err
 	}
 	defer func() { be.close(drainDeadline().Add(closeGrace), logger) }()
+	conf.api = be.handler
 
 	var lc net.ListenConfig
 	glis, err := lc.Listen(ctx, "tcp", o.grpcAddr)
@@ -276,15 +383,119 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 			_ = glis.Close()
 			return fmt.Errorf("--http-addr: %w", err)
 		}
-		hlis = be.serveHTTP(hlis, drainDeadline)
+		if stls != nil {
+			logger.Info("backend: the HTTP port serves TLS", "http", hlis.Addr().String(), "mtls", o.tls.ClientCAFile != "", "httpClientAuth", o.httpClientAuth)
+		}
+		hlis = be.serveHTTP(hlis, drainDeadline, frontOptions{TLS: stls, Metrics: o.httpMetrics, Logger: logger})
 	}
-	return srv.Serve(ctx, externalscaler.ServeOptions{
+	if o.metricsAddr != "" {
+		stop, err := serveMetrics(ctx, lc, o.metricsAddr, o.metricsPath, reg, drainDeadline, logger)
+		if err != nil {
+			_ = glis.Close()
+			if hlis != nil {
+				_ = hlis.Close()
+			}
+			return err
+		}
+		defer stop()
+	}
+	defer reloadOnHUP(ctx, conf)()
+	so := externalscaler.ServeOptions{
 		GRPC:            glis,
 		HTTP:            hlis,
 		TLS:             o.tls,
+		GRPCOptions:     o.grpc.serverOptions(),
 		Gatherer:        reg,
 		ShutdownTimeout: o.shutdownTimeout,
-	})
+	}
+	if stls != nil {
+		so.TLSConfig = stls.grpcConfig()
+	}
+	return srv.Serve(ctx, so)
+}
+
+// serveMetrics serves reg's metrics at path on addr (plain HTTP) until
+// ctx ends or the returned stop is called, which waits for the drain.
+func serveMetrics(ctx context.Context, lc net.ListenConfig, addr, path string, reg prometheus.Gatherer, deadline func() time.Time, logger *slog.Logger) (stop func(), err error) {
+	lis, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+path, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ctx, cancel := context.WithCancel(ctx)
+	done := serveFront(ctx, lis, mux, deadline, logger)
+	logger.Info("metrics serving", "metrics", lis.Addr().String(), "path", path)
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			logger.Warn("metrics listener", "err", err)
+		}
+	}, nil
+}
+
+// reloadOnHUP reloads the configuration at every SIGHUP until the
+// returned function is called (it waits for a reload in progress).
+func reloadOnHUP(ctx context.Context, conf *serveConfigSource) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				// Reload logs what it applied, or why it changed nothing.
+				_, _ = conf.Reload(ctx)
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+		<-done
+	}
+}
+
+// levelLogger is the process logger of g's flags whose level follows
+// level (set from --log-level here), so a reload can change it.
+func levelLogger(g *globalOpts, w io.Writer, level *slog.LevelVar) (*slog.Logger, error) {
+	if _, err := g.logger(w); err != nil {
+		return nil, err
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return nil, err
+	}
+	level.Set(l)
+	all := *g
+	all.logLevel = "debug"
+	base, err := all.logger(w)
+	if err != nil {
+		return nil, err
+	}
+	return slog.New(&levelHandler{Handler: base.Handler(), level: level}), nil
+}
+
+// levelHandler passes on the records at level or above.
+type levelHandler struct {
+	slog.Handler
+	level *slog.LevelVar
+}
+
+func (h *levelHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level.Level() && h.Handler.Enabled(ctx, l)
+}
+
+func (h *levelHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &levelHandler{Handler: h.Handler.WithAttrs(attrs), level: h.level}
+}
+
+func (h *levelHandler) WithGroup(name string) slog.Handler {
+	return &levelHandler{Handler: h.Handler.WithGroup(name), level: h.level}
 }
 
 // later returns the later of a and b.
