@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/cron"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/custom"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/kafka"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/metricsapi"
@@ -35,6 +36,7 @@ func newRegistry(o registryOptions) (*scalers.Registry, map[string]func() (open,
 	r.MustRegister("rabbitmq", rabbitmq.New, scalers.WithDefaultTarget(rabbitmq.DefaultTarget))
 	r.MustRegister(prometheus.Type, prometheus.New, scalers.WithDefaultTarget(prometheus.DefaultTarget))
 	r.MustRegister(metricsapi.Type, metricsapi.New, scalers.WithDefaultTarget(metricsapi.DefaultTarget))
+	r.MustRegister(cron.Type, cron.New)
 	// One go-redis client (and pool) per distinct Redis connection, shared
 	// by every ScaledObject on it; redis.Factory(type) would give each
 	// ScaledObject its own pool.

@@ -23,6 +23,7 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/controller/triggers"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/cron"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/custom"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/kafka"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/metricsapi"
@@ -155,6 +156,7 @@ func newRegistry() *scalers.Registry {
 	r.MustRegister("rabbitmq", rabbitmq.New, scalers.WithDefaultTarget(rabbitmq.DefaultTarget))
 	r.MustRegister(prometheus.Type, prometheus.New, scalers.WithDefaultTarget(prometheus.DefaultTarget))
 	r.MustRegister(metricsapi.Type, metricsapi.New, scalers.WithDefaultTarget(metricsapi.DefaultTarget))
+	r.MustRegister(cron.Type, cron.New)
 	rc := redis.NewClients(redis.ClientsOptions{})
 	for _, typ := range redis.Types() {
 		r.MustRegister(typ, rc.Factory(typ))
