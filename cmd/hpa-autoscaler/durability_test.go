@@ -1,0 +1,669 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/backend/api"
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
+)
+
+// TestDurabilityKill9 posts scaling events to the real serve from many
+// concurrent clients, kills it with SIGKILL once some hundreds were
+// acknowledged, restarts it on the same database and checks over the
+// API and with `audit verify`: every acknowledged event is there with
+// its seq and chain hash; resending it answers 200 with the same seq and
+// appends nothing; an event whose answer was lost in the kill is there
+// once or not at all, and resending it leaves exactly one. Three rounds
+// of kill and restart, on SQLite and on PostgreSQL.
+func TestDurabilityKill9(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		runKill9(t, dir, "sqlite:"+filepath.Join(dir, "hpa.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		pg := testenv.StartPostgres(t)
+		// The token file and the audit key go to serve's working directory.
+		runKill9(t, t.TempDir(), pg.NewDatabase(t))
+	})
+}
+
+const (
+	kill9Rounds  = 3
+	kill9Clients = 32
+	// kill9Acks is how many acknowledgements a round waits for before the
+	// kill; the clients go on posting until it.
+	kill9Acks = 300
+	// kill9PerClient bounds one client's posts in a round, below the API's
+	// rate-limit burst of a token (60): a client is never refused with 429.
+	kill9PerClient = 40
+)
+
+// ledger is what the clients were told.
+type ledger struct {
+	acked map[string]api.EventAck // id: the answer (201, or 200 to a resend)
+	maybe map[string]bool         // ids posted whose answer never came
+}
+
+func runKill9(t *testing.T, dir, db string) {
+	start := time.Now()
+	p := startServeProc(t, dir, db)
+	admin := &apiClient{base: p.base, token: readAdminToken(t, dir), hc: newHTTPClient(t)}
+	tokens := setUpScaler(t, admin, kill9Clients)
+	led := &ledger{acked: map[string]api.EventAck{}, maybe: map[string]bool{}}
+	for round := 1; round <= kill9Rounds; round++ {
+		rstart := time.Now()
+		acked, maybe := loadAndKill(t, p, tokens, round)
+		killedAt := time.Since(rstart)
+		for id, a := range acked {
+			led.acked[id] = a
+		}
+		for _, id := range maybe {
+			led.maybe[id] = true
+		}
+
+		p = startServeProc(t, dir, db)
+		admin.base, admin.hc = p.base, newHTTPClient(t)
+		present := checkAfterKill(t, admin, led, dir, db)
+		resend(t, p.base, tokens, led, acked)
+		t.Logf("round %d: %d acknowledged before kill -9 (after %v), %d in flight (%d of them committed), checked and resent in %v",
+			round, len(acked), killedAt.Round(time.Millisecond), len(maybe), present, (time.Since(rstart) - killedAt).Round(time.Millisecond))
+	}
+	duplicateStorm(t, p.base, tokens[:16], admin)
+	p.stop(t)
+	checkLogHasNoToken(t, p.stderr.String(), append([]string{admin.token}, tokens...)...)
+	t.Logf("%d events acknowledged in all, %d rounds in %v", len(led.acked), kill9Rounds, time.Since(start).Round(time.Millisecond))
+}
+
+// loadAndKill posts events from kill9Clients clients, each with a token
+// of its own, until kill9Acks were acknowledged, then kills serve with
+// SIGKILL while they post. It returns the acknowledged events and the
+// ids whose answer did not come.
+func loadAndKill(t *testing.T, p *serveProc, tokens []string, round int) (map[string]api.EventAck, []string) {
+	t.Helper()
+	hc := newHTTPClient(t)
+	var (
+		mu      sync.Mutex
+		acked   = map[string]api.EventAck{}
+		bySeq   = map[int64]string{}
+		maybe   []string
+		fails   []string
+		n       atomic.Int64
+		reached = make(chan struct{})
+		once    sync.Once
+		wg      sync.WaitGroup
+	)
+	for w, tok := range tokens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &apiClient{base: p.base, token: tok, hc: hc}
+			for i := range kill9PerClient {
+				id := fmt.Sprintf("r%d-c%d-%d", round, w, i)
+				status, _, b, err := c.do("POST", "/api/v1/scalers/"+durScaler+"/events", eventBody(id, "load"))
+				mu.Lock()
+				switch {
+				case err != nil:
+					// No answer: the kill came first (in flight, or not sent).
+					maybe = append(maybe, id)
+				case status != http.StatusCreated:
+					fails = append(fails, fmt.Sprintf("POST %s: status %d, want 201: %s", id, status, b))
+				default:
+					var a api.EventAck
+					if err := json.Unmarshal(b, &a); err != nil || a.Seq <= 0 || len(a.ChainHash) != 64 {
+						fails = append(fails, fmt.Sprintf("POST %s: answer %s (%v)", id, b, err))
+						break
+					}
+					if other, dup := bySeq[a.Seq]; dup {
+						fails = append(fails, fmt.Sprintf("seq %d acknowledged for %s and for %s", a.Seq, other, id))
+					}
+					bySeq[a.Seq] = id
+					acked[id] = a
+				}
+				mu.Unlock()
+				if err != nil || status != http.StatusCreated {
+					return
+				}
+				if n.Add(1) == kill9Acks {
+					once.Do(func() { close(reached) })
+				}
+			}
+		}()
+	}
+	allDone := make(chan struct{})
+	go func() { wg.Wait(); close(allDone) }()
+	select {
+	case <-reached:
+	case <-allDone:
+	case <-time.After(waitLimit):
+	}
+	got := n.Load()
+	p.kill9(t)
+	<-allDone
+	mu.Lock()
+	defer mu.Unlock()
+	for _, f := range fails {
+		t.Error(f)
+	}
+	if got < kill9Acks {
+		t.Fatalf("round %d: %d events acknowledged before the kill, waited for %d (stderr:\n%s)", round, got, kill9Acks, tail(p.stderr.String()))
+	}
+	return acked, maybe
+}
+
+// checkAfterKill checks the restarted serve against the ledger: every
+// acknowledged event, with its seq and its audit record's chain hash; the
+// log's event records are the events, one each; the log verifies with
+// `audit verify`, which counts every record. It returns how many of the
+// ids in flight were committed.
+func checkAfterKill(t *testing.T, admin *apiClient, led *ledger, dir, db string) int {
+	t.Helper()
+	events := listEvents(t, admin)
+	recs := auditLog(t, admin)
+	for id, a := range led.acked {
+		e, ok := events[id]
+		if !ok {
+			t.Fatalf("acknowledged event %s (seq %d) lost after kill -9", id, a.Seq)
+		}
+		if e.Seq != a.Seq {
+			t.Fatalf("event %s has seq %d, acknowledged with seq %d", id, e.Seq, a.Seq)
+		}
+		if r := recs[a.Seq]; r.ChainHash != a.ChainHash {
+			t.Fatalf("audit record %d of event %s: chain hash %q, acknowledged %q", a.Seq, id, r.ChainHash, a.ChainHash)
+		}
+	}
+	eventRecs := 0
+	for seq := int64(1); seq <= int64(len(recs)); seq++ {
+		r, ok := recs[seq]
+		if !ok {
+			t.Fatalf("the audit log of %d records has no seq %d", len(recs), seq)
+		}
+		if r.Kind == "event" {
+			eventRecs++
+		}
+	}
+	for id, e := range events {
+		if r := recs[e.Seq]; r.Kind != "event" || r.Subject != "events/"+id {
+			t.Fatalf("event %s: its audit record %d is %s %s", id, e.Seq, r.Kind, r.Subject)
+		}
+	}
+	if eventRecs != len(events) {
+		t.Fatalf("%d event records in the audit log, %d events: an event applied twice or without its record", eventRecs, len(events))
+	}
+	present := 0
+	for id := range led.maybe {
+		if _, ok := events[id]; ok {
+			present++
+		}
+	}
+	if n := auditVerify(t, dir, db); n != int64(len(recs)) || n < int64(len(led.acked)) {
+		t.Fatalf("audit verify: %d records; the API lists %d, %d events were acknowledged", n, len(recs), len(led.acked))
+	}
+	return present
+}
+
+// resend posts again every id whose answer was lost (then forgets them as
+// in flight) and every id acknowledged in the round: an acknowledged one
+// answers 200 with its seq and chain hash, one in flight 200 if it was
+// committed and 201 if not; nothing is appended twice.
+func resend(t *testing.T, base string, tokens []string, led *ledger, round map[string]api.EventAck) {
+	t.Helper()
+	hc := newHTTPClient(t)
+	admin := &apiClient{base: base, token: tokens[0], hc: hc}
+	before := listEvents(t, admin)
+	type job struct {
+		id   string
+		want api.EventAck // zero for an id in flight
+	}
+	var jobs []job
+	for id := range led.maybe {
+		jobs = append(jobs, job{id: id})
+	}
+	for id, a := range round {
+		jobs = append(jobs, job{id: id, want: a})
+	}
+	var (
+		mu      sync.Mutex
+		fails   []string
+		created int
+		wg      sync.WaitGroup
+	)
+	for w, tok := range tokens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &apiClient{base: base, token: tok, hc: hc}
+			for i := w; i < len(jobs); i += len(tokens) {
+				j := jobs[i]
+				status, _, b, err := c.do("POST", "/api/v1/scalers/"+durScaler+"/events", eventBody(j.id, "load"))
+				var a api.EventAck
+				if err == nil {
+					err = json.Unmarshal(b, &a)
+				}
+				mu.Lock()
+				prev, committed := before[j.id]
+				switch {
+				case err != nil:
+					fails = append(fails, fmt.Sprintf("resend %s: %v", j.id, err))
+				case j.want.Seq != 0 && (status != http.StatusOK || a != j.want):
+					fails = append(fails, fmt.Sprintf("resend of acknowledged %s: status %d, %s; want 200 with %+v", j.id, status, b, j.want))
+				case j.want.Seq == 0 && committed && (status != http.StatusOK || a.Seq != prev.Seq):
+					fails = append(fails, fmt.Sprintf("resend of %s (in flight, committed with seq %d): status %d, %s; want 200 with its seq", j.id, prev.Seq, status, b))
+				case j.want.Seq == 0 && !committed && status != http.StatusCreated:
+					fails = append(fails, fmt.Sprintf("resend of %s (in flight, not committed): status %d, %s; want 201", j.id, status, b))
+				default:
+					if status == http.StatusCreated {
+						created++
+					}
+					led.acked[j.id] = a
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for _, f := range fails {
+		t.Error(f)
+	}
+	if len(fails) > 0 {
+		t.FailNow()
+	}
+	after := listEvents(t, admin)
+	if len(after) != len(before)+created {
+		t.Fatalf("%d events after the resends, %d before and %d created: a resend was applied twice", len(after), len(before), created)
+	}
+	for id := range led.maybe {
+		if e, ok := after[id]; !ok || e.Seq != led.acked[id].Seq {
+			t.Fatalf("event %s, resent after the kill: listed %v with seq %d, the resend answered seq %d", id, ok, e.Seq, led.acked[id].Seq)
+		}
+	}
+	clear(led.maybe)
+}
+
+// duplicateStorm posts each of a few new ids from every client at once
+// (an agent resending while its first try is still queued): each id is
+// one event, answered 201 once and 200 with the same seq and chain hash
+// to every other client, and appends one audit record.
+func duplicateStorm(t *testing.T, base string, tokens []string, admin *apiClient) {
+	t.Helper()
+	const ids = 8
+	before, beforeRecs := listEvents(t, admin), auditLog(t, admin)
+	hc := newHTTPClient(t)
+	type answer struct {
+		status int
+		ack    api.EventAck
+	}
+	answers := make([][]answer, ids)
+	errs := make(chan error, ids*len(tokens))
+	var wg sync.WaitGroup
+	for i := range answers {
+		answers[i] = make([]answer, len(tokens))
+		for w, tok := range tokens {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c := &apiClient{base: base, token: tok, hc: hc}
+				status, _, b, err := c.do("POST", "/api/v1/scalers/"+durScaler+"/events", eventBody(fmt.Sprint("dup-", i), "storm"))
+				if err == nil {
+					err = json.Unmarshal(b, &answers[i][w].ack)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("POST dup-%d: %v", i, err)
+				}
+				answers[i][w].status = status
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for i, as := range answers {
+		created := 0
+		for _, a := range as {
+			switch {
+			case a.status == http.StatusCreated:
+				created++
+			case a.status != http.StatusOK:
+				t.Fatalf("dup-%d: status %d, want 201 or 200", i, a.status)
+			}
+			if a.ack != as[0].ack {
+				t.Fatalf("dup-%d: answers %+v and %+v, want one seq and chain hash", i, as[0].ack, a.ack)
+			}
+		}
+		if created != 1 {
+			t.Fatalf("dup-%d posted by %d clients at once: %d answers 201, want 1", i, len(as), created)
+		}
+	}
+	after, afterRecs := listEvents(t, admin), auditLog(t, admin)
+	if len(after) != len(before)+ids || len(afterRecs) != len(beforeRecs)+ids {
+		t.Fatalf("%d ids posted by %d clients each: events %d -> %d, audit records %d -> %d; want %d more of each",
+			ids, len(tokens), len(before), len(after), len(beforeRecs), len(afterRecs), ids)
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 4000 {
+		return "..." + s[len(s)-4000:]
+	}
+	return s
+}
+
+// TestDurabilityDiskFull runs serve on a SQLite file in a 2 MiB tmpfs and
+// posts events with 4 KB reasons until the disk is full: the write that
+// does not fit answers 503 with {"error":{"code":"unavailable"}} and
+// Retry-After, reads still answer, every 201 before stays; once the file
+// system is grown, the same serve writes on, and after a restart every
+// acknowledged event is there and the log verifies. Then the file system
+// turns read-only (see remountReadOnly).
+func TestDurabilityDiskFull(t *testing.T) {
+	dir := mountSmallTmpfs(t, "2m")
+	db := "sqlite:" + filepath.Join(dir, "full.db")
+	p := startServeProc(t, t.TempDir(), db)
+	admin := &apiClient{base: p.base, token: readAdminToken(t, dir), hc: newHTTPClient(t)}
+	tokens := setUpScaler(t, admin, 16)
+	reason := strings.Repeat("x", 4000)
+
+	// Fill: each client posts until its first answer that is not 201.
+	var (
+		mu       sync.Mutex
+		acked    = map[string]api.EventAck{}
+		refusals []string
+		fails    []string
+		wg       sync.WaitGroup
+	)
+	for w, tok := range tokens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &apiClient{base: p.base, token: tok, hc: admin.hc}
+			for i := range 50 { // below a token's rate-limit burst
+				id := fmt.Sprintf("full-c%d-%d", w, i)
+				status, h, b, err := c.do("POST", "/api/v1/scalers/"+durScaler+"/events", eventBody(id, reason))
+				mu.Lock()
+				switch {
+				case err != nil:
+					fails = append(fails, fmt.Sprintf("POST %s: %v", id, err))
+				case status == http.StatusCreated:
+					var a api.EventAck
+					if err := json.Unmarshal(b, &a); err != nil {
+						fails = append(fails, fmt.Sprintf("POST %s: %s: %v", id, b, err))
+					}
+					acked[id] = a
+				case status == http.StatusServiceUnavailable:
+					if msg := checkUnavailable(h, b); msg != "" {
+						fails = append(fails, fmt.Sprintf("POST %s on a full disk: %s", id, msg))
+					}
+					refusals = append(refusals, id)
+				default:
+					fails = append(fails, fmt.Sprintf("POST %s: status %d, want 201 or 503: %s", id, status, b))
+				}
+				mu.Unlock()
+				if err != nil || status != http.StatusCreated {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, f := range fails {
+		t.Error(f)
+	}
+	if len(refusals) == 0 {
+		t.Fatalf("%d events of 4 KB posted to a 2 MiB file system, and none refused", len(acked))
+	}
+	t.Logf("disk full after %d acknowledged events; %d posts answered 503", len(acked), len(refusals))
+
+	// Full: a lone write is refused too, reads and health answer, and
+	// every acknowledged event is there.
+	c := &apiClient{base: p.base, token: tokens[0], hc: admin.hc}
+	status, h, b, err := c.do("POST", "/api/v1/scalers/"+durScaler+"/events", eventBody("full-lone", reason))
+	switch {
+	case err != nil:
+		t.Fatalf("POST on the full disk: %v", err)
+	case status == http.StatusCreated:
+		t.Fatalf("POST on the full disk: 201 %s, want 503 (the same write was refused before)", b)
+	case status != http.StatusServiceUnavailable || checkUnavailable(h, b) != "":
+		t.Fatalf("POST on the full disk: status %d, %s: %s", status, b, checkUnavailable(h, b))
+	}
+	admin.must(t, "GET", "/api/v1/health", nil, http.StatusOK, nil)
+	checkAcked(t, admin, acked)
+	log := p.stderr.String()
+	if !strings.Contains(log, "database or disk is full") {
+		t.Errorf("serve's log does not say that the disk is full; log:\n%s", tail(log))
+	}
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "disk is full") {
+			t.Logf("serve's log: %s", line)
+			break
+		}
+	}
+	checkLogHasNoToken(t, log, append([]string{admin.token}, tokens...)...)
+
+	// Room again: the same serve writes on.
+	remountTmpfs(t, dir, 0, "size=64m")
+	var a api.EventAck
+	c.must(t, "POST", "/api/v1/scalers/"+durScaler+"/events", eventBody("after-grow", reason), http.StatusCreated, &a)
+	acked["after-grow"] = a
+	checkAcked(t, admin, acked)
+	p.stop(t)
+	p = startServeProc(t, t.TempDir(), db)
+	admin.base, admin.hc = p.base, newHTTPClient(t)
+	checkAcked(t, admin, acked)
+	recs := auditLog(t, admin)
+	if n := auditVerify(t, dir, db); n != int64(len(recs)) {
+		t.Fatalf("audit verify: %d records, the API lists %d", n, len(recs))
+	}
+	for _, id := range refusals {
+		// A refused event was not committed: its resend is a new event.
+		c := &apiClient{base: p.base, token: tokens[1], hc: admin.hc}
+		c.must(t, "POST", "/api/v1/scalers/"+durScaler+"/events", eventBody(id, reason), http.StatusCreated, nil)
+	}
+	remountReadOnly(t, p, dir, db, admin)
+}
+
+// checkUnavailable returns what is wrong with a 503 answer ("" if
+// nothing): the JSON error with code unavailable, and Retry-After.
+func checkUnavailable(h http.Header, b []byte) string {
+	var e struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(b, &e); err != nil || e.Error.Code != "unavailable" || e.Error.Message == "" {
+		return fmt.Sprintf("body %s, want {\"error\":{\"code\":\"unavailable\",\"message\":...}}", b)
+	}
+	if h.Get("Retry-After") == "" {
+		return "no Retry-After"
+	}
+	return ""
+}
+
+// checkAcked fails unless every acknowledged event is listed with its seq.
+func checkAcked(t *testing.T, admin *apiClient, acked map[string]api.EventAck) {
+	t.Helper()
+	events := listEvents(t, admin)
+	for id, a := range acked {
+		if e, ok := events[id]; !ok || e.Seq != a.Seq {
+			t.Fatalf("acknowledged event %s (seq %d): listed %v with seq %d", id, a.Seq, ok, e.Seq)
+		}
+	}
+}
+
+// remountReadOnly turns serve's file system read-only. Linux refuses to
+// remount read-only a file system with a file open for writing (EBUSY),
+// as serve's database is: checked, then serve is stopped, the file
+// system remounted read-only, and serve must refuse to start, saying
+// why. Back to read-write, serve starts and writes, and the log
+// verifies.
+func remountReadOnly(t *testing.T, p *serveProc, dir, db string, admin *apiClient) {
+	t.Helper()
+	err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT|syscall.MS_RDONLY, "")
+	if err == nil {
+		t.Fatalf("remounted %s read-only under a running serve; this test expected EBUSY and must now check POST 503 / GET 200 there", dir)
+	}
+	if !errors.Is(err, syscall.EBUSY) {
+		t.Fatalf("remount %s read-only under a running serve: %v, want EBUSY", dir, err)
+	}
+	p.stop(t)
+	remountTmpfs(t, dir, syscall.MS_RDONLY, "")
+	ro := launchServe(t, t.TempDir(), db)
+	if code := ro.wait(t, "serve's exit on a read-only database"); code != 1 {
+		t.Fatalf("serve on a read-only file system: exit code %d, want 1; stderr:\n%s", code, ro.stderr.String())
+	}
+	msg := ro.stderr.String()
+	// SQLite says "unable to open database file" (it cannot create the
+	// WAL index), not "read-only": the message names the flag, the file
+	// and that the database is unavailable.
+	if file := strings.TrimPrefix(db, "sqlite:"); !strings.Contains(msg, "error: --db: ") || !strings.Contains(msg, file) || !strings.Contains(msg, "unavailable") {
+		t.Errorf("serve on a read-only file system: stderr does not name --db, %s and unavailable:\n%s", file, msg)
+	}
+	checkLogHasNoToken(t, msg, admin.token)
+	t.Logf("serve on a read-only file system: %s", strings.TrimSpace(lastLine(msg)))
+
+	remountTmpfs(t, dir, 0, "")
+	p = startServeProc(t, t.TempDir(), db)
+	admin.base, admin.hc = p.base, newHTTPClient(t)
+	admin.must(t, "POST", "/api/v1/scalers/"+durScaler+"/events", eventBody("after-rw", "back"), http.StatusCreated, nil)
+	recs := auditLog(t, admin)
+	if n := auditVerify(t, dir, db); n != int64(len(recs)) {
+		t.Fatalf("audit verify: %d records, the API lists %d", n, len(recs))
+	}
+	p.stop(t)
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// mountSmallTmpfs mounts a tmpfs of size at a new directory, unmounted
+// when the test ends. It needs root; without it the test fails, naming
+// why (as backend/store's disk tests do).
+func mountSmallTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatalf("this test mounts a tmpfs to fill a file system, which needs root (make test runs as root)")
+	}
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0700"); err != nil {
+		t.Fatalf("mount tmpfs on %s: %v (the test needs CAP_SYS_ADMIN to mount)", dir, err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+func remountTmpfs(t *testing.T, dir string, flags uintptr, data string) {
+	t.Helper()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT|flags, data); err != nil {
+		t.Fatalf("remount %s (%s): %v", dir, data, err)
+	}
+}
+
+// TestDurabilityReadOnlyPostgres turns the PostgreSQL server read-only
+// under a running serve (default_transaction_read_only, as during a
+// failover or a full disk's emergency setting), which SQLite cannot be
+// (see remountReadOnly): POSTs answer 503 with Retry-After, GETs 200 with
+// every acknowledged event; back to read-write, writes succeed again and
+// the log verifies.
+func TestDurabilityReadOnlyPostgres(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	db := pg.NewDatabase(t)
+	dir := t.TempDir()
+	p := startServeProc(t, dir, db)
+	admin := &apiClient{base: p.base, token: readAdminToken(t, dir), hc: newHTTPClient(t)}
+	tokens := setUpScaler(t, admin, 1)
+	c := &apiClient{base: p.base, token: tokens[0], hc: admin.hc}
+	acked := map[string]api.EventAck{}
+	post := func(id string) (int, http.Header, []byte) {
+		t.Helper()
+		status, h, b, err := c.do("POST", "/api/v1/scalers/"+durScaler+"/events", eventBody(id, "ro"))
+		if err != nil {
+			t.Fatalf("POST %s: %v", id, err)
+		}
+		if status == http.StatusCreated {
+			var a api.EventAck
+			if err := json.Unmarshal(b, &a); err != nil {
+				t.Fatalf("POST %s: %s: %v", id, b, err)
+			}
+			acked[id] = a
+		}
+		return status, h, b
+	}
+	post("before")
+	ctx := t.Context()
+	setReadOnly := func(sql string) {
+		t.Helper()
+		if err := pg.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+		if err := pg.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setReadOnly("ALTER SYSTEM SET default_transaction_read_only = on")
+	// The reload reaches each backend at its next command: until then a
+	// write may still be acknowledged (and must then be kept).
+	i := 0
+	scalertest.Eventually(t, waitLimit, "a POST refused by the read-only server", func() error {
+		i++
+		status, h, b := post(fmt.Sprint("ro-", i))
+		switch {
+		case status == http.StatusCreated:
+			return errors.New("still acknowledged")
+		case status != http.StatusServiceUnavailable:
+			t.Fatalf("POST to a read-only server: status %d, want 503: %s", status, b)
+		}
+		if msg := checkUnavailable(h, b); msg != "" {
+			t.Fatalf("POST to a read-only server: %s", msg)
+		}
+		return nil
+	})
+	if status, _, b := post("ro-again"); status != http.StatusServiceUnavailable {
+		t.Fatalf("second POST to a read-only server: status %d, want 503: %s", status, b)
+	}
+	admin.must(t, "GET", "/api/v1/health", nil, http.StatusOK, nil)
+	admin.must(t, "GET", "/api/v1/scalers/"+durScaler, nil, http.StatusOK, nil)
+	checkAcked(t, admin, acked)
+
+	setReadOnly("ALTER SYSTEM RESET default_transaction_read_only")
+	scalertest.Eventually(t, waitLimit, "a POST acknowledged by the server writable again", func() error {
+		i++
+		if status, _, b := post(fmt.Sprint("rw-", i)); status != http.StatusCreated {
+			return fmt.Errorf("status %d: %s", status, b)
+		}
+		return nil
+	})
+	checkAcked(t, admin, acked)
+	recs := auditLog(t, admin)
+	if n := auditVerify(t, dir, db); n != int64(len(recs)) {
+		t.Fatalf("audit verify: %d records, the API lists %d", n, len(recs))
+	}
+	p.stop(t)
+	checkLogHasNoToken(t, p.stderr.String(), admin.token, tokens[0])
+	for _, line := range strings.Split(p.stderr.String(), "\n") {
+		if strings.Contains(line, "read-only") {
+			t.Logf("serve's log: %s", line)
+		}
+	}
+	t.Logf("%d events acknowledged, %d posts in all", len(acked), i+2)
+}
