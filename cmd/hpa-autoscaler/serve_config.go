@@ -223,9 +223,15 @@ func checkNode(n *yaml.Node, t reflect.Type, path string, secret bool) error {
 			fields[name] = f
 		}
 		var errs []error
+		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := strings.TrimPrefix(path+"."+k.Value, ".")
+			if line, dup := seen[k.Value]; dup {
+				errs = append(errs, &configError{line: k.Line, key: p, msg: fmt.Sprintf(": also set at line %d", line)})
+				continue
+			}
+			seen[k.Value] = k.Line
 			f, ok := fields[k.Value]
 			if !ok || k.Kind != yaml.ScalarNode {
 				errs = append(errs, &configError{line: k.Line, key: p, msg: ": unknown key"})
@@ -812,6 +818,8 @@ func (s *serveConfigSource) Reload(context.Context) (api.ReloadResult, error) {
 		return res, err
 	}
 	s.logger.Info("configuration reloaded", "file", s.path, "applied", res.Applied, "restartRequired", res.RestartRequired)
+	// At the level just applied.
+	s.logger.Debug("configuration: the keys set by flags or HPA_* variables keep their values", "setByFlags", s.Current().(shownConfig).SetByFlags)
 	return res, nil
 }
 
