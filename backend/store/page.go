@@ -32,6 +32,7 @@ const (
 	listScalers
 	listEvents
 	listAudit
+	listTrends
 )
 
 func (k listKind) bySeq() bool { return k == listEvents || k == listAudit }
@@ -64,7 +65,7 @@ func decodePageToken(tok string, list listKind, filter string) (pageKey, error) 
 		return k, nil
 	}
 	bad := func(why string) (pageKey, error) {
-		return pageKey{}, fmt.Errorf("%w: page token: %s", ErrInvalid, why)
+		return pageKey{}, fmt.Errorf("%w: %w: %s", ErrInvalid, ErrPageToken, why)
 	}
 	if len(tok) > maxPageToken {
 		return bad("too long")

@@ -138,13 +138,16 @@ func scanAudit(r scanner, d *dialect) (AuditRecord, error) {
 
 // one reads one row through the read pool.
 func one[T any](ctx context.Context, s *sqlStore, kind, name string, scan func(scanner, *dialect) (T, error), q string, args ...any) (T, error) {
+	var zero T
+	if err := s.checkOpen(); err != nil {
+		return zero, fmt.Errorf("%s %q: %w", kind, clip(name), err)
+	}
 	v, err := scan(s.c.reader.QueryRowContext(ctx, s.d.q(q), args...), s.d)
 	if err != nil {
-		var zero T
 		if errors.Is(err, ErrNotFound) {
 			return zero, notFound(kind, name)
 		}
-		return zero, fmt.Errorf("%s %q: %w", kind, clip(name), err)
+		return zero, fmt.Errorf("%s %q: %w", kind, clip(name), s.readErr(err))
 	}
 	return v, nil
 }
@@ -152,21 +155,24 @@ func one[T any](ctx context.Context, s *sqlStore, kind, name string, scan func(s
 // many reads a page: rows of q (which ends in LIMIT ?) with limit+1
 // appended to args, and the token of the next page from the last row.
 func many[T any](ctx context.Context, s *sqlStore, kind string, limit int, scan func(scanner, *dialect) (T, error), next func(T) pageKey, q string, args ...any) (List[T], error) {
+	if err := s.checkOpen(); err != nil {
+		return List[T]{}, fmt.Errorf("list %s: %w", kind, err)
+	}
 	rows, err := s.c.reader.QueryContext(ctx, s.d.q(q), append(args, limit+1)...)
 	if err != nil {
-		return List[T]{}, fmt.Errorf("list %s: %w", kind, s.d.classify(err))
+		return List[T]{}, fmt.Errorf("list %s: %w", kind, s.readErr(err))
 	}
 	defer rows.Close()
 	var out List[T]
 	for rows.Next() {
 		v, err := scan(rows, s.d)
 		if err != nil {
-			return List[T]{}, fmt.Errorf("list %s: %w", kind, err)
+			return List[T]{}, fmt.Errorf("list %s: %w", kind, s.readErr(err))
 		}
 		out.Items = append(out.Items, v)
 	}
 	if err := rows.Err(); err != nil {
-		return List[T]{}, fmt.Errorf("list %s: %w", kind, s.d.classify(err))
+		return List[T]{}, fmt.Errorf("list %s: %w", kind, s.readErr(err))
 	}
 	if len(out.Items) > limit {
 		out.Items = out.Items[:limit]
@@ -279,8 +285,11 @@ func (a admin) Tenants(ctx context.Context, p Page) (List[Tenant], error) {
 func (a admin) Head(ctx context.Context) (audit.Head, error) {
 	var h audit.Head
 	var chain []byte
+	if err := a.s.checkOpen(); err != nil {
+		return audit.Head{}, fmt.Errorf("audit head: %w", err)
+	}
 	if err := a.s.c.reader.QueryRowContext(ctx, `SELECT seq, chain_hash FROM audit_head WHERE id = 1`).Scan(&h.Seq, &chain); err != nil {
-		return audit.Head{}, fmt.Errorf("audit head: %w", a.s.d.classify(err))
+		return audit.Head{}, fmt.Errorf("audit head: %w", a.s.readErr(err))
 	}
 	if len(chain) != tlog.HashSize {
 		return audit.Head{}, fmt.Errorf("audit head: chain hash of %d bytes", len(chain))
@@ -310,9 +319,12 @@ func (a admin) Log(ctx context.Context, from int64, limit int) ([]AuditRecord, e
 func (a admin) treeHashes(ctx context.Context, recs []AuditRecord) error {
 	lo := audit.FirstHashIndex(recs[0].Seq)
 	hi := audit.FirstHashIndex(recs[len(recs)-1].Seq + 1)
+	if err := a.s.checkOpen(); err != nil {
+		return fmt.Errorf("read tree hashes: %w", err)
+	}
 	rows, err := a.s.c.reader.QueryContext(ctx, a.s.d.q(`SELECT idx, hash FROM tlog_hashes WHERE idx >= ? AND idx < ? ORDER BY idx`), lo, hi)
 	if err != nil {
-		return fmt.Errorf("read tree hashes: %w", a.s.d.classify(err))
+		return fmt.Errorf("read tree hashes: %w", a.s.readErr(err))
 	}
 	defer rows.Close()
 	byIdx := make(map[int64]tlog.Hash, hi-lo)
@@ -320,14 +332,14 @@ func (a admin) treeHashes(ctx context.Context, recs []AuditRecord) error {
 		var idx int64
 		var b []byte
 		if err := rows.Scan(&idx, &b); err != nil {
-			return fmt.Errorf("read tree hashes: %w", a.s.d.classify(err))
+			return fmt.Errorf("read tree hashes: %w", a.s.readErr(err))
 		}
 		if len(b) == tlog.HashSize {
 			byIdx[idx] = tlog.Hash(b)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read tree hashes: %w", a.s.d.classify(err))
+		return fmt.Errorf("read tree hashes: %w", a.s.readErr(err))
 	}
 	// What is missing stays missing: the verifier names the record.
 	for i := range recs {
@@ -346,9 +358,12 @@ func (a admin) treeHashes(ctx context.Context, recs []AuditRecord) error {
 // Hashes implements Admin.
 func (a admin) Hashes(ctx context.Context) tlog.HashReader {
 	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		if err := a.s.checkOpen(); err != nil {
+			return nil, fmt.Errorf("read tree hashes: %w", err)
+		}
 		found, err := readHashes(ctx, a.s.d, a.s.c.reader, indexes)
 		if err != nil {
-			return nil, err
+			return nil, a.s.readErr(err)
 		}
 		out := make([]tlog.Hash, len(indexes))
 		for i, idx := range indexes {
@@ -370,9 +385,12 @@ func (a admin) AddCheckpoint(ctx context.Context, c Checkpoint) error {
 	// log, so it has no audit record of its own (a record would change
 	// the tree it signs). It is written directly, with the writer's
 	// durability settings.
+	if err := a.s.checkOpen(); err != nil {
+		return fmt.Errorf("checkpoint of size %d: %w", c.TreeSize, err)
+	}
 	_, err := a.s.c.writer.ExecContext(ctx, a.s.d.q(`INSERT INTO audit_checkpoints (tree_size, note, at_us) VALUES (?, ?, ?)`), c.TreeSize, c.Note, c.Time.UTC().UnixMicro())
 	if err != nil {
-		err = a.s.d.classify(err)
+		err = a.s.readErr(err)
 		if errors.Is(err, ErrConflict) {
 			return fmt.Errorf("checkpoint of size %d: already exists: %w", c.TreeSize, err)
 		}

@@ -56,6 +56,10 @@ var (
 	ErrSchemaTooNew = errors.New("database schema is newer than this binary")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("store closed")
+	// ErrPageToken is wrapped, with ErrInvalid, by the error of a page
+	// token that is not one of the list asked for (the API names the
+	// pageToken parameter).
+	ErrPageToken = errors.New("page token")
 )
 
 // Role is what a token may do in its tenant.
@@ -178,6 +182,35 @@ type EventFilter struct {
 	Scaler string
 }
 
+// ScalerFilter narrows ScalersWhere: an empty field matches every value.
+type ScalerFilter struct {
+	Namespace string
+	Cluster   string
+}
+
+// TrendFilter selects the scaling events EventTrends counts: those at
+// From or later and before To (both required), of the scalers the other
+// fields match (empty: all).
+type TrendFilter struct {
+	From, To  time.Time
+	Namespace string
+	Cluster   string
+	Scaler    string
+}
+
+// EventTrend sums one scaler's scaling events in a TrendFilter's window.
+type EventTrend struct {
+	Scaler string
+	// Events counts them; ScaleUps and ScaleDowns those that raised and
+	// lowered the count.
+	Events, ScaleUps, ScaleDowns int64
+	// MinReplicas and MaxReplicas bound the counts the events set;
+	// LastReplicas is the last event's (by seq).
+	MinReplicas, MaxReplicas, LastReplicas int32
+	// FirstAt and LastAt are the times of the first and the last event.
+	FirstAt, LastAt time.Time
+}
+
 // Store is the backend's state: one interface, with a SQLite and a
 // PostgreSQL implementation (Open picks one by URL). Its methods are safe
 // for concurrent use.
@@ -229,6 +262,14 @@ type Reader interface {
 	Scalers(ctx context.Context, tenant TenantID, page Page) (List[Scaler], error)
 	Event(ctx context.Context, tenant TenantID, id string) (ScalingEvent, error)
 	Events(ctx context.Context, tenant TenantID, filter EventFilter, page Page) (List[ScalingEvent], error)
+	// LatestEvent is the scaler's last scaling event, by seq (ErrNotFound
+	// when it has none).
+	LatestEvent(ctx context.Context, tenant TenantID, scaler string) (ScalingEvent, error)
+	// ScalersWhere lists the scalers the filter matches, by name.
+	ScalersWhere(ctx context.Context, tenant TenantID, filter ScalerFilter, page Page) (List[Scaler], error)
+	// EventTrends sums the scaling events in the filter's window per
+	// scaler (of the scalers that exist), by scaler name.
+	EventTrends(ctx context.Context, tenant TenantID, filter TrendFilter, page Page) (List[EventTrend], error)
 	AuditRecord(ctx context.Context, tenant TenantID, seq int64) (AuditRecord, error)
 	AuditRecords(ctx context.Context, tenant TenantID, page Page) (List[AuditRecord], error)
 }

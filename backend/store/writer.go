@@ -46,6 +46,32 @@ type sqlStore struct {
 	// commits counts the committed transactions (for tests: how well
 	// the group commit groups).
 	commits atomic.Int64
+	// closed is set when Close starts: reads after it are ErrClosed.
+	closed atomic.Bool
+}
+
+// readErr is the error of a read: ErrClosed once Close has started
+// (database/sql's own "sql: database is closed" is no sentinel of ours,
+// and the API would answer it with a 500), else err classified.
+func (s *sqlStore) readErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if s.closed.Load() && !errors.Is(err, ErrClosed) {
+		return fmt.Errorf("%w: %v", ErrClosed, err)
+	}
+	if _, ok := errorsAs[*dbError](err); ok {
+		return err // classified already (scanErr, readHashes)
+	}
+	return s.d.classify(err)
+}
+
+// checkOpen is ErrClosed after Close: a read does not reach the pool.
+func (s *sqlStore) checkOpen() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return nil
 }
 
 func (s *sqlStore) appended() <-chan struct{} { return s.notify }
@@ -133,6 +159,7 @@ var _ Store = (*sqlStore)(nil)
 
 func (s *sqlStore) Close() error {
 	s.once.Do(func() {
+		s.closed.Store(true)
 		close(s.stop)
 		<-s.done
 		s.c.close()
