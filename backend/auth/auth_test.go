@@ -215,3 +215,12 @@ func forge(t testing.TB, tenant, id string, g auth.Generated) string {
 	secret := strings.TrimSuffix(strings.TrimPrefix(g.Token, "hpa_"+string(p.Tenant)+"_"+p.ID+"_"), g.Token[len(g.Token)-9:])
 	return auth.MakeToken(store.TenantID(tenant), id, secret)
 }
+
+func TestActorIn(t *testing.T) {
+	p := auth.Principal{Tenant: "root", TokenID: "abc", SystemAdmin: true}
+	for tenant, want := range map[store.TenantID]string{"root": "token:abc", "acme": "token:root/abc", "": "token:root/abc"} {
+		if got := p.ActorIn(tenant); got != want {
+			t.Errorf("ActorIn(%q) = %q, want %q", tenant, got, want)
+		}
+	}
+}

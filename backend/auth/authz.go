@@ -63,6 +63,17 @@ type Principal struct {
 // Actor is the principal as the audit log names it (never a secret).
 func (p Principal) Actor() string { return "token:" + p.TokenID }
 
+// ActorIn is the principal as the audit log of tenant names it: Actor in
+// its own tenant; "token:<its tenant>/<id>" in another (a system admin's
+// change of another tenant, or of the installation), since a token id
+// is unique in its tenant only.
+func (p Principal) ActorIn(tenant store.TenantID) string {
+	if tenant == p.Tenant {
+		return p.Actor()
+	}
+	return "token:" + string(p.Tenant) + "/" + p.TokenID
+}
+
 // Resource is what an action is done to: a row of Tenant ("" for the
 // installation's), Kind/Name for messages.
 type Resource struct {
