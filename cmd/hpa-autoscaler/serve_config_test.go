@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -493,5 +494,64 @@ func TestServeConfigWithoutFile(t *testing.T) {
 	code, body := reload(t, base, token)
 	if code != http.StatusBadRequest || !strings.Contains(body, "serve was started without --config") {
 		t.Errorf("reload without --config: %d %s", code, body)
+	}
+}
+
+// TestServeConfigSIGHUP runs serve as a child process: SIGHUP reloads the
+// file as the API does, logging what it applied and what needs a
+// restart; a bad file is logged and changes nothing; serve keeps running
+// and stops cleanly on SIGTERM.
+func TestServeConfigSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	conf := func(rpm, burst, conns int) string {
+		return fmt.Sprintf("backend:\n  database:\n    maxConnections: %d\n  rateLimit:\n    requestsPerMinute: %d\n    burstSize: %d\n  logging:\n    level: debug\n", conns, rpm, burst)
+	}
+	file := writeConfig(t, dir, conf(1000, 100, 5))
+	c := startServe(t, "--config", file, "--db", "sqlite:"+filepath.Join(dir, "hpa.db"))
+	// reloadLine waits for the n-th log line of a reload.
+	reloadLine := func(n int) map[string]any {
+		t.Helper()
+		var rec map[string]any
+		scalertest.Eventually(t, waitLimit, fmt.Sprintf("reload log line %d", n), func() error {
+			seen := 0
+			for _, line := range strings.Split(c.stderr.String(), "\n") {
+				var r map[string]any
+				if json.Unmarshal([]byte(line), &r) != nil || !strings.HasPrefix(fmt.Sprint(r["msg"]), "configuration ") || r["file"] == nil {
+					continue
+				}
+				if seen++; seen == n {
+					rec = r
+					return nil
+				}
+			}
+			return errors.New("not logged yet")
+		})
+		return rec
+	}
+
+	writeConfig(t, dir, conf(10, 5, 6))
+	if err := c.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	rec := reloadLine(2) // the first is the start's "configuration file read"
+	if rec["msg"] != "configuration reloaded" || fmt.Sprint(rec["applied"]) != "[backend.rateLimit.requestsPerMinute backend.rateLimit.burstSize]" ||
+		fmt.Sprint(rec["restartRequired"]) != "[backend.database.maxConnections]" {
+		t.Errorf("after SIGHUP: %v", rec)
+	}
+
+	writeConfig(t, dir, "backend:\n  rateLimit:\n    enabled: maybe\n")
+	if err := c.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	rec = reloadLine(3)
+	if rec["msg"] != "configuration not reloaded; nothing changed" || !strings.Contains(fmt.Sprint(rec["err"]), "backend.rateLimit.enabled") {
+		t.Errorf("after SIGHUP with a bad file: %v", rec)
+	}
+
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.exitCode(t, waitLimit, "serve's exit after SIGTERM"); code != 0 {
+		t.Errorf("exit code %d after SIGTERM; stderr:\n%s", code, c.stderr.String())
 	}
 }
