@@ -27,6 +27,7 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/custom"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/kafka"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/metricsapi"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/postgresql"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/prometheus"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/rabbitmq"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/redis"
@@ -157,6 +158,7 @@ func newRegistry() *scalers.Registry {
 	r.MustRegister(prometheus.Type, prometheus.New, scalers.WithDefaultTarget(prometheus.DefaultTarget))
 	r.MustRegister(metricsapi.Type, metricsapi.New, scalers.WithDefaultTarget(metricsapi.DefaultTarget))
 	r.MustRegister(cron.Type, cron.New)
+	r.MustRegister(postgresql.Type, postgresql.NewPools(postgresql.PoolsOptions{}).Factory(), scalers.WithDefaultTarget(postgresql.DefaultTarget))
 	rc := redis.NewClients(redis.ClientsOptions{})
 	for _, typ := range redis.Types() {
 		r.MustRegister(typ, rc.Factory(typ))
