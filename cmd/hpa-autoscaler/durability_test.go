@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -100,6 +101,7 @@ func runKill9(t *testing.T, dir, db string) {
 // audit record's chain hash after Update returned, and that read can
 // meet the dead server after the commit (the log counts them).
 func TestDurabilityPostgresKilled(t *testing.T) {
+	t.Parallel()
 	pg := testenv.StartPostgres(t)
 	db := pg.NewDatabase(t)
 	dir := t.TempDir()
@@ -347,6 +349,7 @@ func resend(t *testing.T, base string, tokens []string, led *ledger, round map[s
 		mu      sync.Mutex
 		fails   []string
 		created int
+		retries atomic.Int64
 		wg      sync.WaitGroup
 	)
 	for w, tok := range tokens {
@@ -356,7 +359,7 @@ func resend(t *testing.T, base string, tokens []string, led *ledger, round map[s
 			c := &apiClient{base: base, token: tok, hc: hc}
 			for i := w; i < len(jobs); i += len(tokens) {
 				j := jobs[i]
-				status, _, b, err := c.do("POST", "/api/v1/scalers/"+durScaler+"/events", eventBody(j.id, "load"))
+				status, b, err := postRetrying(c, j.id, &retries)
 				var a api.EventAck
 				if err == nil {
 					err = json.Unmarshal(b, &a)
@@ -399,6 +402,26 @@ func resend(t *testing.T, base string, tokens []string, led *ledger, round map[s
 		}
 	}
 	clear(led.maybe)
+	if n := retries.Load(); n > 0 {
+		t.Logf("resends: %d answers 503 retried", n)
+	}
+}
+
+// postRetrying posts the event id (reason "load") and posts it again
+// after each 503, as a client honouring Retry-After would (backing off
+// from 10ms to 250ms, for up to waitLimit), counting the retries.
+func postRetrying(c *apiClient, id string, retries *atomic.Int64) (int, []byte, error) {
+	deadline := time.Now().Add(waitLimit)
+	pause := 10 * time.Millisecond
+	for {
+		status, _, b, err := c.do("POST", "/api/v1/scalers/"+durScaler+"/events", eventBody(id, "load"))
+		if err != nil || status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			return status, b, err
+		}
+		retries.Add(1)
+		time.Sleep(pause)
+		pause = min(2*pause, 250*time.Millisecond)
+	}
 }
 
 // duplicateStorm posts each of a few new ids from every client at once
@@ -694,6 +717,7 @@ func remountTmpfs(t *testing.T, dir string, flags uintptr, data string) {
 // every acknowledged event; back to read-write, writes succeed again and
 // the log verifies.
 func TestDurabilityReadOnlyPostgres(t *testing.T) {
+	t.Parallel()
 	pg := testenv.StartPostgres(t)
 	db := pg.NewDatabase(t)
 	dir := t.TempDir()
@@ -774,4 +798,132 @@ func TestDurabilityReadOnlyPostgres(t *testing.T) {
 		}
 	}
 	t.Logf("%d events acknowledged, %d posts in all", len(acked), i+2)
+}
+
+// TestDurabilityPostgresConnectionsCut terminates every connection of
+// serve to PostgreSQL (pg_terminate_backend), again and again while 16
+// clients post: a commit whose answer is lost with its connection is
+// ambiguous, and the store retries each update of a failed batch alone.
+// Whatever each POST answered (201, 200 for an event the first try had
+// committed, 503), every acknowledged event is there once with its seq,
+// each event has one audit record, resends leave one of each, and the
+// log verifies.
+func TestDurabilityPostgresConnectionsCut(t *testing.T) {
+	t.Parallel()
+	pg := testenv.StartPostgres(t)
+	db := pg.NewDatabase(t)
+	u, err := url.Parse(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbName := strings.TrimPrefix(u.Path, "/")
+	dir := t.TempDir()
+	p := startServeProc(t, dir, db)
+	admin := &apiClient{base: p.base, token: readAdminToken(t, dir), hc: newHTTPClient(t)}
+	tokens := setUpScaler(t, admin, 16)
+	hc := newHTTPClient(t)
+	var (
+		mu       sync.Mutex
+		acked    = map[string]api.EventAck{}
+		statuses = map[int]int{}
+		refused  []string
+		fails    []string
+		n        atomic.Int64
+		progress = make(chan struct{}, 1) // an answer with a seq came
+		wg       sync.WaitGroup
+	)
+	for w, tok := range tokens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := &apiClient{base: p.base, token: tok, hc: hc}
+			for i := range kill9PerClient {
+				id := fmt.Sprintf("cut-c%d-%d", w, i)
+				status, h, b, err := c.do("POST", "/api/v1/scalers/"+durScaler+"/events", eventBody(id, "load"))
+				mu.Lock()
+				statuses[status]++
+				switch {
+				case err != nil:
+					fails = append(fails, fmt.Sprintf("POST %s: %v", id, err))
+				case status == http.StatusCreated || status == http.StatusOK:
+					var a api.EventAck
+					if err := json.Unmarshal(b, &a); err != nil {
+						fails = append(fails, fmt.Sprintf("POST %s: %s: %v", id, b, err))
+					}
+					acked[id] = a
+					n.Add(1)
+					select {
+					case progress <- struct{}{}:
+					default:
+					}
+				case status == http.StatusServiceUnavailable:
+					if msg := checkUnavailable(h, b); msg != "" {
+						fails = append(fails, fmt.Sprintf("POST %s: %s", id, msg))
+					}
+					refused = append(refused, id)
+				default:
+					fails = append(fails, fmt.Sprintf("POST %s: status %d, want 201, 200 or 503: %s", id, status, b))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	cut := 0
+	ctx := t.Context()
+	// Each cut waits for 20 more answers with a seq, so that the clients
+	// get through between cuts.
+	for next := int64(20); ; {
+		select {
+		case <-done:
+		case <-progress:
+			if n.Load() < next {
+				continue
+			}
+			if err := pg.Exec(ctx, fmt.Sprintf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s' AND pid <> pg_backend_pid()", dbName)); err != nil {
+				t.Fatal(err)
+			}
+			cut++
+			next = n.Load() + 20
+			continue
+		}
+		break
+	}
+	for _, f := range fails {
+		t.Error(f)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	// A read on a pooled connection that was cut answers 503 once (the
+	// server's FATAL comes after the query was sent, so database/sql does
+	// not retry it); connections idle for a second are pinged first.
+	readFails := 0
+	scalertest.Eventually(t, waitLimit, "reads answering 200 after the cuts (10 in a row)", func() error {
+		for range 10 {
+			status, _, b, err := admin.do("GET", "/api/v1/scalers/"+durScaler+"/events?limit=1", nil)
+			if err != nil {
+				return err
+			}
+			if status != http.StatusOK {
+				readFails++
+				return fmt.Errorf("status %d: %s", status, b)
+			}
+		}
+		return nil
+	})
+	events := listEvents(t, admin)
+	led := &ledger{acked: acked, maybe: map[string]bool{}}
+	committed := 0
+	for _, id := range refused {
+		led.maybe[id] = true
+		if _, ok := events[id]; ok {
+			committed++
+		}
+	}
+	checkAfterKill(t, admin, led, dir, db)
+	resend(t, p.base, tokens, led, acked)
+	p.stop(t)
+	t.Logf("%d cuts under %d posts: answers %v; %d of the 503s had been committed; %d reads answered 503 after the cuts", cut, len(tokens)*kill9PerClient, statuses, committed, readFails)
 }
