@@ -16,7 +16,8 @@ import (
 
 func TestRoutesDeclareActions(t *testing.T) {
 	seen := map[string]bool{}
-	for _, rt := range routes() {
+	mirrors := 0
+	for _, rt := range allRoutes() {
 		if !auth.Known(rt.action) {
 			t.Errorf("route %q: action %q is not an action of auth", rt.pattern, rt.action)
 		}
@@ -27,9 +28,33 @@ func TestRoutesDeclareActions(t *testing.T) {
 			t.Errorf("route %q twice", rt.pattern)
 		}
 		seen[rt.pattern] = true
-		if rt.action == auth.Public && !strings.HasSuffix(rt.pattern, "/health") && !strings.HasSuffix(rt.pattern, "/version") {
+		if rt.action == auth.Public && !strings.HasSuffix(rt.pattern, "/health") && !strings.HasSuffix(rt.pattern, "/version") && !strings.HasSuffix(rt.pattern, "/openapi.json") {
 			t.Errorf("route %q is public", rt.pattern)
 		}
+		if rt.doc.summary == "" {
+			t.Errorf("route %q: no summary for the OpenAPI document", rt.pattern)
+		}
+		for _, q := range rt.doc.query {
+			if _, ok := queryParams[q]; !ok {
+				t.Errorf("route %q: query parameter %q is not in queryParams", rt.pattern, q)
+			}
+		}
+		if rt.mirrored {
+			mirrors++
+			if !strings.Contains(rt.pattern, mirrorPrefix) || !tenantScoped(rt) {
+				t.Errorf("mirrored route %q", rt.pattern)
+			}
+		}
+	}
+	// Every tenant route has its mirror, and nothing else has one.
+	want := 0
+	for _, rt := range routes() {
+		if tenantScoped(rt) {
+			want++
+		}
+	}
+	if mirrors != want || want < 20 {
+		t.Errorf("%d mirrored routes, want %d", mirrors, want)
 	}
 }
 
@@ -117,7 +142,9 @@ func TestErrors(t *testing.T) {
 			{"kafka password", "POST", "/api/v1/scalers", op, kafka, 400, CodeInvalid, "spec.triggers[0].kafka.authentication.sasl.password"},
 			{"name mismatch", "PUT", "/api/v1/scalers/web", op, scalerBody("other"), 400, CodeInvalid, "name"},
 			{"bad limit", "GET", "/api/v1/scalers?limit=0", op, nil, 400, CodeInvalid, "limit"},
-			{"bad page token", "GET", "/api/v1/scalers?pageToken=zz", op, nil, 400, CodeInvalid, ""},
+			{"bad page token", "GET", "/api/v1/scalers?pageToken=zz", op, nil, 400, CodeInvalid, "pageToken"},
+			{"page token not base64url", "GET", "/api/v1/scalers?pageToken=a%2Fb", op, nil, 400, CodeInvalid, "pageToken"},
+			{"page token of another list", "GET", "/api/v1/clusters?pageToken=" + pageTokenOf(t, f, "/api/v1/tokens?limit=1", f.tokens["acme/admin"]), op, nil, 400, CodeInvalid, "pageToken"},
 			{"no route", "GET", "/api/v1/nope", op, nil, 404, CodeNotFound, ""},
 			{"method", "PATCH", "/api/v1/scalers/web", op, nil, 405, CodeMethodNotAllowed, ""},
 			{"method on a list", "DELETE", "/api/v1/scalers", "", nil, 405, CodeMethodNotAllowed, ""},
@@ -297,7 +324,7 @@ func TestRateLimit(t *testing.T) {
 // and no answer holds anything of globex.
 func TestIsolation(t *testing.T) {
 	each(t, func(t *testing.T, db dbURL) {
-		f := newFixture(t, db, Options{})
+		f := newFixture(t, db, Options{RequestsPerMinute: -1}) // about 100 requests of one token
 		gl := f.tokens["globex/admin"]
 		// Objects only globex has.
 		f.want(f.do("POST", "/api/v1/clusters", gl, ClusterBody{ID: "gx-cluster", Name: "gx"}), http.StatusCreated)
@@ -315,58 +342,104 @@ func TestIsolation(t *testing.T) {
 		}
 
 		ad := f.tokens["acme/admin"]
-		for _, rt := range routes() {
-			method, path, _ := strings.Cut(rt.pattern, " ")
-			path = strings.NewReplacer("{name}", "gx-scaler", "{id}", "gx-cluster", "{seq}", fmt.Sprint(ack.Seq), "{token}", gxToken.ID).Replace(path)
-			var body any
-			// Creates (no name in the path) create acme's own objects.
-			switch {
-			case method == "POST" && strings.HasSuffix(path, "/events"):
-				body = EventBody{ID: "gx-event", Time: time.Now()}
-			case path == "/api/v1/scalers":
-				body = scalerBody("acme-new")
-			case path == "/api/v1/clusters":
-				body = ClusterBody{ID: "acme-new", Name: "new"}
-			case path == "/api/v1/tokens":
-				body = TokenBody{Name: "new", Role: "viewer"}
-			case strings.HasSuffix(path, "/status"):
-				body = `{"currentReplicas": 1}`
-			case strings.Contains(path, "/scalers"):
-				body = scalerBody("gx-scaler")
-			case strings.Contains(path, "/clusters"):
-				body = ClusterBody{ID: "gx-cluster", Name: "gx"}
-			}
-			if method == "GET" || method == "DELETE" {
-				body = nil
-			}
-			t.Run(rt.pattern, func(t *testing.T) {
-				r := f.do(method, path, ad, body)
-				hasParam := strings.Contains(rt.pattern, "{")
-				switch {
-				case rt.action == auth.SystemRead || rt.action == auth.SystemWrite:
-					// The installation's routes hold no tenant's data: a
-					// tenant's admin is refused them.
-					if r.status != http.StatusForbidden {
-						t.Fatalf("status %d, want 403: %s", r.status, r.body)
-					}
-				case hasParam:
-					if r.status != http.StatusNotFound {
-						t.Fatalf("status %d, want 404: %s", r.status, r.body)
-					}
-				case r.status >= 400:
-					t.Fatalf("status %d: %s", r.status, r.body)
+		// Every route of the table with acme's token and globex's names;
+		// then every mirrored route in acme's own tenant (the same), and
+		// in globex's (404, whatever the route).
+		passes := []struct{ name, tenant string }{{"own", ""}, {"mirror-own", "acme"}, {"mirror-other", "globex"}}
+		for _, pass := range passes {
+			for _, rt := range allRoutes() {
+				if rt.mirrored != (pass.tenant != "") {
+					continue
 				}
-				if strings.Contains(string(r.body), "marker-") || strings.Contains(string(r.body), `"tenant":"globex"`) || strings.Contains(string(r.body), `"`+gxToken.ID+`"`) {
-					t.Fatalf("globex in acme's answer: %s", r.body)
+				method, path, _ := strings.Cut(rt.pattern, " ")
+				tenant := pass.tenant
+				if tenant == "" {
+					tenant = "globex" // GET /api/v1/tenants/{tenant}
 				}
-			})
+				path = strings.NewReplacer("{tenant}", tenant, "{name}", "gx-scaler", "{id}", "gx-cluster", "{seq}", fmt.Sprint(ack.Seq), "{token}", gxToken.ID).Replace(path)
+				body := isolationBody(method, path, pass.name)
+				t.Run(pass.name+"/"+rt.pattern, func(t *testing.T) {
+					r := f.do(method, path, ad, body)
+					hasParam := strings.Contains(strings.TrimPrefix(rt.pattern, method+" "+mirrorPrefix), "{")
+					switch {
+					case pass.tenant == "globex":
+						// Another tenant's path: not found, as a tenant
+						// that does not exist.
+						if r.status != http.StatusNotFound {
+							t.Fatalf("status %d, want 404: %s", r.status, r.body)
+						}
+					case rt.action == auth.SystemRead || rt.action == auth.SystemWrite:
+						// The installation's routes hold no tenant's data: a
+						// tenant's admin is refused them.
+						if r.status != http.StatusForbidden {
+							t.Fatalf("status %d, want 403: %s", r.status, r.body)
+						}
+					case hasParam:
+						if r.status != http.StatusNotFound {
+							t.Fatalf("status %d, want 404: %s", r.status, r.body)
+						}
+					case r.status >= 400:
+						t.Fatalf("status %d: %s", r.status, r.body)
+					}
+					if strings.Contains(string(r.body), "marker-") || strings.Contains(string(r.body), `"tenant":"globex"`) || strings.Contains(string(r.body), `"`+gxToken.ID+`"`) {
+						t.Fatalf("globex in acme's answer: %s", r.body)
+					}
+				})
+			}
 		}
+		// A tenant that does not exist is the same 404 for a tenant's
+		// token; a system admin gets 404 too (no such tenant).
+		f.want(f.do("GET", "/api/v1/tenants/nope/scalers", ad, nil), http.StatusNotFound)
+		f.want(f.do("GET", "/api/v1/tenants/nope/scalers", f.tokens["root/system"], nil), http.StatusNotFound)
+		f.want(f.do("GET", "/api/v1/tenants/NOT_A_TENANT/scalers", f.tokens["root/system"], nil), http.StatusNotFound)
 		// Nothing of globex changed.
 		sc, err := f.store.Scaler(t.Context(), "globex", "gx-scaler")
 		if err != nil || sc.ResourceVersion != 1 {
 			t.Fatalf("globex's scaler: %+v %v", sc, err)
 		}
+		if l, err := f.store.Clusters(t.Context(), "globex", storePage(100)); err != nil || len(l.Items) != 2 {
+			t.Fatalf("globex's clusters: %+v %v", l.Items, err)
+		}
 	})
+}
+
+// isolationBody is what TestIsolation sends to a route: creates (no
+// name in the path) create acme's own objects, named after the pass.
+func isolationBody(method, path, pass string) any {
+	if method == "GET" || method == "DELETE" {
+		return nil
+	}
+	switch {
+	case method == "POST" && strings.HasSuffix(path, "/events"):
+		return EventBody{ID: "gx-event", Time: time.Now()}
+	case strings.HasSuffix(path, "/scalers"):
+		return scalerBody("acme-new-" + pass)
+	case strings.HasSuffix(path, "/clusters"):
+		return ClusterBody{ID: "acme-new-" + pass, Name: "new"}
+	case strings.HasSuffix(path, "/tokens"):
+		return TokenBody{Name: "new", Role: "viewer"}
+	case strings.HasSuffix(path, "/tenants"):
+		return TenantBody{ID: "acme-new-" + pass}
+	case strings.HasSuffix(path, "/status"):
+		return `{"currentReplicas": 1}`
+	case strings.Contains(path, "/scalers"):
+		return scalerBody("gx-scaler")
+	case strings.Contains(path, "/clusters"):
+		return ClusterBody{ID: "gx-cluster", Name: "gx"}
+	}
+	return nil
+}
+
+// pageTokenOf is the nextPageToken of a list's first page.
+func pageTokenOf(t testing.TB, f *fixture, path, token string) string {
+	t.Helper()
+	r := f.do("GET", path, token, nil)
+	f.want(r, http.StatusOK)
+	var l List[json.RawMessage]
+	if err := json.Unmarshal(r.body, &l); err != nil || l.NextPageToken == "" {
+		t.Fatalf("no next page of %s: %s", path, r.body)
+	}
+	return l.NextPageToken
 }
 
 func TestTokens(t *testing.T) {

@@ -31,25 +31,12 @@ func auditPageToken(seq int64) string {
 }
 
 func listAudit(s *server, r *request) (int, any, error) {
-	q := r.URL.Query()
-	var after int64
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return 0, nil, invalid("after", "%q: want a seq (0 or more)", clip(v))
-		}
-		after = n
-	}
-	limit := store.DefaultLimit
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > store.MaxLimit {
-			return 0, nil, invalid("limit", "%q: want 1 to %d", clip(v), store.MaxLimit)
-		}
-		limit = n
+	after, limit, err := auditQuery(r.URL.Query())
+	if err != nil {
+		return 0, nil, err
 	}
 	var recs []audit.Record
-	if r.p.SystemAdmin {
+	if r.p.SystemAdmin && !r.mirrored {
 		// The whole log, every tenant's records and the installation's.
 		rs, err := s.o.Store.Admin().Log(r.Context(), after+1, limit)
 		if err != nil {
@@ -106,7 +93,7 @@ func getProof(s *server, r *request) (int, any, error) {
 		return 0, nil, invalid("seq", "%q: want a seq (1 or more)", clip(v))
 	}
 	var rec audit.Record
-	if r.p.SystemAdmin {
+	if r.p.SystemAdmin && !r.mirrored {
 		rs, err := s.o.Store.Admin().Log(r.Context(), seq, 1)
 		if err != nil {
 			return 0, nil, err
@@ -138,10 +125,8 @@ func getProof(s *server, r *request) (int, any, error) {
 
 func health(s *server, r *request) (int, any, error) {
 	if _, err := s.o.Store.Admin().Head(r.Context()); err != nil {
-		// Whatever the error (the store's reads after Close say "sql:
-		// database is closed", not ErrClosed), the backend is not healthy.
-		s.o.Logger.Warn("health", "err", err)
-		return 0, nil, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "database unavailable", RetryAfter: 1}
+		// ErrUnavailable and ErrClosed are 503; anything else a 500.
+		return 0, nil, err
 	}
 	return http.StatusOK, map[string]string{"status": "ok"}, nil
 }

@@ -55,11 +55,14 @@ func createCluster(s *server, r *request) (int, any, error) {
 	if b.ID == "" {
 		return 0, nil, invalid("id", "required")
 	}
+	if b.Name == "" {
+		return 0, nil, invalid("name", "required")
+	}
 	if b.ResourceVersion != 0 {
 		return 0, nil, invalid("resourceVersion", "not on create")
 	}
 	var out store.Cluster
-	err = s.o.Store.Update(r.Context(), r.tenant, r.p.Actor(), func(tx store.Tx) error {
+	err = s.o.Store.Update(r.Context(), r.tenant, r.actor(), func(tx store.Tx) error {
 		var err error
 		out, err = tx.CreateCluster(store.Cluster{ID: b.ID, Name: b.Name, Labels: b.Labels})
 		return err
@@ -82,8 +85,11 @@ func putCluster(s *server, r *request) (int, any, error) {
 	if b.ID != id {
 		return 0, nil, invalid("id", "%q is not the id of the path, %q", clip(b.ID), clip(id))
 	}
+	if b.Name == "" {
+		return 0, nil, invalid("name", "required")
+	}
 	var out store.Cluster
-	err = s.o.Store.Update(r.Context(), r.tenant, r.p.Actor(), func(tx store.Tx) error {
+	err = s.o.Store.Update(r.Context(), r.tenant, r.actor(), func(tx store.Tx) error {
 		rv := b.ResourceVersion
 		if rv == 0 {
 			cur, err := tx.Cluster(id)
@@ -103,11 +109,11 @@ func putCluster(s *server, r *request) (int, any, error) {
 }
 
 func deleteCluster(s *server, r *request) (int, any, error) {
-	rv, err := resourceVersionOf(r)
+	rv, err := resourceVersionOf(r.URL.Query())
 	if err != nil {
 		return 0, nil, err
 	}
-	err = s.o.Store.Update(r.Context(), r.tenant, r.p.Actor(), func(tx store.Tx) error {
+	err = s.o.Store.Update(r.Context(), r.tenant, r.actor(), func(tx store.Tx) error {
 		return tx.DeleteCluster(r.PathValue("id"), rv)
 	})
 	if err != nil {

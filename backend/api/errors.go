@@ -68,6 +68,8 @@ func toError(err error) (*Error, bool) {
 		return &Error{Status: http.StatusForbidden, Code: CodeForbidden, Message: err.Error()}, true
 	case errors.Is(err, store.ErrConflict):
 		return &Error{Status: http.StatusConflict, Code: CodeConflict, Message: err.Error()}, true
+	case errors.Is(err, store.ErrPageToken):
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Message: "pageToken: " + err.Error(), Field: "pageToken"}, true
 	case errors.Is(err, store.ErrInvalid):
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalid, Message: err.Error()}, true
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, store.ErrClosed):

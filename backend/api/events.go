@@ -58,7 +58,7 @@ func postEvent(s *server, r *request) (int, any, error) {
 	}
 	var ev store.ScalingEvent
 	var created bool
-	err = s.o.Store.Update(r.Context(), r.tenant, r.p.Actor(), func(tx store.Tx) error {
+	err = s.o.Store.Update(r.Context(), r.tenant, r.actor(), func(tx store.Tx) error {
 		if _, err := tx.Scaler(name); err != nil {
 			return err
 		}
@@ -101,8 +101,5 @@ func listEvents(s *server, r *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, listOut(l, func(e store.ScalingEvent) Event {
-		return Event{EventBody: EventBody{ID: e.ID, Time: e.Time, FromReplicas: e.FromReplicas, ToReplicas: e.ToReplicas, Rule: e.Rule, Reason: e.Reason},
-			Scaler: e.Scaler, Seq: e.AuditSeq}
-	}), nil
+	return http.StatusOK, listOut(l, eventOut), nil
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -52,18 +51,6 @@ func listOut[S, T any](l store.List[S], f func(S) T) List[T] {
 		out.Items = append(out.Items, f(s))
 	}
 	return out
-}
-
-func pageOf(q url.Values) (store.Page, error) {
-	p := store.Page{Token: q.Get("pageToken")}
-	if s := q.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > store.MaxLimit {
-			return p, invalid("limit", "%q: want 1 to %d", clip(s), store.MaxLimit)
-		}
-		p.Limit = n
-	}
-	return p, nil
 }
 
 func clip(s string) string {
@@ -130,7 +117,7 @@ func createScaler(s *server, r *request) (int, any, error) {
 		return 0, nil, invalid("resourceVersion", "not on create")
 	}
 	var out store.Scaler
-	err = s.o.Store.Update(r.Context(), r.tenant, r.p.Actor(), func(tx store.Tx) error {
+	err = s.o.Store.Update(r.Context(), r.tenant, r.actor(), func(tx store.Tx) error {
 		var err error
 		out, err = tx.CreateScaler(store.Scaler{Name: b.Name, Namespace: b.Namespace, Cluster: b.Cluster, Spec: b.Spec})
 		return err
@@ -157,7 +144,7 @@ func putScaler(s *server, r *request) (int, any, error) {
 		return 0, nil, err
 	}
 	var out store.Scaler
-	err = s.o.Store.Update(r.Context(), r.tenant, r.p.Actor(), func(tx store.Tx) error {
+	err = s.o.Store.Update(r.Context(), r.tenant, r.actor(), func(tx store.Tx) error {
 		rv := b.ResourceVersion
 		if rv == 0 {
 			// No version given: last write wins over whatever is there.
@@ -177,24 +164,12 @@ func putScaler(s *server, r *request) (int, any, error) {
 	return http.StatusOK, scalerOut(out), nil
 }
 
-func resourceVersionOf(r *request) (int64, error) {
-	s := r.URL.Query().Get("resourceVersion")
-	if s == "" {
-		return 0, nil
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 1 {
-		return 0, invalid("resourceVersion", "%q: want a positive integer", clip(s))
-	}
-	return n, nil
-}
-
 func deleteScaler(s *server, r *request) (int, any, error) {
-	rv, err := resourceVersionOf(r)
+	rv, err := resourceVersionOf(r.URL.Query())
 	if err != nil {
 		return 0, nil, err
 	}
-	err = s.o.Store.Update(r.Context(), r.tenant, r.p.Actor(), func(tx store.Tx) error {
+	err = s.o.Store.Update(r.Context(), r.tenant, r.actor(), func(tx store.Tx) error {
 		return tx.DeleteScaler(r.PathValue("name"), rv)
 	})
 	if err != nil {
@@ -273,7 +248,7 @@ func inlineErr(field string) *Error {
 // api/v1 ScalerStatus; ?resourceVersion= the version read (absent: any).
 func putStatus(s *server, r *request) (int, any, error) {
 	name := r.PathValue("name")
-	rv, err := resourceVersionOf(r)
+	rv, err := resourceVersionOf(r.URL.Query())
 	if err != nil {
 		return 0, nil, err
 	}
@@ -282,7 +257,7 @@ func putStatus(s *server, r *request) (int, any, error) {
 		return 0, nil, err
 	}
 	var out store.Scaler
-	err = s.o.Store.Update(r.Context(), r.tenant, r.p.Actor(), func(tx store.Tx) error {
+	err = s.o.Store.Update(r.Context(), r.tenant, r.actor(), func(tx store.Tx) error {
 		v := rv
 		if v == 0 {
 			cur, err := tx.Scaler(name)

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -89,6 +90,8 @@ func (o *Options) validate() error {
 type server struct {
 	o     Options
 	authn *auth.Authenticator
+	// openapi is the document GET /api/v1/openapi.json answers.
+	openapi []byte
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter // by tenant/token id
@@ -125,13 +128,18 @@ func New(o Options) (*Handler, error) {
 	}
 	s := &server{o: o, authn: &auth.Authenticator{Store: o.Store, Now: o.Now, Logger: o.Logger}, limiters: map[string]*rate.Limiter{},
 		rpm: o.RequestsPerMinute, burst: o.BurstSize}
+	doc, err := buildOpenAPI(allRoutes(), o.Version)
+	if err != nil {
+		return nil, fmt.Errorf("api: the OpenAPI document: %w", err)
+	}
+	s.openapi = doc
 	mux := http.NewServeMux()
 	// paths answers what no route of the method took: 405 (JSON, with
 	// Allow) for a path some route has, 404 for any other.
 	paths := http.NewServeMux()
 	allow := map[string][]string{}
 	var order []string
-	for _, rt := range routes() {
+	for _, rt := range allRoutes() {
 		mux.HandleFunc(rt.pattern, s.wrap(rt))
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		if _, ok := allow[path]; !ok {
@@ -156,9 +164,17 @@ func New(o Options) (*Handler, error) {
 // request is one authenticated request as a route sees it.
 type request struct {
 	*http.Request
-	p      auth.Principal
-	tenant store.TenantID // always p.Tenant: from the credential only
+	p auth.Principal
+	// tenant is the one the route acts in: the credential's, or on a
+	// mirrored route the path's (which Authorize allowed: a system
+	// admin, or the token's own tenant). Never a header's or a body's.
+	tenant store.TenantID
+	// mirrored: the route is under /api/v1/tenants/{tenant}/.
+	mirrored bool
 }
+
+// actor names the principal in the audit log of the request's tenant.
+func (r *request) actor() string { return r.p.ActorIn(r.tenant) }
 
 // handler answers a status and a JSON value, or an error.
 type handler func(s *server, r *request) (int, any, error)
@@ -176,13 +192,27 @@ func (s *server) wrap(rt route) http.HandlerFunc {
 				writeError(w, e)
 				return
 			}
-			// Every route acts on the principal's tenant: its rows are the
-			// only ones the store is asked for.
-			if err := auth.Authorize(p, rt.action, auth.Resource{Tenant: p.Tenant}); err != nil {
+			// A route acts on the principal's tenant, a mirrored one on
+			// the path's: its rows are the only ones the store is asked
+			// for.
+			tenant, err := s.tenantOf(r, p, rt)
+			if err != nil {
 				s.fail(w, r, err)
 				return
 			}
-			req.p, req.tenant = p, p.Tenant
+			if err := auth.Authorize(p, rt.action, auth.Resource{Tenant: tenant, Kind: "tenant", Name: string(tenant)}); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			if tenant != p.Tenant {
+				// A system admin's: the tenant must exist (else every
+				// read is empty and every write a 400 of a foreign key).
+				if _, err := s.o.Store.Tenant(r.Context(), tenant); err != nil {
+					s.fail(w, r, err)
+					return
+				}
+			}
+			req.p, req.tenant, req.mirrored = p, tenant, rt.mirrored
 		}
 		status, v, err := rt.handle(s, req)
 		if err != nil {
@@ -195,6 +225,20 @@ func (s *server) wrap(rt route) http.HandlerFunc {
 		}
 		writeJSON(w, status, v)
 	}
+}
+
+// tenantOf is the tenant a route acts in: the principal's, or the path's
+// on a mirrored route. A path tenant that cannot name one is not found
+// (as one that does not exist).
+func (s *server) tenantOf(r *http.Request, p auth.Principal, rt route) (store.TenantID, error) {
+	if !rt.mirrored {
+		return p.Tenant, nil
+	}
+	t := store.TenantID(r.PathValue("tenant"))
+	if t.Validate() != nil {
+		return "", notFound("tenant %q not found", clip(string(t)))
+	}
+	return t, nil
 }
 
 func (s *server) authenticate(r *http.Request) (auth.Principal, error) {

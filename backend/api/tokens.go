@@ -106,7 +106,7 @@ func createToken(s *server, r *request) (int, any, error) {
 	// A token made here is never a system admin: that is not a tenant's
 	// to grant.
 	var out store.Token
-	err = s.o.Store.Update(r.Context(), r.tenant, r.p.Actor(), func(tx store.Tx) error {
+	err = s.o.Store.Update(r.Context(), r.tenant, r.actor(), func(tx store.Tx) error {
 		var err error
 		out, err = tx.CreateToken(t)
 		return err
@@ -119,7 +119,7 @@ func createToken(s *server, r *request) (int, any, error) {
 
 func revokeToken(s *server, r *request) (int, any, error) {
 	var out store.Token
-	err := s.o.Store.Update(r.Context(), r.tenant, r.p.Actor(), func(tx store.Tx) error {
+	err := s.o.Store.Update(r.Context(), r.tenant, r.actor(), func(tx store.Tx) error {
 		var err error
 		out, err = tx.RevokeToken(r.PathValue("token"))
 		return err

@@ -1,0 +1,197 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/backend/store"
+)
+
+// The analytics answer from what the store holds for the request's
+// tenant: scaling events (trends) and the stored status (efficiency).
+// Cost and predictions have no source yet: they answer configured false
+// and no items, never invented figures.
+
+// Window is the analytics' time window: [from, to).
+type Window struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}
+
+// Trends is a page of scaling events summed per scaler in the window.
+type Trends struct {
+	Window
+	Items         []ScalerTrend `json:"items"`
+	NextPageToken string        `json:"nextPageToken,omitempty"`
+}
+
+// ScalerTrend is one scaler's scaling events in the window.
+type ScalerTrend struct {
+	Scaler     string `json:"scaler"`
+	Events     int64  `json:"events"`
+	ScaleUps   int64  `json:"scaleUps"`
+	ScaleDowns int64  `json:"scaleDowns"`
+	// MinReplicas and MaxReplicas bound the counts the events set;
+	// LastReplicas is the last event's.
+	MinReplicas  int32     `json:"minReplicas"`
+	MaxReplicas  int32     `json:"maxReplicas"`
+	LastReplicas int32     `json:"lastReplicas"`
+	FirstEventAt time.Time `json:"firstEventAt"`
+	LastEventAt  time.Time `json:"lastEventAt"`
+}
+
+func getTrends(s *server, r *request) (int, any, error) {
+	f, err := analyticsQuery(r.URL.Query(), s.o.Now())
+	if err != nil {
+		return 0, nil, err
+	}
+	l, err := s.o.Store.EventTrends(r.Context(), r.tenant, store.TrendFilter{From: f.from, To: f.to, Namespace: f.namespace, Cluster: f.cluster, Scaler: f.scaler}, f.page)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := Trends{Window: Window{From: f.from, To: f.to}, Items: make([]ScalerTrend, 0, len(l.Items)), NextPageToken: l.NextPageToken}
+	for _, t := range l.Items {
+		out.Items = append(out.Items, ScalerTrend{Scaler: t.Scaler, Events: t.Events, ScaleUps: t.ScaleUps, ScaleDowns: t.ScaleDowns,
+			MinReplicas: t.MinReplicas, MaxReplicas: t.MaxReplicas, LastReplicas: t.LastReplicas, FirstEventAt: t.FirstAt, LastEventAt: t.LastAt})
+	}
+	return http.StatusOK, out, nil
+}
+
+// Efficiency is a page of scalers with their replicas against their
+// bounds and their triggers' utilisation, from the stored status (the
+// latest the agents put: no history of statuses is kept, so from and to
+// only bound the answer's window, they select nothing).
+type Efficiency struct {
+	Window
+	Items         []ScalerEfficiency `json:"items"`
+	NextPageToken string             `json:"nextPageToken,omitempty"`
+}
+
+// ScalerEfficiency is one scaler's replicas and trigger utilisation.
+type ScalerEfficiency struct {
+	Scaler          string `json:"scaler"`
+	Namespace       string `json:"namespace"`
+	Cluster         string `json:"cluster"`
+	CurrentReplicas int32  `json:"currentReplicas"`
+	DesiredReplicas int32  `json:"desiredReplicas"`
+	MinReplicas     int32  `json:"minReplicas"`
+	MaxReplicas     int32  `json:"maxReplicas"`
+	// AtMaxReplicas: the current count is the spec's maximum (the scaler
+	// may want more); AtMinReplicas: its minimum.
+	AtMaxReplicas bool `json:"atMaxReplicas"`
+	AtMinReplicas bool `json:"atMinReplicas"`
+	// ReplicaUtilization is current / max replicas (null when max is 0).
+	ReplicaUtilization *float64 `json:"replicaUtilization"`
+	// Triggers: each trigger's value / target.
+	Triggers []TriggerUtilization `json:"triggers"`
+	// StatusUpdatedAt is when the scaler was last written.
+	StatusUpdatedAt time.Time `json:"statusUpdatedAt"`
+}
+
+// TriggerUtilization is a trigger's last value against its target.
+type TriggerUtilization struct {
+	Name        string   `json:"name"`
+	Value       string   `json:"value,omitempty"`
+	Target      string   `json:"target,omitempty"`
+	Utilization *float64 `json:"utilization"`
+}
+
+func efficiencyOf(sc store.Scaler) ScalerEfficiency {
+	minR := int32(1) // the spec's default
+	if sc.Spec.Scaling.MinReplicas != nil {
+		minR = *sc.Spec.Scaling.MinReplicas
+	}
+	st := sc.Status
+	e := ScalerEfficiency{Scaler: sc.Name, Namespace: sc.Namespace, Cluster: sc.Cluster,
+		CurrentReplicas: st.CurrentReplicas, DesiredReplicas: st.DesiredReplicas, MinReplicas: minR, MaxReplicas: sc.Spec.Scaling.MaxReplicas,
+		AtMaxReplicas: sc.Spec.Scaling.MaxReplicas > 0 && st.CurrentReplicas >= sc.Spec.Scaling.MaxReplicas,
+		AtMinReplicas: st.CurrentReplicas <= minR,
+		Triggers:      make([]TriggerUtilization, 0, len(st.Triggers)), StatusUpdatedAt: sc.UpdatedAt}
+	if sc.Spec.Scaling.MaxReplicas > 0 {
+		u := float64(st.CurrentReplicas) / float64(sc.Spec.Scaling.MaxReplicas)
+		e.ReplicaUtilization = &u
+	}
+	for _, t := range st.Triggers {
+		e.Triggers = append(e.Triggers, TriggerUtilization{Name: t.Name, Value: t.Value, Target: t.Target, Utilization: utilization(t.Value, t.Target)})
+	}
+	return e
+}
+
+func getEfficiency(s *server, r *request) (int, any, error) {
+	f, err := analyticsQuery(r.URL.Query(), s.o.Now())
+	if err != nil {
+		return 0, nil, err
+	}
+	var l store.List[store.Scaler]
+	if f.scaler != "" {
+		// One scaler: read it, and filter it as the list would.
+		sc, err := s.o.Store.Scaler(r.Context(), r.tenant, f.scaler)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return 0, nil, err
+		case (f.namespace == "" || sc.Namespace == f.namespace) && (f.cluster == "" || sc.Cluster == f.cluster):
+			l.Items = []store.Scaler{sc}
+		}
+	} else if l, err = s.o.Store.ScalersWhere(r.Context(), r.tenant, store.ScalerFilter{Namespace: f.namespace, Cluster: f.cluster}, f.page); err != nil {
+		return 0, nil, err
+	}
+	out := Efficiency{Window: Window{From: f.from, To: f.to}, Items: make([]ScalerEfficiency, 0, len(l.Items)), NextPageToken: l.NextPageToken}
+	for _, sc := range l.Items {
+		out.Items = append(out.Items, efficiencyOf(sc))
+	}
+	return http.StatusOK, out, nil
+}
+
+// Cost is the cost analysis: none until a price source is configured.
+type Cost struct {
+	Window
+	// Configured is false while the server has no price source; Items
+	// is empty then.
+	Configured bool       `json:"configured"`
+	Reason     string     `json:"reason,omitempty"`
+	Currency   string     `json:"currency,omitempty"`
+	Items      []CostItem `json:"items"`
+}
+
+// CostItem is one scaler's cost in the window (the shape the price
+// source fills).
+type CostItem struct {
+	Scaler       string  `json:"scaler"`
+	Namespace    string  `json:"namespace"`
+	Cluster      string  `json:"cluster"`
+	ReplicaHours float64 `json:"replicaHours"`
+	Amount       float64 `json:"amount"`
+}
+
+func getCost(s *server, r *request) (int, any, error) {
+	f, err := analyticsQuery(r.URL.Query(), s.o.Now())
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, Cost{Window: Window{From: f.from, To: f.to}, Configured: false,
+		Reason: "no price source is configured on this server", Items: []CostItem{}}, nil
+}
+
+// Predictions are the forecasts of the window: none until a predictor
+// is configured.
+type Predictions struct {
+	Window
+	PredictionState
+	Items []Prediction `json:"items"`
+}
+
+// Prediction is one scaler's forecast (the shape the predictor fills).
+type Prediction struct {
+	Scaler    string     `json:"scaler"`
+	Forecasts []Forecast `json:"forecasts"`
+}
+
+func getPredictions(s *server, r *request) (int, any, error) {
+	f, err := analyticsQuery(r.URL.Query(), s.o.Now())
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, Predictions{Window: Window{From: f.from, To: f.to}, PredictionState: noPredictor, Items: []Prediction{}}, nil
+}
