@@ -538,10 +538,8 @@ func (c *serveConfig) databaseURL(getenv func(string) string) (string, error) {
 		if err != nil {
 			return "", keyErr("backend.database.url", " (secret, not shown): cannot parse")
 		}
-		if _, has := u.User.Password(); has {
-			// The URL's own password wins over the variable.
-			return d.URL, nil
-		}
+		// validate refused a URL with a password and one of the file's:
+		// this one is the variable's, which wins over the file.
 		if u.User == nil || u.User.Username() == "" {
 			return "", keyErr("backend.database.url", " (secret, not shown): a password needs a user in the URL")
 		}
