@@ -555,3 +555,54 @@ func TestServeConfigSIGHUP(t *testing.T) {
 		t.Errorf("exit code %d after SIGTERM; stderr:\n%s", code, c.stderr.String())
 	}
 }
+
+// TestServeConfigMetrics: metrics.port other than port serves the
+// metrics at metrics.path on a listener of its own (plain HTTP, no
+// token), and /metrics stays on the HTTP port; metrics.enabled false
+// turns both off.
+func TestServeConfigMetrics(t *testing.T) {
+	t.Setenv("HPA_DB", "")
+	os.Unsetenv("HPA_DB")
+	for _, tc := range []struct {
+		name, metrics string
+		own           bool // a metrics listener of its own
+		onHTTP        int  // status of /metrics on the HTTP port
+	}{
+		{name: "own port", metrics: "    port: 0\n    path: /prom\n", own: true, onHTTP: http.StatusOK},
+		{name: "off", metrics: "    enabled: false\n    port: 0\n", onHTTP: http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			file := writeConfig(t, dir, "backend:\n  port: 0\n  grpcPort: 0\n  host: 127.0.0.1\n  database:\n    url: sqlite:"+filepath.Join(dir, "hpa.db")+"\n  metrics:\n"+tc.metrics)
+			s := startServeConfig(t, "--config", file)
+			if code, body := get(t, "http://"+s.http+"/metrics", ""); code != tc.onHTTP {
+				t.Errorf("/metrics on the HTTP port: %d %.100s, want %d", code, body, tc.onHTTP)
+			}
+			var addr string
+			for _, line := range strings.Split(s.stderr.String(), "\n") {
+				var rec struct {
+					Msg     string `json:"msg"`
+					Metrics string `json:"metrics"`
+				}
+				if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "metrics serving" {
+					addr = rec.Metrics
+				}
+			}
+			if !tc.own {
+				if addr != "" {
+					t.Errorf("a metrics listener on %s", addr)
+				}
+				return
+			}
+			if addr == "" {
+				t.Fatalf("no metrics listener in the log:\n%s", s.stderr.String())
+			}
+			if code, body := get(t, "http://"+addr+"/prom", ""); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+				t.Errorf("GET /prom on the metrics port: %d %.100s", code, body)
+			}
+			if code, _ := get(t, "http://"+addr+"/api/v1/scalers", ""); code != http.StatusNotFound {
+				t.Errorf("the API on the metrics port: %d, want 404", code)
+			}
+		})
+	}
+}
