@@ -33,7 +33,7 @@ type ScalerTrend struct {
 	ScaleUps   int64  `json:"scaleUps"`
 	ScaleDowns int64  `json:"scaleDowns"`
 	// MinReplicas and MaxReplicas bound the counts the events set;
-	// LastReplicas is the last event's.
+	// LastReplicas is the latest event's (by time, then seq).
 	MinReplicas  int32     `json:"minReplicas"`
 	MaxReplicas  int32     `json:"maxReplicas"`
 	LastReplicas int32     `json:"lastReplicas"`

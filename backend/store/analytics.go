@@ -33,13 +33,13 @@ func (s *sqlStore) ScalersWhere(ctx context.Context, tenant TenantID, f ScalerFi
 }
 
 // trendsQuery sums the events per scaler; the last count is that of the
-// scaler's last event in the window (a correlated read of
-// scaling_events_by_scaler).
+// scaler's latest event in the window, by time then seq (a correlated
+// read of scaling_events_by_scaler_time backwards: no sort).
 const trendsQuery = `SELECT e.scaler, COUNT(*),
 	COUNT(CASE WHEN e.to_replicas > e.from_replicas THEN 1 END),
 	COUNT(CASE WHEN e.to_replicas < e.from_replicas THEN 1 END),
 	MIN(e.to_replicas), MAX(e.to_replicas),
-	(SELECT l.to_replicas FROM scaling_events l WHERE l.tenant_id = ? AND l.scaler = e.scaler AND l.at_us >= ? AND l.at_us < ? ORDER BY l.audit_seq DESC LIMIT 1),
+	(SELECT l.to_replicas FROM scaling_events l WHERE l.tenant_id = ? AND l.scaler = e.scaler AND l.at_us >= ? AND l.at_us < ? ORDER BY l.at_us DESC, l.audit_seq DESC LIMIT 1),
 	MIN(e.at_us), MAX(e.at_us)
 FROM scaling_events e JOIN scalers s ON s.tenant_id = e.tenant_id AND s.name = e.scaler
 WHERE e.tenant_id = ? AND s.tenant_id = ? AND e.at_us >= ? AND e.at_us < ?

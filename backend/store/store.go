@@ -205,7 +205,7 @@ type EventTrend struct {
 	// lowered the count.
 	Events, ScaleUps, ScaleDowns int64
 	// MinReplicas and MaxReplicas bound the counts the events set;
-	// LastReplicas is the last event's (by seq).
+	// LastReplicas is the latest event's (by time, then seq).
 	MinReplicas, MaxReplicas, LastReplicas int32
 	// FirstAt and LastAt are the times of the first and the last event.
 	FirstAt, LastAt time.Time
