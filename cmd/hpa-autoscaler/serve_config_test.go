@@ -465,17 +465,14 @@ func startServeConfig(t *testing.T, args ...string) *served {
 			t.Fatalf("serve exited with %d; stderr:\n%s", c, s.stderr.String())
 		default:
 		}
-		for _, line := range strings.Split(s.stderr.String(), "\n") {
-			var rec struct {
-				Msg  string `json:"msg"`
-				HTTP string `json:"http"`
-			}
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "external scaler serving" {
-				s.http = rec.HTTP
-				return nil
-			}
+		var rec struct {
+			HTTP string `json:"http"`
 		}
-		return errors.New("no serving line yet")
+		if !logRecord(s.stderr.String(), "external scaler serving", &rec) {
+			return errors.New("no serving line yet")
+		}
+		s.http = rec.HTTP
+		return nil
 	})
 	return s
 }
@@ -578,16 +575,11 @@ func TestServeConfigMetrics(t *testing.T) {
 			if code, body := get(t, "http://"+s.http+"/metrics", ""); code != tc.onHTTP {
 				t.Errorf("/metrics on the HTTP port: %d %.100s, want %d", code, body, tc.onHTTP)
 			}
-			var addr string
-			for _, line := range strings.Split(s.stderr.String(), "\n") {
-				var rec struct {
-					Msg     string `json:"msg"`
-					Metrics string `json:"metrics"`
-				}
-				if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "metrics serving" {
-					addr = rec.Metrics
-				}
+			var rec struct {
+				Metrics string `json:"metrics"`
 			}
+			logRecord(s.stderr.String(), "metrics serving", &rec)
+			addr := rec.Metrics
 			if !tc.own {
 				if addr != "" {
 					t.Errorf("a metrics listener on %s", addr)
@@ -605,4 +597,18 @@ func TestServeConfigMetrics(t *testing.T) {
 			}
 		})
 	}
+}
+
+// logRecord decodes into rec the first JSON log line of logs whose msg
+// is msg, and reports whether there was one.
+func logRecord(logs, msg string, rec any) bool {
+	for _, line := range strings.Split(logs, "\n") {
+		var m struct {
+			Msg string `json:"msg"`
+		}
+		if json.Unmarshal([]byte(line), &m) == nil && m.Msg == msg {
+			return json.Unmarshal([]byte(line), rec) == nil
+		}
+	}
+	return false
 }

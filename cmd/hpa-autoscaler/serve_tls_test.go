@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -52,17 +51,13 @@ func request(c *http.Client, method, url, token string) (int, string, error) {
 // grpcAddr is the gRPC address of serve's serving line.
 func grpcAddr(t *testing.T, s *served) string {
 	t.Helper()
-	for _, line := range strings.Split(s.stderr.String(), "\n") {
-		var rec struct {
-			Msg  string `json:"msg"`
-			GRPC string `json:"grpc"`
-		}
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "external scaler serving" {
-			return rec.GRPC
-		}
+	var rec struct {
+		GRPC string `json:"grpc"`
 	}
-	t.Fatal("no serving line")
-	return ""
+	if !logRecord(s.stderr.String(), "external scaler serving", &rec) {
+		t.Fatal("no serving line")
+	}
+	return rec.GRPC
 }
 
 // grpcHealth calls the gRPC health service over TLS.
