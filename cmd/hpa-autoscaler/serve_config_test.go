@@ -327,6 +327,8 @@ func serveConfigYAML(pgPort int, dbName, rateLimit string) string {
   logging:
     level: info
     format: json
+  audit:
+    instance: from-file
 `, pgPort, dbName, rateLimit)
 }
 
@@ -376,7 +378,7 @@ func TestServeConfigReload(t *testing.T) {
 	}
 	if b.RateLimit.RequestsPerMinute != 1000 || b.RateLimit.BurstSize != 8 || b.Audit.Instance != "from-env" ||
 		b.GRPC.KeepaliveTimeout != "20s" || b.Logging.Format != "json" {
-		t.Errorf("precedence: rpm %d (file 1000), burst %d (flag 8), instance %q (env), keepalive timeout %q (default 20s), format %q (file json)",
+		t.Errorf("precedence: rpm %d (file 1000), burst %d (flag 8 over env 9 over file 100), instance %q (env over file), keepalive timeout %q (default 20s), format %q (file json)",
 			b.RateLimit.RequestsPerMinute, b.RateLimit.BurstSize, b.Audit.Instance, b.GRPC.KeepaliveTimeout, b.Logging.Format)
 	}
 	if want := []string{"backend.rateLimit.burstSize", "backend.logging.format", "backend.audit.instance"}; !cmp.Equal(c.SetByFlags, want) {
