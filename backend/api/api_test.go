@@ -520,8 +520,14 @@ func TestNoSecretsLogged(t *testing.T) {
 	if r.header.Get("Retry-After") == "" || r.err().Code != CodeUnavailable {
 		t.Fatalf("closed store: %v %s", r.header, r.body)
 	}
-	r = f.do("GET", "/api/v1/scalers", tok, nil)
-	answers.Write(r.body)
+	// Every read of a closed store is ErrClosed: 503, not a 500.
+	for _, path := range []string{"/api/v1/scalers", "/api/v1/tenants/acme/scalers/web/metrics", "/api/v1/openapi.json"} {
+		r = f.do("GET", path, tok, nil)
+		answers.Write(r.body)
+		if want := http.StatusServiceUnavailable; path != "/api/v1/openapi.json" && r.status != want {
+			t.Errorf("GET %s of a closed store: %d, want %d: %s", path, r.status, want, r.body)
+		}
+	}
 	if strings.Contains(logs.String(), secret) || strings.Contains(answers.String(), secret) {
 		t.Fatalf("a secret in the logs or answers:\n%s\n%s", logs.String(), answers.String())
 	}
