@@ -26,12 +26,15 @@ type Trends struct {
 	NextPageToken string        `json:"nextPageToken,omitempty"`
 }
 
-// ScalerTrend is one scaler's scaling events in the window.
+// ScalerTrend is one scaler's scaling events in the window, or in one
+// bucket of it (interval=).
 type ScalerTrend struct {
-	Scaler     string `json:"scaler"`
-	Events     int64  `json:"events"`
-	ScaleUps   int64  `json:"scaleUps"`
-	ScaleDowns int64  `json:"scaleDowns"`
+	Scaler string `json:"scaler"`
+	// Start is the start of the bucket (from without an interval).
+	Start      time.Time `json:"start"`
+	Events     int64     `json:"events"`
+	ScaleUps   int64     `json:"scaleUps"`
+	ScaleDowns int64     `json:"scaleDowns"`
 	// MinReplicas and MaxReplicas bound the counts the events set;
 	// LastReplicas is the latest event's (by time, then seq).
 	MinReplicas  int32     `json:"minReplicas"`
@@ -42,17 +45,23 @@ type ScalerTrend struct {
 }
 
 func getTrends(s *server, r *request) (int, any, error) {
-	f, err := analyticsQuery(r.URL.Query(), s.o.Now())
+	q := r.URL.Query()
+	f, err := analyticsQuery(q, s.o.Now())
 	if err != nil {
 		return 0, nil, err
 	}
-	l, err := s.o.Store.EventTrends(r.Context(), r.tenant, store.TrendFilter{From: f.from, To: f.to, Namespace: f.namespace, Cluster: f.cluster, Scaler: f.scaler}, f.page)
+	interval, err := intervalParam(q, f)
+	if err != nil {
+		return 0, nil, err
+	}
+	l, err := s.o.Store.EventTrends(r.Context(), r.tenant, store.TrendFilter{From: f.from, To: f.to, Namespace: f.namespace, Cluster: f.cluster, Scaler: f.scaler,
+		Interval: interval}, f.page)
 	if err != nil {
 		return 0, nil, err
 	}
 	out := Trends{Window: Window{From: f.from, To: f.to}, Items: make([]ScalerTrend, 0, len(l.Items)), NextPageToken: l.NextPageToken}
 	for _, t := range l.Items {
-		out.Items = append(out.Items, ScalerTrend{Scaler: t.Scaler, Events: t.Events, ScaleUps: t.ScaleUps, ScaleDowns: t.ScaleDowns,
+		out.Items = append(out.Items, ScalerTrend{Scaler: t.Scaler, Start: t.Start, Events: t.Events, ScaleUps: t.ScaleUps, ScaleDowns: t.ScaleDowns,
 			MinReplicas: t.MinReplicas, MaxReplicas: t.MaxReplicas, LastReplicas: t.LastReplicas, FirstEventAt: t.FirstAt, LastEventAt: t.LastAt})
 	}
 	return http.StatusOK, out, nil

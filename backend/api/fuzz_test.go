@@ -9,6 +9,7 @@ import (
 	"time"
 
 	v1 "github.com/hpa-autoscaler/hpa-autoscaler/api/v1"
+	"github.com/hpa-autoscaler/hpa-autoscaler/backend/store"
 )
 
 // fuzzDecoder checks that a request decoder never panics and answers
@@ -69,7 +70,7 @@ func FuzzQuery(f *testing.F) {
 		"resourceVersion=3", "resourceVersion=0", "after=5", "after=-1",
 		"from=2026-12-04T20:00:00Z&to=2026-12-05T20:00:00Z", "from=2026-12-05T20:00:00Z&to=2026-12-04T20:00:00Z",
 		"from=0001-01-01T00:00:00Z", "to=9999-12-31T23:59:59.999999999Z", "to=9999-12-31T23:30:00-01:00", "from=1970-01-01T00:30:00%2B01:00", "from=2026-12-04T20:00:00+99:00",
-		"namespace=prod&cluster=eu1&scaler=web", "scaler=%00", "cluster=%ff%fe", "a=%zz&limit=1",
+		"namespace=prod&cluster=eu1&scaler=web", "interval=1h", "interval=1s", "interval=-5m", "interval=1ns&from=2026-12-05T00:00:00Z", "scaler=%00", "cluster=%ff%fe", "a=%zz&limit=1",
 	} {
 		f.Add(s)
 	}
@@ -97,6 +98,13 @@ func FuzzQuery(f *testing.F) {
 		check("auditQuery", err)
 		af, err := analyticsQuery(q, now)
 		check("analyticsQuery", err)
+		if err == nil {
+			d, err := intervalParam(q, af)
+			check("intervalParam", err)
+			if err == nil && d != 0 && (d < time.Second || af.to.Sub(af.from)/d > store.MaxBuckets) {
+				t.Fatalf("intervalParam of %q: %s accepted", raw, d)
+			}
+		}
 		if err == nil && (!af.from.Before(af.to) || af.to.Sub(af.from) > maxWindow || af.from.Year() < 1970 || af.to.Year() > 9999) {
 			t.Fatalf("analyticsQuery of %q: window %v to %v accepted", raw, af.from, af.to)
 		}

@@ -116,11 +116,11 @@ func TestAnalytics(t *testing.T) {
 		if !tr.To.Equal(f.now) || !tr.From.Equal(f.now.Add(-24*time.Hour)) || len(tr.Items) != 2 {
 			t.Fatalf("trends %s", r.body)
 		}
-		want := ScalerTrend{Scaler: "web", Events: 3, ScaleUps: 2, ScaleDowns: 1, MinReplicas: 2, MaxReplicas: 5, LastReplicas: 2, FirstEventAt: t0, LastEventAt: t0.Add(2 * time.Minute)}
-		if w := tr.Items[1]; !w.FirstEventAt.Equal(want.FirstEventAt) || !w.LastEventAt.Equal(want.LastEventAt) {
+		want := ScalerTrend{Scaler: "web", Start: f.now.Add(-24 * time.Hour), Events: 3, ScaleUps: 2, ScaleDowns: 1, MinReplicas: 2, MaxReplicas: 5, LastReplicas: 2, FirstEventAt: t0, LastEventAt: t0.Add(2 * time.Minute)}
+		if w := tr.Items[1]; !w.FirstEventAt.Equal(want.FirstEventAt) || !w.LastEventAt.Equal(want.LastEventAt) || !w.Start.Equal(want.Start) {
 			t.Fatalf("web's times %+v", w)
 		} else {
-			w.FirstEventAt, w.LastEventAt = want.FirstEventAt, want.LastEventAt
+			w.FirstEventAt, w.LastEventAt, w.Start = want.FirstEventAt, want.LastEventAt, want.Start
 			if w != want {
 				t.Fatalf("web's trend %+v, want %+v", w, want)
 			}
@@ -132,6 +132,19 @@ func TestAnalytics(t *testing.T) {
 		r = f.do("GET", "/api/v1/analytics/trends?scaler=web&from="+from, v, nil)
 		if err := json.Unmarshal(r.body, &tr); err != nil || len(tr.Items) != 1 || tr.Items[0].Events != 4 || tr.Items[0].MaxReplicas != 9 {
 			t.Fatalf("web's trend over three days: %s", r.body)
+		}
+		// Per minute from t0: web's events one in each bucket.
+		r = f.do("GET", "/api/v1/analytics/trends?scaler=web&interval=1m&from="+qtime(t0), v, nil)
+		tr = Trends{}
+		if err := json.Unmarshal(r.body, &tr); err != nil || len(tr.Items) != 3 || !tr.Items[2].Start.Equal(t0.Add(2*time.Minute)) || tr.Items[2].LastReplicas != 2 {
+			t.Fatalf("web's trend per minute: %s", r.body)
+		}
+		for _, bad := range []string{"interval=fast", "interval=500ms", "interval=-1h", "interval=1m"} { // 1m: 1,440 buckets in a day
+			r = f.do("GET", "/api/v1/analytics/trends?"+bad, v, nil)
+			f.want(r, http.StatusBadRequest)
+			if r.err().Field != "interval" {
+				t.Fatalf("trends?%s: %s", bad, r.body)
+			}
 		}
 		r = f.do("GET", "/api/v1/analytics/trends?namespace=dev", v, nil)
 		if err := json.Unmarshal(r.body, &tr); err != nil || len(tr.Items) != 1 || tr.Items[0].Scaler != "api" {

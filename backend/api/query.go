@@ -28,6 +28,7 @@ var queryParams = map[string]param{
 	"namespace":       {"string", "", "only the scalers of this namespace"},
 	"cluster":         {"string", "", "only the scalers of this cluster"},
 	"scaler":          {"string", "", "only this scaler"},
+	"interval":        {"string", "", "trends per bucket of this Go duration from `from` (15m, 1h; at least 1s, at most 1000 buckets in the window); absent: one bucket, the window"},
 }
 
 // maxPageToken bounds a pageToken (the store's own bound).
@@ -140,4 +141,21 @@ func timeParam(name, v string) (time.Time, error) {
 		return time.Time{}, invalid(name, "%q: want an RFC 3339 time (2026-12-04T20:00:00Z) of the years 1970 to 9999 (UTC)", clip(v))
 	}
 	return t.UTC().Truncate(time.Microsecond), nil
+}
+
+// intervalParam parses trends' interval= against the window f: a Go
+// duration of a second or more, at most store.MaxBuckets buckets.
+func intervalParam(q url.Values, f analyticsFilter) (time.Duration, error) {
+	v := q.Get("interval")
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		return 0, invalid("interval", "%q: want a duration of 1s or more (15m, 1h)", clip(v))
+	}
+	if n := (f.to.Sub(f.from) + d - 1) / d; n > store.MaxBuckets {
+		return 0, invalid("interval", "%q: %d buckets in the window, want at most %d", clip(v), n, store.MaxBuckets)
+	}
+	return d, nil
 }

@@ -66,7 +66,7 @@ func routes() []route {
 		{"GET /api/v1/analytics/cost", auth.ScalersRead, getCost, doc{summary: "Cost analysis (no price source yet: configured false)", query: analytics, out: Cost{}}, false},
 		{"GET /api/v1/analytics/efficiency", auth.ScalersRead, getEfficiency, doc{summary: "Replicas and trigger utilisation per scaler, from the stored status", query: analytics, out: Efficiency{}}, false},
 		{"GET /api/v1/analytics/predictions", auth.ScalersRead, getPredictions, doc{summary: "Scaling predictions (no predictor yet: configured false)", query: analytics, out: Predictions{}}, false},
-		{"GET /api/v1/analytics/trends", auth.EventsRead, getTrends, doc{summary: "Scaling events per scaler in a window", query: analytics, out: Trends{}}, false},
+		{"GET /api/v1/analytics/trends", auth.EventsRead, getTrends, doc{summary: "Scaling events per scaler in a window (or per bucket of it)", query: append([]string{"interval"}, analytics...), out: Trends{}}, false},
 
 		{"GET /api/v1/tokens", auth.TokensRead, listTokens, doc{summary: "List the tenant's tokens (never their secrets)", query: paged, out: List[Token]{}}, false},
 		{"POST /api/v1/tokens", auth.TokensWrite, createToken, doc{summary: "Create a token (shown this once)", in: TokenBody{}, out: NewToken{}, status: http.StatusCreated}, false},

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -60,8 +61,8 @@ func TestAnalytics(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := []EventTrend{
-				{Scaler: "api", Events: 1, ScaleUps: 1, MinReplicas: 2, MaxReplicas: 2, LastReplicas: 2, FirstAt: t0.Add(30 * time.Second), LastAt: t0.Add(30 * time.Second)},
-				{Scaler: "web", Events: 3, ScaleUps: 2, ScaleDowns: 1, MinReplicas: 3, MaxReplicas: 6, LastReplicas: 3, FirstAt: t0, LastAt: t0.Add(2 * time.Minute)},
+				{Scaler: "api", Start: t0, Events: 1, ScaleUps: 1, MinReplicas: 2, MaxReplicas: 2, LastReplicas: 2, FirstAt: t0.Add(30 * time.Second), LastAt: t0.Add(30 * time.Second)},
+				{Scaler: "web", Start: t0, Events: 3, ScaleUps: 2, ScaleDowns: 1, MinReplicas: 3, MaxReplicas: 6, LastReplicas: 3, FirstAt: t0, LastAt: t0.Add(2 * time.Minute)},
 			}
 			if diff := cmp.Diff(want, l.Items); diff != "" || l.NextPageToken != "" {
 				t.Fatalf("trends (-want +got):\n%s next %q", diff, l.NextPageToken)
@@ -85,6 +86,43 @@ func TestAnalytics(t *testing.T) {
 					t.Fatalf("by %s: %+v %v", name, l.Items, err)
 				}
 			}
+			// Buckets of a minute: web's three events one in each, api's
+			// in the first; paged by scaler and bucket.
+			perMinute := window
+			perMinute.Interval = time.Minute
+			b, err := s.EventTrends(ctx, "acme", perMinute, Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, tr := range b.Items {
+				got = append(got, fmt.Sprintf("%s %s %d/%d/%d %d-%d last %d", tr.Scaler, tr.Start.Sub(t0), tr.Events, tr.ScaleUps, tr.ScaleDowns, tr.MinReplicas, tr.MaxReplicas, tr.LastReplicas))
+			}
+			wantBuckets := []string{"api 0s 1/1/0 2-2 last 2", "web 0s 1/1/0 4-4 last 4", "web 1m0s 1/1/0 6-6 last 6", "web 2m0s 1/0/1 3-3 last 3"}
+			if diff := cmp.Diff(wantBuckets, got); diff != "" {
+				t.Fatalf("buckets (-want +got):\n%s", diff)
+			}
+			var paged []string
+			var minuteToken string
+			for tok := ""; ; {
+				l, err := s.EventTrends(ctx, "acme", perMinute, Page{Limit: 1, Token: tok})
+				if err != nil || len(l.Items) != 1 {
+					t.Fatalf("a page of buckets: %+v %v", l, err)
+				}
+				paged = append(paged, fmt.Sprint(l.Items[0].Scaler, " ", l.Items[0].Start.Sub(t0)))
+				if tok = l.NextPageToken; tok == "" {
+					break
+				}
+				minuteToken = tok
+			}
+			if want := []string{"api 0s", "web 0s", "web 1m0s", "web 2m0s"}; !cmp.Equal(want, paged) {
+				t.Fatalf("paged buckets %v, want %v", paged, want)
+			}
+			_, err = s.EventTrends(ctx, "acme", TrendFilter{From: t0, To: t0.Add(time.Hour), Interval: time.Second}, Page{})
+			wantErr(t, "3,600 buckets", err, ErrInvalid)
+			_, err = s.EventTrends(ctx, "acme", window, Page{Token: minuteToken})
+			wantErr(t, "a page token of another interval", err, ErrPageToken)
+
 			g, err := s.EventTrends(ctx, "globex", window, Page{})
 			if err != nil || len(g.Items) != 1 || g.Items[0].Events != 1 {
 				t.Fatalf("globex's trends: %+v %v", g.Items, err)

@@ -33,9 +33,13 @@ const (
 	listEvents
 	listAudit
 	listTrends
+	listTrendBuckets
 )
 
 func (k listKind) bySeq() bool { return k == listEvents || k == listAudit }
+
+// byNameAndSeq: the key is a name and a number (a scaler and its bucket).
+func (k listKind) byNameAndSeq() bool { return k == listTrendBuckets }
 
 // pageKey is a decoded page token.
 type pageKey struct {
@@ -54,6 +58,9 @@ func encodePageToken(k pageKey) string {
 	} else {
 		b = binary.AppendUvarint(b, uint64(len(k.name)))
 		b = append(b, k.name...)
+	}
+	if k.list.byNameAndSeq() {
+		b = binary.AppendUvarint(b, uint64(k.seq))
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
@@ -100,6 +107,13 @@ func decodePageToken(tok string, list listKind, filter string) (pageKey, error) 
 			return bad("bad position")
 		}
 		k.name, b = string(name), rest
+	}
+	if list.byNameAndSeq() {
+		seq, n := binary.Uvarint(b)
+		if n <= 0 || seq == 0 || seq > 1<<62 {
+			return bad("bad position")
+		}
+		k.seq, b = int64(seq), b[n:]
 	}
 	if len(b) != 0 {
 		return bad("trailing bytes")

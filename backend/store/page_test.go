@@ -16,6 +16,7 @@ func TestPageTokenRoundTrip(t *testing.T) {
 		{"by name, unicode", pageKey{list: listClusters, name: "clüster/eu 1"}},
 		{"by seq", pageKey{list: listAudit, seq: 1}},
 		{"by seq with filter", pageKey{list: listEvents, filter: "web", seq: 1 << 40}},
+		{"by name and seq", pageKey{list: listTrendBuckets, filter: "f", name: "web", seq: 3}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -196,11 +196,19 @@ type TrendFilter struct {
 	Namespace string
 	Cluster   string
 	Scaler    string
+	// Interval, when not 0, sums each scaler's events per bucket of
+	// Interval from From (at most MaxBuckets in the window).
+	Interval time.Duration
 }
+
+// MaxBuckets bounds the buckets of a TrendFilter's window.
+const MaxBuckets = 1000
 
 // EventTrend sums one scaler's scaling events in a TrendFilter's window.
 type EventTrend struct {
 	Scaler string
+	// Start is the start of the bucket (From without an Interval).
+	Start time.Time
 	// Events counts them; ScaleUps and ScaleDowns those that raised and
 	// lowered the count.
 	Events, ScaleUps, ScaleDowns int64
