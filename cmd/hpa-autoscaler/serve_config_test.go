@@ -18,6 +18,10 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
@@ -613,4 +617,39 @@ func logRecord(logs, msg string, rec any) bool {
 		}
 	}
 	return false
+}
+
+// TestServeConfigGRPCOptions: the file's grpc keys reach the gRPC
+// server: with maxConnectionAge a connection is closed by the server
+// (GOAWAY) and the client's channel leaves READY.
+func TestServeConfigGRPCOptions(t *testing.T) {
+	t.Setenv("HPA_DB", "")
+	os.Unsetenv("HPA_DB")
+	dir := t.TempDir()
+	file := writeConfig(t, dir, "backend:\n  port: 0\n  grpcPort: 0\n  host: 127.0.0.1\n  database:\n    url: sqlite:"+filepath.Join(dir, "hpa.db")+
+		"\n  grpc:\n    maxConcurrentStreams: 10\n    maxConnectionAge: 300ms\n    maxConnectionAgeGrace: 100ms\n")
+	s := startServeConfig(t, "--config", file)
+	var rec struct {
+		GRPC string `json:"grpc"`
+	}
+	if !logRecord(s.stderr.String(), "external scaler serving", &rec) {
+		t.Fatal("no serving line")
+	}
+	conn, err := grpc.NewClient(rec.GRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	// Awaited: the channel's state changes from READY (the server closed
+	// the connection at its age), within waitLimit.
+	for conn.GetState() == connectivity.Ready {
+		if !conn.WaitForStateChange(ctx, connectivity.Ready) {
+			t.Fatalf("the connection stayed READY for %v: maxConnectionAge not applied", waitLimit)
+		}
+	}
 }
