@@ -48,7 +48,7 @@ FROM (SELECT e.scaler AS scaler, (e.at_us - ?) / ? AS bucket, COUNT(*) AS n,
 	FROM scaling_events e JOIN scalers s ON s.tenant_id = e.tenant_id AND s.name = e.scaler
 	WHERE e.tenant_id = ? AND s.tenant_id = ? AND e.at_us >= ? AND e.at_us < ?
 		AND (? = '' OR s.namespace = ?) AND (? = '' OR s.cluster_id = ?) AND (? = '' OR e.scaler = ?)
-		AND (e.scaler > ? OR e.scaler = ? AND (e.at_us - ?) / ? >= ?)
+		AND e.scaler >= ? AND (e.scaler > ? OR (e.at_us - ?) / ? >= ?)
 	GROUP BY 1, 2 ORDER BY 1, 2 LIMIT ?) g
 ORDER BY g.scaler, g.bucket`
 
@@ -88,6 +88,8 @@ func (s *sqlStore) EventTrends(ctx context.Context, tenant TenantID, f TrendFilt
 		return List[EventTrend]{}, err
 	}
 	// The page token's number is the next bucket + 1 (0 is no position).
+	// e.scaler >= its scaler is what lets the index seek the page's first
+	// scaler; the OR then skips that scaler's buckets before the key.
 	rows, err := many(ctx, s, "trends", limit, scanTrend, func(t trendRow) pageKey {
 		return pageKey{list: listTrendBuckets, filter: key, name: t.Scaler, seq: t.bucket + 2}
 	}, trendsQuery, tenant, from, interval, tenant, tenant, from, to,
