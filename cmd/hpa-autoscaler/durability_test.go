@@ -117,19 +117,10 @@ func TestDurabilityPostgresKilled(t *testing.T) {
 	for _, id := range l.lost {
 		led.maybe[id] = true
 	}
-	statuses := map[int]int{}
-	for id, a := range l.answered {
-		statuses[a.status]++
-		if a.status != http.StatusServiceUnavailable {
-			t.Errorf("POST %s while the database was killed: status %d, want 503: %s", id, a.status, a.body)
-		} else if msg := checkUnavailable(a.header, a.body); msg != "" {
-			t.Errorf("POST %s while the database was killed: %s", id, msg)
-		}
+	for _, id := range l.refused(t) {
 		led.maybe[id] = true
 	}
-	if t.Failed() {
-		t.FailNow()
-	}
+	ackedN, refusedN := len(l.acked), len(l.answered)
 	if err := pg.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -163,8 +154,8 @@ func TestDurabilityPostgresKilled(t *testing.T) {
 	present := checkAfterKill(t, admin, led, dir, db)
 	resend(t, p.base, tokens, led, l.acked)
 	p.stop(t)
-	t.Logf("%d acknowledged before the database was killed; then %d without an answer and answers %v; %d of these committed (%d of them answered 503); %d probes until it wrote again",
-		len(l.acked), len(l.lost), statuses, present, committed503, probes)
+	t.Logf("%d acknowledged before the database was killed; then %d posts without an answer and %d answered 503; %d of these committed (%d of them answered 503); %d probes until it wrote again",
+		ackedN, len(l.lost), refusedN, present, committed503, probes)
 }
 
 // loadAndKill posts events from kill9Clients clients, each with a token
@@ -183,93 +174,147 @@ func loadAndKill(t *testing.T, p *serveProc, tokens []string, round int) (map[st
 	return l.acked, l.lost
 }
 
-// load is what the clients of loadUntil were told.
-type load struct {
-	acked    map[string]api.EventAck
-	lost     []string          // ids posted whose answer never came
-	answered map[string]answer // ids answered with another status than 201
-}
-
 type answer struct {
 	status int
 	header http.Header
 	body   []byte
 }
 
-// loadUntil posts events from one client per token, ids prefix-c<client>-<n>,
-// until kill9Acks were acknowledged, then calls kill while they post.
-// Each client stops at its first answer that is not 201 (or no answer),
-// or after kill9PerClient posts.
-func loadUntil(t *testing.T, base string, tokens []string, prefix string, kill func()) load {
+// loadRun is a load of clients posting events, one per token.
+type loadRun struct {
+	mu       sync.Mutex
+	acked    map[string]api.EventAck // answered 201, or 200 (statuses counts them)
+	statuses map[int]int
+	lost     []string          // ids posted whose answer never came
+	answered map[string]answer // ids answered without a seq (neither 201 nor 200)
+	fails    []string
+	bySeq    map[int64]string
+
+	n        atomic.Int64  // answers with a seq
+	progress chan struct{} // signalled at answers with a seq, never blocking
+	done     chan struct{} // closed once every client has stopped
+}
+
+// startLoad starts one client per token posting events
+// prefix-c<client>-<n> with reason, at most perClient each (below a
+// token's rate-limit burst of 60, so that none is refused with 429). A
+// client stops at a post without an answer, or at an answer for which
+// goOn is false.
+func startLoad(t *testing.T, base string, tokens []string, prefix, reason string, perClient int, goOn func(status int) bool) *loadRun {
 	t.Helper()
 	hc := newHTTPClient(t)
-	var (
-		mu      sync.Mutex
-		l       = load{acked: map[string]api.EventAck{}, answered: map[string]answer{}}
-		bySeq   = map[int64]string{}
-		fails   []string
-		n       atomic.Int64
-		reached = make(chan struct{})
-		once    sync.Once
-		wg      sync.WaitGroup
-	)
+	l := &loadRun{acked: map[string]api.EventAck{}, statuses: map[int]int{}, answered: map[string]answer{}, bySeq: map[int64]string{},
+		progress: make(chan struct{}, 1), done: make(chan struct{})}
+	var wg sync.WaitGroup
 	for w, tok := range tokens {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			c := &apiClient{base: base, token: tok, hc: hc}
-			for i := range kill9PerClient {
+			for i := range perClient {
 				id := fmt.Sprintf("%s-c%d-%d", prefix, w, i)
-				status, h, b, err := c.do("POST", "/api/v1/scalers/"+durScaler+"/events", eventBody(id, "load"))
-				mu.Lock()
-				switch {
-				case err != nil:
-					// No answer: the kill came first (in flight, or not sent).
+				status, h, b, err := c.do("POST", "/api/v1/scalers/"+durScaler+"/events", eventBody(id, reason))
+				if err != nil {
+					// No answer: a kill came first (in flight, or not sent).
+					l.mu.Lock()
 					l.lost = append(l.lost, id)
-				case status != http.StatusCreated:
-					l.answered[id] = answer{status, h, b}
-				default:
-					var a api.EventAck
-					if err := json.Unmarshal(b, &a); err != nil || a.Seq <= 0 || len(a.ChainHash) != 64 {
-						fails = append(fails, fmt.Sprintf("POST %s: answer %s (%v)", id, b, err))
-						break
-					}
-					if other, dup := bySeq[a.Seq]; dup {
-						fails = append(fails, fmt.Sprintf("seq %d acknowledged for %s and for %s", a.Seq, other, id))
-					}
-					bySeq[a.Seq] = id
-					l.acked[id] = a
-				}
-				mu.Unlock()
-				if err != nil || status != http.StatusCreated {
+					l.mu.Unlock()
 					return
 				}
-				if n.Add(1) == kill9Acks {
-					once.Do(func() { close(reached) })
+				l.record(id, status, h, b)
+				if !goOn(status) {
+					return
 				}
 			}
 		}()
 	}
-	allDone := make(chan struct{})
-	go func() { wg.Wait(); close(allDone) }()
+	go func() { wg.Wait(); close(l.done) }()
+	return l
+}
+
+func (l *loadRun) record(id string, status int, h http.Header, b []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.statuses[status]++
+	if status != http.StatusCreated && status != http.StatusOK {
+		l.answered[id] = answer{status, h, b}
+		return
+	}
+	var a api.EventAck
+	if err := json.Unmarshal(b, &a); err != nil || a.Seq <= 0 || len(a.ChainHash) != 64 {
+		l.fails = append(l.fails, fmt.Sprintf("POST %s: answer %s (%v)", id, b, err))
+		return
+	}
+	if other, dup := l.bySeq[a.Seq]; dup {
+		l.fails = append(l.fails, fmt.Sprintf("seq %d acknowledged for %s and for %s", a.Seq, other, id))
+	}
+	l.bySeq[a.Seq] = id
+	l.acked[id] = a
+	l.n.Add(1)
 	select {
-	case <-reached:
-	case <-allDone:
-	case <-time.After(waitLimit):
+	case l.progress <- struct{}{}:
+	default:
 	}
-	got := n.Load()
-	kill()
-	<-allDone
-	mu.Lock()
-	defer mu.Unlock()
-	for _, f := range fails {
+}
+
+// wait waits until every client has stopped and fails the test on a
+// malformed answer or a seq acknowledged twice.
+func (l *loadRun) wait(t *testing.T) {
+	t.Helper()
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, f := range l.fails {
 		t.Error(f)
-	}
-	if got < kill9Acks {
-		t.Fatalf("%s: %d events acknowledged before the kill, waited for %d; other answers: %v", prefix, got, kill9Acks, l.answered)
 	}
 	if t.Failed() {
 		t.FailNow()
+	}
+}
+
+// refused returns the ids answered without a seq, and fails the test
+// unless each was a 503 {"error":{"code":"unavailable"}} with Retry-After.
+func (l *loadRun) refused(t *testing.T) []string {
+	t.Helper()
+	var ids []string
+	for id, a := range l.answered {
+		if a.status != http.StatusServiceUnavailable {
+			t.Errorf("POST %s: status %d, want 201, 200 or 503: %s", id, a.status, a.body)
+		} else if msg := checkUnavailable(a.header, a.body); msg != "" {
+			t.Errorf("POST %s: %s", id, msg)
+		}
+		ids = append(ids, id)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	return ids
+}
+
+// loadUntil posts events from one client per token, each stopping at its
+// first answer that is not 201, until kill9Acks were acknowledged, then
+// calls kill while they post.
+func loadUntil(t *testing.T, base string, tokens []string, prefix string, kill func()) *loadRun {
+	t.Helper()
+	l := startLoad(t, base, tokens, prefix, "load", kill9PerClient, func(status int) bool { return status == http.StatusCreated })
+	deadline := time.After(waitLimit)
+	for l.n.Load() < kill9Acks {
+		select {
+		case <-l.progress:
+			continue
+		case <-l.done:
+		case <-deadline:
+		}
+		break
+	}
+	got := l.n.Load()
+	kill()
+	l.wait(t)
+	if got < kill9Acks {
+		t.Fatalf("%s: %d events acknowledged before the kill, waited for %d; other answers: %v", prefix, got, kill9Acks, l.answered)
+	}
+	if n := l.statuses[http.StatusOK]; n > 0 {
+		t.Fatalf("%s: %d first posts answered 200 (an event that existed before it was posted)", prefix, n)
 	}
 	return l
 }
@@ -487,13 +532,6 @@ func duplicateStorm(t *testing.T, base string, tokens []string, admin *apiClient
 	}
 }
 
-func tail(s string) string {
-	if len(s) > 4000 {
-		return "..." + s[len(s)-4000:]
-	}
-	return s
-}
-
 // TestDurabilityDiskFull runs serve on a SQLite file in a 2 MiB tmpfs and
 // posts events with 4 KB reasons until the disk is full: the write that
 // does not fit answers 503 with {"error":{"code":"unavailable"}} and
@@ -510,49 +548,11 @@ func TestDurabilityDiskFull(t *testing.T) {
 	reason := strings.Repeat("x", 4000)
 
 	// Fill: each client posts until its first answer that is not 201.
-	var (
-		mu       sync.Mutex
-		acked    = map[string]api.EventAck{}
-		refusals []string
-		fails    []string
-		wg       sync.WaitGroup
-	)
-	for w, tok := range tokens {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &apiClient{base: p.base, token: tok, hc: admin.hc}
-			for i := range 50 { // below a token's rate-limit burst
-				id := fmt.Sprintf("full-c%d-%d", w, i)
-				status, h, b, err := c.do("POST", "/api/v1/scalers/"+durScaler+"/events", eventBody(id, reason))
-				mu.Lock()
-				switch {
-				case err != nil:
-					fails = append(fails, fmt.Sprintf("POST %s: %v", id, err))
-				case status == http.StatusCreated:
-					var a api.EventAck
-					if err := json.Unmarshal(b, &a); err != nil {
-						fails = append(fails, fmt.Sprintf("POST %s: %s: %v", id, b, err))
-					}
-					acked[id] = a
-				case status == http.StatusServiceUnavailable:
-					if msg := checkUnavailable(h, b); msg != "" {
-						fails = append(fails, fmt.Sprintf("POST %s on a full disk: %s", id, msg))
-					}
-					refusals = append(refusals, id)
-				default:
-					fails = append(fails, fmt.Sprintf("POST %s: status %d, want 201 or 503: %s", id, status, b))
-				}
-				mu.Unlock()
-				if err != nil || status != http.StatusCreated {
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	for _, f := range fails {
-		t.Error(f)
+	l := startLoad(t, p.base, tokens, "full", reason, 50, func(status int) bool { return status == http.StatusCreated })
+	l.wait(t)
+	acked, refusals := l.acked, l.refused(t)
+	if len(l.lost) > 0 || l.statuses[http.StatusOK] > 0 {
+		t.Fatalf("posts without an answer %v, answers %v; want 201 and 503 only", l.lost, l.statuses)
 	}
 	if len(refusals) == 0 {
 		t.Fatalf("%d events of 4 KB posted to a 2 MiB file system, and none refused", len(acked))
@@ -826,80 +826,31 @@ func TestDurabilityPostgresConnectionsCut(t *testing.T) {
 	p := startServeProc(t, dir, db)
 	admin := &apiClient{base: p.base, token: readAdminToken(t, dir), hc: newHTTPClient(t)}
 	tokens := setUpScaler(t, admin, 16)
-	hc := newHTTPClient(t)
-	var (
-		mu       sync.Mutex
-		acked    = map[string]api.EventAck{}
-		statuses = map[int]int{}
-		refused  []string
-		fails    []string
-		n        atomic.Int64
-		progress = make(chan struct{}, 1) // an answer with a seq came
-		wg       sync.WaitGroup
-	)
-	for w, tok := range tokens {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c := &apiClient{base: p.base, token: tok, hc: hc}
-			for i := range kill9PerClient {
-				id := fmt.Sprintf("cut-c%d-%d", w, i)
-				status, h, b, err := c.do("POST", "/api/v1/scalers/"+durScaler+"/events", eventBody(id, "load"))
-				mu.Lock()
-				statuses[status]++
-				switch {
-				case err != nil:
-					fails = append(fails, fmt.Sprintf("POST %s: %v", id, err))
-				case status == http.StatusCreated || status == http.StatusOK:
-					var a api.EventAck
-					if err := json.Unmarshal(b, &a); err != nil {
-						fails = append(fails, fmt.Sprintf("POST %s: %s: %v", id, b, err))
-					}
-					acked[id] = a
-					n.Add(1)
-					select {
-					case progress <- struct{}{}:
-					default:
-					}
-				case status == http.StatusServiceUnavailable:
-					if msg := checkUnavailable(h, b); msg != "" {
-						fails = append(fails, fmt.Sprintf("POST %s: %s", id, msg))
-					}
-					refused = append(refused, id)
-				default:
-					fails = append(fails, fmt.Sprintf("POST %s: status %d, want 201, 200 or 503: %s", id, status, b))
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
+	l := startLoad(t, p.base, tokens, "cut", "load", kill9PerClient, func(int) bool { return true })
 	cut := 0
 	ctx := t.Context()
 	// Each cut waits for 20 more answers with a seq, so that the clients
 	// get through between cuts.
 	for next := int64(20); ; {
 		select {
-		case <-done:
-		case <-progress:
-			if n.Load() < next {
+		case <-l.done:
+		case <-l.progress:
+			if l.n.Load() < next {
 				continue
 			}
 			if err := pg.Exec(ctx, fmt.Sprintf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s' AND pid <> pg_backend_pid()", dbName)); err != nil {
 				t.Fatal(err)
 			}
 			cut++
-			next = n.Load() + 20
+			next = l.n.Load() + 20
 			continue
 		}
 		break
 	}
-	for _, f := range fails {
-		t.Error(f)
-	}
-	if t.Failed() {
-		t.FailNow()
+	l.wait(t)
+	acked, statuses, refused := l.acked, l.statuses, l.refused(t)
+	if len(l.lost) > 0 {
+		t.Fatalf("posts without an answer: %v", l.lost)
 	}
 	// A read on a pooled connection that was cut answers 503 once (the
 	// server's FATAL comes after the query was sent, so database/sql does
