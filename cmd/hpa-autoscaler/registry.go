@@ -6,6 +6,7 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/custom"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/kafka"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/metricsapi"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/mysql"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/postgresql"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/prometheus"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/rabbitmq"
@@ -20,8 +21,8 @@ const defaultMaxSourceConnections = redis.DefaultMaxClients
 // state (the rest reaches each build in scalers.Config).
 type registryOptions struct {
 	// maxSourceConnections bounds the distinct shared Redis clients, and
-	// apart from them the distinct PostgreSQL pools (0: each package's
-	// default).
+	// apart from them the distinct PostgreSQL and MySQL pools (0: each
+	// package's default).
 	maxSourceConnections int
 	// secretFiles is which files <key>File keys may name, for every
 	// type (custom's sources too); the zero value refuses them all.
@@ -39,10 +40,12 @@ func newRegistry(o registryOptions) (*scalers.Registry, map[string]func() (open,
 	r.MustRegister(prometheus.Type, prometheus.New, scalers.WithDefaultTarget(prometheus.DefaultTarget))
 	r.MustRegister(metricsapi.Type, metricsapi.New, scalers.WithDefaultTarget(metricsapi.DefaultTarget))
 	r.MustRegister(cron.Type, cron.New)
-	// One pgx pool per distinct PostgreSQL connection setting, shared by
-	// every ScaledObject with it.
+	// One pool per distinct PostgreSQL (pgx) or MySQL (database/sql)
+	// connection setting, shared by every ScaledObject with it.
 	pg := postgresql.NewPools(postgresql.PoolsOptions{MaxPools: o.maxSourceConnections})
 	r.MustRegister(postgresql.Type, pg.Factory(), scalers.WithDefaultTarget(postgresql.DefaultTarget))
+	my := mysql.NewPools(mysql.PoolsOptions{MaxPools: o.maxSourceConnections})
+	r.MustRegister(mysql.Type, my.Factory(), scalers.WithDefaultTarget(mysql.DefaultTarget))
 	// One go-redis client (and pool) per distinct Redis connection, shared
 	// by every ScaledObject on it; redis.Factory(type) would give each
 	// ScaledObject its own pool.
@@ -51,5 +54,5 @@ func newRegistry(o registryOptions) (*scalers.Registry, map[string]func() (open,
 		r.MustRegister(typ, rc.Factory(typ))
 	}
 	r.MustRegister("custom", custom.NewFactory(r))
-	return r, map[string]func() (int, int){"redis": rc.Stats, "postgresql": pg.Stats}
+	return r, map[string]func() (int, int){"redis": rc.Stats, "postgresql": pg.Stats, "mysql": my.Stats}
 }

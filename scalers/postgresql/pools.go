@@ -2,7 +2,6 @@ package postgresql
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/shared"
 )
 
 // DefaultMaxPools is PoolsOptions.MaxPools when it is 0.
@@ -41,11 +41,8 @@ type PoolsOptions struct {
 // last scaler using it. It is safe for concurrent use and needs no
 // closing itself.
 type Pools struct {
-	maxPools int
 	maxConns int32
-
-	mu     sync.Mutex
-	shared map[string]*sharedPool
+	set      *shared.Set[*pgxpool.Pool]
 }
 
 // NewPools returns an empty set of shared pools.
@@ -56,59 +53,32 @@ func NewPools(opts PoolsOptions) *Pools {
 	if opts.MaxConns <= 0 {
 		opts.MaxConns = DefaultMaxConns
 	}
-	return &Pools{maxPools: opts.MaxPools, maxConns: opts.MaxConns, shared: map[string]*sharedPool{}}
+	return &Pools{maxConns: opts.MaxConns, set: shared.NewSet[*pgxpool.Pool](Type, opts.MaxPools)}
 }
 
 // Stats returns the number of distinct pools open now and the most that
 // may be open, for the server's metrics.
-func (p *Pools) Stats() (open, limit int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.shared), p.maxPools
-}
+func (p *Pools) Stats() (open, limit int) { return p.set.Stats() }
 
+// sharedPool is a scaler's hold on a pool of the set.
 type sharedPool struct {
 	key  string
 	pool *pgxpool.Pool
-	refs int // guarded by Pools.mu
 }
 
 // acquire returns the pool of m's settings whose calls are bounded by
 // bound, creating it when needed (without connecting).
 func (p *Pools) acquire(m *Metadata, bound time.Duration) (*sharedPool, error) {
 	key := poolKey(m, bound)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if sp, ok := p.shared[key]; ok {
-		sp.refs++
-		return sp, nil
-	}
-	if len(p.shared) >= p.maxPools {
-		return nil, fmt.Errorf("postgresql: %d distinct connection pools open, the limit (--max-source-connections): %w",
-			len(p.shared), scalers.ErrLimit)
-	}
-	pool, err := newPool(m, bound, p.maxConns)
+	pool, err := p.set.Acquire(key, func() (*pgxpool.Pool, error) { return newPool(m, bound, p.maxConns) })
 	if err != nil {
 		return nil, err
 	}
-	sp := &sharedPool{key: key, pool: pool, refs: 1}
-	p.shared[key] = sp
-	return sp, nil
+	return &sharedPool{key: key, pool: pool}, nil
 }
 
 // release drops one reference and closes the pool after the last one.
-func (p *Pools) release(sp *sharedPool) {
-	p.mu.Lock()
-	sp.refs--
-	last := sp.refs == 0
-	if last {
-		delete(p.shared, sp.key)
-	}
-	p.mu.Unlock()
-	if last {
-		sp.pool.Close()
-	}
-}
+func (p *Pools) release(sp *sharedPool) { p.set.Release(sp.key, (*pgxpool.Pool).Close) }
 
 // poolKey identifies the connection settings and the bound. Secrets
 // appear as their Identity (a digest or a file path) only; the key is

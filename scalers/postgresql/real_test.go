@@ -145,7 +145,7 @@ func TestSharedPools(t *testing.T) {
 	if open, _ := pools.Stats(); open != 1 {
 		t.Errorf("same settings: %d pools, want 1", open)
 	}
-	if a.(*Scaler).pool != b.(*Scaler).pool {
+	if a.(*Scaler).pool.pool != b.(*Scaler).pool.pool {
 		t.Error("same settings, different pools")
 	}
 	c, err := mk(other, "SELECT 1")

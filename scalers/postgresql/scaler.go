@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/shared"
 )
 
 // Scaler runs the trigger's query. It is safe for concurrent use.
@@ -43,15 +44,7 @@ func (p *Pools) Factory() scalers.Factory {
 			return nil, err
 		}
 		log := cfg.ScalerLogger(Type)
-		asked := md.Timeout
-		if asked == 0 {
-			asked = DefaultTimeout
-		}
-		if cfg.Timeouts.Capped(asked) {
-			log.Info("timeout above the server's maximum, lowered to it",
-				"key", "timeout", "asked", asked, "max", cfg.Timeouts.WithDefaults().Max)
-		}
-		bound := cfg.Timeouts.For(asked)
+		bound := shared.Bound(cfg, log, md.Timeout, DefaultTimeout)
 		sp, err := p.acquire(&md, bound)
 		if err != nil {
 			return nil, err
