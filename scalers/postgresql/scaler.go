@@ -116,11 +116,12 @@ func (s *Scaler) run(ctx context.Context) (float64, error) {
 		return 0, err
 	}
 	a, qerr := read(ctx, conn, s.md.Query)
-	// A connection whose transaction did not end is closed by the pool
-	// on release rather than reused.
-	rbCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.bound)
-	defer cancel()
-	_ = conn.Conn().PgConn().Exec(rbCtx, "ROLLBACK").Close()
+	// A call out of time does not wait for a rollback: its connection,
+	// still in the transaction (or closed by pgx when the deadline cut
+	// the query), is closed by the pool on release rather than reused.
+	if ctx.Err() == nil {
+		_ = conn.Conn().PgConn().Exec(ctx, "ROLLBACK").Close()
+	}
 	if qerr != nil {
 		return 0, qerr
 	}
