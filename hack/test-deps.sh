@@ -15,6 +15,9 @@ command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 # looks there); the package also creates the postgres user the server runs
 # as when the tests run as root.
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+# MariaDB for the mysql scaler's tests (internal/testenv/mariadb.go): the
+# package has mariadb-install-db and mariadbd, and creates the mysql user.
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "test-deps: installing ${need[*]}"
