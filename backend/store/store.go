@@ -143,6 +143,10 @@ type ScalingEvent struct {
 	Reason       string
 	// AuditSeq is the seq of the audit record of the event.
 	AuditSeq int64
+	// AuditChain is that record's chain hash: set by Tx.RecordEvent
+	// (so an acknowledgement needs no read after the commit), zero in
+	// the events lists return.
+	AuditChain tlog.Hash
 }
 
 // AuditRecord is one record of the audit log (audit.Record: its columns,

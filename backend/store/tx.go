@@ -1,6 +1,8 @@
 package store
 
 import (
+	"golang.org/x/mod/sumdb/tlog"
+
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -479,7 +481,7 @@ func (w *wtx) RecordEvent(e ScalingEvent) (ScalingEvent, bool, error) {
 	if err != nil {
 		return ScalingEvent{}, false, err
 	}
-	e.AuditSeq = seq
+	e.AuditSeq, e.AuditChain = seq, w.st.head.Chain
 	res, err := w.exec(`INSERT INTO scaling_events (tenant_id, event_id, scaler, at_us, from_replicas, to_replicas, rule, reason, audit_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, event_id) DO NOTHING`,
 		w.tenant, e.ID, e.Scaler, e.Time.UnixMicro(), e.FromReplicas, e.ToReplicas, e.Rule, e.Reason, seq)
 	if err != nil {
@@ -491,6 +493,14 @@ func (w *wtx) RecordEvent(e ScalingEvent) (ScalingEvent, bool, error) {
 		if err != nil {
 			return ScalingEvent{}, false, rowErr("event", e.ID, err)
 		}
+		var chain []byte
+		if err := w.queryRow(`SELECT chain_hash FROM audit_records WHERE seq = ?`, old.AuditSeq).Scan(&chain); err != nil {
+			return ScalingEvent{}, false, fmt.Errorf("event %q: read its audit record %d: %w", clip(e.ID), old.AuditSeq, err)
+		}
+		if len(chain) != tlog.HashSize {
+			return ScalingEvent{}, false, fmt.Errorf("event %q: audit record %d: chain hash of %d bytes", clip(e.ID), old.AuditSeq, len(chain))
+		}
+		copy(old.AuditChain[:], chain)
 		return old, false, nil
 	}
 	return e, true, nil
