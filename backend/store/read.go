@@ -142,7 +142,7 @@ func one[T any](ctx context.Context, s *sqlStore, kind, name string, scan func(s
 	if err := s.checkOpen(); err != nil {
 		return zero, fmt.Errorf("%s %q: %w", kind, clip(name), err)
 	}
-	v, err := scan(s.c.reader.QueryRowContext(ctx, s.d.q(q), args...), s.d)
+	v, err := scan(s.readRow(ctx, q, args...), s.d)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return zero, notFound(kind, name)
@@ -158,7 +158,7 @@ func many[T any](ctx context.Context, s *sqlStore, kind string, limit int, scan 
 	if err := s.checkOpen(); err != nil {
 		return List[T]{}, fmt.Errorf("list %s: %w", kind, err)
 	}
-	rows, err := s.c.reader.QueryContext(ctx, s.d.q(q), append(args, limit+1)...)
+	rows, err := s.readRows(ctx, q, append(args, limit+1)...)
 	if err != nil {
 		return List[T]{}, fmt.Errorf("list %s: %w", kind, s.readErr(err))
 	}

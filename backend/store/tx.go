@@ -494,7 +494,7 @@ func (w *wtx) RecordEvent(e ScalingEvent) (ScalingEvent, bool, error) {
 			return ScalingEvent{}, false, rowErr("event", e.ID, err)
 		}
 		var chain []byte
-		if err := w.queryRow(`SELECT chain_hash FROM audit_records WHERE seq = ?`, old.AuditSeq).Scan(&chain); err != nil {
+		if err := w.queryRow(`SELECT chain_hash FROM audit_records WHERE tenant_id = ? AND seq = ?`, w.tenant, old.AuditSeq).Scan(&chain); err != nil {
 			return ScalingEvent{}, false, fmt.Errorf("event %q: read its audit record %d: %w", clip(e.ID), old.AuditSeq, err)
 		}
 		if len(chain) != tlog.HashSize {

@@ -37,6 +37,10 @@ type sqlStore struct {
 	// writer goroutine only.
 	stmts      map[string]*sql.Stmt
 	unprepared map[string]struct{}
+	// readStmts are the read pool's prepared statements by query
+	// (dialect.prepare), readStmtN how many: see readStmt.
+	readStmts sync.Map
+	readStmtN atomic.Int32
 	// careful counts down the batches run with savepoints from the
 	// start, after one had a failing job (writer goroutine only).
 	careful int
@@ -111,6 +115,48 @@ func (s *sqlStore) stmt(q string) *sql.Stmt {
 	return nil
 }
 
+// readStmt returns q prepared on the read pool (database/sql prepares
+// it again on each connection that runs it), or nil to run it
+// unprepared: SQLite parses every unprepared statement, which was 40% of
+// a token lookup. At most maxStmts queries are kept.
+func (s *sqlStore) readStmt(ctx context.Context, q string) *sql.Stmt {
+	if !s.d.prepare {
+		return nil
+	}
+	if st, ok := s.readStmts.Load(q); ok {
+		return st.(*sql.Stmt)
+	}
+	if s.readStmtN.Load() >= maxStmts {
+		return nil
+	}
+	st, err := s.c.reader.PrepareContext(ctx, s.d.q(q))
+	if err != nil {
+		return nil
+	}
+	if old, loaded := s.readStmts.LoadOrStore(q, st); loaded {
+		_ = st.Close()
+		return old.(*sql.Stmt)
+	}
+	s.readStmtN.Add(1)
+	return st
+}
+
+// readRow runs q through the read pool, prepared when it can be.
+func (s *sqlStore) readRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := s.readStmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.c.reader.QueryRowContext(ctx, s.d.q(q), args...)
+}
+
+// readRows is readRow for several rows.
+func (s *sqlStore) readRows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := s.readStmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.c.reader.QueryContext(ctx, s.d.q(q), args...)
+}
+
 // prepare prepares the statements run unprepared, with the writer's
 // connection free. A statement that does not prepare stays unprepared.
 func (s *sqlStore) prepare() {
@@ -162,6 +208,10 @@ func (s *sqlStore) Close() error {
 		s.closed.Store(true)
 		close(s.stop)
 		<-s.done
+		s.readStmts.Range(func(_, st any) bool {
+			_ = st.(*sql.Stmt).Close()
+			return true
+		})
 		s.c.close()
 	})
 	return nil
