@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -306,10 +307,9 @@ func (c *serveConfig) validate() error {
 	if c.Port != nil && c.GRPCPort != nil && *c.Port == *c.GRPCPort && *c.Port != 0 {
 		add("backend.grpcPort", " %d: same as backend.port", *c.GRPCPort)
 	}
-	if c.Host != nil && *c.Host != "" {
-		if err := checkAddr(net.JoinHostPort(*c.Host, "0")); err != nil {
-			add("backend.host", " %q: %v", *c.Host, err)
-		}
+	if c.Host != nil && *c.Host != "" && net.ParseIP(*c.Host) == nil && !isHostName(*c.Host) {
+		// No lookup here: --http-addr's check resolves the name.
+		add("backend.host", " %q: expected an IP address or a host name", *c.Host)
 	}
 	errs = append(errs, c.validateDatabase())
 	g := &c.GRPC
@@ -398,6 +398,19 @@ func (c *serveConfig) validate() error {
 		add("backend.database.connectionMaxLifetime", " %v: must not be negative", d.Duration)
 	}
 	return errors.Join(errs...)
+}
+
+// isHostName reports whether h has the form of a DNS name.
+func isHostName(h string) bool {
+	if len(h) > 253 {
+		return false
+	}
+	for _, r := range h {
+		if (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && r != '-' && r != '.' {
+			return false
+		}
+	}
+	return true
 }
 
 // metricsListener reports whether the file asks for /metrics on a port
@@ -518,7 +531,7 @@ func (c *serveConfig) databaseURL(getenv func(string) string) (string, error) {
 			return p, nil
 		}
 		if d.PasswordFile != "" {
-			b, err := os.ReadFile(d.PasswordFile)
+			b, err := readSmallFile(d.PasswordFile, maxPasswordFileBytes)
 			if err != nil {
 				return "", keyErr("backend.database.passwordFile", " %s: %v", d.PasswordFile, pathErrOnly(err))
 			}
@@ -569,6 +582,27 @@ func (c *serveConfig) databaseURL(getenv func(string) string) (string, error) {
 		return u.String(), nil
 	}
 	return "", nil
+}
+
+// maxPasswordFileBytes bounds a password file (a wrong path such as
+// /dev/zero must not fill the memory).
+const maxPasswordFileBytes = 64 << 10
+
+// readSmallFile reads a file of at most limit bytes.
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("more than %d bytes: not a password file", limit)
+	}
+	return b, nil
 }
 
 // pathErrOnly is an error without the path an *os.PathError repeats.

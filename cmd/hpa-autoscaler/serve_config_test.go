@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc"
@@ -142,6 +143,7 @@ func TestServeConfigErrors(t *testing.T) {
 			want: "line 4: backend.auth.jwt.secret: expected a string"},
 		{name: "negative ports", yaml: "backend:\n  port: -1\n  grpcPort: 70000\n  metrics:\n    port: -5\n",
 			want: "backend.port -1: expected 0 (a free port) to 65535\nbackend.grpcPort 70000: expected 0 (a free port) to 65535\nbackend.metrics.port -5: expected 0 (a free port) to 65535"},
+		{name: "host", yaml: "backend:\n  host: \"a b\"\n", want: `backend.host "a b": expected an IP address or a host name`},
 		{name: "same port twice", yaml: "backend:\n  port: 8080\n  grpcPort: 8080\n", want: "backend.grpcPort 8080: same as backend.port"},
 		{name: "client auth", yaml: "backend:\n  grpc:\n    tls:\n      certFile: c\n      keyFile: k\n      clientAuth: require\n",
 			want: `backend.grpc.tls.clientAuth "require": expected require-and-verify or none`},
@@ -188,6 +190,16 @@ func TestServeConfigErrors(t *testing.T) {
 			}
 		})
 	}
+	t.Run("password file not a password file", func(t *testing.T) {
+		c, err := parseServeConfig([]byte("backend:\n  database:\n    url: postgres://u@db/hpa\n    passwordFile: /dev/zero\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.databaseURL(noEnv)
+		if want := "backend.database.passwordFile /dev/zero: more than 65536 bytes: not a password file"; err == nil || err.Error() != want {
+			t.Errorf("got %v, want %s", err, want)
+		}
+	})
 	t.Run("password file missing", func(t *testing.T) {
 		c, err := parseServeConfig([]byte("backend:\n  database:\n    url: postgres://u@db/hpa\n    passwordFile: " + missing + "\n"))
 		if err != nil {
@@ -232,14 +244,24 @@ func FuzzServeConfig(f *testing.F) {
 		}
 		errOf := func(pw string) string {
 			q, _ := json.Marshal(pw)
-			c, err := parseServeConfig([]byte(strings.ReplaceAll(doc, "PASSWORD", string(q))))
-			if err == nil {
-				_, err = c.flagValues(noEnv, serveDefaults)
-			}
-			if err == nil {
+			done := make(chan error, 1)
+			go func() {
+				c, err := parseServeConfig([]byte(strings.ReplaceAll(doc, "PASSWORD", string(q))))
+				if err == nil {
+					_, err = c.flagValues(noEnv, serveDefaults)
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err == nil {
+					return ""
+				}
+				return err.Error()
+			case <-time.After(10 * time.Second):
+				t.Fatalf("no answer within 10s for %q", doc)
 				return ""
 			}
-			return err.Error()
 		}
 		got := errOf(password)
 		if strings.Contains(got, password) && !strings.Contains(errOf("other-"+strconv.Itoa(len(password))), password) {
