@@ -97,9 +97,10 @@ func runKill9(t *testing.T, dir, db string) {
 // and chain hash, and a POST answered 503 or not at all is there once or
 // not at all; resending it leaves exactly one.
 //
-// A 503 does not always mean "not committed" here: postEvent reads the
-// audit record's chain hash after Update returned, and that read can
-// meet the dead server after the commit (the log counts them).
+// A 503 does not always mean "not committed" here: a batch whose COMMIT
+// was durable but whose answer died with the server is retried update
+// by update, and the retry's error is the answer (the log counts them;
+// see docs/store.md, Durability).
 func TestDurabilityPostgresKilled(t *testing.T) {
 	t.Parallel()
 	pg := testenv.StartPostgres(t)
