@@ -59,7 +59,7 @@ func postEvent(s *server, r *request) (int, any, error) {
 	var ev store.ScalingEvent
 	var created bool
 	err = s.o.Store.Update(r.Context(), r.tenant, r.actor(), func(tx store.Tx) error {
-		if _, err := tx.Scaler(name); err != nil {
+		if err := tx.HasScaler(name); err != nil {
 			return err
 		}
 		var err error

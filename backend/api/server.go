@@ -26,6 +26,11 @@ type Options struct {
 	Now func() time.Time
 	// MaxBodyBytes caps a request body (default 1 MiB): more is 413.
 	MaxBodyBytes int64
+	// TokenCacheTTL keeps a token's row that long (default 1s; < 0: no
+	// cache): see auth.Authenticator.CacheTTL. A revocation through this
+	// API holds at once; one made by another replica or the CLI within
+	// TokenCacheTTL.
+	TokenCacheTTL time.Duration
 	// RequestsPerMinute and BurstSize are each token's rate limit
 	// (defaults 600 and 60); RequestsPerMinute < 0 turns it off.
 	RequestsPerMinute int
@@ -74,6 +79,9 @@ func (o *Options) validate() error {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.TokenCacheTTL == 0 {
+		o.TokenCacheTTL = time.Second
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
@@ -126,7 +134,7 @@ func New(o Options) (*Handler, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	s := &server{o: o, authn: &auth.Authenticator{Store: o.Store, Now: o.Now, Logger: o.Logger}, limiters: map[string]*rate.Limiter{},
+	s := &server{o: o, authn: &auth.Authenticator{Store: o.Store, Now: o.Now, Logger: o.Logger, CacheTTL: max(o.TokenCacheTTL, 0)}, limiters: map[string]*rate.Limiter{},
 		rpm: o.RequestsPerMinute, burst: o.BurstSize}
 	doc, err := buildOpenAPI(allRoutes(), o.Version)
 	if err != nil {

@@ -127,5 +127,7 @@ func revokeToken(s *server, r *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	// The revocation holds for this server's next request at once.
+	s.authn.Forget(r.tenant, out.ID)
 	return http.StatusOK, tokenOut(out), nil
 }

@@ -224,3 +224,86 @@ func TestActorIn(t *testing.T) {
 		}
 	}
 }
+
+// countingStore counts the token reads that reach the store.
+type countingStore struct {
+	auth.TokenStore
+	reads int
+}
+
+func (c *countingStore) Token(ctx context.Context, tenant store.TenantID, id string) (store.Token, error) {
+	c.reads++
+	return c.TokenStore.Token(ctx, tenant, id)
+}
+
+// TestTokenCache: with CacheTTL a busy token is read once per TTL; the
+// secret is still checked on every request; Forget makes a revocation
+// hold at once; without Forget it holds after the TTL.
+func TestTokenCache(t *testing.T) {
+	ctx := t.Context()
+	s, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "s.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	live, _ := auth.Generate("acme")
+	other, _ := auth.Generate("acme")
+	err = s.Update(ctx, "acme", "test", func(tx store.Tx) error {
+		if _, err := tx.CreateTenant("acme"); err != nil {
+			return err
+		}
+		for _, g := range []auth.Generated{live, other} {
+			if _, err := tx.CreateToken(store.Token{ID: g.ID, Name: g.ID, Role: store.RoleViewer, SecretHash: g.SecretHash}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{TokenStore: s}
+	a := &auth.Authenticator{Store: cs, CacheTTL: time.Hour}
+	for range 5 {
+		if _, err := a.Authenticate(ctx, live.Token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if cs.reads != 1 {
+		t.Fatalf("%d reads of a token used 5 times within the TTL, want 1", cs.reads)
+	}
+	// A wrong secret for the cached id is refused from the cache.
+	wrong, _ := auth.Generate("acme")
+	if _, err := a.Authenticate(ctx, forge(t, "acme", live.ID, wrong)); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Fatalf("a wrong secret against the cached row: %v, want ErrUnauthenticated", err)
+	}
+	revoke := func(id string) {
+		t.Helper()
+		if err := s.Update(ctx, "acme", "test", func(tx store.Tx) error { _, err := tx.RevokeToken(id); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Revoked and forgotten: refused at once.
+	revoke(live.ID)
+	a.Forget("acme", live.ID)
+	if _, err := a.Authenticate(ctx, live.Token); !errors.Is(err, auth.ErrUnauthenticated) {
+		t.Fatalf("a revoked, forgotten token: %v, want ErrUnauthenticated", err)
+	}
+	// Revoked elsewhere (no Forget): refused once the TTL has passed.
+	short := &auth.Authenticator{Store: s, CacheTTL: 50 * time.Millisecond}
+	if _, err := short.Authenticate(ctx, other.Token); err != nil {
+		t.Fatal(err)
+	}
+	revoke(other.ID)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := short.Authenticate(ctx, other.Token)
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a token revoked elsewhere still accepted 10s later with a 50ms cache: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

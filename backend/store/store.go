@@ -348,6 +348,9 @@ type Tx interface {
 	UpdateScalerStatus(name string, resourceVersion int64, status v1.ScalerStatus) (Scaler, error) // "scaler.status"
 	DeleteScaler(name string, resourceVersion int64) error                                         // "scaler.delete"; 0: any version
 	Scaler(name string) (Scaler, error)
+	// HasScaler is nil when the scaler exists, else ErrNotFound: Scaler
+	// without reading and decoding the row.
+	HasScaler(name string) error
 	Cluster(id string) (Cluster, error)
 
 	// RecordEvent records a scaling event (audit "event", AuditSeq set).

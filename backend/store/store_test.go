@@ -443,6 +443,24 @@ func testEvents(t *testing.T, s Store) {
 	if err := json.Unmarshal(rec.Body, &body); err != nil || body.Payload.ToReplicas != 5 || body.Payload.Reason != ev.Reason {
 		t.Fatalf("event payload %+v (%v) from body %s", body.Payload, err, rec.Body)
 	}
+	// HasScaler: the tenant's scaler yes, another tenant's or none no.
+	newScaler := func(tenant TenantID) {
+		mustUpdate(t, s, tenant, func(tx Tx) error {
+			_, err := tx.CreateScaler(Scaler{Name: "has", Namespace: "prod", Cluster: "c1", Spec: spec(2)})
+			return err
+		})
+	}
+	newScaler("acme")
+	for _, c := range []struct {
+		tenant TenantID
+		name   string
+		want   error
+	}{{"acme", "has", nil}, {"globex", "has", ErrNotFound}, {"acme", "missing", ErrNotFound}} {
+		err := s.Update(ctx, c.tenant, "test", func(tx Tx) error { return tx.HasScaler(c.name) })
+		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Fatalf("HasScaler(%s, %s) = %v, want %v", c.tenant, c.name, err, c.want)
+		}
+	}
 	// The same client id in another tenant is another event.
 	var g ScalingEvent
 	var gc bool

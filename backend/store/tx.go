@@ -446,6 +446,14 @@ func (w *wtx) Scaler(name string) (Scaler, error) {
 	return s, nil
 }
 
+func (w *wtx) HasScaler(name string) error {
+	var one int
+	if err := w.queryRow(`SELECT 1 FROM scalers WHERE tenant_id = ? AND name = ?`, w.tenant, name).Scan(&one); err != nil {
+		return rowErr("scaler", name, scanErr(w.s.d, err))
+	}
+	return nil
+}
+
 type eventPayload struct {
 	ID           string `json:"id"`
 	Scaler       string `json:"scaler"`
