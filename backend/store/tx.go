@@ -501,6 +501,15 @@ func (w *wtx) RecordEvent(e ScalingEvent) (ScalingEvent, bool, error) {
 		if err != nil {
 			return ScalingEvent{}, false, rowErr("event", e.ID, err)
 		}
+		// An event recorded earlier in this batch (the same id posted
+		// twice at once) has its audit record in the batch only: the
+		// rows are written when the batch commits.
+		for _, r := range w.st.records {
+			if r.Seq == old.AuditSeq {
+				old.AuditChain = r.ChainHash
+				return old, false, nil
+			}
+		}
 		var chain []byte
 		if err := w.queryRow(`SELECT chain_hash FROM audit_records WHERE tenant_id = ? AND seq = ?`, w.tenant, old.AuditSeq).Scan(&chain); err != nil {
 			return ScalingEvent{}, false, fmt.Errorf("event %q: read its audit record %d: %w", clip(e.ID), old.AuditSeq, err)
