@@ -83,7 +83,7 @@ func runKill9(t *testing.T, dir, db string) {
 		t.Logf("round %d: %d acknowledged before kill -9 (after %v), %d in flight (%d of them committed), checked and resent in %v",
 			round, len(acked), killedAt.Round(time.Millisecond), len(maybe), present, (time.Since(rstart) - killedAt).Round(time.Millisecond))
 	}
-	duplicateStorm(t, p.base, tokens[:16], admin)
+	duplicateStorm(t, p, tokens[:16], admin)
 	p.stop(t)
 	checkLogHasNoToken(t, p.stderr.String(), append([]string{admin.token}, tokens...)...)
 	t.Logf("%d events acknowledged in all, %d rounds in %v", len(led.acked), kill9Rounds, time.Since(start).Round(time.Millisecond))
@@ -474,8 +474,9 @@ func postRetrying(c *apiClient, id string, retries *atomic.Int64) (int, []byte, 
 // (an agent resending while its first try is still queued): each id is
 // one event, answered 201 once and 200 with the same seq and chain hash
 // to every other client, and appends one audit record.
-func duplicateStorm(t *testing.T, base string, tokens []string, admin *apiClient) {
+func duplicateStorm(t *testing.T, p *serveProc, tokens []string, admin *apiClient) {
 	t.Helper()
+	base := p.base
 	const ids = 8
 	before, beforeRecs := listEvents(t, admin), auditLog(t, admin)
 	hc := newHTTPClient(t)
@@ -516,7 +517,7 @@ func duplicateStorm(t *testing.T, base string, tokens []string, admin *apiClient
 			case a.status == http.StatusCreated:
 				created++
 			case a.status != http.StatusOK:
-				t.Fatalf("dup-%d: status %d, want 201 or 200", i, a.status)
+				t.Fatalf("dup-%d: status %d, want 201 or 200; serve's errors:\n%s", i, a.status, errorLines(p.stderr.String()))
 			}
 			if a.ack != as[0].ack {
 				t.Fatalf("dup-%d: answers %+v and %+v, want one seq and chain hash", i, as[0].ack, a.ack)
@@ -531,6 +532,17 @@ func duplicateStorm(t *testing.T, base string, tokens []string, admin *apiClient
 		t.Fatalf("%d ids posted by %d clients each: events %d -> %d, audit records %d -> %d; want %d more of each",
 			ids, len(tokens), len(before), len(after), len(beforeRecs), len(afterRecs), ids)
 	}
+}
+
+// errorLines returns the lines of level ERROR of a JSON log.
+func errorLines(log string) string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, `"level":"ERROR"`) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // TestDurabilityDiskFull runs serve on a SQLite file in a 2 MiB tmpfs and
