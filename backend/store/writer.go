@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -52,6 +53,11 @@ type sqlStore struct {
 	commits atomic.Int64
 	// closed is set when Close starts: reads after it are ErrClosed.
 	closed atomic.Bool
+	// commitFault, for tests, replaces the error of each COMMIT (it
+	// gets the real one): a lost answer to a COMMIT that succeeded.
+	commitFault func(error) error
+	// checkFault, for tests, fails batchCommitted's reading back.
+	checkFault func() error
 }
 
 // readErr is the error of a read: ErrClosed once Close has started
@@ -319,6 +325,14 @@ func (s *sqlStore) commit(batch []*job) {
 		live[0].done <- err
 		return
 	}
+	var unknown *unknownOutcome
+	if errors.As(err, &unknown) {
+		s.log.Error("store: a batch's COMMIT failed and its outcome is unknown; its updates are answered unavailable, not retried", "updates", len(live), "err", err)
+		for _, j := range live {
+			j.done <- err
+		}
+		return
+	}
 	s.log.Warn("store: batch failed, retrying each update alone", "updates", len(live), "err", err)
 	for _, j := range live {
 		res, err := s.commitBatch([]*job{j}, false)
@@ -457,8 +471,28 @@ func (s *sqlStore) commitBatch(jobs []*job, savepoints bool) ([]error, error) {
 			return nil, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("commit: %w", s.d.classify(err))
+	commitErr := tx.Commit()
+	if s.commitFault != nil {
+		commitErr = s.commitFault(commitErr)
+	}
+	if commitErr != nil {
+		cerr := fmt.Errorf("commit: %w", s.d.classify(commitErr))
+		if len(st.records) == 0 {
+			// Nothing of the log: the batch's changes are idempotent
+			// bookkeeping (token touches), safe to run again.
+			return nil, cerr
+		}
+		// The answer to COMMIT is lost when the connection or the server
+		// dies during it, and the transaction may have committed all the
+		// same. Retrying it would apply it twice, answering it an error
+		// would deny a durable write: the log says which it was.
+		switch ok, err := s.batchCommitted(st); {
+		case err != nil:
+			return nil, &unknownOutcome{commit: cerr, check: err}
+		case !ok:
+			return nil, cerr
+		}
+		s.log.Warn("store: the answer to COMMIT was lost but the batch is in the database", "records", len(st.records), "err", cerr)
 	}
 	s.commits.Add(1)
 	if len(s.hashes)+len(st.staged) > maxCachedHashes {
@@ -474,6 +508,53 @@ func (s *sqlStore) commitBatch(jobs []*job, savepoints bool) ([]error, error) {
 		}
 	}
 	return results, nil
+}
+
+// unknownOutcome is a batch whose COMMIT failed and whose outcome could
+// not be read back: it may be durable. It is ErrUnavailable to every
+// caller of the batch, and no caller is retried (that could apply it
+// twice); a client resends with the same ids (events are idempotent by
+// id) or re-reads.
+type unknownOutcome struct {
+	commit, check error
+}
+
+func (e *unknownOutcome) Error() string {
+	return fmt.Sprintf("%v; whether it committed is unknown (reading the audit head back: %v)", e.commit, e.check)
+}
+
+func (e *unknownOutcome) Unwrap() error { return ErrUnavailable }
+
+// commitCheckTimeout bounds batchCommitted's reading back.
+const commitCheckTimeout = 5 * time.Second
+
+// batchCommitted reads back, on the read pool (other connections than
+// the writer's), whether the batch's last audit record is in the log
+// with the batch's chain hash: the record and the batch's changes were
+// in one transaction, so it committed exactly when the record did.
+func (s *sqlStore) batchCommitted(st *batchState) (bool, error) {
+	last := st.records[len(st.records)-1]
+	if s.checkFault != nil {
+		if err := s.checkFault(); err != nil {
+			return false, err
+		}
+	}
+	var err error
+	for try := 0; try < 3; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), commitCheckTimeout)
+		var chain []byte
+		err = s.c.reader.QueryRowContext(ctx, s.d.q(`SELECT chain_hash FROM audit_records WHERE tenant_id = ? AND seq = ?`), last.Tenant, last.Seq).Scan(&chain)
+		cancel()
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return false, nil
+		case err == nil:
+			// Another backend on the same database may have taken the
+			// seq after a rollback: the chain hash tells.
+			return bytes.Equal(chain, last.ChainHash[:]), nil
+		}
+	}
+	return false, s.d.classify(err)
 }
 
 func (s *sqlStore) now() time.Time { return s.opts.Now().UTC().Truncate(time.Microsecond) }
