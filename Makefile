@@ -8,7 +8,7 @@ LDFLAGS   := -X main.version=$(VERSION)
 GOPATH_BIN := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOPATH_BIN)/staticcheck
 # Packages whose tests start goroutines and servers: run under -race too.
-RACE_PKGS ?= ./scalers/... ./externalscaler/... ./internal/testenv/... ./controller/
+RACE_PKGS ?= ./scalers/... ./externalscaler/... ./internal/testenv/... ./controller/ ./backend/...
 # Benchmarks: make bench BENCH=GetMetrics PKGS=./externalscaler/
 BENCH     ?= .
 PKGS      ?= ./...
