@@ -18,6 +18,9 @@ compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 # MariaDB for the mysql scaler's tests (internal/testenv/mariadb.go): the
 # package has mariadb-install-db and mariadbd, and creates the mysql user.
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+# nats-server for the nats-jetstream scaler's tests (internal/testenv/nats.go
+# runs nats-server -js with a monitoring port; Debian installs it in /usr/sbin).
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "test-deps: installing ${need[*]}"

@@ -7,6 +7,7 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/kafka"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/metricsapi"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/mysql"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/natsjetstream"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/postgresql"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/prometheus"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/rabbitmq"
@@ -40,6 +41,7 @@ func newRegistry(o registryOptions) (*scalers.Registry, map[string]func() (open,
 	r.MustRegister(prometheus.Type, prometheus.New, scalers.WithDefaultTarget(prometheus.DefaultTarget))
 	r.MustRegister(metricsapi.Type, metricsapi.New, scalers.WithDefaultTarget(metricsapi.DefaultTarget))
 	r.MustRegister(cron.Type, cron.New)
+	r.MustRegister(natsjetstream.Type, natsjetstream.New)
 	// One pool per distinct PostgreSQL (pgx) or MySQL (database/sql)
 	// connection setting, shared by every ScaledObject with it.
 	pg := postgresql.NewPools(postgresql.PoolsOptions{MaxPools: o.maxSourceConnections})

@@ -28,6 +28,7 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/kafka"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/metricsapi"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/mysql"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/natsjetstream"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/postgresql"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/prometheus"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/rabbitmq"
@@ -159,6 +160,7 @@ func newRegistry() *scalers.Registry {
 	r.MustRegister(prometheus.Type, prometheus.New, scalers.WithDefaultTarget(prometheus.DefaultTarget))
 	r.MustRegister(metricsapi.Type, metricsapi.New, scalers.WithDefaultTarget(metricsapi.DefaultTarget))
 	r.MustRegister(cron.Type, cron.New)
+	r.MustRegister(natsjetstream.Type, natsjetstream.New)
 	r.MustRegister(postgresql.Type, postgresql.NewPools(postgresql.PoolsOptions{}).Factory(), scalers.WithDefaultTarget(postgresql.DefaultTarget))
 	r.MustRegister(mysql.Type, mysql.NewPools(mysql.PoolsOptions{}).Factory(), scalers.WithDefaultTarget(mysql.DefaultTarget))
 	rc := redis.NewClients(redis.ClientsOptions{})
