@@ -117,13 +117,18 @@ func runLoad(b *testing.B, callers int, targets []*loadTarget) {
 		b.ReportMetric(float64(st.cpuPerCall.Nanoseconds())/1e3, t.name+"-cpu-us/call")
 	}
 	empty := stats["empty"]
-	b.ReportMetric(stats["fixed"].callsPerSec/empty.callsPerSec, "fixed/empty-calls")
-	b.ReportMetric(float64(stats["fixed"].p99)/float64(empty.p99), "fixed/empty-p99")
-	b.ReportMetric(stats["redis"].callsPerSec/empty.callsPerSec, "redis/empty-calls")
-	// CPU per call does not depend on what else runs on the machine: its
-	// inverse ratio is the calls/s ratio a dedicated machine would see when
-	// the load is CPU-bound.
-	b.ReportMetric(float64(empty.cpuPerCall)/float64(stats["fixed"].cpuPerCall), "empty/fixed-cpu")
+	for _, t := range targets {
+		if t.name != "empty" {
+			b.ReportMetric(stats[t.name].callsPerSec/empty.callsPerSec, t.name+"/empty-calls")
+		}
+	}
+	if fixed, ok := stats["fixed"]; ok {
+		b.ReportMetric(float64(fixed.p99)/float64(empty.p99), "fixed/empty-p99")
+		// CPU per call does not depend on what else runs on the machine:
+		// its inverse ratio is the calls/s ratio a dedicated machine would
+		// see when the load is CPU-bound.
+		b.ReportMetric(float64(empty.cpuPerCall)/float64(fixed.cpuPerCall), "empty/fixed-cpu")
+	}
 }
 
 // benchRequests returns one GetMetrics request per ScaledObject, with the
