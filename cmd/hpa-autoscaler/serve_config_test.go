@@ -235,11 +235,11 @@ func FuzzServeConfig(f *testing.F) {
 	secretLine := regexp.MustCompile(`^\s*(password|secret|url):\s*PASSWORD\s*$`)
 	f.Fuzz(func(t *testing.T, doc, password string) {
 		if len(password) < 6 || strings.Contains(doc, password) {
-			t.Skip()
+			return // out of the property's domain: a password that is short or in the document itself
 		}
 		for _, line := range strings.Split(doc, "\n") {
 			if strings.Contains(line, "PASSWORD") && !secretLine.MatchString(line) {
-				t.Skip()
+				return // out of the domain: PASSWORD must stand only as a secret key's value
 			}
 		}
 		errOf := func(pw string) string {
