@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,39 +14,12 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 )
 
-// mountTmpfs mounts a tmpfs of size bytes at a new directory and
-// unmounts it when the test ends. It needs root (the tests run as root
-// here and in CI); without it the test fails, naming why.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatalf("this test mounts a tmpfs to fill or freeze a file system, which needs root (make test runs as root)")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0700"); err != nil {
-		t.Fatalf("mount tmpfs on %s: %v (the tests need CAP_SYS_ADMIN to mount)", dir, err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-func remount(t *testing.T, dir string, flags uintptr, data string) {
-	t.Helper()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT|flags, data); err != nil {
-		t.Fatalf("remount %s (%s): %v", dir, data, err)
-	}
-}
-
 // TestDiskFull fills a small file system under a running SQLite store:
 // the write that does not fit fails with ErrUnavailable (503), every
 // write acknowledged before is kept, and once there is room again the
 // store writes on, on the same chain.
 func TestDiskFull(t *testing.T) {
-	dir := mountTmpfs(t, "4m")
+	dir := testenv.MountTmpfs(t, "4m")
 	url := "sqlite:" + filepath.Join(dir, "full.db")
 	s := open(t, url, Options{})
 	newTenant(t, s, "acme")
@@ -113,7 +85,7 @@ func TestDiskFull(t *testing.T) {
 		}
 	}
 	// Room again (an operator grew the volume): the same store writes on.
-	remount(t, dir, 0, "size=64m")
+	testenv.RemountTmpfs(t, dir, 0, "size=64m")
 	mustUpdate(t, s, "acme", func(tx Tx) error { _, err := tx.Append("decision", "after", payload); return err })
 	recs := verifyLog(t, s)
 	if len(recs) != len(acked)+3 { // every record there was acknowledged
@@ -127,16 +99,16 @@ func TestDiskFull(t *testing.T) {
 // with open files cannot be remounted read-only, and root ignores file
 // modes, so the store is closed first and reopened.)
 func TestReadOnlySQLite(t *testing.T) {
-	dir := mountTmpfs(t, "16m")
+	dir := testenv.MountTmpfs(t, "16m")
 	url := "sqlite:" + filepath.Join(dir, "ro.db")
 	s := open(t, url, Options{})
 	newTenant(t, s, "acme")
 	_ = s.Close()
-	remount(t, dir, syscall.MS_RDONLY, "")
+	testenv.RemountTmpfs(t, dir, syscall.MS_RDONLY, "")
 	_, err := Open(testCtx(t), url, Options{})
 	wantErr(t, "Open on a read-only file system", err, ErrUnavailable)
 	t.Logf("Open: %v", err)
-	remount(t, dir, 0, "")
+	testenv.RemountTmpfs(t, dir, 0, "")
 	s = open(t, url, Options{})
 	verifyLog(t, s)
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -553,7 +552,7 @@ func errorLines(log string) string {
 // acknowledged event is there and the log verifies. Then the file system
 // turns read-only (see remountReadOnly).
 func TestDurabilityDiskFull(t *testing.T) {
-	dir := mountSmallTmpfs(t, "2m")
+	dir := testenv.MountTmpfs(t, "2m")
 	db := "sqlite:" + filepath.Join(dir, "full.db")
 	p := startServeProc(t, t.TempDir(), db)
 	admin := &apiClient{base: p.base, token: readAdminToken(t, dir), hc: newHTTPClient(t)}
@@ -604,7 +603,7 @@ func TestDurabilityDiskFull(t *testing.T) {
 	checkLogHasNoToken(t, log, append([]string{admin.token}, tokens...)...)
 
 	// Room again: the same serve writes on.
-	remountTmpfs(t, dir, 0, "size=64m")
+	testenv.RemountTmpfs(t, dir, 0, "size=64m")
 	var a api.EventAck
 	c.must(t, "POST", "/api/v1/scalers/"+durScaler+"/events", eventBody("after-grow", reason), http.StatusCreated, &a)
 	acked["after-grow"] = a
@@ -670,7 +669,7 @@ func remountReadOnly(t *testing.T, p *serveProc, dir, db string, admin *apiClien
 		t.Fatalf("remount %s read-only under a running serve: %v, want EBUSY", dir, err)
 	}
 	p.stop(t)
-	remountTmpfs(t, dir, syscall.MS_RDONLY, "")
+	testenv.RemountTmpfs(t, dir, syscall.MS_RDONLY, "")
 	ro := launchServe(t, t.TempDir(), db)
 	if code := ro.wait(t, "serve's exit on a read-only database"); code != 1 {
 		t.Fatalf("serve on a read-only file system: exit code %d, want 1; stderr:\n%s", code, ro.stderr.String())
@@ -685,7 +684,7 @@ func remountReadOnly(t *testing.T, p *serveProc, dir, db string, admin *apiClien
 	checkLogHasNoToken(t, msg, admin.token)
 	t.Logf("serve on a read-only file system: %s", strings.TrimSpace(lastLine(msg)))
 
-	remountTmpfs(t, dir, 0, "")
+	testenv.RemountTmpfs(t, dir, 0, "")
 	p = startServeProc(t, t.TempDir(), db)
 	admin.base, admin.hc = p.base, newHTTPClient(t)
 	admin.must(t, "POST", "/api/v1/scalers/"+durScaler+"/events", eventBody("after-rw", "back"), http.StatusCreated, nil)
@@ -699,33 +698,6 @@ func remountReadOnly(t *testing.T, p *serveProc, dir, db string, admin *apiClien
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
-}
-
-// mountSmallTmpfs mounts a tmpfs of size at a new directory, unmounted
-// when the test ends. It needs root; without it the test fails, naming
-// why (as backend/store's disk tests do).
-func mountSmallTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatalf("this test mounts a tmpfs to fill a file system, which needs root (make test runs as root)")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+size+",mode=0700"); err != nil {
-		t.Fatalf("mount tmpfs on %s: %v (the test needs CAP_SYS_ADMIN to mount)", dir, err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-func remountTmpfs(t *testing.T, dir string, flags uintptr, data string) {
-	t.Helper()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_REMOUNT|flags, data); err != nil {
-		t.Fatalf("remount %s (%s): %v", dir, data, err)
-	}
 }
 
 // TestDurabilityReadOnlyPostgres turns the PostgreSQL server read-only
