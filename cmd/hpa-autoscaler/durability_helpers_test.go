@@ -77,31 +77,10 @@ func startServeProc(t *testing.T, dir, db string) *serveProc {
 // killed when the test ends, and with the test binary.
 func launchServe(t *testing.T, dir, db string) *serveProc {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &child{stderr: &syncBuffer{}, exited: make(chan struct{})}
-	c.cmd = exec.Command(exe, "serve", "--db", db, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-format", "json")
-	c.cmd.Dir = dir
-	c.cmd.Env = append(os.Environ(), childEnv+"=1")
-	c.cmd.Stderr = c.stderr
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		c.err = c.cmd.Wait()
-		close(c.exited)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-c.exited:
-		default:
-			_ = c.cmd.Process.Kill()
-			<-c.exited
-		}
-	})
+	// No rate limit: these tests are about what is acknowledged, and a
+	// fast machine would have a client's posts and resends (with no
+	// restart in between) overrun its token's burst.
+	c := startChild(t, dir, "serve", "--db", db, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-format", "json", "--rate-limit", "-1")
 	return &serveProc{child: c}
 }
 

@@ -47,8 +47,8 @@ const (
 	// kill9Acks is how many acknowledgements a round waits for before the
 	// kill; the clients go on posting until it.
 	kill9Acks = 300
-	// kill9PerClient bounds one client's posts in a round, below the API's
-	// rate-limit burst of a token (60): a client is never refused with 429.
+	// kill9PerClient bounds one client's posts in a round (serve runs
+	// without a rate limit here: see launchServe).
 	kill9PerClient = 40
 )
 

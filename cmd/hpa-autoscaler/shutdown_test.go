@@ -49,18 +49,21 @@ type child struct {
 	grpc   string
 }
 
-// startServe runs `hpa-autoscaler serve args...` (the test binary, see
-// TestMain) with JSON logs and waits for its serving line.
-func startServe(t *testing.T, args ...string) *child {
+// startChild runs `hpa-autoscaler args...` (the test binary, see
+// TestMain) in dir ("" for the test's), its stderr kept; it is killed
+// when the test ends, or when the test process dies.
+func startChild(t *testing.T, dir string, args ...string) *child {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &child{stderr: &syncBuffer{}, exited: make(chan struct{})}
-	c.cmd = exec.Command(exe, append([]string{"serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "", "--log-format", "json"}, args...)...)
+	c.cmd = exec.Command(exe, args...)
+	c.cmd.Dir = dir
 	c.cmd.Env = append(os.Environ(), childEnv+"=1")
 	c.cmd.Stderr = c.stderr
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +79,14 @@ func startServe(t *testing.T, args ...string) *child {
 			<-c.exited
 		}
 	})
+	return c
+}
+
+// startServe runs `hpa-autoscaler serve args...` (the test binary, see
+// TestMain) with JSON logs and waits for its serving line.
+func startServe(t *testing.T, args ...string) *child {
+	t.Helper()
+	c := startChild(t, "", append([]string{"serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "", "--log-format", "json"}, args...)...)
 	scalertest.Eventually(t, waitLimit, "the serving line of the child", func() error {
 		select {
 		case <-c.exited:
