@@ -5,10 +5,12 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -41,6 +43,9 @@ type dialect struct {
 	// cte: a batch's log rows and head are one statement (PostgreSQL's
 	// data-modifying WITH; SQLite has none).
 	cte bool
+	// brokenConn reports whether err is a pooled connection's that the
+	// server dropped (nil: connections do not break, SQLite's file).
+	brokenConn func(err error) bool
 }
 
 // dbError is a driver error classified as one of the store's sentinels.
@@ -123,7 +128,29 @@ func postgresDialect() *dialect {
 		migrationLock:    "SELECT pg_advisory_xact_lock(7283114401)",
 		cancelStatements: true,
 		cte:              true,
+		brokenConn:       brokenPostgresConn,
 	}
+}
+
+// brokenPostgresConn: the connection, not the query, failed after it was
+// established (a killed or restarted server: EOF, reset, pgx's "conn
+// closed", a shutdown's 57P01/57P02, a connection exception's 08xxx).
+// Not a failure to connect, not a timeout, not a cancelled context.
+func brokenPostgresConn(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err) {
+		return false
+	}
+	if _, ok := errorsAs[*pgconn.ConnectError](err); ok {
+		return false
+	}
+	if e, ok := errorsAs[*pgconn.PgError](err); ok {
+		return e.Code == "57P01" || e.Code == "57P02" || strings.HasPrefix(e.Code, "08")
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	return strings.Contains(err.Error(), "conn closed") || strings.Contains(err.Error(), "unexpected EOF")
 }
 
 func classifyPostgres(err error) error {

@@ -142,7 +142,11 @@ func one[T any](ctx context.Context, s *sqlStore, kind, name string, scan func(s
 	if err := s.checkOpen(); err != nil {
 		return zero, fmt.Errorf("%s %q: %w", kind, clip(name), err)
 	}
-	v, err := scan(s.readRow(ctx, q, args...), s.d)
+	var v T
+	err := s.retryRead(ctx, func() (err error) {
+		v, err = scan(s.readRow(ctx, q, args...), s.d)
+		return err
+	})
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return zero, notFound(kind, name)
@@ -158,20 +162,24 @@ func many[T any](ctx context.Context, s *sqlStore, kind string, limit int, scan 
 	if err := s.checkOpen(); err != nil {
 		return List[T]{}, fmt.Errorf("list %s: %w", kind, err)
 	}
-	rows, err := s.readRows(ctx, q, append(args, limit+1)...)
-	if err != nil {
-		return List[T]{}, fmt.Errorf("list %s: %w", kind, s.readErr(err))
-	}
-	defer rows.Close()
 	var out List[T]
-	for rows.Next() {
-		v, err := scan(rows, s.d)
+	err := s.retryRead(ctx, func() error {
+		out = List[T]{}
+		rows, err := s.readRows(ctx, q, append(args, limit+1)...)
 		if err != nil {
-			return List[T]{}, fmt.Errorf("list %s: %w", kind, s.readErr(err))
+			return err
 		}
-		out.Items = append(out.Items, v)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			v, err := scan(rows, s.d)
+			if err != nil {
+				return err
+			}
+			out.Items = append(out.Items, v)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return List[T]{}, fmt.Errorf("list %s: %w", kind, s.readErr(err))
 	}
 	if len(out.Items) > limit {
@@ -288,7 +296,9 @@ func (a admin) Head(ctx context.Context) (audit.Head, error) {
 	if err := a.s.checkOpen(); err != nil {
 		return audit.Head{}, fmt.Errorf("audit head: %w", err)
 	}
-	if err := a.s.c.reader.QueryRowContext(ctx, `SELECT seq, chain_hash FROM audit_head WHERE id = 1`).Scan(&h.Seq, &chain); err != nil {
+	if err := a.s.retryRead(ctx, func() error {
+		return a.s.c.reader.QueryRowContext(ctx, `SELECT seq, chain_hash FROM audit_head WHERE id = 1`).Scan(&h.Seq, &chain)
+	}); err != nil {
 		return audit.Head{}, fmt.Errorf("audit head: %w", a.s.readErr(err))
 	}
 	if len(chain) != tlog.HashSize {

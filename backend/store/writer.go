@@ -76,6 +76,22 @@ func (s *sqlStore) readErr(err error) error {
 	return s.d.classify(err)
 }
 
+// retryRead runs read again while it fails on a pooled connection the
+// server dropped, at most once per connection of the read pool plus once:
+// a restarted PostgreSQL leaves every pooled connection dead, pgx pings
+// one before reuse only after a second idle, and database/sql discards
+// each on its first error. A read changes nothing, so running it again is
+// safe; a new connection that cannot connect (the server is down) ends
+// the retries with its error, as does ctx.
+func (s *sqlStore) retryRead(ctx context.Context, read func() error) error {
+	for i := 0; ; i++ {
+		err := read()
+		if err == nil || s.d.brokenConn == nil || i > s.opts.ReadConns || ctx.Err() != nil || s.closed.Load() || !s.d.brokenConn(err) {
+			return err
+		}
+	}
+}
+
 // checkOpen is ErrClosed after Close: a read does not reach the pool.
 func (s *sqlStore) checkOpen() error {
 	if s.closed.Load() {
