@@ -233,6 +233,12 @@ type EventTrend struct {
 // committed (see Update).
 type Store interface {
 	Reader
+	// The parts of the state each in a file of its own: metric history
+	// (history.go), prices and budgets (cost.go), agents and their
+	// streams (agents.go).
+	HistoryStore
+	CostStore
+	AgentStore
 	// Update runs fn in a transaction of tenant, on behalf of actor (a
 	// token id, agent id or "system", never a secret): every change fn
 	// makes through tx appends its audit record in the same transaction.
@@ -362,6 +368,11 @@ type Tx interface {
 	// payload as audit.Canonical takes it (no floats). It returns the
 	// record's seq.
 	Append(kind, subject string, payload any) (int64, error)
+
+	// The audited changes of history.go, cost.go and agents.go.
+	HistoryTx
+	CostTx
+	AgentTx
 }
 
 func clip(s string) string {
