@@ -72,6 +72,7 @@ $(CONTROLLER_GEN):
 	mv bin/tools/controller-gen $(CONTROLLER_GEN)
 
 generate: $(CONTROLLER_GEN)
+	./hack/protogen.sh
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=config/crd
 	@if [ -d controller ]; then $(CONTROLLER_GEN) rbac:roleName=hpa-autoscaler-agent paths=./controller/... output:rbac:artifacts:config=config/rbac; fi
