@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"fmt"
 	"net/url"
 	"strings"
@@ -30,7 +31,7 @@ func TestReadsAfterConnectionsDropped(t *testing.T) {
 	reader := s.(*sqlStore).c.reader
 	for round := range 3 {
 		// Every connection of the read pool in use once, then idle.
-		var held []interface{ Close() error }
+		var held []*sql.Conn
 		for range conns {
 			c, err := reader.Conn(ctx)
 			if err != nil {
