@@ -25,7 +25,26 @@ type Options struct {
 	Clock clock.PassiveClock
 	// Logger receives forecasting problems at debug level (nil: discard).
 	Logger *slog.Logger
+	// WarmStart says past samples will come with Seed: until then the
+	// values recorded live are also kept aside (at most MaxPending), so
+	// that Seed can put the past before them. Without it Seed refuses.
+	WarmStart bool
 }
+
+// MaxPending bounds the live samples a wrapper created with WarmStart
+// keeps for Seed; past it the warm start is given up (Seed refuses) and
+// the history is the live one only.
+const MaxPending = 100_000
+
+// Sample is one past value of a metric, for Seed.
+type Sample struct {
+	Time  time.Time
+	Value float64
+}
+
+// ErrNoWarmStart is Seed's error when the wrapper takes no warm start (not
+// created with WarmStart, seeded already, or too many live samples kept).
+var ErrNoWarmStart = errors.New("predictive: no warm start pending")
 
 // Scaler is a scalers.Scaler whose values also feed forecasts.
 type Scaler struct {
@@ -35,6 +54,16 @@ type Scaler struct {
 
 	mu      sync.Mutex
 	streams *predictor.MetricStreams
+	// warming is set until Seed (or until pending overflows); pending
+	// holds the values recorded meanwhile, in recording order.
+	warming bool
+	pending []pendingSample
+}
+
+type pendingSample struct {
+	metric string
+	t      time.Time
+	v      float64
 }
 
 var (
@@ -76,7 +105,7 @@ func New(inner scalers.Scaler, o Options) (*Scaler, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Scaler{inner: inner, clock: o.Clock, logger: o.Logger, streams: streams}, nil
+	return &Scaler{inner: inner, clock: o.Clock, logger: o.Logger, streams: streams, warming: o.WarmStart}, nil
 }
 
 // Wrap wraps inner and keeps its ability to push activity: the result is a
@@ -147,7 +176,79 @@ func (s *Scaler) record(m scalers.Metrics) {
 		if err := s.streams.Observe(v.Name, now, v.Value); err != nil {
 			s.logger.Debug("predictive: value not recorded", "metric", v.Name, "err", err)
 		}
+		if s.warming {
+			if len(s.pending) >= MaxPending {
+				// The past never came: keep the live history only.
+				s.warming, s.pending = false, nil
+				s.logger.Debug("predictive: warm start given up", "pending", MaxPending)
+				continue
+			}
+			s.pending = append(s.pending, pendingSample{v.Name, now, v.Value})
+		}
 	}
+}
+
+// Seed puts past samples of each metric (by metric name, each in time
+// order) before the values recorded live since the wrapper was created,
+// as if they had been recorded first: a new instance starts with the
+// history of the one it replaces (a restart, another replica) instead of
+// learning it again. Past samples at or after a metric's first live value
+// (or, for a metric without one yet, after the time Seed is called) are
+// dropped: the live ones are the truth for that time. So are those the
+// stream refuses (out of order, not finite). It returns how many past
+// samples were taken. It can be called once, on a wrapper created with
+// Options.WarmStart; later calls, or a wrapper that gave up waiting, get
+// ErrNoWarmStart. The past goes through the trackers without the
+// wrapper's lock (Metrics and Floor go on meanwhile, on the live history);
+// the lock is held only to replay the live values on top and swap.
+func (s *Scaler) Seed(past map[string][]Sample) (int, error) {
+	s.mu.Lock()
+	if !s.warming {
+		s.mu.Unlock()
+		return 0, ErrNoWarmStart
+	}
+	cut := s.clock.Now()
+	opts := s.streams.Options()
+	firstLive := map[string]time.Time{}
+	for _, p := range s.pending {
+		if _, ok := firstLive[p.metric]; !ok {
+			firstLive[p.metric] = p.t
+		}
+	}
+	s.mu.Unlock()
+
+	ms, err := predictor.NewMetricStreams(opts)
+	if err != nil {
+		return 0, fmt.Errorf("predictive options: %w", err)
+	}
+	n := 0
+	for metric, samples := range past {
+		until, live := firstLive[metric]
+		for _, smp := range samples {
+			if live && !smp.Time.Before(until) || !live && smp.Time.After(cut) {
+				break
+			}
+			if err := ms.Observe(metric, smp.Time, smp.Value); err != nil {
+				s.logger.Debug("predictive: past value not taken", "metric", metric, "err", err)
+				continue
+			}
+			n++
+		}
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.warming {
+		// Too many live values came meanwhile.
+		return 0, ErrNoWarmStart
+	}
+	for _, p := range s.pending {
+		if err := ms.Observe(p.metric, p.t, p.v); err != nil {
+			s.logger.Debug("predictive: value not recorded", "metric", p.metric, "err", err)
+		}
+	}
+	s.streams, s.warming, s.pending = ms, false, nil
+	return n, nil
 }
 
 // Floor returns the replicas needed at now by the upper bounds of the

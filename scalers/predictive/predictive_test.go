@@ -414,3 +414,75 @@ func TestFind(t *testing.T) {
 		t.Errorf("floor of a new wrapper: got %+v, want none, with the reason", floor)
 	}
 }
+
+// TestSeedWarmStart: a wrapper seeded with the past of another forecasts
+// as that one does, whatever it recorded live before the past came.
+func TestSeedWarmStart(t *testing.T) {
+	clk := testingclock.NewFakePassiveClock(t0)
+	srv := newStatsServer(t, clk)
+	opts := Options{Clock: clk, MetricStreamsOptions: predictor.MetricStreamsOptions{LookAhead: 3 * time.Minute}}
+	long, err := New(metricsAPI(t, srv), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := long.MetricSpecs()[0].Name
+	// Six hours of polls every 30 s: the past the new instance is given.
+	var past []Sample
+	for end := clk.Now().Add(6 * time.Hour); clk.Now().Before(end); clk.SetTime(clk.Now().Add(30 * time.Second)) {
+		if _, err := long.Metrics(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		past = append(past, Sample{clk.Now(), tasksAt(clk.Now())})
+	}
+	wopts := opts
+	wopts.WarmStart = true
+	fresh, err := New(metricsAPI(t, srv), wopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both poll on for ten minutes before the past arrives; the fresh one
+	// is given one sample too many (at its first live one's time): dropped.
+	both := func(d time.Duration) {
+		for end := clk.Now().Add(d); clk.Now().Before(end); clk.SetTime(clk.Now().Add(30 * time.Second)) {
+			for _, s := range []*Scaler{long, fresh} {
+				if _, err := s.Metrics(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	both(10 * time.Minute)
+	past = append(past, Sample{t0.Add(6 * time.Hour), 1e6})
+	n, err := fresh.Seed(map[string][]Sample{name: past})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(past) - 1; n != want {
+		t.Errorf("Seed took %d past samples, want %d", n, want)
+	}
+	if _, err := fresh.Seed(nil); !errors.Is(err, ErrNoWarmStart) {
+		t.Errorf("second Seed: got %v, want ErrNoWarmStart", err)
+	}
+	both(5 * time.Minute)
+	want, err := long.Forecast(name, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := fresh.Forecast(name, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("forecast of the seeded wrapper, want the one that saw it all (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(viewFloor(long.Floor(clk.Now())), viewFloor(fresh.Floor(clk.Now()))); diff != "" {
+		t.Errorf("floor of the seeded wrapper (-want +got):\n%s", diff)
+	}
+	plain, err := New(metricsAPI(t, srv), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.Seed(nil); !errors.Is(err, ErrNoWarmStart) {
+		t.Errorf("Seed without WarmStart: got %v, want ErrNoWarmStart", err)
+	}
+}
