@@ -43,6 +43,7 @@ var allowed = map[string][]string{
 	"controller":             {"api/...", "scalers/...", "scaling/...", "predictor/...", "controller/triggers", "controller/backendlink"},
 	"controller/...":         {"api/...", "scalers/...", "scaling/...", "predictor/..."},
 	"controller/backendlink": {"api/...", "proto/...", "scaling/..."},
+	"controller/linktest":    {"proto/..."},
 	"proto/...":              {},
 	"internal/...":           {},
 	"backend/audit":          {},
@@ -54,6 +55,7 @@ var allowed = map[string][]string{
 	"backend/cost":           {"backend/store", "api/...", "scaling/..."},
 	"backend/agentsvc":       {"backend/...", "api/...", "proto/...", "scaling/...", "predictor/..."},
 	"cmd/...":                {"..."},
+	"hack/image":             {},
 }
 
 // rule returns the entry that governs pkg.
