@@ -18,7 +18,7 @@ import (
 // Tables of a tenant's data: every query that names one must say which
 // tenant (an INSERT lists tenant_id; a SELECT, UPDATE or DELETE has
 // "tenant_id = ?" for each such table it names).
-var tenantTables = []string{"tenants", "tokens", "clusters", "scalers", "scaling_events", "audit_records"}
+var tenantTables = []string{"tenants", "tokens", "clusters", "scalers", "scaling_events", "audit_records", "history_series", "history_samples"}
 
 // Global tables: the one audit log that spans the tenants (hashes and
 // checkpoints hold nothing of a tenant), and the schema's version.
