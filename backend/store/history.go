@@ -330,7 +330,7 @@ func (s *sqlStore) ReadHistory(ctx context.Context, tenant TenantID, key SeriesK
 }
 
 const (
-	historyDelete     = `DELETE FROM history_samples WHERE tenant_id = ? AND at_us < ?`
+	historyDelete = `DELETE FROM history_samples WHERE tenant_id = ? AND at_us < ?`
 	// The average of each downsampled step, weighted by samples, merged
 	// into a row of that step written by an earlier run (late data).
 	historyDownsample = `INSERT INTO history_samples (tenant_id, series_id, step_us, at_us, value, samples) ` +
