@@ -22,14 +22,14 @@ func TestParseServerMeta(t *testing.T) {
 		want    serverMeta
 		wantErr string
 	}{
-		{name: "defaults", md: map[string]string{"scalerType": "redis"}, want: serverMeta{"redis", 5 * time.Second}},
-		{name: "Go duration", md: map[string]string{"scalerType": "redis", "pollInterval": "1m30s"}, want: serverMeta{"redis", 90 * time.Second}},
-		{name: "milliseconds", md: map[string]string{"scalerType": "redis", "pollInterval": "500ms"}, want: serverMeta{"redis", 500 * time.Millisecond}},
-		{name: "plain seconds", md: map[string]string{"scalerType": "redis", "pollInterval": "2.5"}, want: serverMeta{"redis", 2500 * time.Millisecond}},
-		{name: "spaces trimmed", md: map[string]string{"scalerType": " redis ", "pollInterval": " 10 "}, want: serverMeta{"redis", 10 * time.Second}},
-		{name: "empty poll is the default", md: map[string]string{"scalerType": "redis", "pollInterval": ""}, want: serverMeta{"redis", 5 * time.Second}},
-		{name: "lower bound", md: map[string]string{"scalerType": "r", "pollInterval": "100ms"}, want: serverMeta{"r", 100 * time.Millisecond}},
-		{name: "upper bound", md: map[string]string{"scalerType": "r", "pollInterval": "3600"}, want: serverMeta{"r", time.Hour}},
+		{name: "defaults", md: map[string]string{"scalerType": "redis"}, want: serverMeta{scalerType: "redis", pollInterval: 5 * time.Second}},
+		{name: "Go duration", md: map[string]string{"scalerType": "redis", "pollInterval": "1m30s"}, want: serverMeta{scalerType: "redis", pollInterval: 90 * time.Second}},
+		{name: "milliseconds", md: map[string]string{"scalerType": "redis", "pollInterval": "500ms"}, want: serverMeta{scalerType: "redis", pollInterval: 500 * time.Millisecond}},
+		{name: "plain seconds", md: map[string]string{"scalerType": "redis", "pollInterval": "2.5"}, want: serverMeta{scalerType: "redis", pollInterval: 2500 * time.Millisecond}},
+		{name: "spaces trimmed", md: map[string]string{"scalerType": " redis ", "pollInterval": " 10 "}, want: serverMeta{scalerType: "redis", pollInterval: 10 * time.Second}},
+		{name: "empty poll is the default", md: map[string]string{"scalerType": "redis", "pollInterval": ""}, want: serverMeta{scalerType: "redis", pollInterval: 5 * time.Second}},
+		{name: "lower bound", md: map[string]string{"scalerType": "r", "pollInterval": "100ms"}, want: serverMeta{scalerType: "r", pollInterval: 100 * time.Millisecond}},
+		{name: "upper bound", md: map[string]string{"scalerType": "r", "pollInterval": "3600"}, want: serverMeta{scalerType: "r", pollInterval: time.Hour}},
 		{name: "missing type", md: map[string]string{}, wantErr: missing},
 		{name: "not a duration", md: map[string]string{"scalerType": "r", "pollInterval": "fast"},
 			wantErr: `invalid metadata: pollInterval "fast": not a duration (e.g. "10s", "500ms" or a number of seconds)`},
