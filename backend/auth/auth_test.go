@@ -307,3 +307,24 @@ func TestTokenCache(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestAgentScope(t *testing.T) {
+	p := auth.Principal{Tenant: "t1", TokenID: "tok", Role: store.RoleOperator, Scopes: []string{auth.AgentScope("prod")}}
+	if c, ok := auth.BoundCluster(p); !ok || c != "prod" {
+		t.Fatalf("auth.BoundCluster: %q %v, want prod", c, ok)
+	}
+	if err := auth.Authorize(p, auth.AgentConnect, auth.Resource{Tenant: "t1", Kind: "cluster", Name: "prod"}); err != nil {
+		t.Errorf("agent.connect of an agent token: %v", err)
+	}
+	for _, a := range []auth.Action{auth.ScalersRead, auth.ScalersWrite, auth.EventsWrite, auth.TokensWrite} {
+		if err := auth.Authorize(p, a, auth.Resource{Tenant: "t1", Kind: "x", Name: "y"}); !errors.Is(err, auth.ErrForbidden) {
+			t.Errorf("%s of an agent token: %v, want auth.ErrForbidden", a, err)
+		}
+	}
+	if err := auth.Authorize(auth.Principal{Tenant: "t1", TokenID: "v", Role: store.RoleViewer}, auth.AgentConnect, auth.Resource{Tenant: "t1"}); !errors.Is(err, auth.ErrForbidden) {
+		t.Errorf("agent.connect of a viewer: %v, want auth.ErrForbidden", err)
+	}
+	if _, ok := auth.BoundCluster(auth.Principal{Scopes: []string{"scalers"}}); ok {
+		t.Error("auth.BoundCluster of an unbound token: true")
+	}
+}

@@ -24,6 +24,10 @@ const (
 	TokensWrite   Action = "tokens.write"
 	BudgetsWrite  Action = "budgets.write"
 	ConfigWrite   Action = "config.write"
+	// AgentConnect is an agent's AgentService stream (backend/agentsvc):
+	// a token with a cluster binding (AgentScope) does only this, and
+	// only for its cluster.
+	AgentConnect Action = "agent.connect"
 	// SystemRead and SystemWrite span tenants: system admins only (the
 	// global audit log, the tenants).
 	SystemRead  Action = "system.read"
@@ -34,7 +38,7 @@ const (
 
 // Actions lists every action but Public.
 var actions = []Action{ScalersRead, ScalersWrite, EventsRead, EventsWrite, ClustersRead, ClustersWrite,
-	AuditRead, TokensRead, TokensWrite, BudgetsWrite, ConfigWrite, SystemRead, SystemWrite}
+	AuditRead, TokensRead, TokensWrite, BudgetsWrite, ConfigWrite, AgentConnect, SystemRead, SystemWrite}
 
 // Known reports whether a is an action of the API (Public included).
 func Known(a Action) bool { return a == Public || slices.Contains(actions, a) }
@@ -43,9 +47,9 @@ func Known(a Action) bool { return a == Public || slices.Contains(actions, a) }
 // admin also manages tokens, clusters, budgets and config.
 var roleActions = map[store.Role][]Action{
 	store.RoleViewer:   {ScalersRead, EventsRead, ClustersRead, AuditRead},
-	store.RoleOperator: {ScalersRead, EventsRead, ClustersRead, AuditRead, ScalersWrite, EventsWrite},
+	store.RoleOperator: {ScalersRead, EventsRead, ClustersRead, AuditRead, ScalersWrite, EventsWrite, AgentConnect},
 	store.RoleAdmin: {ScalersRead, EventsRead, ClustersRead, AuditRead, ScalersWrite, EventsWrite,
-		TokensRead, TokensWrite, ClustersWrite, BudgetsWrite, ConfigWrite},
+		TokensRead, TokensWrite, ClustersWrite, BudgetsWrite, ConfigWrite, AgentConnect},
 }
 
 // Principal is who a request is on behalf of: from the credential only.
@@ -117,6 +121,31 @@ func scoped(scopes []string, a Action) bool {
 		if s == string(a) || s == res || s == "*" {
 			return true
 		}
+		// A cluster binding is the scope "agent" for one cluster (the
+		// cluster is checked by BoundCluster's caller).
+		if strings.HasPrefix(s, AgentScopePrefix) && a == AgentConnect {
+			return true
+		}
 	}
 	return false
+}
+
+// AgentScopePrefix starts the scope that binds a token to one cluster:
+// "agent:cluster=<id>" (AgentScope). Such a token is an agent token: it
+// may connect the AgentService stream (AgentConnect) of that cluster of
+// its tenant, and nothing else its scopes do not also allow.
+const AgentScopePrefix = "agent:cluster="
+
+// AgentScope is the scope binding a token to cluster.
+func AgentScope(cluster string) string { return AgentScopePrefix + cluster }
+
+// BoundCluster is the cluster a token is bound to, if any (its first
+// AgentScope scope).
+func BoundCluster(p Principal) (string, bool) {
+	for _, s := range p.Scopes {
+		if c, ok := strings.CutPrefix(s, AgentScopePrefix); ok && c != "" {
+			return c, true
+		}
+	}
+	return "", false
 }
