@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/predictive"
 )
 
 // objKey identifies a ScaledObject.
@@ -49,6 +50,12 @@ type entry struct {
 	scaler scalers.Scaler
 	names  []string // metric names the scaler offers, in spec order
 	err    error    // the build error; set before ready is closed
+
+	// pred is the predictive layer of scaler (predictive: "true"), nil
+	// otherwise; predicted holds what it last served per metric (same
+	// order as names), for /metrics.
+	pred      *predictive.Scaler
+	predicted []predictedFloor
 
 	// bound is the trigger's bound on a source call (set with scaler).
 	bound time.Duration
@@ -141,6 +148,8 @@ type cacheOptions struct {
 	timeouts     scalers.Timeouts
 	scalerLimits scalers.Limits
 	limits       Limits
+	// history is the source of warm starts (nil: none).
+	history HistorySource
 }
 
 // cache maps ScaledObjects to scaler instances. It is safe for concurrent
@@ -444,6 +453,7 @@ func (c *cache) removeLocked(e *entry) {
 // buildResult is what a factory call gave.
 type buildResult struct {
 	sc    scalers.Scaler
+	pred  *predictive.Scaler
 	names []string
 	err   error
 }
@@ -500,7 +510,17 @@ func (c *cache) build(e *entry) {
 		close(e.ready)
 		return
 	}
-	e.scaler, e.names = r.sc, r.names
+	e.scaler, e.names, e.pred = r.sc, r.names, r.pred
+	if r.pred != nil {
+		e.predicted = make([]predictedFloor, len(r.names))
+		for i := range e.predicted {
+			e.predicted[i].replicas.Store(-1)
+		}
+		if c.history != nil {
+			c.wg.Add(1)
+			go c.warmStart(e)
+		}
+	}
 	e.bound = c.timeouts.Max
 	if b, ok := r.sc.(sourceBounder); ok {
 		if d := b.Bound(); d > 0 {
@@ -597,7 +617,61 @@ func (c *cache) newScaler(ctx context.Context, e *entry) (r buildResult) {
 		_ = sc.Close()
 		return buildResult{err: err}
 	}
+	if p := e.meta.predictive; p != nil {
+		o := *p
+		o.Clock, o.WarmStart = c.clock, c.history != nil
+		o.Logger = c.logger.With("scalerType", e.meta.scalerType, "scaledObject", e.key.String())
+		w, err := predictive.Wrap(sc, o)
+		if err != nil {
+			// The keys were checked while parsing: a bug if it happens.
+			_ = sc.Close()
+			return buildResult{err: fmt.Errorf("internal error: predictive options: %w", err)}
+		}
+		pred, _ := predictive.Find(w)
+		return buildResult{sc: w, pred: pred, names: names}
+	}
 	return buildResult{sc: sc, names: names}
+}
+
+// warmStart gives e's predictive layer the past of its series from the
+// HistorySource, apart from every call: until it is done the instance
+// forecasts from its live values only.
+func (c *cache) warmStart(e *entry) {
+	defer c.wg.Done()
+	ctx, cancel := context.WithTimeout(c.baseCtx, WarmStartTimeout)
+	defer cancel()
+	until := c.clock.Now()
+	past := make(map[string][]predictive.Sample, len(e.names))
+	var failed error
+	for _, name := range e.names {
+		hs, err := c.history.History(ctx, HistoryKey{Namespace: e.key.namespace, ScaledObject: e.key.name, Metric: name}, until)
+		if err != nil {
+			failed = err
+			break
+		}
+		hs = hs[max(0, len(hs)-MaxWarmStartSamples):]
+		ps := make([]predictive.Sample, len(hs))
+		for i, h := range hs {
+			ps[i] = predictive.Sample{Time: h.Time, Value: h.Value}
+		}
+		past[name] = ps
+	}
+	if failed != nil {
+		// Live history only; Seed(nil) stops keeping the live values aside.
+		past = nil
+		c.metrics.warmStartErrors.Inc()
+		c.logger.Warn("predictive warm start failed: forecasting from live values only", "scalerType", e.meta.scalerType,
+			"scaledObject", e.key.String(), "err", failed)
+	}
+	n, err := e.pred.Seed(past)
+	if err != nil {
+		c.logger.Debug("predictive warm start not applied", "scaledObject", e.key.String(), "err", err)
+		return
+	}
+	if failed == nil {
+		c.metrics.warmStartSamples.Add(float64(n))
+		c.metrics.warmStarts.Inc()
+	}
 }
 
 // checkSpecs enforces the Scaler contract KEDA relies on: at least one

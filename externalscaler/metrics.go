@@ -61,6 +61,14 @@ type metrics struct {
 	refusedVec *prometheus.CounterVec
 	// entries is what Limits.MaxScalers bounds.
 	entries prometheus.Gauge
+	// The history hand-over and warm starts of predictive triggers.
+	historyDropped   prometheus.Counter
+	warmStarts       prometheus.Counter
+	warmStartErrors  prometheus.Counter
+	warmStartSamples prometheus.Counter
+	// floors reports the forecast floors last served, read from the cache
+	// at each scrape.
+	floors *floorCollector
 	// refused counts refusals by limit name.
 	refused map[string]prometheus.Counter // read-only
 
@@ -160,6 +168,23 @@ func newMetrics(reg prometheus.Registerer, li limitsInfo) (*metrics, error) {
 			Name: "hpa_scaler_cache_entries",
 			Help: "Scaler instances the server keeps (built, being built, or a failed build remembered): what --max-scalers bounds.",
 		}),
+		historyDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hpa_history_samples_dropped_total",
+			Help: "Values of predictive triggers not handed to the history sink: its queue was full.",
+		}),
+		warmStarts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hpa_history_warm_starts_total",
+			Help: "Predictive scaler instances given their past by the history source.",
+		}),
+		warmStartErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hpa_history_warm_start_errors_total",
+			Help: "Warm starts the history source failed: the instance forecasts from its live values only.",
+		}),
+		warmStartSamples: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hpa_history_warm_start_samples_total",
+			Help: "Past samples the warm starts put into the forecast history.",
+		}),
+		floors:  &floorCollector{},
 		refused: map[string]prometheus.Counter{},
 		methods: map[string]*methodMetrics{},
 		types:   map[string]*typeMetrics{},
@@ -168,7 +193,7 @@ func newMetrics(reg prometheus.Registerer, li limitsInfo) (*metrics, error) {
 		m.refused[l] = m.refusedVec.WithLabelValues(l)
 	}
 	cs := []prometheus.Collector{m.requests, m.latency, m.streams, m.collection, m.errors, m.instances, m.builds,
-		m.overruns, m.refusedVec, m.entries}
+		m.overruns, m.refusedVec, m.entries, m.historyDropped, m.warmStarts, m.warmStartErrors, m.warmStartSamples, m.floors}
 	cs = append(cs, limitGauges(li)...)
 	if reg != nil {
 		for _, c := range cs {
@@ -257,4 +282,46 @@ func limitGauges(li limitsInfo) []prometheus.Collector {
 		)
 	}
 	return cs
+}
+
+var floorDesc = prometheus.NewDesc("hpa_forecast_floor_replicas",
+	"The forecast floor GetMetrics last served for a predictive trigger's metric, in replicas (the value served is at least floor x target); absent while there is none (too little history, low confidence).",
+	[]string{"namespace", "scaled_object", "metric"}, nil)
+
+// floorCollector reports the floors of the predictive instances the cache
+// holds, so that a series goes with its instance.
+type floorCollector struct {
+	cache atomic.Pointer[cache]
+}
+
+func (f *floorCollector) Describe(ch chan<- *prometheus.Desc) { ch <- floorDesc }
+
+func (f *floorCollector) Collect(ch chan<- prometheus.Metric) {
+	c := f.cache.Load()
+	if c == nil {
+		return
+	}
+	type labels struct{ ns, name, metric string }
+	seen := map[labels]bool{}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, sl := range c.objs {
+		// The newest instance of a ScaledObject first: it is the one
+		// serving after a change.
+		for i := len(sl.entries) - 1; i >= 0; i-- {
+			e := sl.entries[i]
+			if !e.ok.Load() || e.pred == nil {
+				continue
+			}
+			for j, name := range e.names {
+				r := e.predicted[j].replicas.Load()
+				l := labels{e.key.namespace, e.key.name, name}
+				if r < 0 || seen[l] {
+					continue
+				}
+				seen[l] = true
+				ch <- prometheus.MustNewConstMetric(floorDesc, prometheus.GaugeValue, float64(r), l.ns, l.name, l.metric)
+			}
+		}
+	}
 }

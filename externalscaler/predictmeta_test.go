@@ -9,12 +9,12 @@ import (
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/predictor"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/predictive"
 )
 
 func TestParsePredictiveMeta(t *testing.T) {
-	opts := func(o predictor.MetricStreamsOptions) *predictor.MetricStreamsOptions {
-		o = o.WithDefaults()
-		return &o
+	opts := func(o predictor.MetricStreamsOptions) *predictive.Options {
+		return &predictive.Options{MetricStreamsOptions: o.WithDefaults()}
 	}
 	md := func(kv ...string) map[string]string {
 		m := map[string]string{"scalerType": "redis"}
@@ -26,7 +26,7 @@ func TestParsePredictiveMeta(t *testing.T) {
 	tests := []struct {
 		name    string
 		md      map[string]string
-		want    *predictor.MetricStreamsOptions
+		want    *predictive.Options
 		wantErr string
 	}{
 		{name: "off by default", md: md()},

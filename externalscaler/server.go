@@ -83,6 +83,17 @@ type Options struct {
 	// (hpa_source_connections, hpa_source_connections_max). The functions
 	// are called at every scrape, from any goroutine.
 	SourceConnections map[string]func() (open, limit int)
+	// HistorySink, when set, receives the values fetched for triggers
+	// with predictive: "true", through a queue of HistoryQueue values
+	// (default DefaultHistoryQueue) and a goroutine of the server: never
+	// on an RPC's path. Without it the history is the instances' own, in
+	// memory.
+	HistorySink HistorySink
+	// HistoryQueue is the size of the queue to HistorySink.
+	HistoryQueue int
+	// HistorySource, when set, gives each new predictive instance the
+	// past of its series (a warm start, in the background).
+	HistorySource HistorySource
 }
 
 func (o *Options) validate() error {
@@ -108,6 +119,12 @@ func (o *Options) validate() error {
 	}
 	if o.DefaultPollInterval < minPollInterval || o.DefaultPollInterval > maxPollInterval {
 		errs = append(errs, fmt.Errorf("DefaultPollInterval %v: %v", o.DefaultPollInterval, errPollRange))
+	}
+	switch {
+	case o.HistoryQueue == 0:
+		o.HistoryQueue = DefaultHistoryQueue
+	case o.HistoryQueue < 0:
+		errs = append(errs, fmt.Errorf("HistoryQueue %d: must be > 0", o.HistoryQueue))
 	}
 	if o.Timeouts.Default < 0 {
 		errs = append(errs, fmt.Errorf("Timeouts.Default %v: must be >= 0 (0: the default)", o.Timeouts.Default))
@@ -137,6 +154,9 @@ type Server struct {
 	m      *metrics
 	cache  *cache
 	limits Limits
+	// history hands fetched values of predictive triggers to
+	// Options.HistorySink (nil: none set).
+	history *historyQueue
 
 	stopping chan struct{} // closed by Shutdown: streams end
 	stopOnce sync.Once
@@ -173,7 +193,12 @@ func New(opts Options) (*Server, error) {
 		timeouts:     opts.Timeouts,
 		scalerLimits: opts.ScalerLimits,
 		limits:       opts.Limits,
+		history:      opts.HistorySource,
 	})
+	if opts.HistorySink != nil {
+		s.history = newHistoryQueue(opts.HistorySink, opts.HistoryQueue, m.historyDropped, opts.Logger)
+	}
+	m.floors.cache.Store(s.cache)
 	return s, nil
 }
 
@@ -213,7 +238,14 @@ func (s *Server) Close() { _ = s.CloseContext(context.Background()) }
 // saying what was still running.
 func (s *Server) CloseContext(ctx context.Context) error {
 	s.Shutdown()
-	return s.cache.close(ctx)
+	err := s.cache.close(ctx)
+	if s.history != nil {
+		// After the cache: no fetch puts values any more.
+		if herr := s.history.close(ctx); herr != nil && err == nil {
+			err = fmt.Errorf("handing history to the sink: %w", herr)
+		}
+	}
+	return err
 }
 
 func (s *Server) checkRef(ref *pb.ScaledObjectRef) error {
@@ -308,7 +340,8 @@ func (s *Server) GetMetrics(ctx context.Context, req *pb.GetMetricsRequest) (*pb
 		return nil, toStatus(err)
 	}
 	defer s.cache.release(e)
-	if !slices.Contains(e.names, req.MetricName) {
+	idx := slices.Index(e.names, req.MetricName)
+	if idx < 0 {
 		return nil, status.Errorf(codes.NotFound, "metric %q is not offered by this trigger (scalerType %s offers: %s)",
 			req.MetricName, e.meta.scalerType, strings.Join(e.names, ", "))
 	}
@@ -320,6 +353,9 @@ func (s *Server) GetMetrics(ctx context.Context, req *pb.GetMetricsRequest) (*pb
 	if !ok {
 		return nil, status.Errorf(codes.Internal, "internal error: scaler type %q returned no value for metric %q",
 			e.meta.scalerType, req.MetricName)
+	}
+	if e.pred != nil {
+		v = s.predicted(e, idx, req.MetricName, v, s.clock.Now())
 	}
 	r := &metricsResponse{}
 	r.val = pb.MetricValue{MetricName: req.MetricName, MetricValue: valueInt64(v), MetricValueFloat: floatField(v)}
@@ -429,6 +465,12 @@ func (s *Server) fetched(ctx context.Context, e *entry, c *fetchCall, start time
 	fetchCalls.Put(c)
 	e.tm.collection.Observe(s.clock.Since(start).Seconds())
 	if err == nil {
+		if s.history != nil && e.pred != nil {
+			now := s.clock.Now()
+			for _, v := range m.Values {
+				s.history.put(HistoryKey{Namespace: e.key.namespace, ScaledObject: e.key.name, Metric: v.Name}, now, v.Value)
+			}
+		}
 		return m, nil
 	}
 	if ctx.Err() != nil {
