@@ -13,12 +13,24 @@ RACE_PKGS ?= ./scalers/... ./externalscaler/... ./internal/testenv/... ./control
 BENCH     ?= .
 PKGS      ?= ./...
 
-.PHONY: all build run test test-deps envtest lint fmt vet staticcheck tidy bench generate fuzz clean
+.PHONY: all build run test test-deps envtest lint fmt vet staticcheck tidy bench generate fuzz clean image
+
+# The container image (make image): hack/image writes it to IMAGE_TAR as a
+# docker-archive tarball tagged $(IMAGE):$(IMAGE_TAG), the repository and
+# tag the chart's values name (image.repository, image.tag).
+IMAGE     ?= ghcr.io/hpa-autoscaler/hpa-autoscaler
+IMAGE_TAG ?= $(VERSION)
+IMAGE_TAR ?= bin/hpa-autoscaler-image.tar
 
 all: build
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/hpa-autoscaler
+
+## image: the container image without Docker (static binary, user 65532,
+## empty base), for docker load, kind load image-archive or crane push
+image:
+	$(GO) run ./hack/image -version $(IMAGE_TAG) -repository $(IMAGE) -out $(IMAGE_TAR)
 
 ## run: build and start the server with embedded defaults
 run: build
@@ -62,8 +74,10 @@ bench: test-deps
 ## generate: regenerate the checked-in generated code with pinned tools:
 ## the deepcopy code of api/v1 and the CRD YAML under config/crd/
 ## (controller-gen), and the agent's RBAC under config/rbac/ from the
-## kubebuilder markers of controller/. api/v1's TestGeneratedFilesUpToDate
-## fails when they are stale.
+## kubebuilder markers of controller/; the chart's copies of both
+## (charts/hpa-autoscaler/files/) and its values.schema.json (from
+## values.yaml, hack/valuesschema). api/v1's TestGeneratedFilesUpToDate
+## and internal/charttest fail when they are stale.
 CONTROLLER_GEN_VERSION := v0.23.0
 CONTROLLER_GEN := bin/tools/controller-gen-$(CONTROLLER_GEN_VERSION)
 $(CONTROLLER_GEN):
@@ -76,6 +90,10 @@ generate: $(CONTROLLER_GEN)
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd:allowDangerousTypes=true paths=./api/... output:crd:artifacts:config=config/crd
 	@if [ -d controller ]; then $(CONTROLLER_GEN) rbac:roleName=hpa-autoscaler-agent paths=./controller/... output:rbac:artifacts:config=config/rbac; fi
+	rm -rf charts/hpa-autoscaler/files/crds && mkdir -p charts/hpa-autoscaler/files/crds charts/hpa-autoscaler/files/rbac
+	cp config/crd/*.yaml charts/hpa-autoscaler/files/crds/
+	cp config/rbac/role.yaml charts/hpa-autoscaler/files/rbac/
+	$(GO) run ./hack/valuesschema charts/hpa-autoscaler
 	$(GO) generate ./...
 
 ## fuzz: run every fuzz target briefly (FUZZTIME=30s)

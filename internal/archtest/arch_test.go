@@ -56,6 +56,9 @@ var allowed = map[string][]string{
 	"backend/agentsvc":       {"backend/...", "api/...", "proto/...", "scaling/...", "predictor/..."},
 	"cmd/...":                {"..."},
 	"hack/image":             {},
+	"hack/valuesschema":      {"internal/valuesschema"},
+	"internal/valuesschema":  {},
+	"internal/charttest":     {},
 }
 
 // rule returns the entry that governs pkg.

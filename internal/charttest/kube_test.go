@@ -1,0 +1,265 @@
+package charttest
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"go.uber.org/goleak"
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
+)
+
+// prometheusOperator is the module whose example/prometheus-operator-crd/
+// holds the ServiceMonitor and PrometheusRule CRDs the chart renders
+// objects of. Not in go.mod (no package of it is imported): the test
+// downloads this version alone into the module cache. v0.85.0 requires
+// k8s.io v0.33, below go.mod's, so it would change no other version if it
+// were added.
+const prometheusOperator = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
+
+// kube is the package's API server, with the Prometheus Operator's CRDs;
+// the chart installs the Scaler CRD itself.
+var kube testenv.SharedKube
+
+func TestMain(m *testing.M) {
+	ctrllog.SetLogger(logr.Discard())
+	klog.SetLogger(logr.Discard())
+	goleak.VerifyTestMain(kube.Wrap(m),
+		goleak.IgnoreTopFunction("k8s.io/klog/v2.(*flushDaemon).run.func1"),
+		// client-go's and Helm's process-wide caches and watchers, started
+		// once and never stopped.
+		goleak.IgnoreAnyFunction("k8s.io/client-go/util/workqueue.(*Typed[...]).updateUnfinishedWorkLoop"),
+		goleak.IgnoreAnyFunction("k8s.io/client-go/util/workqueue.(*delayingType[...]).waitingLoop"),
+		goleak.IgnoreAnyFunction("k8s.io/apimachinery/pkg/util/wait.BackoffUntil"),
+	)
+}
+
+func startKube(t *testing.T) *testenv.Kube {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts kube-apiserver")
+	}
+	if kube.Options.CRDPaths == nil {
+		dir := filepath.Join(goModDownload(t, prometheusOperator), "example", "prometheus-operator-crd")
+		kube.Options = testenv.KubeOptions{CRDPaths: []string{
+			filepath.Join(dir, "monitoring.coreos.com_servicemonitors.yaml"),
+			filepath.Join(dir, "monitoring.coreos.com_prometheusrules.yaml"),
+		}}
+	}
+	return kube.Get(t)
+}
+
+// TestServerSideDryRun applies every object of the default and the
+// all-features renders with a server-side dry run: the API server checks
+// each against its schema (the CRD's own OpenAPI for the ServiceMonitor
+// and PrometheusRule), admission and defaulting, without creating it.
+func TestServerSideDryRun(t *testing.T) {
+	k := startKube(t)
+	for _, file := range []string{"", "all-features.yaml", "production.yaml"} {
+		t.Run("values="+file, func(t *testing.T) {
+			ns := k.NewNamespace(t)
+			objs, _ := render(t, withDashboard(loadChart(t)), ns, valuesFile(t, file))
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			for _, o := range objs {
+				err := k.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
+					client.DryRunAll, client.ForceOwnership, client.FieldOwner("charttest"))
+				if err != nil {
+					t.Errorf("server-side dry-run apply of %s %s: %v", o.GetKind(), o.GetName(), err)
+				}
+			}
+		})
+	}
+}
+
+// TestUpgradeKeepsCertificates installs the chart into the API server
+// with Helm's own client (action.Install, the release stored in a Secret),
+// then upgrades it: the upgrade's render looks the CA and the
+// certificates up in the cluster and keeps them, and a certificate deleted
+// in between is issued again by the same CA.
+func TestUpgradeKeepsCertificates(t *testing.T) {
+	k := startKube(t)
+	ns := k.NewNamespace(t)
+	cfg := helmConfig(t, k, ns)
+	ch := loadChart(t)
+	vals := map[string]any{"crds": map[string]any{"keep": false}}
+
+	inst := action.NewInstall(cfg)
+	inst.ReleaseName = "hpa"
+	inst.Namespace = ns
+	inst.Timeout = time.Minute
+	if _, err := inst.Run(ch, vals); err != nil {
+		t.Fatalf("helm install: %v", err)
+	}
+	t.Cleanup(func() {
+		un := action.NewUninstall(cfg)
+		un.Timeout = time.Minute
+		if _, err := un.Run("hpa"); err != nil {
+			t.Errorf("helm uninstall: %v", err)
+		}
+	})
+	names := []string{"hpa-hpa-autoscaler-ca", "hpa-hpa-autoscaler-backend-tls", "hpa-hpa-autoscaler-agent-tls", "hpa-hpa-autoscaler-client-tls"}
+	before := readSecrets(t, k, ns, names)
+	checkChain(t, before, ns)
+
+	// A render without the cluster (helm template) makes new ones: what
+	// keeps them is the lookup.
+	fresh, _ := render(t, ch, ns, vals)
+	if d := secretData(t, find(t, fresh, "Secret", "hpa-hpa-autoscaler-ca")); string(d["tls.crt"]) == string(before["hpa-hpa-autoscaler-ca"]["tls.crt"]) {
+		t.Fatal("a client-only render produced the installed CA: the test proves nothing")
+	}
+
+	upgrade(t, cfg, ns, ch, vals)
+	after := readSecrets(t, k, ns, names)
+	for _, n := range names {
+		for key, v := range before[n] {
+			if string(after[n][key]) != string(v) {
+				t.Errorf("upgrade changed Secret %s key %s", n, key)
+			}
+		}
+	}
+
+	// The agent's certificate deleted: the next upgrade issues a new one
+	// with the kept CA, and leaves the others alone.
+	if err := k.Clientset.CoreV1().Secrets(ns).Delete(context.Background(), "hpa-hpa-autoscaler-agent-tls", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	upgrade(t, cfg, ns, ch, vals)
+	again := readSecrets(t, k, ns, names)
+	if string(again["hpa-hpa-autoscaler-agent-tls"]["tls.crt"]) == string(before["hpa-hpa-autoscaler-agent-tls"]["tls.crt"]) {
+		t.Error("the deleted agent certificate came back as it was")
+	}
+	for _, n := range []string{"hpa-hpa-autoscaler-ca", "hpa-hpa-autoscaler-backend-tls", "hpa-hpa-autoscaler-client-tls"} {
+		if string(again[n]["tls.crt"]) != string(before[n]["tls.crt"]) {
+			t.Errorf("upgrade after the agent's Secret was deleted changed %s", n)
+		}
+	}
+	checkChain(t, again, ns)
+}
+
+func upgrade(t *testing.T, cfg *action.Configuration, ns string, ch *chart.Chart, vals map[string]any) {
+	t.Helper()
+	up := action.NewUpgrade(cfg)
+	up.Namespace = ns
+	up.Timeout = time.Minute
+	if _, err := up.Run("hpa", ch, vals); err != nil {
+		t.Fatalf("helm upgrade: %v", err)
+	}
+}
+
+// helmConfig is Helm's action configuration on the test API server, as
+// the helm CLI builds it from a kubeconfig.
+func helmConfig(t *testing.T, k *testenv.Kube, ns string) *action.Configuration {
+	t.Helper()
+	c := k.Config
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CAData}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: c.CertData, ClientKeyData: c.KeyData, Token: c.BearerToken}
+	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin", Namespace: ns}
+	kc.CurrentContext = "envtest"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig = &path
+	flags.Namespace = &ns
+	cfg := new(action.Configuration)
+	if err := cfg.Init(flags, ns, "secret", func(format string, v ...any) { t.Logf("helm: "+format, v...) }); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func readSecrets(t *testing.T, k *testenv.Kube, ns string, names []string) map[string]map[string][]byte {
+	t.Helper()
+	out := map[string]map[string][]byte{}
+	for _, n := range names {
+		var s corev1.Secret
+		if err := k.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: n}, &s); err != nil {
+			t.Fatalf("Secret %s: %v", n, err)
+		}
+		for _, key := range []string{"tls.crt", "tls.key", "ca.crt"} {
+			if len(s.Data[key]) == 0 {
+				t.Errorf("Secret %s has no %s", n, key)
+			}
+		}
+		out[n] = s.Data
+	}
+	return out
+}
+
+func secretData(t *testing.T, o *unstructured.Unstructured) map[string][]byte {
+	t.Helper()
+	data, _, _ := unstructured.NestedStringMap(o.Object, "data")
+	out := map[string][]byte{}
+	for k, v := range data {
+		d, err := decodeBase64(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[k] = []byte(d)
+	}
+	return out
+}
+
+func parseCert(t *testing.T, name string, b []byte) *x509.Certificate {
+	t.Helper()
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatalf("%s: no PEM block", name)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return c
+}
+
+// checkChain: every certificate verifies against the CA in its own Secret
+// and in the CA's, for server and client use; the backend's names its
+// Service.
+func checkChain(t *testing.T, secrets map[string]map[string][]byte, ns string) {
+	t.Helper()
+	ca := parseCert(t, "CA", secrets["hpa-hpa-autoscaler-ca"]["tls.crt"])
+	if !ca.IsCA {
+		t.Error("the CA is not a CA")
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	for _, n := range []string{"hpa-hpa-autoscaler-backend-tls", "hpa-hpa-autoscaler-agent-tls", "hpa-hpa-autoscaler-client-tls"} {
+		if string(secrets[n]["ca.crt"]) != string(secrets["hpa-hpa-autoscaler-ca"]["tls.crt"]) {
+			t.Errorf("%s: ca.crt is not the CA", n)
+		}
+		leaf := parseCert(t, n, secrets[n]["tls.crt"])
+		for _, usage := range []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth} {
+			if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{usage}}); err != nil {
+				t.Errorf("%s (usage %v): %v", n, usage, err)
+			}
+		}
+	}
+	backend := parseCert(t, "backend", secrets["hpa-hpa-autoscaler-backend-tls"]["tls.crt"])
+	for _, dns := range []string{"hpa-hpa-autoscaler-backend", fmt.Sprintf("hpa-hpa-autoscaler-backend.%s.svc", ns)} {
+		if !slices.Contains(backend.DNSNames, dns) {
+			t.Errorf("backend certificate names %v, not %s", backend.DNSNames, dns)
+		}
+	}
+}
