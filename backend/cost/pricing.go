@@ -102,7 +102,7 @@ func (t *Table) Source() string { return t.source }
 func (t *Table) Pools() []Pool {
 	out := make([]Pool, len(t.pools))
 	for i, p := range t.pools {
-		p.InstanceTypes = append([]string(nil), p.InstanceTypes...)
+		p.InstanceTypes = append(make([]string, 0, len(p.InstanceTypes)), p.InstanceTypes...)
 		out[i] = p
 	}
 	return out
