@@ -194,8 +194,8 @@ func TestPredictiveReplayNYCTaxi(t *testing.T) {
 		t.Fatal(err)
 	}
 	type row struct {
-		at                         time.Time
-		demand, served             float64
+		at                          time.Time
+		demand, served              float64
 		keda, reactive, sim, lagged int32
 	}
 	var rows []row
