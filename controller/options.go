@@ -111,6 +111,13 @@ type Options struct {
 	// PodStartupDelay is how long a new pod takes to become ready: the
 	// forecast floor looks that much further ahead (0: none).
 	PodStartupDelay time.Duration
+	// Backend is the link to the backend (nil: none, the agent decides
+	// alone): it gets the inventory, metric values, decisions and
+	// scaling events, and gives the forecast floor (in place of the
+	// local predictive floor while its forecast is valid) and the budget
+	// cap. The agent's manager does not run it: add it as a Runnable
+	// (backendlink.Link.Start) so that only the leader streams.
+	Backend Backend
 }
 
 func (o *Options) withDefaults() {

@@ -87,7 +87,11 @@ func NewReconciler(o Options) (*Reconciler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("controller: metrics: %w", err)
 	}
-	return &Reconciler{o: o, metrics: m, states: map[types.NamespacedName]*scalerState{}}, nil
+	r := &Reconciler{o: o, metrics: m, states: map[types.NamespacedName]*scalerState{}}
+	if o.Backend != nil {
+		o.Backend.SetInventory(r.inventory)
+	}
+	return r, nil
 }
 
 // Close closes the scalers of every Scaler and makes later reconciles do
@@ -152,6 +156,10 @@ func (r *Reconciler) forget(key types.NamespacedName) {
 	delete(r.states, key)
 	r.mu.Unlock()
 	r.metrics.forget(key.Namespace, key.Name)
+	if b := r.o.Backend; b != nil {
+		b.Forget(key.Namespace, key.Name)
+		b.Changed(key.Namespace, key.Name, 0, true)
+	}
 	if st == nil {
 		return
 	}
@@ -204,6 +212,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 	evs.record(r.o.Recorder, &s)
+	if b := r.o.Backend; b != nil {
+		b.Changed(s.Namespace, s.Name, s.Generation, false)
+	}
 	return reconcile.Result{RequeueAfter: r.o.SyncPeriod}, nil
 }
 
@@ -358,7 +369,13 @@ func (r *Reconciler) sync(ctx context.Context, s *v1.Scaler, st *scalerState, no
 		}
 	}
 	var floorNote string
-	if st.pol.predictive != nil {
+	advice := r.advice(s, now)
+	applyBudget(st, advice)
+	switch {
+	case advice.FloorValid:
+		// The backend's forecast, while valid, replaces the local one.
+		obs.ForecastFloor, floorNote = advice.Floor, backendFloorNote(advice)
+	case st.pol.predictive != nil:
 		obs.ForecastFloor, floorNote = forecastFloor(st, now)
 	}
 
@@ -367,6 +384,10 @@ func (r *Reconciler) sync(ctx context.Context, s *v1.Scaler, st *scalerState, no
 	r.metrics.engine.Observe(time.Since(start).Seconds())
 	v := verdict{current: cur, desired: d.DesiredReplicas, hpaDesired: d.HPADesiredReplicas, rule: string(d.Rule)}
 	v.reason, v.limits = explain(d, st, floorNote)
+	if note := budgetNote(d, advice); note != "" {
+		v.reason = v.reason + "; " + note
+		v.limits = append(v.limits, string(scaling.RuleBudgetCap))
+	}
 
 	if st.pol.pdbChecks && d.DesiredReplicas < cur {
 		floor, by, err := r.pdbFloor(ctx, s.Namespace, t.selector, cur, st.pol)
@@ -444,6 +465,7 @@ func (r *Reconciler) sync(ctx context.Context, s *v1.Scaler, st *scalerState, no
 	}
 	status.LastDecision = dec
 	status.History = historyStatus(st.auto.History(), st.spec, now)
+	r.toBackend(s, st, d, v, dec, advice, applied, now)
 
 	// Conditions.
 	invalid, failing, healthy := triggerHealth(st)

@@ -51,6 +51,9 @@ type scalerState struct {
 	// lastEvents are the Warning events already recorded, by key, so that
 	// a steady failure records its Event once.
 	lastEvents map[string]string
+	// lastReported is the last decision reported to the backend (nil:
+	// none yet).
+	lastReported *v1.Decision
 }
 
 // trigState is one trigger of a Scaler.
