@@ -721,28 +721,36 @@ func TestImageRepository(t *testing.T) {
 	}
 }
 
-// TestDocsListEveryValue: docs/install.md names every leaf key of
-// values.yaml.
+// TestDocsListEveryValue: docs/install.md names every key of
+// values.schema.json (down to the open objects such as resources).
 func TestDocsListEveryValue(t *testing.T) {
 	doc, err := os.ReadFile(filepath.Join(repoRoot, "docs", "install.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	b, err := os.ReadFile(filepath.Join(chartDir, "values.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema map[string]any
+	if err := json.Unmarshal(b, &schema); err != nil {
+		t.Fatal(err)
+	}
 	var missing []string
-	var walk func(path string, v any)
-	walk = func(path string, v any) {
-		m, ok := v.(map[string]any)
-		if !ok || len(m) == 0 {
+	var walk func(path string, s map[string]any)
+	walk = func(path string, s map[string]any) {
+		props, ok := s["properties"].(map[string]any)
+		if !ok {
 			if !bytes.Contains(doc, []byte("`"+path+"`")) {
 				missing = append(missing, path)
 			}
 			return
 		}
-		for k, c := range m {
-			walk(strings.TrimPrefix(path+"."+k, "."), c)
+		for k, v := range props {
+			walk(strings.TrimPrefix(path+"."+k, "."), v.(map[string]any))
 		}
 	}
-	walk("", loadChart(t).Values)
+	walk("", schema)
 	sort.Strings(missing)
 	if len(missing) > 0 {
 		t.Errorf("docs/install.md does not name these values (as `key`): %v", missing)

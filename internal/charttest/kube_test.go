@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,12 +80,23 @@ func TestServerSideDryRun(t *testing.T) {
 			objs, _ := render(t, withDashboard(loadChart(t)), ns, valuesFile(t, file))
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
+			// Apply writes the server's answer into its object: keep a copy.
+			bad := find(t, objs, "Deployment", "hpa-hpa-autoscaler-agent").DeepCopy()
 			for _, o := range objs {
 				err := k.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(o),
 					client.DryRunAll, client.ForceOwnership, client.FieldOwner("charttest"))
 				if err != nil {
 					t.Errorf("server-side dry-run apply of %s %s: %v", o.GetKind(), o.GetName(), err)
 				}
+			}
+			// The same apply refuses a field the schema lacks: it checks.
+			if err := unstructured.SetNestedField(bad.Object, int64(1), "spec", "replicaCount"); err != nil {
+				t.Fatal(err)
+			}
+			err := k.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(bad),
+				client.DryRunAll, client.ForceOwnership, client.FieldOwner("charttest"))
+			if err == nil || !strings.Contains(err.Error(), "replicaCount") {
+				t.Errorf("dry-run apply of a Deployment with spec.replicaCount: %v, want an error naming it", err)
 			}
 		})
 	}
