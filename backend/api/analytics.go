@@ -9,9 +9,10 @@ import (
 )
 
 // The analytics answer from what the store holds for the request's
-// tenant: scaling events (trends) and the stored status (efficiency).
-// Cost and predictions have no source yet: they answer configured false
-// and no items, never invented figures.
+// tenant: scaling events (trends) and the stored status (efficiency);
+// cost (cost.go) from the stored cost samples. Predictions have no
+// source yet: they answer configured false and no items, never invented
+// figures.
 
 // Window is the analytics' time window: [from, to).
 type Window struct {
@@ -151,36 +152,6 @@ func getEfficiency(s *server, r *request) (int, any, error) {
 		out.Items = append(out.Items, efficiencyOf(sc))
 	}
 	return http.StatusOK, out, nil
-}
-
-// Cost is the cost analysis: none until a price source is configured.
-type Cost struct {
-	Window
-	// Configured is false while the server has no price source; Items
-	// is empty then.
-	Configured bool       `json:"configured"`
-	Reason     string     `json:"reason,omitempty"`
-	Currency   string     `json:"currency,omitempty"`
-	Items      []CostItem `json:"items"`
-}
-
-// CostItem is one scaler's cost in the window (the shape the price
-// source fills).
-type CostItem struct {
-	Scaler       string  `json:"scaler"`
-	Namespace    string  `json:"namespace"`
-	Cluster      string  `json:"cluster"`
-	ReplicaHours float64 `json:"replicaHours"`
-	Amount       float64 `json:"amount"`
-}
-
-func getCost(s *server, r *request) (int, any, error) {
-	f, err := analyticsQuery(r.URL.Query(), s.o.Now())
-	if err != nil {
-		return 0, nil, err
-	}
-	return http.StatusOK, Cost{Window: Window{From: f.from, To: f.to}, Configured: false,
-		Reason: "no price source is configured on this server", Items: []CostItem{}}, nil
 }
 
 // Predictions are the forecasts of the window: none until a predictor

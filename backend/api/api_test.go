@@ -333,6 +333,7 @@ func TestIsolation(t *testing.T) {
 		f.want(f.do("POST", "/api/v1/scalers", gl, b), http.StatusCreated)
 		r := f.do("POST", "/api/v1/scalers/gx-scaler/events", gl, EventBody{ID: "gx-event", Time: time.Now(), Reason: "marker-reason"})
 		f.want(r, http.StatusCreated)
+		f.want(f.do("POST", "/api/v1/budgets", gl, BudgetBody{ID: "gx-budget", Name: "marker-budget", Scope: "namespace", Namespace: "marker-ns", MonthlyAmount: "10"}), http.StatusCreated)
 		var ack EventAck
 		_ = json.Unmarshal(r.body, &ack)
 		f.checkpoint()
@@ -356,7 +357,7 @@ func TestIsolation(t *testing.T) {
 				if tenant == "" {
 					tenant = "globex" // GET /api/v1/tenants/{tenant}
 				}
-				path = strings.NewReplacer("{tenant}", tenant, "{name}", "gx-scaler", "{id}", "gx-cluster", "{seq}", fmt.Sprint(ack.Seq), "{token}", gxToken.ID).Replace(path)
+				path = strings.NewReplacer("{tenant}", tenant, "{name}", "gx-scaler", "{id}", "gx-cluster", "{seq}", fmt.Sprint(ack.Seq), "{token}", gxToken.ID, "{budget}", "gx-budget").Replace(path)
 				body := isolationBody(method, path, pass.name)
 				t.Run(pass.name+"/"+rt.pattern, func(t *testing.T) {
 					r := f.do(method, path, ad, body)
@@ -426,6 +427,10 @@ func isolationBody(method, path, pass string) any {
 		return scalerBody("gx-scaler")
 	case strings.Contains(path, "/clusters"):
 		return ClusterBody{ID: "gx-cluster", Name: "gx"}
+	case strings.HasSuffix(path, "/budgets"):
+		return BudgetBody{ID: "acme-new-" + pass, Scope: "tenant", MonthlyAmount: "1"}
+	case strings.Contains(path, "/budgets/"):
+		return BudgetBody{Scope: "tenant", MonthlyAmount: "1"}
 	}
 	return nil
 }

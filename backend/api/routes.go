@@ -63,10 +63,16 @@ func routes() []route {
 		{"PUT /api/v1/clusters/{id}", auth.ClustersWrite, putCluster, doc{summary: "Update a cluster", in: ClusterBody{}, out: Cluster{}}, false},
 		{"DELETE /api/v1/clusters/{id}", auth.ClustersWrite, deleteCluster, doc{summary: "Unregister a cluster", query: []string{"resourceVersion"}, status: http.StatusNoContent}, false},
 
-		{"GET /api/v1/analytics/cost", auth.ScalersRead, getCost, doc{summary: "Cost analysis (no price source yet: configured false)", query: analytics, out: Cost{}}, false},
+		{"GET /api/v1/analytics/cost", auth.ScalersRead, getCost, doc{summary: "Cost per key of an aggregate and per step, OpenCost's allocation figures (from the stored cost samples)", query: costQuery, out: Cost{}}, false},
 		{"GET /api/v1/analytics/efficiency", auth.ScalersRead, getEfficiency, doc{summary: "Replicas and trigger utilisation per scaler, from the stored status", query: analytics, out: Efficiency{}}, false},
 		{"GET /api/v1/analytics/predictions", auth.ScalersRead, getPredictions, doc{summary: "Scaling predictions (no predictor yet: configured false)", query: analytics, out: Predictions{}}, false},
 		{"GET /api/v1/analytics/trends", auth.EventsRead, getTrends, doc{summary: "Scaling events per scaler in a window (or per bucket of it)", query: append([]string{"interval"}, analytics...), out: Trends{}}, false},
+
+		{"GET /api/v1/budgets", auth.ScalersRead, listBudgets, doc{summary: "List the monthly budgets", query: paged, out: List[Budget]{}}, false},
+		{"POST /api/v1/budgets", auth.BudgetsWrite, createBudget, doc{summary: "Create a monthly budget (tenant, namespace or workload)", in: BudgetBody{}, out: Budget{}, status: http.StatusCreated}, false},
+		{"GET /api/v1/budgets/{budget}", auth.ScalersRead, getBudget, doc{summary: "Get a budget", out: Budget{}}, false},
+		{"PUT /api/v1/budgets/{budget}", auth.BudgetsWrite, putBudget, doc{summary: "Replace a budget", in: BudgetBody{}, out: Budget{}}, false},
+		{"DELETE /api/v1/budgets/{budget}", auth.BudgetsWrite, deleteBudget, doc{summary: "Delete a budget", query: []string{"resourceVersion"}, status: http.StatusNoContent}, false},
 
 		{"GET /api/v1/tokens", auth.TokensRead, listTokens, doc{summary: "List the tenant's tokens (never their secrets)", query: paged, out: List[Token]{}}, false},
 		{"POST /api/v1/tokens", auth.TokensWrite, createToken, doc{summary: "Create a token (shown this once)", in: TokenBody{}, out: NewToken{}, status: http.StatusCreated}, false},

@@ -40,6 +40,9 @@ type Options struct {
 	// Config serves GET /api/v1/config and POST /api/v1/config/reload;
 	// nil answers both with 404 (no configuration to show or re-read).
 	Config ConfigSource
+	// Cost is the price table of /api/v1/analytics/cost (nil: the
+	// analysis answers configured false).
+	Cost CostSource
 }
 
 // ConfigSource is the running process's configuration as the API shows
