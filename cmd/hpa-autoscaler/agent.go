@@ -49,6 +49,7 @@ type agentOpts struct {
 	leaseDuration        time.Duration
 	renewDeadline        time.Duration
 	retryPeriod          time.Duration
+	backend              agentBackendOpts
 }
 
 func newAgentCmd(g *globalOpts) *cobra.Command { return newAgentCmdWith(g, &agentOpts{}) }
@@ -101,6 +102,7 @@ HPA_SYNC_PERIOD, HPA_LEADER_ELECT, ...) override it.`,
 	f.DurationVar(&o.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "how long a Lease holds without renewal")
 	f.DurationVar(&o.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "how long the leader tries to renew before it stands down")
 	f.DurationVar(&o.retryPeriod, "leader-elect-retry-period", 2*time.Second, "how often candidates try to take the Lease")
+	o.backend.addFlags(f)
 	return cmd
 }
 
@@ -164,6 +166,7 @@ func (o *agentOpts) applyConfigFile(cmd *cobra.Command) error {
 	if f, _ := logFormatOf(c.Logging.Format); f != "" {
 		set("log-format", f)
 	}
+	o.backend.applyConfig(c, set)
 	if err := errors.Join(errs...); err != nil {
 		return &usageError{err: err}
 	}
@@ -227,6 +230,7 @@ func (o *agentOpts) validate() error {
 	if err := d.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("--max-scale-up-percent, --max-scale-down-percent, --pdb-min-available: %w", err))
 	}
+	errs = append(errs, o.backend.validate()...)
 	if err := errors.Join(errs...); err != nil {
 		return &usageError{err: err}
 	}
@@ -304,6 +308,10 @@ func (o *agentOpts) run(cmd *cobra.Command, g *globalOpts) error {
 	if err != nil {
 		return err
 	}
+	link, err := o.backend.newLink(cfg, crmetrics.Registry, logger)
+	if err != nil {
+		return err
+	}
 	ao := controller.AgentOptions{
 		Options: controller.Options{
 			Registry:         registry,
@@ -333,9 +341,19 @@ func (o *agentOpts) run(cmd *cobra.Command, g *globalOpts) error {
 		Workers:                 o.workers,
 		ShutdownTimeout:         o.shutdownTimeout,
 	}
+	if link != nil {
+		ao.Backend = link
+	}
 	agent, err := controller.NewAgent(cfg, ao)
 	if err != nil {
 		return err
+	}
+	if link != nil {
+		// A Runnable that needs leader election: only the leader streams.
+		if err := agent.Manager().Add(link); err != nil {
+			return fmt.Errorf("agent: backend link: %w", err)
+		}
+		logger.Info("agent: backend link", "backend", o.backend.addr, "clusterID", o.backend.clusterID, "tls", o.backend.tlsOn(), "mtls", o.backend.tlsCert != "")
 	}
 	logger.Info("agent starting", "namespace", o.namespace, "syncPeriod", o.syncPeriod, "leaderElect", o.leaderElect, "dryRun", o.dryRun, "metricsAddr", o.metricsAddr, "healthAddr", o.healthAddr)
 	return agent.Run(cmd.Context())

@@ -12,20 +12,21 @@ import (
 )
 
 // agentFile is the design's agent configuration: everything under agent:.
-// Keys the agent does not use yet (the backend link, the collectors, the
-// watchers, the batching of the stream) are accepted and documented as
-// such in docs/agent.md; an unknown key is an error that names it.
+// Keys the agent does not use yet (the collectors, the watchers, the
+// batching of the stream) are accepted and documented as such in
+// docs/agent.md; an unknown key is an error that names it.
 type agentFile struct {
 	Agent agentConfig `yaml:"agent"`
 }
 
 type agentConfig struct {
-	// ClusterID, TenantID, AgentVersion identify the agent to the backend
-	// (accepted, not used yet).
+	// ClusterID identifies the agent to the backend (--cluster-id);
+	// TenantID and AgentVersion are accepted, not used (the token names
+	// the tenant; the version is the binary's).
 	ClusterID    string `yaml:"clusterID"`
 	TenantID     string `yaml:"tenantID"`
 	AgentVersion string `yaml:"agentVersion"`
-	// Server is the backend link (accepted, not used yet).
+	// Server is the backend link (--backend and --backend-tls-*).
 	Server struct {
 		Endpoint string `yaml:"endpoint"`
 		TLS      struct {
