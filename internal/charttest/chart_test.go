@@ -295,7 +295,8 @@ func TestRenderAllFeatures(t *testing.T) {
 	}
 	args := containerArgs(t, agent)
 	for _, want := range []string{"--backend=hpa-hpa-autoscaler-backend.hpa-system.svc:9443", "--cluster-id=prod-eu-1",
-		"--agent-token-file=/etc/hpa-autoscaler/agent-token/token", "--namespace=apps", "--dry-run", "--sync-period=30s", "--log-level=debug"} {
+		"--agent-token-file=/etc/hpa-autoscaler/agent-token/token", "--namespace=apps",
+		"--backend-tls-ca=/etc/hpa-autoscaler/tls/ca.crt", "--backend-tls-cert=/etc/hpa-autoscaler/tls/tls.crt", "--backend-tls-key=/etc/hpa-autoscaler/tls/tls.key", "--dry-run", "--sync-period=30s", "--log-level=debug"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("agent args %q lack %s", args, want)
 		}

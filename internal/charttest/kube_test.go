@@ -165,6 +165,19 @@ func TestUpgradeKeepsCertificates(t *testing.T) {
 		}
 	}
 	checkChain(t, again, ns)
+
+	// A new cluster id: the agent's certificate must name it (the
+	// backend matches its CN with the cluster), so it is issued again.
+	vals["agent"] = map[string]any{"config": map[string]any{"backend": map[string]any{"clusterID": "prod-2"}}}
+	upgrade(t, cfg, ns, ch, vals)
+	renamed := readSecrets(t, k, ns, names)
+	if cn := parseCert(t, "agent", renamed["hpa-hpa-autoscaler-agent-tls"]["tls.crt"]).Subject.CommonName; cn != "prod-2" {
+		t.Errorf("agent certificate CN %q after clusterID prod-2", cn)
+	}
+	if string(renamed["hpa-hpa-autoscaler-backend-tls"]["tls.crt"]) != string(before["hpa-hpa-autoscaler-backend-tls"]["tls.crt"]) {
+		t.Error("a new clusterID changed the backend's certificate")
+	}
+	checkChain(t, renamed, ns)
 }
 
 func upgrade(t *testing.T, cfg *action.Configuration, ns string, ch *chart.Chart, vals map[string]any) {

@@ -159,7 +159,7 @@ app.kubernetes.io/component: {{ index . 1 }}
 
 {{/* The agent's TLS flags of the backend link (its client certificate and the backend's CA). */}}
 {{- define "hpa.agent.tlsArgs" -}}
-- --backend-ca-file=/etc/hpa-autoscaler/tls/ca.crt
-- --backend-cert-file=/etc/hpa-autoscaler/tls/tls.crt
-- --backend-key-file=/etc/hpa-autoscaler/tls/tls.key
+- --backend-tls-ca=/etc/hpa-autoscaler/tls/ca.crt
+- --backend-tls-cert=/etc/hpa-autoscaler/tls/tls.crt
+- --backend-tls-key=/etc/hpa-autoscaler/tls/tls.key
 {{- end }}
