@@ -4,6 +4,7 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/cron"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/custom"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/etcd"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/kafka"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/metricsapi"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/mysql"
@@ -42,6 +43,7 @@ func newRegistry(o registryOptions) (*scalers.Registry, map[string]func() (open,
 	r.MustRegister(metricsapi.Type, metricsapi.New, scalers.WithDefaultTarget(metricsapi.DefaultTarget))
 	r.MustRegister(cron.Type, cron.New)
 	r.MustRegister(natsjetstream.Type, natsjetstream.New)
+	r.MustRegister(etcd.Type, etcd.New)
 	// One pool per distinct PostgreSQL (pgx) or MySQL (database/sql)
 	// connection setting, shared by every ScaledObject with it.
 	pg := postgresql.NewPools(postgresql.PoolsOptions{MaxPools: o.maxSourceConnections})

@@ -15,7 +15,8 @@
 // port merely accepts connections: redis-server a PING; Prometheus
 // /-/ready and a completed scrape of each target; RabbitMQ an AMQP
 // handshake, and the management API as this node with every vhost
-// running. Every wait has a deadline far above what a loaded machine needs
-// and fails naming what was awaited and the last error (poll, the
-// contract of scalertest.Eventually for code that returns errors).
+// running; etcd a Get; beanstalkd a stats command. Every wait has a
+// deadline far above what a loaded machine needs and fails naming what
+// was awaited and the last error (poll, the contract of
+// scalertest.Eventually for code that returns errors).
 package testenv
