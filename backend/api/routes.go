@@ -53,7 +53,7 @@ func routes() []route {
 		{"GET /api/v1/scalers/{name}/status", auth.ScalersRead, getStatus, doc{summary: "Get a scaler's status", out: v1.ScalerStatus{}}, false},
 		{"PUT /api/v1/scalers/{name}/status", auth.ScalersWrite, putStatus, doc{summary: "Report a scaler's status (agents)", query: []string{"resourceVersion"}, in: v1.ScalerStatus{}, out: v1.ScalerStatus{}}, false},
 		{"GET /api/v1/scalers/{name}/metrics", auth.ScalersRead, getMetrics, doc{summary: "Each trigger's last reported value and target", out: Metrics{}}, false},
-		{"GET /api/v1/scalers/{name}/recommendations", auth.ScalersRead, getRecommendations, doc{summary: "The last decision, the last scaling event and the forecast", out: Recommendations{}}, false},
+		{"GET /api/v1/scalers/{name}/recommendations", auth.ScalersRead, getScalerRecommendations, doc{summary: "The last decision, the last scaling event and the forecast floor", out: ScalerRecommendations{}}, false},
 		{"POST /api/v1/scalers/{name}/events", auth.EventsWrite, postEvent, doc{summary: "Record a scaling event (idempotent by id)", in: EventBody{}, out: EventAck{}, status: http.StatusCreated}, false},
 		{"GET /api/v1/scalers/{name}/events", auth.EventsRead, listEvents, doc{summary: "List a scaler's scaling events", query: paged, out: List[Event]{}}, false},
 
@@ -65,7 +65,7 @@ func routes() []route {
 
 		{"GET /api/v1/analytics/cost", auth.ScalersRead, getCost, doc{summary: "Cost per key of an aggregate and per step, OpenCost's allocation figures (from the stored cost samples)", query: costQuery, out: Cost{}}, false},
 		{"GET /api/v1/analytics/efficiency", auth.ScalersRead, getEfficiency, doc{summary: "Replicas and trigger utilisation per scaler, from the stored status", query: analytics, out: Efficiency{}}, false},
-		{"GET /api/v1/analytics/predictions", auth.ScalersRead, getPredictions, doc{summary: "Scaling predictions (no predictor yet: configured false)", query: analytics, out: Predictions{}}, false},
+		{"GET /api/v1/analytics/predictions", auth.ScalersRead, getScalerPredictions, doc{summary: "Each scaler's forecast floor and its triggers' forecasts (configured false without a predictor)", query: analytics, out: ScalerPredictions{}}, false},
 		{"GET /api/v1/analytics/trends", auth.EventsRead, getTrends, doc{summary: "Scaling events per scaler in a window (or per bucket of it)", query: append([]string{"interval"}, analytics...), out: Trends{}}, false},
 
 		{"GET /api/v1/budgets", auth.ScalersRead, listBudgets, doc{summary: "List the monthly budgets", query: paged, out: List[Budget]{}}, false},

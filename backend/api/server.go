@@ -43,6 +43,10 @@ type Options struct {
 	// Cost is the price table of /api/v1/analytics/cost (nil: the
 	// analysis answers configured false).
 	Cost CostSource
+	// Predictor fills the forecasts of recommendations and
+	// analytics/predictions (backend/history); nil answers them with
+	// configured false.
+	Predictor Predictor
 }
 
 // ConfigSource is the running process's configuration as the API shows

@@ -18,6 +18,7 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/api"
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/audit"
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/auth"
+	"github.com/hpa-autoscaler/hpa-autoscaler/backend/history"
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/store"
 )
 
@@ -57,6 +58,7 @@ type backendOpts struct {
 	readConns     int
 	rateLimit     int
 	rateBurst     int
+	history       historyOpts
 
 	// config is what GET /api/v1/config shows and reloads (not a flag).
 	config api.ConfigSource
@@ -70,6 +72,7 @@ func (o *backendOpts) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.readConns, "db-max-connections", 0, "size of the database's read pool (0: 4 per CPU, at least 8); the writer holds one (SQLite) or two (PostgreSQL) more")
 	f.IntVar(&o.rateLimit, "rate-limit", 600, "requests per minute of each API token (-1: no limit)")
 	f.IntVar(&o.rateBurst, "rate-limit-burst", 60, "requests of one API token at once above --rate-limit")
+	o.history.addFlags(f)
 }
 
 // validate checks the backend's flags.
@@ -84,6 +87,7 @@ func (o *backendOpts) validate() []error {
 	if o.rateBurst < 1 {
 		errs = append(errs, fmt.Errorf("--rate-limit-burst %d: expected at least 1", o.rateBurst))
 	}
+	errs = append(errs, o.history.validate()...)
 	return errs
 }
 
@@ -100,8 +104,9 @@ type backend struct {
 	store   store.Store
 	key     *audit.Key
 	handler *api.Handler
-	done    chan struct{} // closed when the checkpoint loop returned
-	front   <-chan error  // the front HTTP server's end, nil without one
+	history *history.Service // the metric history and its forecasts
+	done    chan struct{}    // closed when the checkpoint loop returned
+	front   <-chan error     // the front HTTP server's end, nil without one
 	ctx     context.Context
 	cancel  context.CancelFunc // ends ctx, the backend's work
 }
@@ -161,14 +166,20 @@ func openBackend(ctx context.Context, o *backendOpts, logger *slog.Logger) (*bac
 		_ = s.Close()
 		return nil, err
 	}
-	h, err := api.New(api.Options{Store: s, Logger: logger, Version: version,
-		RequestsPerMinute: o.rateLimit, BurstSize: o.rateBurst, Config: o.config})
+	hs, err := startHistory(ctx, &o.history, s, logger)
 	if err != nil {
 		_ = s.Close()
 		return nil, err
 	}
+	h, err := api.New(api.Options{Store: s, Logger: logger, Version: version,
+		RequestsPerMinute: o.rateLimit, BurstSize: o.rateBurst, Config: o.config, Predictor: apiPredictor(hs)})
+	if err != nil {
+		_ = hs.Close()
+		_ = s.Close()
+		return nil, err
+	}
 	logger.Info("backend: database open", "db", redactURL(o.db))
-	return &backend{store: s, key: key, handler: h, done: make(chan struct{})}, nil
+	return &backend{store: s, key: key, handler: h, history: hs, done: make(chan struct{})}, nil
 }
 
 // close stops the backend's work (when serve's context has not ended
@@ -184,6 +195,8 @@ func (b *backend) close(deadline time.Time, logger *slog.Logger) {
 			}
 		}
 		<-b.done
+		// The history writes its last steps through the store.
+		_ = b.history.Close()
 		closed <- b.store.Close()
 	}()
 	t := time.NewTimer(time.Until(deadline))

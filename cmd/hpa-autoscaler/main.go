@@ -118,6 +118,7 @@ func newRootCmd() *cobra.Command {
 		newSimulateCmd(),
 		newPredictCmd(),
 		newMigrateCmd(),
+		newHistoryCmd(),
 		newAuditCmd(),
 		newTenantCmd(),
 		newTokenCmd(),

@@ -43,7 +43,7 @@ var kube testenv.SharedKube
 func TestMain(m *testing.M) {
 	ctrllog.SetLogger(logr.Discard())
 	klog.SetLogger(logr.Discard())
-	goleak.VerifyTestMain(kube.Wrap(m),
+	goleak.VerifyTestMain(removeBinary{kube.Wrap(m)},
 		goleak.IgnoreTopFunction("k8s.io/klog/v2.(*flushDaemon).run.func1"),
 		// client-go's and Helm's process-wide caches and watchers, started
 		// once and never stopped.
