@@ -49,7 +49,7 @@ func (b *agentBackendOpts) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&b.tlsCert, "backend-tls-cert", "", "PEM client certificate for mTLS (its identity must name --cluster-id; read at every handshake)")
 	f.StringVar(&b.tlsKey, "backend-tls-key", "", "PEM private key of --backend-tls-cert")
 	f.StringVar(&b.tlsServerName, "backend-tls-server-name", "", "name to verify the backend's certificate against (default: the host of --backend)")
-	f.DurationVar(&b.keepaliveTime, "backend-keepalive-time", backendlink.DefaultKeepaliveTime, "gRPC keepalive ping interval to the backend (keep it above the server's enforcement MinTime, 5m by default in grpc-go)")
+	f.DurationVar(&b.keepaliveTime, "backend-keepalive-time", backendlink.DefaultKeepaliveTime, "gRPC keepalive ping interval to the backend, after this long without a frame received (keep it above the server's enforcement MinTime: 10s in serve)")
 	f.IntVar(&b.bufferSize, "backend-buffer-size", backendlink.DefaultBufferSize, "messages buffered for the backend before the oldest metric reports are shed (decisions and events are kept up to 10 times this)")
 }
 

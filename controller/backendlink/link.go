@@ -34,12 +34,15 @@ const (
 	DefaultMaxBackoff      = 30 * time.Second
 	// DefaultHeartbeatInterval is used when the AuthResponse gives none.
 	DefaultHeartbeatInterval = 10 * time.Second
-	// DefaultKeepaliveTime is the gRPC ping interval: above the 5 minutes
-	// a grpc-go server enforces by default (keepalive.EnforcementPolicy's
-	// MinTime; serve sets no policy of its own), so that no server answers
-	// GOAWAY too_many_pings. The heartbeats keep proxies from closing an
-	// idle stream long before that.
-	DefaultKeepaliveTime    = 5*time.Minute + 30*time.Second
+	// DefaultKeepaliveTime is the gRPC ping interval: above the 10 s the
+	// backend's server enforces (backend/agentsvc.MinClientPing, its
+	// keepalive.EnforcementPolicy.MinTime), so that it never answers
+	// GOAWAY too_many_pings. grpc-go pings only after this long without
+	// receiving anything, so while the backend's heartbeats flow (every
+	// 10 s by default) no ping is sent at all, and a server with grpc-go's
+	// default policy (5 min) is safe too. The heartbeats keep proxies
+	// from closing an idle stream.
+	DefaultKeepaliveTime    = 30 * time.Second
 	DefaultKeepaliveTimeout = 20 * time.Second
 	// DefaultInventoryInterval is the least time between two inventories
 	// sent for a mere change of status.
