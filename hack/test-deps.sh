@@ -21,6 +21,9 @@ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need+=(maria
 # nats-server for the nats-jetstream scaler's tests (internal/testenv/nats.go
 # runs nats-server -js with a monitoring port; Debian installs it in /usr/sbin).
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
+# beanstalkd for the beanstalkd scaler's tests (internal/testenv/beanstalkd.go
+# runs beanstalkd -l 127.0.0.1 -p PORT on a free port).
+command -v beanstalkd >/dev/null 2>&1 || [ -x /usr/bin/beanstalkd ] || need+=(beanstalkd)
 # protoc for proto/agent/v1's staleness test (hack/protogen.sh regenerates
 # the checked-in code and the test compares it).
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)

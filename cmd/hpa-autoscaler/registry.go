@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/beanstalkd"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/cron"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/custom"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/etcd"
@@ -44,6 +45,7 @@ func newRegistry(o registryOptions) (*scalers.Registry, map[string]func() (open,
 	r.MustRegister(cron.Type, cron.New)
 	r.MustRegister(natsjetstream.Type, natsjetstream.New)
 	r.MustRegister(etcd.Type, etcd.New)
+	r.MustRegister(beanstalkd.Type, beanstalkd.New)
 	// One pool per distinct PostgreSQL (pgx) or MySQL (database/sql)
 	// connection setting, shared by every ScaledObject with it.
 	pg := postgresql.NewPools(postgresql.PoolsOptions{MaxPools: o.maxSourceConnections})
