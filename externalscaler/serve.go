@@ -46,6 +46,10 @@ type ServeOptions struct {
 	GRPCOptions []grpc.ServerOption
 	// Gatherer is what /metrics serves; nil serves an empty registry.
 	Gatherer prometheus.Gatherer
+	// Register, when set, registers more services on the gRPC server
+	// (serve's AgentService), next to the external scaler, the health
+	// service and reflection (which lists them too).
+	Register func(grpc.ServiceRegistrar)
 	// ShutdownTimeout bounds the drain: calls in flight get until then to
 	// finish, then they are cut, and Serve returns at most stopGrace later
 	// (default 10s). The HTTP server drains within the same deadline.
@@ -86,6 +90,9 @@ func (s *Server) Serve(ctx context.Context, o ServeOptions) error {
 	healthpb.RegisterHealthServer(g, hs)
 	reflection.Register(g)
 	s.Register(g)
+	if o.Register != nil {
+		o.Register(g)
+	}
 
 	var ready atomic.Bool
 	var hsrv *http.Server
