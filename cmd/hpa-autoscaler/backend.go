@@ -58,6 +58,7 @@ type backendOpts struct {
 	readConns     int
 	rateLimit     int
 	rateBurst     int
+	cost          costOpts
 	history       historyOpts
 
 	// config is what GET /api/v1/config shows and reloads (not a flag).
@@ -72,6 +73,7 @@ func (o *backendOpts) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.readConns, "db-max-connections", 0, "size of the database's read pool (0: 4 per CPU, at least 8); the writer holds one (SQLite) or two (PostgreSQL) more")
 	f.IntVar(&o.rateLimit, "rate-limit", 600, "requests per minute of each API token (-1: no limit)")
 	f.IntVar(&o.rateBurst, "rate-limit-burst", 60, "requests of one API token at once above --rate-limit")
+	o.cost.addFlags(f)
 	o.history.addFlags(f)
 }
 
@@ -104,6 +106,7 @@ type backend struct {
 	store   store.Store
 	key     *audit.Key
 	handler *api.Handler
+	cost    *costRuntime     // prices, cost samples and budget caps
 	history *history.Service // the metric history and its forecasts
 	done    chan struct{}    // closed when the checkpoint loop returned
 	front   <-chan error     // the front HTTP server's end, nil without one
@@ -135,6 +138,11 @@ func startBackend(parent context.Context, o *backendOpts, logger *slog.Logger) (
 		return nil, err
 	}
 	b.ctx, b.cancel = ctx, cancel
+	if b.cost, err = o.cost.start(ctx, b.store, logger); err != nil {
+		cancel()
+		_ = b.store.Close()
+		return nil, err
+	}
 	go func() {
 		defer close(b.done)
 		if err := store.RunCheckpoints(ctx, b.store, store.CheckpointOptions{Key: b.key, Logger: logger}); err != nil {
@@ -172,7 +180,7 @@ func openBackend(ctx context.Context, o *backendOpts, logger *slog.Logger) (*bac
 		return nil, err
 	}
 	h, err := api.New(api.Options{Store: s, Logger: logger, Version: version,
-		RequestsPerMinute: o.rateLimit, BurstSize: o.rateBurst, Config: o.config, Predictor: apiPredictor(hs)})
+		RequestsPerMinute: o.rateLimit, BurstSize: o.rateBurst, Config: o.config, Predictor: apiPredictor(hs), Cost: o.cost.source()})
 	if err != nil {
 		_ = hs.Close()
 		_ = s.Close()
@@ -195,6 +203,7 @@ func (b *backend) close(deadline time.Time, logger *slog.Logger) {
 			}
 		}
 		<-b.done
+		b.cost.wait() // the Recorder's last samples
 		// The history writes its last steps through the store.
 		_ = b.history.Close()
 		closed <- b.store.Close()

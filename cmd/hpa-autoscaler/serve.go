@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/backend/api"
 	"github.com/hpa-autoscaler/hpa-autoscaler/externalscaler"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/redis"
@@ -307,13 +308,19 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 		}
 		conf.tls = stls
 	}
-	o.backend.config = conf
+	if err := o.backend.cost.load(logger); err != nil {
+		return err
+	}
+	// The price table reloads with the configuration (serve_cost.go).
+	cs := &costConfigSource{serveConfigSource: conf, pricing: o.backend.cost.pricing}
+	o.backend.config = cs
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	o.backend.cost.registerer = reg
 	registry, sources := newRegistry(registryOptions{maxSourceConnections: o.maxSourceConnections, secretFiles: o.secretFiles})
 	if dirs := o.secretFiles.Dirs(); len(dirs) > 0 {
 		logger.Info("<key>File trigger keys may name files under these directories only", "secretFileDirs", dirs)
@@ -399,7 +406,7 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 		}
 		defer stop()
 	}
-	defer reloadOnHUP(ctx, conf)()
+	defer reloadOnHUP(ctx, cs)()
 	so := externalscaler.ServeOptions{
 		GRPC:            glis,
 		HTTP:            hlis,
@@ -436,7 +443,7 @@ func serveMetrics(ctx context.Context, lc net.ListenConfig, addr, path string, r
 
 // reloadOnHUP reloads the configuration at every SIGHUP until the
 // returned function is called (it waits for a reload in progress).
-func reloadOnHUP(ctx context.Context, conf *serveConfigSource) (stop func()) {
+func reloadOnHUP(ctx context.Context, conf api.ConfigSource) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(ctx)
