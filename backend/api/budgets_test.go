@@ -2,7 +2,9 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +167,32 @@ func TestCostAnalysis(t *testing.T) {
 			f.want(r, http.StatusBadRequest)
 			if e := r.err(); e.Field != c.field {
 				t.Errorf("?%s: %s, want field %s", c.q, r.body, c.field)
+			}
+		}
+	})
+}
+
+func FuzzBudgetBody(f *testing.F) {
+	fuzzDecoder(f, func(b *BudgetBody) error { _, err := budgetIn(*b); return err },
+		BudgetBody{ID: "b", Scope: "workload", Namespace: "prod", Workload: "web", MonthlyAmount: "1250.00"}, BudgetBody{Scope: "tenant", MonthlyAmount: "-1"})
+}
+
+// FuzzCostQuery: window= and step= never panic and answer nil or a 400
+// naming the parameter.
+func FuzzCostQuery(f *testing.F) {
+	for _, s := range []string{"window=7d", "window=24h&step=1h", "step=1d", "window=0d", "window=-1h", "step=1ns", "window=99999999999d", "window=1.5d", "step=9223372036854775807ns"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, _ := url.ParseQuery(raw)
+		for _, name := range []string{"window", "step"} {
+			d, ok, err := durationParam(q, name)
+			var e *Error
+			switch {
+			case err != nil && (!errors.As(err, &e) || e.Field != name || e.Status != http.StatusBadRequest):
+				t.Fatalf("%s: error %v", name, err)
+			case err == nil && ok && d < time.Minute:
+				t.Fatalf("%s: %v accepted", name, d)
 			}
 		}
 	})
