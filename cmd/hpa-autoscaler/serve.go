@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/backend/agentsvc"
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/api"
 	"github.com/hpa-autoscaler/hpa-autoscaler/externalscaler"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
@@ -55,6 +56,7 @@ type serveOpts struct {
 	maxListItems          int
 
 	backend backendOpts
+	agent   agentsvcOpts
 
 	secretFileDirs []string
 	// secretFiles is secretFileDirs checked by validate.
@@ -138,6 +140,7 @@ underscores): HPA_GRPC_ADDR, HPA_HTTP_ADDR, HPA_TLS_CERT, ...`,
 	f.StringSliceVar(&o.secretFileDirs, "secret-file-dir", nil,
 		"directory whose files <key>File trigger keys may name (repeatable or comma-separated; each must exist); none by default: every <key>File key is refused")
 	o.backend.addFlags(f)
+	o.agent.addFlags(f)
 	return cmd
 }
 
@@ -210,6 +213,7 @@ func (o *serveOpts) validate() error {
 		}
 	}
 	errs = append(errs, o.backend.validate()...)
+	errs = append(errs, o.agent.validate()...)
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
@@ -377,6 +381,13 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 	}
 	defer func() { be.close(drainDeadline().Add(closeGrace), logger) }()
 	conf.api = be.handler
+	// The AgentService on the gRPC port (serve_agentsvc.go); closed
+	// before the backend, so its streams end before the store does.
+	asvc, err := startAgentService(be, &o.agent, logger, reg)
+	if err != nil {
+		return err
+	}
+	defer asvc.Close()
 
 	var lc net.ListenConfig
 	glis, err := lc.Listen(ctx, "tcp", o.grpcAddr)
@@ -411,7 +422,8 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 		GRPC:            glis,
 		HTTP:            hlis,
 		TLS:             o.tls,
-		GRPCOptions:     o.grpc.serverOptions(),
+		GRPCOptions:     append(o.grpc.serverOptions(), agentsvc.ServerOptions()...),
+		Register:        asvc.Register,
 		Gatherer:        reg,
 		ShutdownTimeout: o.shutdownTimeout,
 	}

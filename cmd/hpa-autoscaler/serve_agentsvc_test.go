@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+
+	agentv1 "github.com/hpa-autoscaler/hpa-autoscaler/proto/agent/v1"
+)
+
+// TestServeAgentService: serve's gRPC port serves the AgentService next
+// to the external scaler, and reflection lists it.
+func TestServeAgentService(t *testing.T) {
+	dir := t.TempDir()
+	s := startServeInProcess(t, "--db", "sqlite:"+filepath.Join(dir, "db.sqlite"))
+	var addr string
+	for _, line := range strings.Split(s.stderr.String(), "\n") {
+		if strings.Contains(line, `"external scaler serving"`) {
+			var rec struct {
+				GRPC string `json:"grpc"`
+			}
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatal(err)
+			}
+			addr = rec.GRPC
+		}
+	}
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	h, err := agentv1.NewAgentServiceClient(cc).HealthCheck(ctx, &agentv1.HealthRequest{})
+	if err != nil || h.GetStatus() != agentv1.HealthResponse_SERVING || h.GetDatabase() != "ok" {
+		t.Fatalf("HealthCheck: %v %v", h, err)
+	}
+	rs, err := rpb.NewServerReflectionClient(cc).ServerReflectionInfo(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rs.Send(&rpb.ServerReflectionRequest{MessageRequest: &rpb.ServerReflectionRequest_ListServices{}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := rs.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, sv := range r.GetListServicesResponse().GetService() {
+		names = append(names, sv.GetName())
+	}
+	_ = rs.CloseSend()
+	if !slices.Contains(names, agentv1.AgentService_ServiceDesc.ServiceName) {
+		t.Errorf("reflection lists %v, without %s", names, agentv1.AgentService_ServiceDesc.ServiceName)
+	}
+}
