@@ -49,11 +49,11 @@ func (r *Reconciler) inventory(ctx context.Context) ([]backendlink.Scaler, error
 		}
 		spec, err := json.Marshal(&s.Spec)
 		if err != nil {
-			return nil, fmt.Errorf("Scaler %s/%s: spec: %w", s.Namespace, s.Name, err)
+			return nil, fmt.Errorf("scaler %s/%s: spec: %w", s.Namespace, s.Name, err)
 		}
 		status, err := json.Marshal(&s.Status)
 		if err != nil {
-			return nil, fmt.Errorf("Scaler %s/%s: status: %w", s.Namespace, s.Name, err)
+			return nil, fmt.Errorf("scaler %s/%s: status: %w", s.Namespace, s.Name, err)
 		}
 		out = append(out, backendlink.Scaler{
 			Namespace: s.Namespace, Name: s.Name, Generation: s.Generation, SpecJSON: spec, StatusJSON: status,
