@@ -157,33 +157,7 @@ func TestServeRunsTheRenderedConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	logFile, err := os.Create(filepath.Join(dir, "serve.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command(bin, "serve", "--config="+cfgFile)
-	cmd.Dir = data
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logFile.Name())
-			t.Logf("serve's log:\n%s", b)
-		}
-	})
+	exited := startChild(t, bin, data, "serve", "--config="+cfgFile)
 
 	ca := x509.NewCertPool()
 	if !ca.AppendCertsFromPEM(backendTLS["ca.crt"]) {
@@ -227,6 +201,41 @@ func TestServeRunsTheRenderedConfig(t *testing.T) {
 	}
 }
 
+// startChild runs bin with args in dir, its output in a log file printed
+// if the test fails, and stops it (SIGTERM, then SIGKILL after 30 s) at
+// the test's end. The channel closes when it exits.
+func startChild(t *testing.T, bin, dir string, args ...string) <-chan struct{} {
+	t.Helper()
+	logFile, err := os.Create(filepath.Join(t.TempDir(), args[0]+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		logFile.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile.Name())
+			t.Logf("%s's log:\n%s", args[0], b)
+		}
+	})
+	return exited
+}
+
 func expectStatus(c *http.Client, url, token string, want int) error {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -261,7 +270,7 @@ func waitFor(t *testing.T, exited <-chan struct{}, limit time.Duration, what str
 		}
 		select {
 		case <-exited:
-			t.Fatalf("serve exited while waiting for %s (last: %v)", what, err)
+			t.Fatalf("the process exited while waiting for %s (last: %v)", what, err)
 		case <-ctx.Done():
 			t.Fatalf("no %s within %v: %v", what, limit, err)
 		case <-time.After(delay):

@@ -3,8 +3,10 @@ package charttest
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"encoding/pem"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -104,9 +107,10 @@ func TestServerSideDryRun(t *testing.T) {
 
 // TestUpgradeKeepsCertificates installs the chart into the API server
 // with Helm's own client (action.Install, the release stored in a Secret),
-// then upgrades it: the upgrade's render looks the CA and the
-// certificates up in the cluster and keeps them, and a certificate deleted
-// in between is issued again by the same CA.
+// runs the built agent with the rendered arguments as the chart's
+// ServiceAccount (agentRuns), then upgrades it: the upgrade's render looks
+// the CA and the certificates up in the cluster and keeps them, and a
+// certificate deleted in between is issued again by the same CA.
 func TestUpgradeKeepsCertificates(t *testing.T) {
 	k := startKube(t)
 	ns := k.NewNamespace(t)
@@ -128,6 +132,8 @@ func TestUpgradeKeepsCertificates(t *testing.T) {
 			t.Errorf("helm uninstall: %v", err)
 		}
 	})
+	t.Run("agent as its ServiceAccount", func(t *testing.T) { agentRuns(t, k, ns, ch, vals) })
+
 	names := []string{"hpa-hpa-autoscaler-ca", "hpa-hpa-autoscaler-backend-tls", "hpa-hpa-autoscaler-agent-tls", "hpa-hpa-autoscaler-client-tls"}
 	before := readSecrets(t, k, ns, names)
 	checkChain(t, before, ns)
@@ -178,6 +184,53 @@ func TestUpgradeKeepsCertificates(t *testing.T) {
 		t.Error("a new clusterID changed the backend's certificate")
 	}
 	checkChain(t, renamed, ns)
+}
+
+// agentRuns starts the built agent with the arguments the chart renders,
+// as the chart's ServiceAccount with only the chart's RBAC (a TokenRequest
+// token): it must get ready (its informers synced) and win the election
+// of the Lease in the release's namespace.
+func agentRuns(t *testing.T, k *testenv.Kube, ns string, ch *chart.Chart, vals map[string]any) {
+	bin := binary(t)
+	objs, _ := render(t, ch, ns, vals)
+	ports := freePorts(t, 2)
+	var args []string
+	for _, a := range containerArgs(t, find(t, objs, "Deployment", "hpa-hpa-autoscaler-agent")) {
+		switch {
+		case strings.HasPrefix(a, "--metrics-addr="):
+			a = fmt.Sprintf("--metrics-addr=127.0.0.1:%d", ports[0])
+		case strings.HasPrefix(a, "--health-addr="):
+			a = fmt.Sprintf("--health-addr=127.0.0.1:%d", ports[1])
+		}
+		args = append(args, a)
+	}
+	sa := testenv.ServiceAccountConfig(t, k, ns, "hpa-hpa-autoscaler-agent")
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: sa.Host, CertificateAuthorityData: sa.CAData}
+	kc.AuthInfos["agent"] = &clientcmdapi.AuthInfo{Token: sa.BearerToken}
+	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "agent", Namespace: ns}
+	kc.CurrentContext = "envtest"
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	exited := startChild(t, bin, dir, append(args, "--kubeconfig="+path)...)
+	plain := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+	defer plain.CloseIdleConnections()
+	waitFor(t, exited, 2*time.Minute, "the agent's /readyz", func() error {
+		return expectStatus(plain, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[1]), "", http.StatusOK)
+	})
+	waitFor(t, exited, 2*time.Minute, "the agent's Lease in "+ns, func() error {
+		var lease coordinationv1.Lease
+		if err := k.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "hpa-autoscaler-agent"}, &lease); err != nil {
+			return err
+		}
+		if lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity == "" {
+			return errors.New("no holder")
+		}
+		return nil
+	})
 }
 
 func upgrade(t *testing.T, cfg *action.Configuration, ns string, ch *chart.Chart, vals map[string]any) {
