@@ -3,8 +3,8 @@ package charttest
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
