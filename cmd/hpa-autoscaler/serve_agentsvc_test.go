@@ -20,7 +20,19 @@ import (
 // to the external scaler, and reflection lists it.
 func TestServeAgentService(t *testing.T) {
 	dir := t.TempDir()
-	s := startServeInProcess(t, "--db", "sqlite:"+filepath.Join(dir, "db.sqlite"))
+	db := "sqlite:" + filepath.Join(dir, "db.sqlite")
+	if code, _, stderr := runCmd(t, "tenant", "create", "shop", "--db", db); code != 0 {
+		t.Fatalf("tenant create: %d %s", code, stderr)
+	}
+	if code, _, stderr := runCmd(t, "token", "create", "--db", db, "--tenant", "shop", "--role", "viewer", "--cluster", "prod"); code != 2 || !strings.Contains(stderr, "--cluster: an agent token needs --role operator or admin") {
+		t.Errorf("token create --cluster of a viewer: %d %s", code, stderr)
+	}
+	code, token, stderr := runCmd(t, "token", "create", "--db", db, "--tenant", "shop", "--role", "operator", "--cluster", "prod")
+	if code != 0 {
+		t.Fatalf("token create --cluster: %d %s", code, stderr)
+	}
+	token = strings.TrimSpace(token)
+	s := startServeInProcess(t, "--db", db)
 	var addr string
 	for _, line := range strings.Split(s.stderr.String(), "\n") {
 		if strings.Contains(line, `"external scaler serving"`) {
@@ -44,6 +56,19 @@ func TestServeAgentService(t *testing.T) {
 	if err != nil || h.GetStatus() != agentv1.HealthResponse_SERVING || h.GetDatabase() != "ok" {
 		t.Fatalf("HealthCheck: %v %v", h, err)
 	}
+	// The agent token of `token create --cluster` connects its cluster.
+	st, err := agentv1.NewAgentServiceClient(cc).Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(&agentv1.AgentMessage{Payload: &agentv1.AgentMessage_Auth{Auth: &agentv1.AuthRequest{ClusterId: "prod", AgentToken: token}}}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := st.Recv()
+	if err != nil || first.GetAuth().GetTenant() != "shop" || first.GetAuth().GetClusterId() != "prod" {
+		t.Fatalf("connect with the agent token: %v %v", first, err)
+	}
+	_ = st.CloseSend()
 	rs, err := rpb.NewServerReflectionClient(cc).ServerReflectionInfo(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -75,13 +76,14 @@ type tokenCreateOpts struct {
 	role    string
 	name    string
 	expires time.Duration
+	cluster string
 }
 
 func newTokenCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Manage API tokens"}
 	o := &tokenCreateOpts{}
 	create := &cobra.Command{
-		Use:   "create --tenant NAME --role viewer|operator|admin",
+		Use:   "create --tenant NAME --role viewer|operator|admin [--cluster ID]",
 		Short: "Create an API token of a tenant and print it (shown once)",
 		Long: `Create an API token of a tenant and print it on stdout, once: the
 database keeps only its hash. It works while serve runs on the same
@@ -97,6 +99,7 @@ database.`,
 	f.StringVar(&o.role, "role", "", "viewer, operator or admin (required)")
 	f.StringVar(&o.name, "name", "cli", "name of the token (what lists show)")
 	f.DurationVar(&o.expires, "expires", 0, "lifetime of the token, e.g. 720h (0: it does not expire)")
+	f.StringVar(&o.cluster, "cluster", "", "make an agent token bound to this cluster id (scope "+auth.AgentScopePrefix+"ID): it may only connect that cluster's agent to the AgentService (docs/agentservice.md)")
 	cmd.AddCommand(create)
 	return cmd
 }
@@ -120,6 +123,14 @@ func (o *tokenCreateOpts) validate() error {
 	}
 	if o.name == "" {
 		errs = append(errs, errors.New("--name: empty"))
+	}
+	if o.cluster != "" {
+		if len(o.cluster) > 128 || strings.ContainsFunc(o.cluster, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			errs = append(errs, fmt.Errorf("--cluster %q: expected 1 to 128 printable characters", o.cluster))
+		}
+		if store.Role(o.role) == store.RoleViewer {
+			errs = append(errs, errors.New("--cluster: an agent token needs --role operator or admin (it writes scalers, decisions and events)"))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return &usageError{err: err}
@@ -148,6 +159,9 @@ func (o *tokenCreateOpts) run(cmd *cobra.Command) error {
 		return err
 	}
 	t := store.Token{ID: g.ID, Name: o.name, Role: store.Role(o.role), SecretHash: g.SecretHash}
+	if o.cluster != "" {
+		t.Scopes = []string{auth.AgentScope(o.cluster)}
+	}
 	if o.expires > 0 {
 		t.ExpiresAt = time.Now().Add(o.expires)
 	}
