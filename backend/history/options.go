@@ -30,7 +30,7 @@ const (
 	DefaultHorizon         = 30 * time.Minute
 	DefaultQueueSize       = 1 << 16
 	DefaultBatchSize       = 5000
-	DefaultMaxSeries       = 10000
+	DefaultMaxSeries       = 2000
 	DefaultIdleAfter       = time.Hour
 	DefaultGrace           = 10 * time.Second
 	DefaultTick            = 5 * time.Second
@@ -81,8 +81,9 @@ type Options struct {
 	// BatchSize is the most steps written in one transaction (default
 	// 5,000).
 	BatchSize int
-	// MaxSeries bounds the series held in memory (default 10,000): a
-	// sample of a new series beyond it is shed until one is evicted.
+	// MaxSeries bounds the series held in memory (default 2,000, about
+	// 0.8 MB each with the default window): a sample of a new series
+	// beyond it is shed until one is evicted.
 	MaxSeries int
 	// IdleAfter evicts a series from memory that had no sample for this
 	// long (default 1h); its history stays stored.
