@@ -34,6 +34,24 @@ type Budget struct {
 	MonthlyAmountMicros int64     `json:"monthlyAmountMicros"`
 	CreatedAt           time.Time `json:"createdAt"`
 	UpdatedAt           time.Time `json:"updatedAt"`
+	// Month is this month's use of a single budget (GET of one budget
+	// only; lists leave it out).
+	Month *BudgetMonth `json:"month,omitempty"`
+}
+
+// BudgetMonth is a budget's calendar month (UTC) so far: what the stored
+// cost samples of its scope add up to, what is left, and the hourly cap
+// the engine gets from it (what is left over the hours left, before the
+// other covered workloads' share).
+type BudgetMonth struct {
+	Start           time.Time `json:"start"`
+	End             time.Time `json:"end"`
+	Spent           string    `json:"spent"`
+	SpentMicros     int64     `json:"spentMicros"`
+	Remaining       string    `json:"remaining"`
+	RemainingMicros int64     `json:"remainingMicros"`
+	HourlyCap       string    `json:"hourlyCap"`
+	HourlyCapMicros int64     `json:"hourlyCapMicros"`
 }
 
 func budgetOut(b store.Budget) Budget {
@@ -103,7 +121,18 @@ func getBudget(s *server, r *request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, budgetOut(b), nil
+	now := s.o.Now()
+	spent, err := cost.Spent(r.Context(), s.o.Store, r.tenant, b, now)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := budgetOut(b)
+	start, end := cost.MonthBounds(now)
+	left := cost.Micros(b.MonthlyMicros) - spent
+	hourly := cost.HourlyCap(cost.Micros(b.MonthlyMicros), spent, now)
+	out.Month = &BudgetMonth{Start: start, End: end, Spent: spent.String(), SpentMicros: int64(spent), Remaining: left.String(), RemainingMicros: int64(left),
+		HourlyCap: hourly.String(), HourlyCapMicros: int64(hourly)}
+	return http.StatusOK, out, nil
 }
 
 func newBudgetID() string {

@@ -30,8 +30,23 @@ func TestBudgets(t *testing.T) {
 		if err := json.Unmarshal(r.body, &gen); err != nil || !strings.HasPrefix(gen.ID, "b-") || gen.MonthlyAmountMicros != 1 {
 			t.Fatalf("generated %s", r.body)
 		}
-		// Viewers read, admins write.
-		f.want(f.do("GET", "/api/v1/budgets/web", v, nil), http.StatusOK)
+		// Viewers read, admins write. One budget shows its month: 0.50
+		// spent of 1250.50 on March 4th 05:06:07 (the fixture's now),
+		// 666h53m53s left: 1250.00 / 666.898... = 1.874349 per hour.
+		month := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+		if err := f.store.RecordCostSamples(t.Context(), "acme", []store.CostSample{
+			{Cluster: "c1", Namespace: "prod", Workload: "web", Start: month, Step: time.Minute, ReplicasMilli: 1000, CPUMicros: 400_000, RAMMicros: 100_000},
+			{Cluster: "c1", Namespace: "prod", Workload: "web", Start: month.Add(-time.Minute), Step: time.Minute, ReplicasMilli: 1000, CPUMicros: 9_000_000},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		r = f.do("GET", "/api/v1/budgets/web", v, nil)
+		f.want(r, http.StatusOK)
+		var one Budget
+		if err := json.Unmarshal(r.body, &one); err != nil || one.Month == nil || one.Month.Spent != "0.50" || one.Month.Remaining != "1250.00" ||
+			one.Month.HourlyCapMicros != 1_874_349 || !one.Month.Start.Equal(month) || !one.Month.End.Equal(month.AddDate(0, 1, 0)) {
+			t.Fatalf("one budget %s", r.body)
+		}
 		f.want(f.do("POST", "/api/v1/budgets", v, BudgetBody{Scope: "tenant", MonthlyAmount: "1"}), http.StatusForbidden)
 		f.want(f.do("POST", "/api/v1/budgets", f.tokens["acme/operator"], BudgetBody{Scope: "tenant", MonthlyAmount: "1"}), http.StatusForbidden)
 		f.want(f.do("POST", "/api/v1/budgets", ad, BudgetBody{ID: "web", Scope: "tenant", MonthlyAmount: "1"}), http.StatusConflict)
