@@ -97,6 +97,9 @@ type ScalerEfficiency struct {
 	Triggers []TriggerUtilization `json:"triggers"`
 	// StatusUpdatedAt is when the scaler was last written.
 	StatusUpdatedAt time.Time `json:"statusUpdatedAt"`
+	// Cost is the scaler's cost in the window (cost.go; null without a
+	// price table).
+	Cost *EfficiencyCost `json:"cost"`
 }
 
 // TriggerUtilization is a trigger's last value against its target.
@@ -150,6 +153,9 @@ func getEfficiency(s *server, r *request) (int, any, error) {
 	out := Efficiency{Window: Window{From: f.from, To: f.to}, Items: make([]ScalerEfficiency, 0, len(l.Items)), NextPageToken: l.NextPageToken}
 	for _, sc := range l.Items {
 		out.Items = append(out.Items, efficiencyOf(sc))
+	}
+	if err := s.efficiencyCost(r, f, out.Items); err != nil {
+		return 0, nil, err
 	}
 	return http.StatusOK, out, nil
 }

@@ -166,6 +166,14 @@ func TestCostAnalysis(t *testing.T) {
 			prod.SpotShare < 0.333 || prod.SpotShare > 0.334 || prod.CPUCost != 0.002608 || !prod.End.Equal(prod.Start.Add(24*time.Hour)) {
 			t.Fatalf("prod %+v", prod)
 		}
+		// The efficiency report's cost side: acme's scaler web (c1/prod).
+		r := f.do("GET", "/api/v1/analytics/efficiency?from="+qtime(day)+"&to="+qtime(day.Add(48*time.Hour)), v, nil)
+		f.want(r, http.StatusOK)
+		var ef Efficiency
+		if err := json.Unmarshal(r.body, &ef); err != nil || len(ef.Items) != 1 || ef.Items[0].Cost == nil || ef.Items[0].Cost.TotalCostMicros != 2*(1054+141) ||
+			ef.Items[0].Cost.ReplicaHours < 0.0666 || ef.Items[0].Cost.ReplicaHours > 0.0667 {
+			t.Fatalf("efficiency %s", r.body)
+		}
 		w := get("window=7d&scaler=web&cluster=c1")
 		if w.Aggregate != "workload" || len(w.Items) != 1 || w.Items[0].Name != "c1/prod/web" || w.Items[0].TotalCostMicros != 2*(1054+141) {
 			t.Fatalf("workload %+v", w.Items)

@@ -186,3 +186,43 @@ func costItem(a store.CostAllocation, step time.Duration) CostAllocation {
 	}
 	return it
 }
+
+// EfficiencyCost is a scaler's cost in the efficiency report's window,
+// from the stored cost samples of its workload.
+type EfficiencyCost struct {
+	TotalCost       float64 `json:"totalCost"`
+	TotalCostMicros int64   `json:"totalCostMicros"`
+	ReplicaHours    float64 `json:"replicaHours"`
+	// CostPerReplicaHour is the total over the replica-hours (0 when
+	// none).
+	CostPerReplicaHour float64 `json:"costPerReplicaHour"`
+	SpotShare          float64 `json:"spotShare"`
+}
+
+// efficiencyCost fills the items' cost in f's window: one query, the
+// window summed per workload (a scaler's workload is named as the
+// scaler).
+func (s *server) efficiencyCost(r *request, f analyticsFilter, items []ScalerEfficiency) error {
+	if s.o.Cost == nil || len(items) == 0 || f.to.Sub(f.from) < time.Minute {
+		return nil
+	}
+	rows, err := s.o.Store.CostAllocations(r.Context(), r.tenant, store.CostFilter{From: f.from, To: f.to, Aggregate: store.AggregateWorkload,
+		Cluster: f.cluster, Namespace: f.namespace, Workload: f.scaler})
+	if err != nil {
+		return err
+	}
+	type key struct{ cluster, namespace, workload string }
+	byKey := make(map[key]store.CostAllocation, len(rows))
+	for _, a := range rows {
+		byKey[key{a.Cluster, a.Namespace, a.Workload}] = a
+	}
+	for i := range items {
+		it := costItem(byKey[key{items[i].Cluster, items[i].Namespace, items[i].Scaler}], 0)
+		c := &EfficiencyCost{TotalCost: it.TotalCost, TotalCostMicros: it.TotalCostMicros, ReplicaHours: it.ReplicaHours, SpotShare: it.SpotShare}
+		if it.ReplicaHours > 0 {
+			c.CostPerReplicaHour = it.TotalCost / it.ReplicaHours
+		}
+		items[i].Cost = c
+	}
+	return nil
+}
