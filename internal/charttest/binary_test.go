@@ -189,6 +189,16 @@ func TestServeRunsTheRenderedConfig(t *testing.T) {
 	if err := expectStatus(withCert, base+"/api/v1/scalers", strings.TrimSpace(string(token)), http.StatusOK); err != nil {
 		t.Errorf("API with the chart's client certificate and the admin token: %v", err)
 	}
+	// NOTES.txt's way to a token: the binary in the pod, on the same file
+	// while serve runs.
+	out, err := exec.Command(bin, "token", "create", "--db", "sqlite:"+filepath.Join(data, "hpa-autoscaler.db"),
+		"--tenant", "default", "--role", "admin").Output()
+	if err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	if err := expectStatus(withCert, base+"/api/v1/scalers", strings.TrimSpace(string(out)), http.StatusOK); err != nil {
+		t.Errorf("API with a token of token create: %v", err)
+	}
 	plain := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
 	defer plain.CloseIdleConnections()
 	if err := expectStatus(plain, fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort), "", http.StatusOK); err != nil {

@@ -228,7 +228,7 @@ func TestRenderDefaults(t *testing.T) {
 		t.Errorf("agent args %q: the backend link is off by default", args)
 	}
 	for _, want := range []string{"kubectl -n hpa-system port-forward svc/hpa-hpa-autoscaler-backend 8080:8080",
-		"hpa-autoscaler-admin.token", "kind: Scaler", "type: external", "scalerAddress: hpa-hpa-autoscaler-backend.hpa-system.svc:9443"} {
+		"hpa-autoscaler-admin.token", "/hpa-autoscaler token create --db sqlite:/var/lib/hpa-autoscaler/hpa-autoscaler.db --tenant default --role admin", "kind: Scaler", "type: external", "scalerAddress: hpa-hpa-autoscaler-backend.hpa-system.svc:9443"} {
 		if !strings.Contains(notes, want) {
 			t.Errorf("NOTES.txt has no %q:\n%s", want, notes)
 		}
