@@ -74,6 +74,9 @@ type Recorder struct {
 	open    map[Workload]*acc
 	pending []pendingSample
 	rates   map[Workload]current // the last closed step of each workload
+	// spot sums rates per cluster: replicas×1000 and their spot part
+	// (replicas×1000×PPM/1e6), for the spot ratio without a scan.
+	spot    map[string]*spotSum
 	dropped int64
 
 	costPerHour *prometheus.GaugeVec
@@ -90,6 +93,8 @@ type acc struct {
 	usageN   int64
 	lastSeen time.Time
 }
+
+type spotSum struct{ all, spot int64 }
 
 type pendingSample struct {
 	tenant store.TenantID
@@ -127,7 +132,7 @@ func NewRecorder(o RecorderOptions) (*Recorder, error) {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
 	}
-	r := &Recorder{o: o, table: o.Prices, open: map[Workload]*acc{}, rates: map[Workload]current{}}
+	r := &Recorder{o: o, table: o.Prices, open: map[Workload]*acc{}, rates: map[Workload]current{}, spot: map[string]*spotSum{}}
 	if r.table == nil {
 		def := DefaultTable()
 		r.table = func() *Table { return def }
@@ -202,7 +207,16 @@ func (r *Recorder) close(w Workload, a *acc) {
 		r.dropped += int64(over)
 	}
 	perHour := rate.Cost(replicasMilli, o.Requests, time.Hour)
-	r.rates[w] = current{perHour: perHour.Total(), replicasMilli: replicasMilli, spot: rate.SpotShare, seen: a.lastSeen}
+	r.forget(w)
+	c := current{perHour: perHour.Total(), replicasMilli: replicasMilli, spot: rate.SpotShare, seen: a.lastSeen}
+	r.rates[w] = c
+	sum := r.spot[w.Cluster]
+	if sum == nil {
+		sum = &spotSum{}
+		r.spot[w.Cluster] = sum
+	}
+	sum.all += c.replicasMilli
+	sum.spot += c.replicasMilli * int64(c.spot) / int64(One)
 	r.costPerHour.WithLabelValues(w.Cluster, w.Namespace, w.Name).Set(perHour.Total().Float())
 	r.setSpotRatio(w.Cluster)
 	if a.usageN > 0 && perHour.CPU+perHour.Memory > 0 {
@@ -217,20 +231,42 @@ func (r *Recorder) close(w Workload, a *acc) {
 	}
 }
 
-// setSpotRatio recomputes a cluster's spot ratio (r.mu held).
-func (r *Recorder) setSpotRatio(cluster string) {
-	var all, spot float64
-	for w, c := range r.rates {
-		if w.Cluster == cluster {
-			all += float64(c.replicasMilli)
-			spot += float64(c.replicasMilli) * c.spot.Float()
-		}
-	}
-	if all == 0 {
-		r.spotRatio.WithLabelValues(cluster).Set(0)
+// forget takes w's last step out of its cluster's spot sums (r.mu held).
+func (r *Recorder) forget(w Workload) {
+	c, ok := r.rates[w]
+	if !ok {
 		return
 	}
-	r.spotRatio.WithLabelValues(cluster).Set(spot / all)
+	delete(r.rates, w)
+	if sum := r.spot[w.Cluster]; sum != nil {
+		sum.all -= c.replicasMilli
+		sum.spot -= c.replicasMilli * int64(c.spot) / int64(One)
+	}
+}
+
+// setSpotRatio sets a cluster's spot ratio from its sums (r.mu held);
+// a cluster without workloads loses its series.
+func (r *Recorder) setSpotRatio(cluster string) {
+	sum := r.spot[cluster]
+	switch {
+	case sum == nil:
+	case sum.all <= 0 && !r.hasCluster(cluster):
+		delete(r.spot, cluster)
+		r.spotRatio.DeleteLabelValues(cluster)
+	case sum.all <= 0:
+		r.spotRatio.WithLabelValues(cluster).Set(0)
+	default:
+		r.spotRatio.WithLabelValues(cluster).Set(float64(sum.spot) / float64(sum.all))
+	}
+}
+
+func (r *Recorder) hasCluster(cluster string) bool {
+	for w := range r.rates {
+		if w.Cluster == cluster {
+			return true
+		}
+	}
+	return false
 }
 
 // CostPerHourExcept implements RateSource: the cost per hour, at their
@@ -284,7 +320,7 @@ func (r *Recorder) Flush(ctx context.Context, now time.Time) error {
 	}
 	for w, c := range r.rates {
 		if now.Sub(c.seen) >= staleSteps*r.o.Step {
-			delete(r.rates, w)
+			r.forget(w)
 			r.costPerHour.DeleteLabelValues(w.Cluster, w.Namespace, w.Name)
 			r.efficiency.DeleteLabelValues(w.Cluster, w.Name)
 			r.setSpotRatio(w.Cluster)
