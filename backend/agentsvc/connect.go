@@ -94,6 +94,10 @@ type stream struct {
 	// metric reports) and the last one durable (what ack says).
 	applied, durable int64
 	lastFlush        time.Time
+	// flushing: a flush in flight (at most one); its seq comes back on
+	// flushed once durable (0: it failed).
+	flushing bool
+	flushed  chan int64
 	invErrs          []string
 	statusJSON       json.RawMessage
 	resyncAsked      bool
@@ -241,7 +245,7 @@ func (s *Service) authenticate(ctx context.Context, ss agentv1.AgentService_Conn
 	cs := s.cluster(clusterKey{p.Tenant, cluster})
 	st := &stream{s: s, cs: cs, ss: ss, tenant: p.Tenant, cluster: cluster, actor: p.Actor(),
 		stop: make(chan struct{}), finished: make(chan struct{}), recs: map[string]*agentv1.Recommendation{},
-		notify: make(chan struct{}, 1), dirty: map[string]ScalerRef{}, dirtyNotify: make(chan struct{}, 1)}
+		notify: make(chan struct{}, 1), flushed: make(chan int64, 1), dirty: map[string]ScalerRef{}, dirtyNotify: make(chan struct{}, 1)}
 	// One stream per cluster: the newer wins, after the older finished
 	// applying (so the seq read below is the last one).
 	cs.mu.Lock()
@@ -466,6 +470,12 @@ loop:
 			}
 		case <-tick.C():
 			st.tick(ctx, lastRecv)
+		case seq := <-st.flushed:
+			st.flushing = false
+			if seq > st.durable {
+				st.durable = seq
+				st.setAck(uint64(seq))
+			}
 		case <-st.stop:
 			break loop
 		case <-s.ctx.Done():
@@ -477,12 +487,17 @@ loop:
 	tick.Stop()
 	close(quit)
 	wg.Wait()
+	if st.flushing {
+		if seq := <-st.flushed; seq > st.durable {
+			st.durable = seq
+		}
+	}
 
 	// What is left of the stream's state, with a context of its own: the
 	// stream's may be gone.
 	fctx, cancel := context.WithTimeout(context.Background(), s.o.RPCTimeout)
 	defer cancel()
-	st.flush(fctx)
+	st.flushNow(fctx)
 	if st.stopReason != reasonReplaced {
 		err := s.o.Store.Update(fctx, st.tenant, st.actor, func(tx store.Tx) error {
 			_, err := tx.DisconnectAgent(st.cluster, st.connection, st.stopReason)
@@ -528,25 +543,37 @@ func (st *stream) tick(ctx context.Context, lastRecv *atomic.Int64) {
 		st.qmu.Unlock()
 		st.kick()
 	}
-	if st.applied > st.durable && now.Sub(st.lastFlush) >= s.o.FlushInterval {
-		st.flush(ctx)
+	if st.applied > st.durable && !st.flushing && now.Sub(st.lastFlush) >= s.o.FlushInterval {
+		// In the background: the stream goes on applying while the
+		// store commits.
+		st.flushing, st.lastFlush = true, now
+		seq := st.applied
+		go func() {
+			if st.advance(ctx, seq) {
+				st.flushed <- seq
+			} else {
+				st.flushed <- 0
+			}
+		}()
 	}
 }
 
-// flush makes the seq of the metric reports applied in memory durable.
-func (st *stream) flush(ctx context.Context) {
-	st.lastFlush = st.s.o.Clock.Now()
-	if st.applied <= st.durable {
-		return
+// flushNow makes the seq of the metric reports applied in memory
+// durable, at the stream's end.
+func (st *stream) flushNow(ctx context.Context) {
+	if st.applied > st.durable && st.advance(ctx, st.applied) {
+		st.durable = st.applied
 	}
-	seq := st.applied
+}
+
+// advance makes seq durable (a seq stored already is as good).
+func (st *stream) advance(ctx context.Context, seq int64) bool {
 	err := st.s.o.Store.Update(ctx, st.tenant, st.actor, func(tx store.Tx) error { return tx.AdvanceAgentSeq(st.cluster, seq) })
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		st.s.log.Warn("agent: flushing the seq of metric reports", "tenant", st.tenant, "cluster", st.cluster, "err", err)
-		return
+		return false
 	}
-	st.durable = seq
-	st.setAck(uint64(seq))
+	return true
 }
 
 // setAck sets the ack the next message carries.
