@@ -56,6 +56,9 @@ type entry struct {
 	// order as names), for /metrics.
 	pred      *predictive.Scaler
 	predicted []predictedFloor
+	// source is what a fetch calls: scaler, or for a predictive trigger
+	// the scaler pred wraps (the RPC records the values into pred).
+	source scalers.Scaler
 
 	// bound is the trigger's bound on a source call (set with scaler).
 	bound time.Duration
@@ -510,8 +513,9 @@ func (c *cache) build(e *entry) {
 		close(e.ready)
 		return
 	}
-	e.scaler, e.names, e.pred = r.sc, r.names, r.pred
+	e.scaler, e.names, e.pred, e.source = r.sc, r.names, r.pred, r.sc
 	if r.pred != nil {
+		e.source = r.pred.Unwrap()
 		e.predicted = make([]predictedFloor, len(r.names))
 		for i := range e.predicted {
 			e.predicted[i].replicas.Store(-1)

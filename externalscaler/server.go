@@ -465,6 +465,11 @@ func (s *Server) fetched(ctx context.Context, e *entry, c *fetchCall, start time
 	fetchCalls.Put(c)
 	e.tm.collection.Observe(s.clock.Since(start).Seconds())
 	if err == nil {
+		if e.pred != nil {
+			// Recorded here rather than in the fetch's goroutine (see
+			// predictive.Scaler.Record).
+			e.pred.Record(m)
+		}
 		if s.history != nil && e.pred != nil {
 			now := s.clock.Now()
 			for _, v := range m.Values {
@@ -502,7 +507,7 @@ func (c *fetchCall) run() {
 		// The RPC gave up on this call and counted it as overrunning.
 		e.overrunning.Add(-1)
 	}()
-	c.m, c.err = e.scaler.Metrics(c.ctx)
+	c.m, c.err = e.source.Metrics(c.ctx)
 }
 
 // overrunError is a fetch the server gave up on: the source did not answer

@@ -166,6 +166,13 @@ func (s *Scaler) Metrics(ctx context.Context) (scalers.Metrics, error) {
 	return m, nil
 }
 
+// Record records m's values at the clock's time, as Metrics does after a
+// fetch: for a caller that fetches from Unwrap() itself, apart from the
+// goroutine that records (the external scaler fetches in a short-lived
+// goroutine of its own, whose small stack the forecasting code would
+// have to grow on every call).
+func (s *Scaler) Record(m scalers.Metrics) { s.record(m) }
+
 func (s *Scaler) record(m scalers.Metrics) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,0 +1,116 @@
+package externalscaler
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"maps"
+	"math"
+	"strconv"
+	"testing"
+	"time"
+
+	pb "github.com/kedacore/keda/v2/pkg/scalers/externalscaler"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+)
+
+// BenchmarkGetMetricsPredictive is BenchmarkGetMetricsLoad with a
+// predictive twin next to each server in the same run: the same 1,000
+// triggers with predictive: "true" (historyStep 15m, lookAhead 15m,
+// confidenceThreshold 0, so that every trigger has a floor to serve),
+// each warm-started with two days of a daily pattern (192 steps) from a
+// HistorySource before the measurement. Reported besides runLoad's
+// figures: <twin>-predictive/<twin>-calls, the calls/s ratio the goal is
+// about (at least 0.9), and the triggers serving a floor at the end.
+func BenchmarkGetMetricsPredictive(b *testing.B) {
+	rd := startBenchRedis(b)
+	fixedReqs, redisReqs := benchRequests("fixed", ""), benchRequests("redis", rd.Addr())
+	for _, callers := range []int{64, 8} {
+		b.Run("callers="+strconv.Itoa(callers), func(b *testing.B) {
+			fixedP, fixedPReqs := startPredictiveBenchServer(b, fixedRegistry(), fixedReqs)
+			redisP, redisPReqs := startPredictiveBenchServer(b, redisRegistry(), redisReqs)
+			targets := []*loadTarget{
+				{name: "empty", addr: startEmpty(b), reqs: fixedReqs},
+				{name: "fixed", addr: startBenchServer(b, fixedRegistry()), reqs: fixedReqs},
+				{name: "fixed-predictive", addr: fixedP.addr, reqs: fixedPReqs},
+				{name: "redis", addr: startBenchServer(b, redisRegistry()), reqs: redisReqs},
+				{name: "redis-predictive", addr: redisP.addr, reqs: redisPReqs},
+			}
+			runLoad(b, callers, targets)
+			byName := map[string]loadStats{}
+			for _, t := range targets {
+				byName[t.name] = t.stats()
+			}
+			for _, twin := range []string{"fixed", "redis"} {
+				b.ReportMetric(byName[twin+"-predictive"].callsPerSec/byName[twin].callsPerSec, twin+"-predictive/"+twin+"-calls")
+			}
+			b.ReportMetric(float64(floorsServed(b, fixedP.srv)), "fixed-predictive-floors")
+			b.ReportMetric(float64(floorsServed(b, redisP.srv)), "redis-predictive-floors")
+		})
+	}
+}
+
+// dailyHistory is a HistorySource of a daily pattern (a sine between 1
+// and 9 with a period of one day) every 15 minutes for two days before
+// until.
+type dailyHistory struct{}
+
+func (dailyHistory) History(_ context.Context, _ HistoryKey, until time.Time) ([]HistorySample, error) {
+	const step = 15 * time.Minute
+	end := until.Truncate(step)
+	var out []HistorySample
+	for t := end.Add(-48 * time.Hour); t.Before(end); t = t.Add(step) {
+		phase := 2 * math.Pi * float64(t.Sub(t.Truncate(24*time.Hour))) / float64(24*time.Hour)
+		out = append(out, HistorySample{Time: t, Value: 5 + 4*math.Sin(phase)})
+	}
+	return out, nil
+}
+
+// startPredictiveBenchServer starts our server with the warm-start source
+// and returns it with reqs made predictive, once every trigger is built
+// and warm-started (one call each).
+func startPredictiveBenchServer(b *testing.B, reg *scalers.Registry, reqs []*pb.GetMetricsRequest) (*testServer, []*pb.GetMetricsRequest) {
+	b.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ts := startServer(b, Options{Registry: reg, Logger: logger, Registerer: prometheus.NewRegistry(), HistorySource: dailyHistory{}}, ServeOptions{})
+	out := make([]*pb.GetMetricsRequest, len(reqs))
+	for i, r := range reqs {
+		md := maps.Clone(r.ScaledObjectRef.ScalerMetadata)
+		md["predictive"] = "true"
+		md["historyStep"] = "15m"
+		md["lookAhead"] = "15m"
+		md["confidenceThreshold"] = "0"
+		out[i] = &pb.GetMetricsRequest{
+			ScaledObjectRef: &pb.ScaledObjectRef{Namespace: r.ScaledObjectRef.Namespace, Name: r.ScaledObjectRef.Name, ScalerMetadata: md},
+			MetricName:      r.MetricName,
+		}
+	}
+	conn, err := grpc.NewClient(ts.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	c := pb.NewExternalScalerClient(conn)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	for _, r := range out {
+		if _, err := c.GetMetrics(ctx, r, grpc.WaitForReady(true)); err != nil {
+			b.Fatalf("predictive warm-up: %v", err)
+		}
+	}
+	waitFor(b, "1,000 warm starts (hpa_history_warm_starts_total)", func() bool {
+		return testutil.ToFloat64(ts.srv.m.warmStarts) == float64(len(out))
+	})
+	return ts, out
+}
+
+// floorsServed counts the triggers whose last GetMetrics served a floor.
+func floorsServed(tb testing.TB, s *Server) int {
+	tb.Helper()
+	return testutil.CollectAndCount(s.m.floors)
+}
