@@ -16,7 +16,9 @@ import (
 // the wrapper's).
 type constScaler struct{}
 
-func (constScaler) MetricSpecs() []scalers.MetricSpec { return []scalers.MetricSpec{{Name: "m", Target: 1}} }
+func (constScaler) MetricSpecs() []scalers.MetricSpec {
+	return []scalers.MetricSpec{{Name: "m", Target: 1}}
+}
 func (constScaler) Metrics(context.Context) (scalers.Metrics, error) {
 	return scalers.Metrics{Values: []scalers.MetricValue{{Name: "m", Value: 3}}}, nil
 }
