@@ -47,6 +47,10 @@ type RecorderOptions struct {
 	// Step is the sampling step (default 1m, whole seconds), as the
 	// metric history's.
 	Step time.Duration
+	// Grace is how long after its end a step stays open for late
+	// observations (default 15s, the agents' report interval; less than
+	// Step).
+	Grace time.Duration
 	// Clock drives Run (default the real clock).
 	Clock clock.WithTicker
 	// Registerer gets the gauges (nil: not registered).
@@ -119,6 +123,12 @@ func NewRecorder(o RecorderOptions) (*Recorder, error) {
 	}
 	if o.Step < time.Second || o.Step%time.Second != 0 {
 		return nil, fmt.Errorf("cost: step %v: want whole seconds", o.Step)
+	}
+	if o.Grace == 0 {
+		o.Grace = min(15*time.Second, o.Step/2)
+	}
+	if o.Grace < 0 || o.Grace >= o.Step {
+		return nil, fmt.Errorf("cost: grace %v: want 0 to less than the step %v", o.Grace, o.Step)
 	}
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
@@ -303,13 +313,13 @@ func (r *Recorder) Dropped() int64 {
 // (its gauges removed).
 const staleSteps = 5
 
-// Flush closes every step that ended by now and writes the samples
+// Flush closes every step that ended by now − Grace and writes the samples
 // waiting, per tenant. Samples a write fails for stay queued for the next
 // Flush (a resend replaces a step, so nothing is counted twice).
 func (r *Recorder) Flush(ctx context.Context, now time.Time) error {
 	r.mu.Lock()
 	for w, a := range r.open {
-		if !a.start.Add(r.o.Step).After(now) {
+		if !a.start.Add(r.o.Step + r.o.Grace).After(now) {
 			r.close(w, a)
 			if now.Sub(a.lastSeen) >= staleSteps*r.o.Step {
 				delete(r.open, w)

@@ -47,8 +47,16 @@ func TestRecorder(t *testing.T) {
 		t.Fatal("negative replicas: want an error")
 	}
 	// web's first step closed by its second; batch's by the flush at
-	// t0+2m, as is web's second.
-	fc.SetTime(t0.Add(2 * time.Minute))
+	// t0+2m15s (the end of web's second step and the grace), as is
+	// web's second.
+	fc.SetTime(t0.Add(2*time.Minute + 14*time.Second))
+	if err := r.Flush(testCtx(t), fc.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.CostAllocations(testCtx(t), "acme", store.CostFilter{From: t0, To: t0.Add(time.Hour), Aggregate: store.AggregateWorkload}); len(got) != 2 {
+		t.Fatalf("before the grace ended, the workloads of the closed steps only: %+v", got)
+	}
+	fc.SetTime(t0.Add(2*time.Minute + 15*time.Second))
 	if err := r.Flush(testCtx(t), fc.Now()); err != nil {
 		t.Fatal(err)
 	}
