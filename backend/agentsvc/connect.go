@@ -96,11 +96,11 @@ type stream struct {
 	lastFlush        time.Time
 	// flushing: a flush in flight (at most one); its seq comes back on
 	// flushed once durable (0: it failed).
-	flushing bool
-	flushed  chan int64
-	invErrs          []string
-	statusJSON       json.RawMessage
-	resyncAsked      bool
+	flushing    bool
+	flushed     chan int64
+	invErrs     []string
+	statusJSON  json.RawMessage
+	resyncAsked bool
 
 	// The send queue, for the sender goroutine.
 	qmu      sync.Mutex
