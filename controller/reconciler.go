@@ -198,7 +198,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, nil
 	}
 	status, evs := r.sync(ctx, &s, st, now)
-	if statusMoved(&s.Status, &status) {
+	moved := statusMoved(&s.Status, &status)
+	if moved {
 		orig := s.DeepCopy()
 		s.Status = status
 		if err := r.o.Client.Status().Patch(ctx, &s, client.MergeFrom(orig)); err != nil {
@@ -212,7 +213,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 	evs.record(r.o.Recorder, &s)
-	if b := r.o.Backend; b != nil {
+	if b := r.o.Backend; b != nil && moved {
+		// A new Scaler, a new generation or a status change (a steady
+		// state writes nothing and sends no inventory).
 		b.Changed(s.Namespace, s.Name, s.Generation, false)
 	}
 	return reconcile.Result{RequeueAfter: r.o.SyncPeriod}, nil
