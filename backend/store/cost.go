@@ -261,10 +261,14 @@ func (w *wtx) Budget(id string) (Budget, error) {
 const maxCostSamples = 10_000
 
 // A resend of a step replaces it: deleted, then inserted (an upsert's
-// "DO UPDATE SET" would read to the tenant review as a table).
-const deleteCostSample = `DELETE FROM cost_samples WHERE tenant_id = ? AND cluster_id = ? AND namespace = ? AND workload = ? AND start_us = ?`
-
-const insertCostSample = `INSERT INTO cost_samples (tenant_id, cluster_id, namespace, workload, start_us, step_s, replicas_milli, cpu_milli, memory_bytes, gpu, spot_ppm, replica_ms, spot_replica_ms, cpu_mcore_s, ram_kib_s, gpu_milli_s, cpu_micros, ram_micros, gpu_micros, price_table) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// "DO UPDATE SET" would read to the tenant review as a table), each a
+// multi-row statement per chunk of costChunk samples.
+const (
+	deleteCostSamples = `DELETE FROM cost_samples WHERE tenant_id = ? AND (cluster_id, namespace, workload, start_us) IN (VALUES `
+	insertCostSamples = `INSERT INTO cost_samples (tenant_id, cluster_id, namespace, workload, start_us, step_s, replicas_milli, cpu_milli, memory_bytes, gpu, spot_ppm, replica_ms, spot_replica_ms, cpu_mcore_s, ram_kib_s, gpu_milli_s, cpu_micros, ram_micros, gpu_micros, price_table) VALUES `
+	costSampleRow     = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	costChunk         = 100
+)
 
 func checkCostSample(c CostSample) error {
 	errs := []error{checkName("cost sample cluster", c.Cluster, 128), checkName("cost sample namespace", c.Namespace, 63), checkName("cost sample workload", c.Workload, 253)}
@@ -302,24 +306,31 @@ func (s *sqlStore) RecordCostSamples(ctx context.Context, tenant TenantID, sampl
 		return nil
 	}
 	return s.submit(ctx, &job{ctx: ctx, tenant: tenant, actor: "system", fn: func(w *wtx) error {
-		for _, c := range samples {
-			sec := int64(c.Step / time.Second)
-			replicaMs := c.ReplicasMilli * sec
-			// The quantities integrated over the step, in integers that
-			// a month of sums keeps within int64 (milli-core-seconds,
-			// KiB-seconds, milli-GPU-seconds); truncated, they are for
-			// reports only: the cost is the micro-units computed by the
-			// caller.
-			cpu := c.ReplicasMilli * c.CPUMilli / 1000 * sec
-			ram := c.ReplicasMilli * (c.MemoryBytes / 1024) / 1000 * sec
-			gpu := c.ReplicasMilli * c.GPU * sec
-			start := c.Start.UTC().UnixMicro()
-			if _, err := w.exec(deleteCostSample, w.tenant, c.Cluster, c.Namespace, c.Workload, start); err != nil {
-				return fmt.Errorf("cost sample %s/%s/%s: %w", clip(c.Cluster), clip(c.Namespace), clip(c.Workload), err)
+		for part := range chunks(samples, costChunk) {
+			del := make([]any, 0, 1+4*len(part))
+			ins := make([]any, 0, 20*len(part))
+			del = append(del, w.tenant)
+			for _, c := range part {
+				sec := int64(c.Step / time.Second)
+				start := c.Start.UTC().UnixMicro()
+				replicaMs := c.ReplicasMilli * sec
+				// The quantities integrated over the step, in integers
+				// that a month of sums keeps within int64
+				// (milli-core-seconds, KiB-seconds, milli-GPU-seconds);
+				// truncated, they are for reports only: the cost is the
+				// micro-units computed by the caller.
+				cpu := c.ReplicasMilli * c.CPUMilli / 1000 * sec
+				ram := c.ReplicasMilli * (c.MemoryBytes / 1024) / 1000 * sec
+				gpu := c.ReplicasMilli * c.GPU * sec
+				del = append(del, c.Cluster, c.Namespace, c.Workload, start)
+				ins = append(ins, w.tenant, c.Cluster, c.Namespace, c.Workload, start, sec, c.ReplicasMilli, c.CPUMilli, c.MemoryBytes, c.GPU, c.SpotPPM,
+					replicaMs, replicaMs/1000*c.SpotPPM/1000, cpu, ram, gpu, c.CPUMicros, c.RAMMicros, c.GPUMicros, c.PriceTable)
 			}
-			if _, err := w.exec(insertCostSample, w.tenant, c.Cluster, c.Namespace, c.Workload, start, sec, c.ReplicasMilli, c.CPUMilli, c.MemoryBytes, c.GPU, c.SpotPPM,
-				replicaMs, replicaMs/1000*c.SpotPPM/1000, cpu, ram, gpu, c.CPUMicros, c.RAMMicros, c.GPUMicros, c.PriceTable); err != nil {
-				return fmt.Errorf("cost sample %s/%s/%s: %w", clip(c.Cluster), clip(c.Namespace), clip(c.Workload), err)
+			if _, err := w.exec(deleteCostSamples+rows("(?, ?, ?, CAST(? AS BIGINT))", len(part))+`)`, del...); err != nil {
+				return fmt.Errorf("cost samples: %w", err)
+			}
+			if _, err := w.exec(insertCostSamples+rows(costSampleRow, len(part)), ins...); err != nil {
+				return fmt.Errorf("cost samples: %w", err)
 			}
 		}
 		return nil
