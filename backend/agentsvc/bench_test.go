@@ -1,7 +1,6 @@
 package agentsvc
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"runtime"
@@ -248,5 +247,3 @@ func (a *benchAgent) waitAck(seq uint64) error {
 		}
 	}
 }
-
-var _ = context.Background

@@ -2,12 +2,9 @@ package agentsvc
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -70,7 +67,6 @@ type env struct {
 
 type envOpts struct {
 	mtls bool
-	url  string
 	pki  *testenv.PKI
 }
 
@@ -196,8 +192,6 @@ func (e *env) mtlsCreds(cn string) credentials.TransportCredentials {
 	cfg.ServerName = "127.0.0.1"
 	return credentials.NewTLS(cfg.Clone())
 }
-
-var _ = tls.VersionTLS12
 
 // agent is a test agent's side of one stream.
 type agent struct {
@@ -445,7 +439,3 @@ func auditKinds(t testing.TB, s store.Store, tenant store.TenantID) (kinds map[s
 func bearer(ctx context.Context, token string) context.Context {
 	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
 }
-
-var errNotYet = errors.New("not yet")
-
-var _ = os.Getenv
