@@ -304,3 +304,26 @@ func TestAgentRestartResumesFromAckedSeq(t *testing.T) {
 	})
 	checkClean(t, s)
 }
+
+// A backend that holds the stream and sends nothing (no heartbeat, no
+// ack) for three heartbeat intervals is left: the link reconnects.
+func TestSilentBackendIsLeft(t *testing.T) {
+	s := startServer(t)
+	r := startLink(t, s, nil)
+	r.link.Report(decision(0))
+	waitDecisions(t, s, 1)
+	s.Silence(true)
+	eventually(t, "a second stream after the silence", func() error {
+		if n := s.Stats().Streams; n < 2 {
+			return fmt.Errorf("%d streams", n)
+		}
+		return nil
+	})
+	if !strings.Contains(r.logs.String(), "no message from the backend for 3 heartbeat intervals") {
+		t.Fatalf("the log does not say why the stream was left:\n%s", r.logs.String())
+	}
+	s.Silence(false)
+	r.link.Report(decision(1))
+	waitDecisions(t, s, 2)
+	checkClean(t, s)
+}

@@ -51,6 +51,7 @@ type Server struct {
 	out          []*agentv1.ServerMessage
 	resyncNext   bool
 	noAck        bool
+	silent       bool
 	paused       bool
 	resume       chan struct{}
 	streams      map[*stream]struct{}
@@ -172,6 +173,14 @@ func (s *Server) PauseReading(p bool) {
 func (s *Server) NoAck(v bool) {
 	s.mu.Lock()
 	s.noAck = v
+	s.mu.Unlock()
+}
+
+// Silence stops (true) or resumes (false) every heartbeat and ack: a
+// backend that holds the stream and says nothing.
+func (s *Server) Silence(v bool) {
+	s.mu.Lock()
+	s.silent = v
 	s.mu.Unlock()
 }
 
@@ -325,11 +334,14 @@ func (s *Server) Connect(cs agentv1.AgentService_ConnectServer) error {
 				}
 			case <-t.C:
 				s.mu.Lock()
-				ack := s.applied
+				ack, silent := s.applied, s.silent
 				if s.noAck {
 					ack = 0
 				}
 				s.mu.Unlock()
+				if silent {
+					continue
+				}
 				if err := cs.Send(&agentv1.ServerMessage{Ack: ack, Payload: &agentv1.ServerMessage_Heartbeat{Heartbeat: &agentv1.Heartbeat{}}}); err != nil {
 					sendDone <- err
 					return
@@ -405,7 +417,7 @@ func (s *Server) apply(m *agentv1.AgentMessage) (uint64, bool) {
 	}
 	s.applied = seq
 	s.got = append(s.got, proto.Clone(m).(*agentv1.AgentMessage))
-	if s.noAck {
+	if s.noAck || s.silent {
 		return 0, false
 	}
 	return s.applied, true
