@@ -69,8 +69,12 @@ when the series first reports after being idle.`,
 	return cmd
 }
 
-// importBatch is the most steps of one AppendHistory.
-const importBatch = 5000
+// importBatch is the most steps of one AppendHistory; maxImportSteps the
+// most of one import (ten years of minutes is 5.3 million).
+const (
+	importBatch    = 5000
+	maxImportSteps = 10_000_000
+)
 
 func runHistoryImport(cmd *cobra.Command, o *historyImportOpts) error {
 	key, until, endAt, err := o.parse(time.Now())
@@ -184,6 +188,9 @@ func traceSteps(tr *demand.Series, st time.Duration, until, endAt time.Time) ([]
 			prev := out[i-1]
 			gap := s.at.Sub(prev.at)
 			if n := int64(gap / st); n > 1 && gap <= maxFill {
+				if int64(len(filled))+n > maxImportSteps {
+					return nil, fmt.Errorf("filled to steps of %v the trace has more than %d steps: import it with a longer --step", st, maxImportSteps)
+				}
 				for j := int64(1); j < n; j++ {
 					filled = append(filled, step{at: prev.at.Add(time.Duration(j) * st), value: prev.value + (s.value-prev.value)*float64(j)/float64(n), samples: 1})
 				}

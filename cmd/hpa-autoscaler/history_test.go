@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/store"
+	"github.com/hpa-autoscaler/hpa-autoscaler/demand"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 )
 
@@ -178,4 +180,37 @@ func TestHistoryImportWhileServing(t *testing.T) {
 	if !strings.Contains(s2.stderr.String(), `"msg":"backend: metric history"`) || !strings.Contains(s2.stderr.String(), `"series":1`) {
 		t.Fatalf("the second serve did not list the imported series; stderr:\n%s", s2.stderr.String())
 	}
+}
+
+// FuzzTraceSteps: any trace demand reads puts on the grid without a
+// panic, in increasing aligned steps with finite values.
+func FuzzTraceSteps(f *testing.F) {
+	f.Add(importTrace, int64(60))
+	f.Add("timestamp,value\n0,1\n1800,2\n", int64(60))
+	f.Add("timestamp,value\n2014-07-01 00:00:00,1e308\n2014-07-01 00:30:00,-1e308\n", int64(1))
+	f.Fuzz(func(t *testing.T, trace string, stepSeconds int64) {
+		if stepSeconds < 1 || stepSeconds > 86400 {
+			return // the flag's check refuses these
+		}
+		tr, err := demand.Read(strings.NewReader(trace), demand.Options{})
+		if err != nil {
+			return
+		}
+		if len(tr.Points) > 0 && tr.Points[len(tr.Points)-1].Time.Sub(tr.Points[0].Time) > 400*24*time.Hour {
+			return // filled to a step, a long trace is a long test, not a bug
+		}
+		st := time.Duration(stepSeconds) * time.Second
+		steps, err := traceSteps(tr, st, time.Time{}, time.Time{})
+		if err != nil {
+			return
+		}
+		for i, s := range steps {
+			if !alignStep(s.at, st).Equal(s.at) || s.samples < 1 || math.IsNaN(s.value) || math.IsInf(s.value, 0) {
+				t.Fatalf("step %d: %+v", i, s)
+			}
+			if i > 0 && !s.at.After(steps[i-1].at) {
+				t.Fatalf("step %d at %v not after %v", i, s.at, steps[i-1].at)
+			}
+		}
+	})
 }
