@@ -2,7 +2,10 @@ package agentsvc
 
 import (
 	"context"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"net/url"
 	"fmt"
 	"strings"
 	"sync"
@@ -438,6 +441,78 @@ func TestProtocolErrors(t *testing.T) {
 			err := a.waitEnd()
 			if c := status.Code(err); (c != codes.InvalidArgument && c != codes.FailedPrecondition) || !strings.Contains(err.Error(), tc.msg) {
 				t.Fatalf("got %v, want InvalidArgument with %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+type fixedConfig struct{ version atomic.Int64 }
+
+func (c *fixedConfig) AgentConfig(context.Context, store.TenantID, string) (AgentConfig, error) {
+	return AgentConfig{Version: c.version.Load(), Settings: map[string]string{"logLevel": "debug"}}, nil
+}
+
+// TestConfigUpdates: a config version is sent, acknowledged, kept in the
+// store, and not sent again on reconnect; a new version is.
+func TestConfigUpdates(t *testing.T) {
+	cfg := &fixedConfig{}
+	cfg.version.Store(3)
+	e := newEnv(t, dbs[0].url(t), Options{Config: cfg, RecommendInterval: 20 * time.Millisecond}, envOpts{})
+	c := e.dial(nil)
+	configs := func(a *agent) (versions []int64) {
+		for _, m := range a.got {
+			if u := m.GetConfig(); u != nil {
+				versions = append(versions, u.GetVersion())
+			}
+		}
+		return versions
+	}
+	a := mustConnect(t, c, "a1", e.tokens["a"], 0)
+	a.waitFor("config version 3", func() bool { return len(configs(a)) > 0 })
+	if got := configs(a); got[0] != 3 || got[0] == 0 {
+		t.Fatalf("configs: %v", got)
+	}
+	a.waitAck(a.send(&agentv1.ConfigAck{Version: 3}))
+	ag, err := e.store.Agent(testCtx(t), "ta", "a1")
+	if err != nil || ag.ConfigVersion != 3 {
+		t.Fatalf("agent after the ack: %+v %v", ag, err)
+	}
+	a.mu.Lock()
+	applied := a.applied
+	a.mu.Unlock()
+	a.close()
+	_ = a.waitEnd()
+	b := mustConnect(t, c, "a1", e.tokens["a"], applied)
+	cfg.version.Store(4)
+	b.waitFor("config version 4", func() bool { return len(configs(b)) > 0 })
+	if got := configs(b); len(got) != 1 || got[0] != 4 {
+		t.Fatalf("configs after the reconnect: %v, want only version 4", got)
+	}
+}
+
+func TestCertNamesCluster(t *testing.T) {
+	u := func(s string) *url.URL {
+		v, err := url.Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		name string
+		cert *x509.Certificate
+		want bool
+	}{
+		{"CN", &x509.Certificate{Subject: pkix.Name{CommonName: "prod"}}, true},
+		{"other CN", &x509.Certificate{Subject: pkix.Name{CommonName: "dev"}}, false},
+		{"URI SAN", &x509.Certificate{Subject: pkix.Name{CommonName: "agent"}, URIs: []*url.URL{u("spiffe://example.org/hpa/cluster/prod")}}, true},
+		{"URI SAN of another cluster", &x509.Certificate{URIs: []*url.URL{u("spiffe://example.org/hpa/cluster/prod-2")}}, false},
+		{"URI SAN with a longer id", &x509.Certificate{URIs: []*url.URL{u("spiffe://example.org/cluster/xprod")}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := CertNamesCluster(tc.cert, "prod"); got != tc.want {
+				t.Errorf("got %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -227,7 +227,6 @@ type Service struct {
 
 	observeQ chan observation
 	workers  sync.WaitGroup
-	closeMu  sync.Once
 }
 
 var _ agentv1.AgentServiceServer = (*Service)(nil)
@@ -262,10 +261,7 @@ func (s *Service) Register(r grpc.ServiceRegistrar) { agentv1.RegisterAgentServi
 // Close ends every stream (Unavailable: the backend is shutting down)
 // and stops the observer workers after the reports queued.
 func (s *Service) Close() {
-	s.closeMu.Do(func() {
-		s.cancel()
-		close(s.observeQ)
-	})
+	s.cancel()
 	s.workers.Wait()
 }
 
@@ -295,19 +291,37 @@ type observation struct {
 
 func (s *Service) observeLoop() {
 	defer s.workers.Done()
-	for ob := range s.observeQ {
-		if s.o.Observer != nil {
-			for _, mv := range ob.metrics {
-				if mv.GetError() != "" || mv.GetTrigger() == "" {
-					continue
+	for {
+		var ob observation
+		select {
+		case ob = <-s.observeQ:
+		case <-s.ctx.Done():
+			// What was queued before the end is observed still.
+			for {
+				select {
+				case ob := <-s.observeQ:
+					s.observeOne(ob)
+				default:
+					return
 				}
-				s.o.Observer.Observe(SeriesKey{ScalerRef: ob.ref, Trigger: mv.GetTrigger()}, ob.at, mv.GetValue())
 			}
-			s.m.observed.Add(float64(len(ob.metrics)))
 		}
-		if ob.after != nil {
-			ob.after()
+		s.observeOne(ob)
+	}
+}
+
+func (s *Service) observeOne(ob observation) {
+	if s.o.Observer != nil {
+		for _, mv := range ob.metrics {
+			if mv.GetError() != "" || mv.GetTrigger() == "" {
+				continue
+			}
+			s.o.Observer.Observe(SeriesKey{ScalerRef: ob.ref, Trigger: mv.GetTrigger()}, ob.at, mv.GetValue())
 		}
+		s.m.observed.Add(float64(len(ob.metrics)))
+	}
+	if ob.after != nil {
+		ob.after()
 	}
 }
 
@@ -316,10 +330,6 @@ func (s *Service) observe(ob observation) {
 	if s.ctx.Err() != nil {
 		return
 	}
-	defer func() {
-		// The queue is closed by Close while a stream still ends.
-		_ = recover()
-	}()
 	select {
 	case s.observeQ <- ob:
 	default:
