@@ -2,13 +2,16 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/cost"
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 )
 
 // TestServePricing: --pricing sets the table of the cost analysis; a
@@ -85,5 +88,40 @@ func TestServePricingBadFile(t *testing.T) {
 	code := run(t.Context(), []string{"serve", "--db", "sqlite:" + filepath.Join(dir, "hpa.db"), "--grpc-addr", "127.0.0.1:0", "--pricing", prices}, strings.NewReader(""), &strings.Builder{}, &stderr)
 	if code != 2 || !strings.Contains(stderr.String(), "--pricing") || !strings.Contains(stderr.String(), "unknown key size") {
 		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+}
+
+// TestServePricingSIGHUP: SIGHUP re-reads --pricing (serve as a child
+// process, without --config).
+func TestServePricingSIGHUP(t *testing.T) {
+	dir := t.TempDir()
+	prices := filepath.Join(dir, "prices.yaml")
+	if err := os.WriteFile(prices, []byte("currency: EUR\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := startServe(t, "--pricing", prices, "--db", "sqlite:"+filepath.Join(dir, "hpa.db"))
+	if err := os.WriteFile(prices, []byte("currency: USD\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		Hash string `json:"hash"`
+	}
+	scalertest.Eventually(t, waitLimit, "the price table's reload log line", func() error {
+		if !logRecord(c.stderr.String(), "cost: price table reloaded", &rec) {
+			return errors.New("not logged yet")
+		}
+		return nil
+	})
+	if rec.Hash != cost.DefaultTable().Hash() {
+		t.Errorf("reloaded hash %s, want the built-in table's %s", rec.Hash, cost.DefaultTable().Hash())
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.exitCode(t, waitLimit, "serve's exit after SIGTERM"); code != 0 {
+		t.Errorf("exit code %d after SIGTERM; stderr:\n%s", code, c.stderr.String())
 	}
 }
