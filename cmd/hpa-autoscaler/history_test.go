@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +180,22 @@ func TestHistoryImportWhileServing(t *testing.T) {
 	s2 := startServeInProcess(t, "--db", dbURL)
 	if !strings.Contains(s2.stderr.String(), `"msg":"backend: metric history"`) || !strings.Contains(s2.stderr.String(), `"series":1`) {
 		t.Fatalf("the second serve did not list the imported series; stderr:\n%s", s2.stderr.String())
+	}
+	// No goroutine of the history outlives serve.
+	if c := s2.stop(); c != 0 {
+		t.Fatalf("serve exited %d; stderr:\n%s", c, s2.stderr.String())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		buf := make([]byte, 1<<20)
+		stacks := string(buf[:runtime.Stack(buf, true)])
+		if !strings.Contains(stacks, "hpa-autoscaler/backend/history.") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines of backend/history left 10s after serve returned:\n%s", stacks)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
