@@ -23,6 +23,15 @@
 //   - Limits: what one client can make the server hold (metadata size,
 //     scaler instances, the length of status messages and log values;
 //     BoundedLogger), reported in /metrics with their current values;
+//   - the KEDA path of predictive scaling: a trigger with predictive:
+//     "true" (keys parsed by scalers/predictive.ParseMetadata) has its
+//     scaler wrapped by scalers/predictive; GetMetrics serves
+//     max(value, floor x target in KEDA's milli-units) so that KEDA's HPA
+//     runs the forecast floor; fetched values go to an optional
+//     HistorySink through a bounded queue and one goroutine, and a new
+//     instance is warm-started from an optional HistorySource in the
+//     background (the call path stays a read of the source plus an
+//     in-memory lookup);
 //   - Serve: the listeners' life cycle (gRPC with health and reflection,
 //     optional TLS/mTLS with certificate reload; HTTP with /metrics,
 //     /healthz and /readyz) and graceful shutdown within one deadline

@@ -11,7 +11,11 @@
 // source. The external scaler, the CRD agent and the backend use the same
 // API: Wrap a scaler, fetch through it as usual, and ask Floor(now) of
 // the wrapper (Find recovers it from a wrapped scaler, Floorer is the
-// one-method view).
+// one-method view). Seed gives a new wrapper the past of its series (a
+// warm start: the live values recorded meanwhile go on top), Record
+// records values a caller fetched from Unwrap() itself, and ParseMetadata
+// reads the trigger keys of the KEDA path (predictive, lookAhead,
+// confidenceThreshold, startupDelay, historyStep).
 //
 // A wrapped scaler is safe for concurrent use, as scalers.Scaler requires;
 // the forecasting state is guarded by a mutex and time comes from an
