@@ -649,7 +649,11 @@ func (st *stream) take() []*agentv1.ServerMessage {
 	now := ts(st.s.o.Clock.Now())
 	var out []*agentv1.ServerMessage
 	for len(st.replay) > 0 && len(out) < takeBatch {
-		out = append(out, st.replay[0])
+		// Shared with the outbox (and other streams' replays): a copy
+		// carries this stream's ack. Nothing in the outbox changes.
+		m := proto.Clone(st.replay[0]).(*agentv1.ServerMessage)
+		m.Ack = st.ack
+		out = append(out, m)
 		st.replay = st.replay[1:]
 	}
 	var fresh []*agentv1.ServerMessage
@@ -672,6 +676,7 @@ func (st *stream) take() []*agentv1.ServerMessage {
 			cs.nextSeq++
 			m.MessageId = fmt.Sprintf("%s/%d", st.cluster, m.Seq)
 			m.Timestamp = now
+			m.Ack = st.ack
 			cs.outbox = append(cs.outbox, m)
 		}
 		if over := len(cs.outbox) - st.s.o.Outbox; over > 0 {
@@ -681,21 +686,11 @@ func (st *stream) take() []*agentv1.ServerMessage {
 		out = append(out, fresh...)
 	}
 	if len(out) == 0 && (st.hbDue || st.ackDirty) {
-		out = append(out, &agentv1.ServerMessage{MessageId: fmt.Sprintf("%s/hb", st.cluster), Timestamp: now, Payload: &agentv1.ServerMessage_Heartbeat{Heartbeat: &agentv1.Heartbeat{}}})
+		out = append(out, &agentv1.ServerMessage{MessageId: fmt.Sprintf("%s/hb", st.cluster), Timestamp: now, Ack: st.ack,
+			Payload: &agentv1.ServerMessage_Heartbeat{Heartbeat: &agentv1.Heartbeat{}}})
 	}
 	if len(out) > 0 {
 		st.hbDue, st.ackDirty = false, false
-	}
-	// Each message carries the ack as it is now. A replayed message is
-	// shared with the outbox: it gets a copy.
-	for i, m := range out {
-		if m.GetAck() != st.ack {
-			if m.GetSeq() != 0 && i < len(out)-len(fresh) {
-				m = proto.Clone(m).(*agentv1.ServerMessage)
-				out[i] = m
-			}
-			m.Ack = st.ack
-		}
 	}
 	return out
 }

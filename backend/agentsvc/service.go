@@ -136,7 +136,7 @@ type Options struct {
 	// ends the stream with ResourceExhausted (default 30s).
 	SendTimeout time.Duration
 	// Outbox bounds the sent messages kept per cluster until the agent
-	// acknowledges them, for replay after a reconnect (default 1024);
+	// acknowledges them, for replay after a reconnect (default 256);
 	// past it the oldest go, and a reconnect that needs them resyncs.
 	Outbox int
 	// ObserveQueue and ObserveWorkers: metric reports waiting for the
@@ -185,7 +185,7 @@ func (o *Options) defaults() error {
 	def(&o.RPCTimeout, 10*time.Second)
 	defInt(&o.MissedHeartbeats, 3)
 	defInt(&o.SendQueue, 256)
-	defInt(&o.Outbox, 1024)
+	defInt(&o.Outbox, 256)
 	defInt(&o.ObserveQueue, 65536)
 	defInt(&o.ObserveWorkers, 2)
 	defInt(&o.MaxInventory, 10000)
