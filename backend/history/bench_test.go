@@ -34,27 +34,31 @@ func BenchmarkObserve(b *testing.B) {
 	}
 }
 
-// BenchmarkWriteRate is the history's write rate on SQLite: batches of
-// steps of 1,000 series, one transaction each, as the writer goroutine
-// writes them.
+// BenchmarkWriteRate is the history's write rate on SQLite and
+// PostgreSQL: batches of steps of 1,000 series, one transaction each, as
+// the writer goroutine writes them.
 func BenchmarkWriteRate(b *testing.B) {
-	for _, size := range []int{1000, 5000} {
-		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
-			st := openStore(b, "sqlite:"+b.TempDir()+"/store.db", "acme")
-			ctx := context.Background()
-			batch := make([]store.HistorySample, size)
-			n := 0
-			for b.Loop() {
-				for i := range batch {
-					batch[i] = store.HistorySample{Tenant: "acme", Series: store.SeriesKey{Cluster: "c1", Namespace: "ns", Scaler: fmt.Sprintf("s%d", i%1000/10), Trigger: fmt.Sprintf("t%d", i%10)},
-						Time: t0.Add(time.Duration(n+i/1000) * time.Minute), Step: time.Minute, Value: float64(i), Samples: 4}
-				}
-				n += size / 1000
-				if err := st.AppendHistory(ctx, batch); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "steps/s")
-		})
+	for _, be := range backends {
+		for _, size := range []int{1000, 5000} {
+			b.Run(fmt.Sprintf("%s/batch=%d", be.name, size), func(b *testing.B) { benchWrite(b, be.url(b), size) })
+		}
 	}
+}
+
+func benchWrite(b *testing.B, url string, size int) {
+	st := openStore(b, url, "acme")
+	ctx := context.Background()
+	batch := make([]store.HistorySample, size)
+	n := 0
+	for b.Loop() {
+		for i := range batch {
+			batch[i] = store.HistorySample{Tenant: "acme", Series: store.SeriesKey{Cluster: "c1", Namespace: "ns", Scaler: fmt.Sprintf("s%d", i%1000/10), Trigger: fmt.Sprintf("t%d", i%10)},
+				Time: t0.Add(time.Duration(n+i/1000) * time.Minute), Step: time.Minute, Value: float64(i), Samples: 4}
+		}
+		n += size / 1000
+		if err := st.AppendHistory(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "steps/s")
 }
