@@ -154,3 +154,27 @@ func (c *costConfigSource) Reload(ctx context.Context) (api.ReloadResult, error)
 	}
 	return res, nil
 }
+
+// shownPricing is the price table in GET /api/v1/config.
+type shownPricing struct {
+	// File is --pricing ("": the built-in table).
+	File     string `json:"file"`
+	Source   string `json:"source"`
+	Currency string `json:"currency"`
+	Hash     string `json:"hash"`
+	Pools    int    `json:"pools"`
+}
+
+// Current implements api.ConfigSource: the configuration and the price
+// table in effect.
+func (c *costConfigSource) Current() any {
+	inner := c.serveConfigSource.Current()
+	if c.pricing == nil {
+		return inner
+	}
+	t := c.pricing.Table()
+	return struct {
+		shownConfig
+		Pricing shownPricing `json:"pricing"`
+	}{inner.(shownConfig), shownPricing{File: c.pricing.path, Source: t.Source(), Currency: t.Currency(), Hash: t.Hash(), Pools: len(t.Pools())}}
+}

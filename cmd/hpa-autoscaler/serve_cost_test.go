@@ -46,6 +46,10 @@ func TestServePricing(t *testing.T) {
 	if cur, hash := analysis(); cur != "EUR" || hash != first.Hash() {
 		t.Fatalf("currency %s hash %s, want EUR %s", cur, hash, first.Hash())
 	}
+	// GET /api/v1/config shows the table in effect.
+	if code, body := get(t, base+"/api/v1/config", token); code != http.StatusOK || !strings.Contains(body, `"pricing":{"file":"`+prices+`"`) || !strings.Contains(body, first.Hash()) {
+		t.Fatalf("config: %d %s", code, body)
+	}
 	// A bad file: 400 naming pricing, the table in effect unchanged.
 	if err := os.WriteFile(prices, []byte("currency: EUR\nonDemand: {cpu: -1}\n"), 0o600); err != nil {
 		t.Fatal(err)
