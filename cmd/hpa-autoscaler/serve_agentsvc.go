@@ -24,7 +24,7 @@ type agentsvcOpts struct {
 func (o *agentsvcOpts) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&o.heartbeat, "agent-heartbeat-interval", 10*time.Second, "heartbeat interval of the agents' Connect streams (sent to each agent); an agent silent for 3 intervals is marked offline")
 	f.DurationVar(&o.authTimeout, "agent-auth-timeout", 10*time.Second, "time an agent has to send its AuthRequest after opening a Connect stream")
-	f.BoolVar(&o.requireClientCert, "agent-require-client-cert", false, "refuse agents without a verified client certificate naming their cluster (needs --tls-client-ca-file)")
+	f.BoolVar(&o.requireClientCert, "agent-require-client-cert", false, "refuse agents without a verified client certificate naming their cluster (needs --tls-client-ca)")
 }
 
 func (o *agentsvcOpts) validate() []error {
