@@ -275,8 +275,14 @@ func TestRenderAllFeatures(t *testing.T) {
 	if _, ok, _ := unstructured.NestedString(backend.Object, "spec", "strategy", "type"); ok {
 		t.Error("backend on PostgreSQL has the Recreate strategy")
 	}
-	if _, ok, _ := unstructured.NestedFieldNoCopy(backend.Object, "spec", "template", "spec", "securityContext", "fsGroup"); ok {
-		t.Error("backend with a signing-key Secret has an fsGroup (the key would be group-readable: serve refuses it)")
+	for _, d := range []*unstructured.Unstructured{backend, find(t, objs, "Deployment", "hpa-hpa-autoscaler-agent")} {
+		// Without it the Secrets' files are root's, unreadable by 65532.
+		if g := intField(d, "spec", "template", "spec", "securityContext", "fsGroup"); g != 65532 {
+			t.Errorf("%s: fsGroup %d, want 65532", d.GetName(), g)
+		}
+	}
+	if k := kinds(objs)["PersistentVolumeClaim"]; k != 0 {
+		t.Errorf("PostgreSQL with 3 replicas: %d claims, want none", k)
 	}
 	cm := find(t, objs, "ConfigMap", "hpa-hpa-autoscaler-backend")
 	cfg, _, _ := unstructured.NestedString(cm.Object, "data", "backend.yaml")
@@ -327,12 +333,12 @@ func TestRenderAllFeatures(t *testing.T) {
 }
 
 // TestDesignProductionValues: the design's values-production.yaml is
-// accepted key for key by the schema; it names a PostgreSQL host without
-// the Secrets several replicas need, and the chart says which.
+// accepted key for key by the schema; it names a PostgreSQL host and three
+// replicas without the Secrets they need, and the chart says which.
 func TestDesignProductionValues(t *testing.T) {
 	ch := loadChart(t)
 	_, _, err := tryRender(t, ch, "hpa-system", valuesFile(t, "values-production.yaml"))
-	if err == nil || !strings.Contains(err.Error(), "backend.audit.signingKeySecret: required with PostgreSQL") {
+	if err == nil || !strings.Contains(err.Error(), "backend.audit.signingKeySecret: required with PostgreSQL and more than one replica") {
 		t.Fatalf("render of the design's file: %v, want the signing key's requirement", err)
 	}
 	objs, _ := render(t, ch, "hpa-system", valuesFile(t, "production.yaml"))
@@ -372,13 +378,13 @@ func TestValuesRejected(t *testing.T) {
 		{"wrong type", "backend: {replicas: three}", "replicas"},
 		{"bad enum", "certificates: {mode: acme}", "mode"},
 		{"sqlite replicas", "backend: {replicas: 2}", "backend.replicas: more than 1 needs PostgreSQL"},
-		{"postgres without password", "backend: {database: {host: db}, audit: {signingKeySecret: k}}", "backend.database.existingSecret: required"},
-		{"password twice", "backend: {database: {host: db, password: x, existingSecret: s}, audit: {signingKeySecret: k}}", "backend.database.password: given with"},
+		{"postgres without password", "backend: {database: {host: db}}", "backend.database.existingSecret: required"},
+		{"password twice", "backend: {database: {host: db, password: x, existingSecret: s}}", "backend.database.password: given with"},
 		{"link without token", "agent: {config: {backend: {enabled: true, clusterID: c}}}", "agent.config.backend.tokenSecret: required"},
 		{"link without cluster", "agent: {config: {backend: {enabled: true, tokenSecret: t}}}", "agent.config.backend.clusterID: required"},
 		{"existing secret unnamed", "certificates: {mode: existingSecret}", "certificates.existingSecret.backend: required"},
 		{"tls files apart", "backend: {grpc: {tls: {keyFile: /elsewhere/tls.key}}}", "one directory"},
-		{"sqlite signing key", "backend: {audit: {signingKeySecret: k}}", "fsGroup"},
+		{"postgres replicas without a key", "backend: {replicas: 2, database: {host: db, existingSecret: s}}", "backend.audit.signingKeySecret: required with PostgreSQL and more than one replica"},
 		{"bad duration", "agent: {config: {metricsInterval: soon}}", "metricsInterval"},
 	}
 	for _, tc := range tests {
@@ -775,4 +781,23 @@ func goModDownload(tb testing.TB, mod string) string {
 		tb.Fatalf("go mod download %s: %v %s", mod, err, info.Error)
 	}
 	return info.Dir
+}
+
+// TestPostgresOneReplica: one PostgreSQL replica keeps its audit key and
+// token file on the claim (no signing-key Secret needed), and the claim
+// makes the strategy Recreate.
+func TestPostgresOneReplica(t *testing.T) {
+	objs, _ := render(t, loadChart(t), "hpa-system", map[string]any{"backend": map[string]any{
+		"database": map[string]any{"host": "db", "existingSecret": "s"}}})
+	if k := kinds(objs)["PersistentVolumeClaim"]; k != 1 {
+		t.Errorf("%d claims, want 1", k)
+	}
+	backend := find(t, objs, "Deployment", "hpa-hpa-autoscaler-backend")
+	if s, _, _ := unstructured.NestedString(backend.Object, "spec", "strategy", "type"); s != "Recreate" {
+		t.Errorf("strategy %q, want Recreate", s)
+	}
+	cm := find(t, objs, "ConfigMap", "hpa-hpa-autoscaler-backend")
+	if cfg, _, _ := unstructured.NestedString(cm.Object, "data", "backend.yaml"); strings.Contains(cfg, "signingKeyFile") || !strings.Contains(cfg, "type: postgres") {
+		t.Errorf("backend.yaml:\n%s", cfg)
+	}
 }

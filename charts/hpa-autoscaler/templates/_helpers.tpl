@@ -133,8 +133,8 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- if and .Values.backend.enabled (not (include "hpa.postgres" .)) (gt (int .Values.backend.replicas) 1) }}
 {{- fail "backend.replicas: more than 1 needs PostgreSQL (backend.database.host): the embedded SQLite is one pod's file" }}
 {{- end }}
-{{- if and .Values.backend.enabled (include "hpa.postgres" .) (not .Values.backend.audit.signingKeySecret) }}
-{{- fail "backend.audit.signingKeySecret: required with PostgreSQL (backend.database.host): every replica and restart must sign with the same key (see docs/install.md)" }}
+{{- if and .Values.backend.enabled (include "hpa.postgres" .) (gt (int .Values.backend.replicas) 1) (not .Values.backend.audit.signingKeySecret) }}
+{{- fail "backend.audit.signingKeySecret: required with PostgreSQL and more than one replica: every replica must sign the audit log with the same key (see docs/install.md)" }}
 {{- end }}
 {{- if and (include "hpa.postgres" .) .Values.backend.database.password .Values.backend.database.existingSecret }}
 {{- fail "backend.database.password: given with backend.database.existingSecret: keep one" }}
