@@ -230,3 +230,45 @@ func finite(v float64) float64 {
 	}
 	return v
 }
+
+// Recorder is the optional ability of a Predictor to record metric
+// values (history.Service.Observe: it never blocks). With one, each
+// trigger value an agent reports in PUT .../status goes into the
+// trigger's history.
+type Recorder interface {
+	Observe(k history.Key, t time.Time, v float64) bool
+}
+
+// putStatusRecorded is putStatus, then the reported trigger values into
+// the history (when the Predictor records): each trigger's value that is
+// a finite number, at its lastSuccessTime (else now).
+func putStatusRecorded(s *server, r *request) (int, any, error) {
+	code, v, err := putStatus(s, r)
+	rec, ok := s.o.Predictor.(Recorder)
+	if err != nil || !ok {
+		return code, v, err
+	}
+	st, ok := v.(v1.ScalerStatus)
+	if !ok || len(st.Triggers) == 0 {
+		return code, v, err
+	}
+	// The series key needs the scaler's cluster and namespace.
+	sc, rerr := s.o.Store.Scaler(r.Context(), r.tenant, r.PathValue("name"))
+	if rerr != nil {
+		s.o.Logger.Warn("api: reading a scaler to record its reported values failed; they are not recorded", "scaler", r.PathValue("name"), "err", rerr)
+		return code, v, err
+	}
+	now := s.o.Now().UTC()
+	for _, t := range st.Triggers {
+		x, perr := strconv.ParseFloat(t.Value, 64)
+		if perr != nil || math.IsNaN(x) || math.IsInf(x, 0) || t.Name == "" {
+			continue
+		}
+		at := now
+		if t.LastSuccessTime != nil && !t.LastSuccessTime.IsZero() {
+			at = t.LastSuccessTime.UTC()
+		}
+		rec.Observe(history.Key{Tenant: r.tenant, Cluster: sc.Cluster, Namespace: sc.Namespace, Scaler: sc.Name, Trigger: t.Name}, at, x)
+	}
+	return code, v, err
+}

@@ -13,12 +13,13 @@ import (
 
 	v1 "github.com/hpa-autoscaler/hpa-autoscaler/api/v1"
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/history"
+	"github.com/hpa-autoscaler/hpa-autoscaler/backend/store"
 )
 
 // predictorFixture is a fixture whose server has a history.Service over
 // the fixture's store, with acme's scaler web's trigger "queue" given
 // 200 steps of history (a pattern the trackers learn).
-func predictorFixture(t *testing.T, db dbURL) *fixture {
+func predictorFixture(t *testing.T, db dbURL) (*fixture, *history.Service, *clocktesting.FakeClock) {
 	t.Helper()
 	f := newFixture(t, db, Options{})
 	clk := clocktesting.NewFakeClock(f.now.Add(-200 * time.Minute).Truncate(time.Minute))
@@ -65,14 +66,28 @@ func predictorFixture(t *testing.T, db dbURL) *fixture {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	return f
+	return f, svc, clk
 }
 
 func TestPredictions(t *testing.T) {
 	each(t, func(t *testing.T, db dbURL) {
-		f := predictorFixture(t, db)
+		f, svc, clk := predictorFixture(t, db)
 		op, v := f.tokens["acme/operator"], f.tokens["acme/viewer"]
 		f.want(f.do("PUT", "/api/v1/scalers/web/status", op, reportedStatus), http.StatusOK)
+		// The reported values went into the history: queue's 150 at its
+		// lastSuccessTime (05:06), not cpu's "n/a".
+		clk.SetTime(f.now.Add(time.Minute))
+		if err := svc.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Date(2026, 3, 4, 5, 6, 0, 0, time.UTC)
+		pts, err := f.store.ReadHistory(t.Context(), "acme", store.SeriesKey{Cluster: "c1", Namespace: "prod", Scaler: "web", Trigger: "queue"}, at, at.Add(time.Minute))
+		if err != nil || len(pts) != 1 || pts[0].Value != 150 {
+			t.Fatalf("the reported queue value in the history: %+v, %v", pts, err)
+		}
+		if pts, _ := f.store.ReadHistory(t.Context(), "acme", store.SeriesKey{Cluster: "c1", Namespace: "prod", Scaler: "web", Trigger: "cpu"}, at.Add(-time.Hour), at.Add(time.Hour)); len(pts) != 0 {
+			t.Fatalf("cpu's n/a recorded: %+v", pts)
+		}
 
 		r := f.do("GET", "/api/v1/scalers/web/recommendations", v, nil)
 		f.want(r, http.StatusOK)
@@ -88,7 +103,7 @@ func TestPredictions(t *testing.T) {
 			t.Fatalf("forecast %s", r.body)
 		}
 		q, c := fc.Triggers[0], fc.Triggers[1]
-		if q.Trigger != "queue" || q.Model == "" || q.Target != 50 || q.HistorySteps != 200 || len(q.Points) == 0 || !q.Calibrated {
+		if q.Trigger != "queue" || q.Model == "" || q.Target != 50 || q.HistorySteps < 200 || len(q.Points) == 0 || !q.Calibrated {
 			t.Fatalf("queue forecast %+v", q)
 		}
 		for _, p := range q.Points {

@@ -51,7 +51,7 @@ func routes() []route {
 		{"PUT /api/v1/scalers/{name}", auth.ScalersWrite, putScaler, doc{summary: "Replace a scaler's namespace, cluster and spec", in: ScalerBody{}, out: Scaler{}}, false},
 		{"DELETE /api/v1/scalers/{name}", auth.ScalersWrite, deleteScaler, doc{summary: "Delete a scaler", query: []string{"resourceVersion"}, status: http.StatusNoContent}, false},
 		{"GET /api/v1/scalers/{name}/status", auth.ScalersRead, getStatus, doc{summary: "Get a scaler's status", out: v1.ScalerStatus{}}, false},
-		{"PUT /api/v1/scalers/{name}/status", auth.ScalersWrite, putStatus, doc{summary: "Report a scaler's status (agents)", query: []string{"resourceVersion"}, in: v1.ScalerStatus{}, out: v1.ScalerStatus{}}, false},
+		{"PUT /api/v1/scalers/{name}/status", auth.ScalersWrite, putStatusRecorded, doc{summary: "Report a scaler's status (agents; its trigger values go into the metric history)", query: []string{"resourceVersion"}, in: v1.ScalerStatus{}, out: v1.ScalerStatus{}}, false},
 		{"GET /api/v1/scalers/{name}/metrics", auth.ScalersRead, getMetrics, doc{summary: "Each trigger's last reported value and target", out: Metrics{}}, false},
 		{"GET /api/v1/scalers/{name}/recommendations", auth.ScalersRead, getScalerRecommendations, doc{summary: "The last decision, the last scaling event and the forecast floor", out: ScalerRecommendations{}}, false},
 		{"POST /api/v1/scalers/{name}/events", auth.EventsWrite, postEvent, doc{summary: "Record a scaling event (idempotent by id)", in: EventBody{}, out: EventAck{}, status: http.StatusCreated}, false},
