@@ -7,6 +7,11 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	v1 "github.com/hpa-autoscaler/hpa-autoscaler/api/v1"
 	"github.com/hpa-autoscaler/hpa-autoscaler/controller/backendlink"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scaling"
@@ -55,12 +60,66 @@ func (r *Reconciler) inventory(ctx context.Context) ([]backendlink.Scaler, error
 		if err != nil {
 			return nil, fmt.Errorf("scaler %s/%s: status: %w", s.Namespace, s.Name, err)
 		}
-		out = append(out, backendlink.Scaler{
+		bs := backendlink.Scaler{
 			Namespace: s.Namespace, Name: s.Name, Generation: s.Generation, SpecJSON: spec, StatusJSON: status,
 			CurrentReplicas: s.Status.CurrentReplicas, DesiredReplicas: s.Status.DesiredReplicas,
-		})
+		}
+		if req := r.podRequestsOf(types.NamespacedName{Namespace: s.Namespace, Name: s.Name}, s.UID); req != nil {
+			bs.PodRequests = *req
+		}
+		out = append(out, bs)
 	}
 	return out, nil
+}
+
+// podRequestsOf is the last per-pod requests read for a Scaler (nil: not
+// read). It takes r.mu only: a reconcile in progress holds its state's
+// lock for its whole run.
+func (r *Reconciler) podRequestsOf(key types.NamespacedName, uid types.UID) *backendlink.Requests {
+	r.mu.Lock()
+	st := r.states[key]
+	r.mu.Unlock()
+	if st == nil || st.uid != uid {
+		return nil
+	}
+	return st.podRequests.Load()
+}
+
+// podRequestsPeriod is how often the requests of a target's pod are read
+// again for the backend's inventory.
+const podRequestsPeriod = 5 * time.Minute
+
+// readPodRequests reads, at most every podRequestsPeriod, the requests of
+// one pod of the target (a list of one pod by the /scale selector: the
+// agent's role reads pods, not Deployments or their templates): the sum
+// of its containers' CPU, memory and GPU requests. Without a pod or a
+// selector nothing is known.
+func (r *Reconciler) readPodRequests(ctx context.Context, ns string, st *scalerState, selector labels.Selector, now time.Time) {
+	if r.o.Backend == nil || selector == nil || (!st.podReqAt.IsZero() && now.Sub(st.podReqAt) < podRequestsPeriod) {
+		return
+	}
+	var pods corev1.PodList
+	if err := r.o.APIReader.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabelsSelector{Selector: selector}, client.Limit(1)); err != nil {
+		return // read again at the next sync
+	}
+	st.podReqAt = now
+	if len(pods.Items) == 0 {
+		return
+	}
+	var req backendlink.Requests
+	for _, c := range pods.Items[0].Spec.Containers {
+		rs := c.Resources.Requests
+		if q, ok := rs[corev1.ResourceCPU]; ok {
+			req.CPUMillis += q.MilliValue()
+		}
+		if q, ok := rs[corev1.ResourceMemory]; ok {
+			req.MemoryBytes += q.Value()
+		}
+		if q, ok := rs["nvidia.com/gpu"]; ok {
+			req.GPUs += q.Value()
+		}
+	}
+	st.podRequests.Store(&req)
 }
 
 // advice is the backend's word on s (zero without a backend).

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1 "github.com/hpa-autoscaler/hpa-autoscaler/api/v1"
 	"github.com/hpa-autoscaler/hpa-autoscaler/controller"
@@ -87,13 +90,25 @@ func TestBackendLink(t *testing.T) {
 	t.Cleanup(srv.Stop)
 	link := startLink(t, srv, token)
 	e.deployment(t, "web", 1)
+	// A pod of the target (no controller runs here to make one): its
+	// requests go into the inventory.
+	e.create(t, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: e.ns, Labels: map[string]string{"app": "web"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{
+			{Name: "app", Image: "registry.example/app:1", Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("128Mi")}}},
+			{Name: "sidecar", Image: "registry.example/sidecar:1", Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+				corev1.ResourceCPU: resource.MustParse("50m")}}},
+		}},
+	})
 	e.create(t, e.redisScaler("web", "web", r.Addr(), "jobs", nil))
 	e.startAgent(t, nil, func(o *controller.AgentOptions) { o.Backend = link })
 
-	scalertest.Eventually(t, wait, "the inventory with Scaler web", func() error {
+	scalertest.Eventually(t, wait, "the inventory with Scaler web and its pod's requests", func() error {
 		for _, m := range srv.Got() {
 			for _, s := range m.GetInventory().GetScalers() {
-				if s.GetNamespace() == e.ns && s.GetName() == "web" && strings.Contains(string(s.GetSpecJson()), `"listName":"jobs"`) {
+				if s.GetNamespace() == e.ns && s.GetName() == "web" && strings.Contains(string(s.GetSpecJson()), `"listName":"jobs"`) &&
+					s.GetPodRequests().GetCpuMillis() == 300 && s.GetPodRequests().GetMemoryBytes() == 128<<20 {
 					return nil
 				}
 			}

@@ -343,6 +343,7 @@ func (r *Reconciler) sync(ctx context.Context, s *v1.Scaler, st *scalerState, no
 	}
 	cur := t.scale.Spec.Replicas
 	status.CurrentReplicas = cur
+	r.readPodRequests(ctx, s.Namespace, st, t.selector, now)
 	r.metrics.current.WithLabelValues(s.Namespace, s.Name).Set(float64(cur))
 
 	cReason, cMsg, cErr := r.conflict(ctx, s, st.pol, now)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1 "github.com/hpa-autoscaler/hpa-autoscaler/api/v1"
+	"github.com/hpa-autoscaler/hpa-autoscaler/controller/backendlink"
 	"github.com/hpa-autoscaler/hpa-autoscaler/controller/triggers"
 	"github.com/hpa-autoscaler/hpa-autoscaler/predictor"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
@@ -54,6 +56,10 @@ type scalerState struct {
 	// lastReported is the last decision reported to the backend (nil:
 	// none yet).
 	lastReported *v1.Decision
+	// podRequests are one pod's requests for the backend's inventory
+	// (read without mu), read at podReqAt.
+	podRequests atomic.Pointer[backendlink.Requests]
+	podReqAt    time.Time
 }
 
 // trigState is one trigger of a Scaler.

@@ -133,19 +133,30 @@ func (b *buffer) dropOldest(q *[]*entry) bool {
 // of one sent before, else the oldest pending one (given its seq) while
 // fewer than window are unacknowledged; nil when there is none. fresh
 // reports a first send (an inventory's message is then to be built).
-func (b *buffer) next(window int) (e *entry, fresh bool) {
+//
+// Without withInventory (nothing lists the Scalers yet) a pending
+// inventory is dropped unsent: an empty one would tell the backend that
+// every Scaler was deleted.
+func (b *buffer) next(window int, withInventory bool) (e *entry, fresh bool) {
 	if b.resend < len(b.sent) {
 		e = b.sent[b.resend]
 		b.resend++
 		return e, false
 	}
-	if len(b.sent) >= window || b.pending.Len() == 0 {
-		return nil, false
-	}
-	e = b.pending.Remove(b.pending.Front()).(*entry)
-	e.elem, e.state = nil, stateSent
-	if e == b.inventory {
-		b.inventory = nil
+	for {
+		if len(b.sent) >= window || b.pending.Len() == 0 {
+			return nil, false
+		}
+		e = b.pending.Remove(b.pending.Front()).(*entry)
+		e.elem, e.state = nil, stateSent
+		if e == b.inventory {
+			b.inventory = nil
+			if !withInventory {
+				e.state = stateDropped
+				continue
+			}
+		}
+		break
 	}
 	e.seq = b.nextSeq
 	if e.msg != nil {

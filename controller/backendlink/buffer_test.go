@@ -77,8 +77,8 @@ func TestBufferNeverShedsSent(t *testing.T) {
 	b := newBuffer(2, 2, nil)
 	b.add(kindMetrics, msgOf("m1"))
 	b.add(kindMetrics, msgOf("m2"))
-	e1, _ := b.next(10)
-	e2, _ := b.next(10)
+	e1, _ := b.next(10, true)
+	e2, _ := b.next(10, true)
 	if e1.seq != 1 || e2.seq != 2 {
 		t.Fatalf("seqs %d %d, want 1 2", e1.seq, e2.seq)
 	}
@@ -94,7 +94,7 @@ func TestBufferAuthReplaysTheGap(t *testing.T) {
 		b.add(kindDecision, msgOf(id))
 	}
 	for range 5 {
-		b.next(10)
+		b.next(10, true)
 	}
 	b.ack(2)
 	// Reconnect: the backend holds up to 3.
@@ -103,7 +103,7 @@ func TestBufferAuthReplaysTheGap(t *testing.T) {
 	}
 	var resent []uint64
 	for {
-		e, fresh := b.next(10)
+		e, fresh := b.next(10, true)
 		if e == nil {
 			break
 		}
@@ -123,7 +123,7 @@ func TestBufferAuthReplaysTheGap(t *testing.T) {
 	if got := pendingIDs(b); !equal(got, []string{"inv", "d", "e"}) {
 		t.Fatalf("pending after the gap %v, want [inv d e]", got)
 	}
-	e, _ := b.next(10)
+	e, _ := b.next(10, true)
 	if e.seq != 2 || e.kind != kindInventory {
 		t.Fatalf("first after the gap: seq %d kind %v, want 2 inventory", e.seq, e.kind)
 	}
@@ -139,5 +139,15 @@ func TestBackoff(t *testing.T) {
 				t.Fatalf("backoff(%d) = %v: want within [%v, %v]", f, d, want/2, want)
 			}
 		}
+	}
+}
+
+func TestBufferDropsInventoryWithoutSource(t *testing.T) {
+	b := newBuffer(10, 10, nil)
+	b.addInventory(true)
+	b.add(kindDecision, msgOf("d1"))
+	e, _ := b.next(10, false)
+	if e == nil || e.kind != kindDecision || e.seq != 1 {
+		t.Fatalf("first sent %+v: want d1 at seq 1, the inventory dropped", e)
 	}
 }

@@ -582,13 +582,13 @@ func (l *Link) sendAll(ctx context.Context, stream agentv1.AgentService_ConnectC
 	sent := false
 	for {
 		l.mu.Lock()
-		e, _ := l.buf.next(l.o.Window)
+		inv := l.inventory
+		e, _ := l.buf.next(l.o.Window, inv != nil)
 		if e == nil {
 			l.mu.Unlock()
 			return sent, nil
 		}
 		seq := e.seq
-		inv := l.inventory
 		l.mu.Unlock()
 		if e.kind == kindInventory && e.msg == nil {
 			// Built outside the lock: it lists the cluster's Scalers.
@@ -617,17 +617,19 @@ func (l *Link) sendAll(ctx context.Context, stream agentv1.AgentService_ConnectC
 func (l *Link) buildInventory(ctx context.Context, f InventoryFunc) (*agentv1.AgentMessage, map[key]int64, error) {
 	inv := &agentv1.Inventory{}
 	known := map[key]int64{}
-	if f != nil {
-		ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		list, err := f(ictx)
-		if err != nil {
-			return nil, nil, err
-		}
-		for i := range list {
-			inv.Scalers = append(inv.Scalers, list[i].proto())
-			known[key{list[i].Namespace, list[i].Name}] = list[i].Generation
-		}
+	if f == nil {
+		// Sent before SetInventory and resent now: nothing lists yet.
+		return nil, nil, errors.New("no inventory source yet")
+	}
+	ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	list, err := f(ictx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range list {
+		inv.Scalers = append(inv.Scalers, list[i].proto())
+		known[key{list[i].Namespace, list[i].Name}] = list[i].Generation
 	}
 	m := l.message(l.o.Now())
 	m.Payload = &agentv1.AgentMessage_Inventory{Inventory: inv}
