@@ -222,24 +222,29 @@ func TestLoadOrGenerateKey(t *testing.T) {
 	if _, _, err := LoadOrGenerateKey(path, "hpa-autoscaler/other"); !errors.Is(err, ErrKeyFile) || !strings.Contains(err.Error(), `want "hpa-autoscaler/other"`) {
 		t.Fatalf("other origin: %v", err)
 	}
-	// Readable by group or others: refused, and the key is not printed.
-	for _, mode := range []os.FileMode{0o640, 0o604, 0o644} {
+	// Writable by the group, or any access for others: refused, and the
+	// key is not printed.
+	for _, mode := range []os.FileMode{0o660, 0o620, 0o650, 0o604, 0o644, 0o601} {
 		if err := os.Chmod(path, mode); err != nil {
 			t.Fatal(err)
 		}
 		_, _, err := LoadOrGenerateKey(path, testOrigin)
-		if !errors.Is(err, ErrKeyFile) || !strings.Contains(err.Error(), "want no access for group and others") {
+		if !errors.Is(err, ErrKeyFile) || !strings.Contains(err.Error(), "want no access for others and at most read for the group") {
 			t.Fatalf("mode %04o: %v", mode, err)
 		}
 		if strings.Contains(err.Error(), "PRIVATE") {
 			t.Fatal("error shows the key")
 		}
 	}
-	if err := os.Chmod(path, 0o400); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := LoadOrGenerateKey(path, testOrigin); err != nil {
-		t.Fatalf("mode 0400: %v", err)
+	// Read for the owner, and read for the group at most (a Secret
+	// volume's file under a pod's fsGroup is 0440): accepted.
+	for _, mode := range []os.FileMode{0o640, 0o440, 0o600, 0o400} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := LoadOrGenerateKey(path, testOrigin); err != nil {
+			t.Fatalf("mode %04o: %v", mode, err)
+		}
 	}
 
 	// A garbled key file: refused without showing its content.

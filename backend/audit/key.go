@@ -16,8 +16,12 @@ import (
 
 // The signing key file holds one line, the sumdb/note private key
 // "PRIVATE+KEY+<origin>+<key hash, 8 hex digits>+<base64 of 0x01 and the
-// 32-byte Ed25519 seed>", and must not be readable by group or others
-// (mode 0600 or 0400). The public verifier key "<origin>+<hash>+<base64
+// 32-byte Ed25519 seed>", and must give others no access and its group at
+// most read (0600, 0400, 0640 or 0440). Group read is allowed because
+// that is what kubelet makes of a Secret volume's file in a pod with an
+// fsGroup (the group is then the pod's own, and a non-root pod needs it
+// to read the file at all); a group that may write, or any access for
+// others, is refused. The public verifier key "<origin>+<hash>+<base64
 // of 0x01 and the public key>" is derived from it and is what a verifier
 // is given; LoadOrGenerateKey also writes it to "<path>.pub".
 
@@ -86,8 +90,8 @@ func loadKey(path, origin string) (*Key, error) {
 		}
 		return nil, fmt.Errorf("%w %s: %v", ErrKeyFile, path, err)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("%w %s: mode %04o, want no access for group and others (0600 or 0400)", ErrKeyFile, path, perm)
+	if perm := fi.Mode().Perm(); perm&0o037 != 0 {
+		return nil, fmt.Errorf("%w %s: mode %04o, want no access for others and at most read for the group (0600, 0400, 0640 or 0440)", ErrKeyFile, path, perm)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
