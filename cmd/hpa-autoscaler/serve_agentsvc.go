@@ -1,17 +1,22 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 
+	v1 "github.com/hpa-autoscaler/hpa-autoscaler/api/v1"
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/agentsvc"
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/auth"
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/history"
+	"github.com/hpa-autoscaler/hpa-autoscaler/backend/store"
 )
 
 // agentsvcOpts are serve's flags of the AgentService (docs/agentservice.md).
@@ -42,13 +47,93 @@ func (o *agentsvcOpts) validate() []error {
 // history (agentsvc.Observer over history.Service).
 type historyObserver struct{ h *history.Service }
 
+// Observe keys the series by the scaler's store name (<namespace>.<name>),
+// as the REST API's forecasts read them.
 func (o historyObserver) Observe(k agentsvc.SeriesKey, t time.Time, v float64) {
-	o.h.Observe(history.Key{Tenant: k.Tenant, Cluster: k.Cluster, Namespace: k.Namespace, Scaler: k.Name, Trigger: k.Trigger}, t, v)
+	o.h.Observe(history.Key{Tenant: k.Tenant, Cluster: k.Cluster, Namespace: k.Namespace, Scaler: k.StoreName(), Trigger: k.Trigger}, t, v)
+}
+
+// historyRecommender is agentsvc.Recommender over the history: the
+// stored scaler's predictiveScaling settings, each trigger's target per
+// replica as its agent last reported it (status), the floor trigger's
+// forecast. Without predictiveScaling.enabled there is no floor.
+type historyRecommender struct {
+	h *history.Service
+	s store.Reader
+}
+
+// defaultForecastTTL: a forecast without a look-ahead expires after this.
+const defaultForecastTTL = 15 * time.Minute
+
+func (r historyRecommender) Recommend(ctx context.Context, ref agentsvc.ScalerRef, now time.Time) (agentsvc.Forecast, error) {
+	sc, err := r.s.Scaler(ctx, ref.Tenant, ref.StoreName())
+	if err != nil {
+		return agentsvc.Forecast{}, err
+	}
+	p := (*v1.PredictiveScaling)(nil)
+	if sc.Spec.Advanced != nil {
+		p = sc.Spec.Advanced.PredictiveScaling
+	}
+	if p == nil || !p.Enabled {
+		return agentsvc.Forecast{FloorReason: "predictiveScaling is not enabled"}, nil
+	}
+	req := history.Request{Scaler: history.ScalerKey{Tenant: ref.Tenant, Cluster: sc.Cluster, Namespace: sc.Namespace, Scaler: sc.Name}, Now: now.UTC(),
+		LookAhead: time.Duration(p.LookAheadMinutes) * time.Minute}
+	if p.ConfidenceThreshold != nil {
+		// The request's 0 is its default; the spec's 0 asks for any
+		// calibrated forecast (the request's negative).
+		req.ConfidenceThreshold = *p.ConfidenceThreshold
+		if req.ConfidenceThreshold == 0 {
+			req.ConfidenceThreshold = -1
+		}
+	}
+	for _, t := range sc.Status.Triggers {
+		v, err := strconv.ParseFloat(t.Target, 64)
+		if err != nil || math.IsNaN(v) {
+			v = 0
+		}
+		req.Triggers = append(req.Triggers, history.TriggerTarget{Trigger: t.Name, PerReplica: v})
+	}
+	if len(req.Triggers) == 0 {
+		return agentsvc.Forecast{FloorReason: "no trigger has reported a target yet"}, nil
+	}
+	rec, err := r.h.Recommend(req)
+	if err != nil {
+		return agentsvc.Forecast{}, err
+	}
+	if !rec.OK {
+		return agentsvc.Forecast{FloorReason: rec.Reason}, nil
+	}
+	f := agentsvc.Forecast{Valid: true, ComputedAt: rec.At, Floor: rec.Floor, FloorReason: rec.Reason}
+	ttl := rec.LookAhead
+	if ttl <= 0 {
+		ttl = defaultForecastTTL
+	}
+	f.ExpiresAt = rec.At.Add(ttl)
+	for _, t := range rec.Triggers {
+		if t.Trigger != rec.Trigger {
+			continue
+		}
+		f.Model, f.Confidence, f.Value, f.Upper = t.Model, finiteOr0(t.Confidence), finiteOr0(t.Peak), finiteOr0(t.Peak)
+		for _, pt := range t.Points {
+			if pt.Upper == t.Peak {
+				f.Value, f.Lower = finiteOr0(pt.Value), finiteOr0(pt.Lower)
+			}
+		}
+	}
+	return f, nil
+}
+
+func finiteOr0(v float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return v
 }
 
 // startAgentService makes the AgentService of the backend: the store and
-// its tokens, the history as Observer. The Recommender and Budgets are
-// wired where they exist (see docs/agentservice.md).
+// its tokens, the history as Observer and Recommender. Budgets (the cost
+// Capper needs a workload's requests and placement) is not wired yet.
 func startAgentService(b *backend, o *agentsvcOpts, logger *slog.Logger, reg prometheus.Registerer) (*agentsvc.Service, error) {
 	if errs := o.validate(); len(errs) > 0 {
 		return nil, &usageError{err: errors.Join(errs...)}
@@ -65,6 +150,7 @@ func startAgentService(b *backend, o *agentsvcOpts, logger *slog.Logger, reg pro
 	}
 	if b.history != nil {
 		so.Observer = historyObserver{b.history}
+		so.Recommender = historyRecommender{h: b.history, s: b.store}
 	}
 	s, err := agentsvc.New(so)
 	if err != nil {

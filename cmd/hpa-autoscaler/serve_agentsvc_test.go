@@ -68,6 +68,27 @@ func TestServeAgentService(t *testing.T) {
 	if err != nil || first.GetAuth().GetTenant() != "shop" || first.GetAuth().GetClusterId() != "prod" {
 		t.Fatalf("connect with the agent token: %v %v", first, err)
 	}
+	// An inventory and a report: the history's recommendation comes
+	// back (no floor: the scaler has no predictiveScaling).
+	spec := `{"targetRef":{"kind":"Deployment","name":"web"},"scaling":{"maxReplicas":5},"triggers":[{"name":"q","type":"redis","metadata":{"address":"redis:6379","listName":"jobs","listLength":"5"}}]}`
+	if err := st.Send(&agentv1.AgentMessage{Seq: 1, Payload: &agentv1.AgentMessage_Inventory{Inventory: &agentv1.Inventory{Scalers: []*agentv1.ScalerInfo{{Namespace: "shop", Name: "web", SpecJson: []byte(spec)}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(&agentv1.AgentMessage{Seq: 2, Payload: &agentv1.AgentMessage_Metrics{Metrics: &agentv1.MetricReport{Namespace: "shop", ScalerName: "web", Metrics: []*agentv1.MetricValue{{Trigger: "q", Value: 3, Target: 5}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := st.Recv()
+		if err != nil {
+			t.Fatalf("waiting for a recommendation: %v", err)
+		}
+		if r := m.GetRecommendation(); r != nil {
+			if r.GetScalerName() != "web" || r.GetFloor() != 0 || r.GetFloorReason() != "predictiveScaling is not enabled" {
+				t.Errorf("recommendation: %v", r)
+			}
+			break
+		}
+	}
 	_ = st.CloseSend()
 	rs, err := rpb.NewServerReflectionClient(cc).ServerReflectionInfo(ctx)
 	if err != nil {
