@@ -13,7 +13,7 @@ const (
 	reasonClosed         = "closed"           // observed after Close
 	reasonInvalid        = "invalid"          // a bad key, time or value
 	reasonLate           = "late"             // for a step already closed
-	reasonSeriesCap      = "series_cap"       // a new series beyond MaxSeries
+	reasonSeriesCap      = "series_cap"       // a new series beyond MaxRecorded
 	reasonWriteQueueFull = "write_queue_full" // steps: the writer was behind
 	reasonWriteFailed    = "write_failed"     // steps: the store refused the batch
 	reasonShutdown       = "shutdown"         // steps still open at Close
@@ -87,6 +87,8 @@ func (m *metrics) shedByReason() map[string]int64 {
 // Stats are the service's counts since New.
 type Stats struct {
 	Series int
+	// Tracked counts the series with a tracker (at most MaxSeries).
+	Tracked int
 	// Written counts the steps written to the store.
 	Written int64
 	// Shed counts what was not recorded, by reason (see the reason label
@@ -99,5 +101,5 @@ func (s *Service) Stats() Stats {
 	s.mu.RLock()
 	n := len(s.series)
 	s.mu.RUnlock()
-	return Stats{Series: n, Written: s.m.writtenTotal.Load(), Shed: s.m.shedByReason()}
+	return Stats{Series: n, Tracked: int(s.trackedN.Load()), Written: s.m.writtenTotal.Load(), Shed: s.m.shedByReason()}
 }

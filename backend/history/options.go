@@ -31,6 +31,7 @@ const (
 	DefaultQueueSize       = 1 << 16
 	DefaultBatchSize       = 5000
 	DefaultMaxSeries       = 2000
+	DefaultMaxRecorded     = 200000
 	DefaultIdleAfter       = time.Hour
 	DefaultGrace           = 10 * time.Second
 	DefaultTick            = 5 * time.Second
@@ -81,10 +82,15 @@ type Options struct {
 	// BatchSize is the most steps written in one transaction (default
 	// 5,000).
 	BatchSize int
-	// MaxSeries bounds the series held in memory (default 2,000, about
-	// 0.8 MB each with the default window): a sample of a new series
-	// beyond it is shed until one is evicted.
+	// MaxSeries bounds the series with a tracker in memory (default
+	// 2,000, about 0.8 MB each with the default window): a new series
+	// beyond it is recorded (averaged and written) without a tracker, and
+	// Recommend says so, until it is evicted and comes back with room.
 	MaxSeries int
+	// MaxRecorded bounds all the series in memory, with a tracker or not
+	// (default 200,000; an open step is about 200 bytes): a sample of a
+	// new series beyond it is shed (series_cap).
+	MaxRecorded int
 	// IdleAfter evicts a series from memory that had no sample for this
 	// long (default 1h); its history stays stored.
 	IdleAfter time.Duration
@@ -133,6 +139,7 @@ func (o Options) withDefaults() Options {
 	defInt(&o.QueueSize, DefaultQueueSize)
 	defInt(&o.BatchSize, DefaultBatchSize)
 	defInt(&o.MaxSeries, DefaultMaxSeries)
+	defInt(&o.MaxRecorded, max(DefaultMaxRecorded, o.MaxSeries))
 	if o.Window == 0 {
 		o.Window = o.Tracker.History
 		if o.Window == 0 {
@@ -185,7 +192,7 @@ func (o Options) Validate() error {
 	pos("grace", d.Grace)
 	pos("tick", d.Tick)
 	pos("writeTimeout", d.WriteTimeout)
-	for name, v := range map[string]int{"window": d.Window, "maxGap": d.MaxGap, "queueSize": d.QueueSize, "batchSize": d.BatchSize, "maxSeries": d.MaxSeries} {
+	for name, v := range map[string]int{"window": d.Window, "maxGap": d.MaxGap, "queueSize": d.QueueSize, "batchSize": d.BatchSize, "maxSeries": d.MaxSeries, "maxRecorded": d.MaxRecorded} {
 		if v <= 0 {
 			errs = append(errs, fmt.Errorf("%s %d: want > 0", name, v))
 		}
@@ -195,6 +202,9 @@ func (o Options) Validate() error {
 	}
 	if d.Step%time.Second != 0 && time.Second%d.Step != 0 {
 		errs = append(errs, fmt.Errorf("step %v: want a whole number of seconds or a divisor of one", d.Step))
+	}
+	if d.MaxRecorded < d.MaxSeries {
+		errs = append(errs, fmt.Errorf("maxRecorded %d: want at least maxSeries %d", d.MaxRecorded, d.MaxSeries))
 	}
 	if d.RebuildEvery < d.Step {
 		errs = append(errs, fmt.Errorf("rebuildEvery %v: want at least the step %v", d.RebuildEvery, d.Step))

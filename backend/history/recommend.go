@@ -169,6 +169,10 @@ func (s *Service) forecastTrigger(r Request, t TriggerTarget) TriggerForecast {
 		tf.Reason = "not enough history: no values recorded"
 		return tf
 	}
+	if !ser.tracked {
+		tf.Reason = fmt.Sprintf("not enough history in memory: the series is recorded without a tracker (%d series have one, maxSeries)", s.o.MaxSeries)
+		return tf
+	}
 	ser.mu.Lock()
 	defer ser.mu.Unlock()
 	if !ser.built {

@@ -225,8 +225,11 @@ func (m model) replay(r *ring) (tracked, bool, error) {
 // step (bucket, sum, n, lastSeen); mu guards the rest, which the builder
 // and Recommend read too.
 type series struct {
-	key   Key
-	model model
+	key Key
+	// tracked: the series has a tracker (ring, model); else its steps are
+	// only recorded (MaxSeries reached when it came).
+	tracked bool
+	model   model
 
 	// The recording goroutine's.
 	open     bool

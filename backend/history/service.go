@@ -69,6 +69,10 @@ type Service struct {
 
 	mu     sync.RWMutex
 	series map[Key]*series
+	// tracked counts the series with a tracker (the recording
+	// goroutine's; trackedN is its copy for Stats).
+	tracked  int
+	trackedN atomic.Int64
 
 	// pending is the recording goroutine's batch being filled.
 	pending []store.HistorySample
@@ -124,7 +128,7 @@ func (s *Service) Start(ctx context.Context) error {
 			s.o.Logger.Warn("history: more stored series than maxSeries; the rest start cold when they report", "maxSeries", s.o.MaxSeries, "stored", len(keys))
 			break
 		}
-		s.series[k] = s.newSeries(k)
+		s.series[k] = s.newSeries(k, true)
 	}
 	s.mu.Unlock()
 	s.m.series.Set(float64(len(s.series)))
@@ -172,9 +176,16 @@ func (s *Service) listSeries(ctx context.Context) ([]Key, error) {
 	}
 }
 
-func (s *Service) newSeries(k Key) *series {
+// newSeries is a new series in memory; tracked: with a tracker (else its
+// steps are only recorded).
+func (s *Service) newSeries(k Key, tracked bool) *series {
+	if !tracked {
+		return &series{key: k}
+	}
 	s.loading.Add(1)
-	return &series{key: k, model: newModel(s.o, k), ring: newRing(s.o.Window + int(s.o.rebuildSteps())), stale: true, load: true}
+	s.tracked++
+	s.trackedN.Store(int64(s.tracked))
+	return &series{key: k, tracked: true, model: newModel(s.o, k), ring: newRing(s.o.Window + int(s.o.rebuildSteps())), stale: true, load: true}
 }
 
 // Observe records one sample of a series taken at t. It never blocks and
@@ -305,16 +316,18 @@ func (s *Service) handle(it item) {
 			s.m.shed(reasonInvalid, 1)
 			return
 		}
-		if len(s.series) >= s.o.MaxSeries {
+		if len(s.series) >= s.o.MaxRecorded {
 			s.m.shed(reasonSeriesCap, 1)
 			return
 		}
-		ser = s.newSeries(it.key)
+		ser = s.newSeries(it.key, s.tracked < s.o.MaxSeries)
 		s.mu.Lock()
 		s.series[it.key] = ser
 		s.mu.Unlock()
 		s.m.series.Set(float64(len(s.series)))
-		s.enqueueBuild(ser)
+		if ser.tracked {
+			s.enqueueBuild(ser)
+		}
 	}
 	ser.lastSeen = s.o.Clock.Now().UnixNano()
 	switch {
@@ -348,6 +361,13 @@ func (s *Service) stepTime(idx int64) time.Time { return time.Unix(0, idx*int64(
 func (s *Service) closeStep(ser *series) {
 	v := ser.sum / float64(ser.n)
 	s.pending = append(s.pending, store.HistorySample{Tenant: ser.key.Tenant, Series: ser.key.seriesKey(), Time: s.stepTime(ser.bucket), Step: s.o.Step, Value: v, Samples: ser.n})
+	if !ser.tracked {
+		ser.open, ser.anyClosd, ser.closed = false, true, ser.bucket
+		if len(s.pending) >= s.o.BatchSize {
+			s.send(nil)
+		}
+		return
+	}
 	ser.mu.Lock()
 	err := ser.feed(ser.bucket, v)
 	queue := ser.stale && !ser.queued && !ser.load
@@ -425,8 +445,12 @@ func (s *Service) evictIdle(now time.Time) {
 	s.mu.Lock()
 	for _, ser := range gone {
 		delete(s.series, ser.key)
+		if ser.tracked {
+			s.tracked--
+		}
 	}
 	s.mu.Unlock()
+	s.trackedN.Store(int64(s.tracked))
 	for _, ser := range gone {
 		ser.mu.Lock()
 		ser.evicted = true

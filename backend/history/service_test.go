@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -297,28 +298,39 @@ func TestObserveSheds(t *testing.T) {
 	}
 }
 
-// TestSeriesCapAndEviction: beyond MaxSeries a new series is shed; an
-// idle one is evicted, which makes room.
+// TestSeriesCapAndEviction: beyond MaxSeries a new series is recorded
+// without a tracker, beyond MaxRecorded it is shed; an idle one is
+// evicted, which makes room.
 func TestSeriesCapAndEviction(t *testing.T) {
 	st := openStore(t, backends[0].url(t), "acme")
 	clk := clocktesting.NewFakeClock(t0)
 	o := testOptions(st, clk)
-	o.MaxSeries, o.IdleAfter = 2, 10*time.Minute
+	o.MaxSeries, o.MaxRecorded, o.IdleAfter = 2, 3, 10*time.Minute
 	s := start(t, o)
-	for i, name := range []string{"a", "b", "c"} {
-		s.Observe(Key{Tenant: "acme", Scaler: "s", Trigger: name}, t0.Add(time.Duration(i)*time.Second), 1)
+	key := func(name string) Key { return Key{Tenant: "acme", Scaler: "s", Trigger: name} }
+	for i, name := range []string{"a", "b", "c", "d"} {
+		s.Observe(key(name), t0.Add(time.Duration(i)*time.Second), 1)
 	}
+	clk.SetTime(t0.Add(time.Minute))
 	if err := s.Flush(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if st := s.Stats(); st.Series != 2 || st.Shed[reasonSeriesCap] != 1 {
-		t.Fatalf("stats %+v; want 2 series and 1 shed at the cap", st)
+	if st := s.Stats(); st.Series != 3 || st.Tracked != 2 || st.Shed[reasonSeriesCap] != 1 {
+		t.Fatalf("stats %+v; want 3 series, 2 tracked and 1 shed at the cap", st)
 	}
-	// Series b goes on; a goes idle and is evicted at a tick.
+	// c is recorded, without a tracker, and Recommend says so.
+	if pts, err := st.ReadHistory(testCtx(t), "acme", key("c").seriesKey(), t0, t0.Add(time.Hour)); err != nil || len(pts) != 1 {
+		t.Fatalf("c's history: %+v, %v", pts, err)
+	}
+	rec, err := s.Recommend(Request{Scaler: ScalerKey{Tenant: "acme", Scaler: "s"}, Triggers: []TriggerTarget{{Trigger: "c", PerReplica: 1}}, Now: clk.Now()})
+	if err != nil || !strings.Contains(rec.Triggers[0].Reason, "without a tracker") {
+		t.Fatalf("Recommend for c: %+v, %v", rec, err)
+	}
+	// Series b goes on; a and c go idle and are evicted at a tick.
 	for m := 1; m <= 12; m++ {
 		at := t0.Add(time.Duration(m) * time.Minute)
 		clk.SetTime(at)
-		s.Observe(Key{Tenant: "acme", Scaler: "s", Trigger: "b"}, at, 1)
+		s.Observe(key("b"), at, 1)
 		if err := s.Flush(testCtx(t)); err != nil {
 			t.Fatal(err)
 		}
@@ -327,16 +339,16 @@ func TestSeriesCapAndEviction(t *testing.T) {
 	for s.Stats().Series != 1 {
 		clk.Step(o.Tick) // the tick evicts
 		if time.Now().After(deadline) {
-			t.Fatalf("series a was not evicted: %+v", s.Stats())
+			t.Fatalf("a and c were not evicted: %+v", s.Stats())
 		}
 		time.Sleep(time.Millisecond)
 	}
-	s.Observe(Key{Tenant: "acme", Scaler: "s", Trigger: "c"}, clk.Now(), 1)
+	s.Observe(key("d"), clk.Now(), 1)
 	if err := s.Flush(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if st := s.Stats(); st.Series != 2 {
-		t.Fatalf("after eviction: %+v; want room for c", st)
+	if st := s.Stats(); st.Series != 2 || st.Tracked != 2 {
+		t.Fatalf("after eviction: %+v; want room for d, with a tracker", st)
 	}
 }
 

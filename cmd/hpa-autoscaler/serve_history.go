@@ -26,7 +26,7 @@ func (o *historyOpts) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&o.retention, "history-retention", history.DefaultRetention, "how long the metric history is kept (840h: 35 days)")
 	f.DurationVar(&o.downsampleAfter, "history-downsample-after", 0,
 		"history older than this is kept as hourly averages (0: the trackers' window, 14 days of steps, plus 2 days)")
-	f.IntVar(&o.maxSeries, "history-max-series", history.DefaultMaxSeries, "most series whose trackers are held in memory")
+	f.IntVar(&o.maxSeries, "history-max-series", history.DefaultMaxSeries, "most series with a tracker in memory (about 0.8 MB each); more are recorded without forecasts")
 }
 
 // options are the Service's options for a store.
