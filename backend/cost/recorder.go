@@ -33,9 +33,11 @@ type Observation struct {
 	HasUsage                      bool
 }
 
-// SampleWriter writes cost samples (store.Store implements it).
+// SampleWriter writes and prunes cost samples (store.Store implements
+// it).
 type SampleWriter interface {
 	RecordCostSamples(ctx context.Context, tenant store.TenantID, samples []store.CostSample) error
+	PruneCostSamples(ctx context.Context, tenant store.TenantID, before time.Time) (int64, error)
 }
 
 // RecorderOptions configure NewRecorder. Store is required.
@@ -62,7 +64,14 @@ type RecorderOptions struct {
 	MaxPending int
 	// WriteTimeout bounds one write (default 10s).
 	WriteTimeout time.Duration
+	// Retention is how long samples are kept (default 35 days, the
+	// history's; < 0 keeps them): Run deletes older ones hourly, for the
+	// tenants it recorded for.
+	Retention time.Duration
 }
+
+// DefaultRetention is the samples' default retention.
+const DefaultRetention = 35 * 24 * time.Hour
 
 // Recorder accumulates observations into cost samples, one per workload
 // and step, and writes the closed steps in batches. A step's cost is its
@@ -77,7 +86,8 @@ type Recorder struct {
 	mu      sync.Mutex
 	open    map[Workload]*acc
 	pending []pendingSample
-	rates   map[Workload]current // the last closed step of each workload
+	tenants map[store.TenantID]bool // recorded for: pruned by Run
+	rates   map[Workload]current    // the last closed step of each workload
 	// spot sums rates per cluster: replicas×1000 and their spot part
 	// (replicas×1000×PPM/1e6), for the spot ratio without a scan.
 	spot    map[string]*spotSum
@@ -142,7 +152,10 @@ func NewRecorder(o RecorderOptions) (*Recorder, error) {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
 	}
-	r := &Recorder{o: o, table: o.Prices, open: map[Workload]*acc{}, rates: map[Workload]current{}, spot: map[string]*spotSum{}}
+	if o.Retention == 0 {
+		o.Retention = DefaultRetention
+	}
+	r := &Recorder{o: o, table: o.Prices, open: map[Workload]*acc{}, rates: map[Workload]current{}, tenants: map[store.TenantID]bool{}, spot: map[string]*spotSum{}}
 	if r.table == nil {
 		def := DefaultTable()
 		r.table = func() *Table { return def }
@@ -175,6 +188,7 @@ func (r *Recorder) Record(o Observation) error {
 	start := o.Time.UTC().Truncate(r.o.Step)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.tenants[o.Tenant] = true
 	a := r.open[o.Workload]
 	switch {
 	case a == nil:
@@ -388,12 +402,45 @@ func (r *Recorder) Flush(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// Run flushes at every step until ctx ends; then it writes the steps
-// closed by then (the open ones are not written: a partial step would
-// be priced as a whole one).
+// Prune deletes the samples older than the retention at now, of every
+// tenant recorded for.
+func (r *Recorder) Prune(ctx context.Context, now time.Time) error {
+	if r.o.Retention < 0 {
+		return nil
+	}
+	r.mu.Lock()
+	tenants := make([]store.TenantID, 0, len(r.tenants))
+	for t := range r.tenants {
+		tenants = append(tenants, t)
+	}
+	r.mu.Unlock()
+	var errs []error
+	for _, t := range tenants {
+		wctx, cancel := context.WithTimeout(ctx, r.o.WriteTimeout)
+		n, err := r.o.Store.PruneCostSamples(wctx, t, now.Add(-r.o.Retention))
+		cancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: %w", t, err))
+		} else if n > 0 {
+			r.o.Logger.Debug("cost: samples past their retention deleted", "tenant", t, "samples", n)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cost: prune samples: %w", err)
+	}
+	return nil
+}
+
+// pruneEvery is how often Run prunes.
+const pruneEvery = time.Hour
+
+// Run flushes at every step, and prunes hourly, until ctx ends; then it
+// writes the steps closed by then (the open ones are not written: a
+// partial step would be priced as a whole one).
 func (r *Recorder) Run(ctx context.Context) {
 	tick := r.o.Clock.NewTicker(r.o.Step)
 	defer tick.Stop()
+	lastPrune := r.o.Clock.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -402,7 +449,14 @@ func (r *Recorder) Run(ctx context.Context) {
 			cancel()
 			return
 		case <-tick.C():
-			r.flushLogged(ctx, r.o.Clock.Now())
+			now := r.o.Clock.Now()
+			r.flushLogged(ctx, now)
+			if now.Sub(lastPrune) >= pruneEvery {
+				lastPrune = now
+				if err := r.Prune(ctx, now); err != nil {
+					r.o.Logger.Warn("cost: old samples not pruned yet, retried in an hour", "err", err)
+				}
+			}
 		}
 	}
 }

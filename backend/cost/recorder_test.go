@@ -118,6 +118,20 @@ func TestRecorder(t *testing.T) {
 	if got := r.CostPerHourExcept("acme", ns, web); got != 38_266+5_129 {
 		t.Fatalf("CostPerHourExcept %d", got)
 	}
+	// Retention: with the default 35 days, nothing yet; 35 days and a
+	// minute after t0, web's first step goes.
+	if err := r.Prune(testCtx(t), t0.Add(DefaultRetention)); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := s.CostAllocations(testCtx(t), "acme", store.CostFilter{From: t0, To: t0.Add(time.Hour), Aggregate: store.AggregateWorkload}); len(rows) != 2 {
+		t.Fatalf("pruned too early: %+v", rows)
+	}
+	if err := r.Prune(testCtx(t), t0.Add(DefaultRetention+time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := s.CostAllocations(testCtx(t), "acme", store.CostFilter{From: t0, To: t0.Add(time.Hour), Step: time.Minute, Aggregate: store.AggregateWorkload}); len(rows) != 1 || rows[0].Workload != "web" {
+		t.Fatalf("after the retention: %+v", rows)
+	}
 	// Workloads not seen for 5 steps are forgotten, gauges and all.
 	fc.SetTime(t0.Add(10 * time.Minute))
 	if err := r.Flush(testCtx(t), fc.Now()); err != nil {

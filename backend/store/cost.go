@@ -23,6 +23,10 @@ type CostStore interface {
 	// CostAllocations sums the samples of the filter's window, per key
 	// of its aggregate and per step of it.
 	CostAllocations(ctx context.Context, tenant TenantID, filter CostFilter) ([]CostAllocation, error)
+	// PruneCostSamples deletes the tenant's samples of steps that
+	// started before before (retention; bookkeeping, not audited) and
+	// returns how many.
+	PruneCostSamples(ctx context.Context, tenant TenantID, before time.Time) (int64, error)
 }
 
 // CostTx is what a transaction of Update changes of the budgets (each
@@ -413,4 +417,20 @@ func (s *sqlStore) CostAllocations(ctx context.Context, tenant TenantID, f CostF
 		return nil, fmt.Errorf("cost allocations: %w", s.readErr(err))
 	}
 	return out, nil
+}
+
+func (s *sqlStore) PruneCostSamples(ctx context.Context, tenant TenantID, before time.Time) (int64, error) {
+	if err := tenant.Validate(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := s.submit(ctx, &job{ctx: ctx, tenant: tenant, actor: "system", fn: func(w *wtx) error {
+		res, err := w.exec(`DELETE FROM cost_samples WHERE tenant_id = ? AND start_us < ?`, w.tenant, before.UTC().UnixMicro())
+		if err != nil {
+			return fmt.Errorf("prune cost samples: %w", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	}})
+	return n, err
 }

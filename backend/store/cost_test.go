@@ -184,6 +184,16 @@ func testCostSamples(t *testing.T, s Store) {
 	if one := all(AggregateWorkload, 0, CostFilter{Workload: "api"}); len(one) != 1 || one[0].CPUMicros != 50 {
 		t.Fatalf("one workload: %+v", one)
 	}
+	// Retention: the steps before 01:30 go, acme's only.
+	if n, err := s.PruneCostSamples(ctx, "acme", t0.Add(90*time.Minute)); err != nil || n != 4 {
+		t.Fatalf("PruneCostSamples: %d %v", n, err)
+	}
+	if left := all(AggregateTenant, 0, CostFilter{}); len(left) != 1 || left[0].CPUMicros != 1000 {
+		t.Fatalf("after the prune: %+v", left)
+	}
+	if g, err := s.CostAllocations(ctx, "globex", CostFilter{From: t0, To: t0.Add(time.Hour)}); err != nil || len(g) != 1 {
+		t.Fatalf("globex's samples after acme's prune: %+v %v", g, err)
+	}
 	for _, bad := range []CostFilter{
 		{From: t0, To: t0},
 		{From: t0, To: t0.Add(time.Hour), Step: time.Second},

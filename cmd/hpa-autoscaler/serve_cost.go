@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
@@ -19,6 +20,7 @@ import (
 // costOpts are serve's cost flags and what run hands the backend.
 type costOpts struct {
 	pricingFile string
+	retention   time.Duration
 	// pricing is the table in effect (load); nil: the backend runs with
 	// the built-in table and the analysis unconfigured (tests).
 	pricing *pricing
@@ -27,6 +29,7 @@ type costOpts struct {
 }
 
 func (o *costOpts) addFlags(f *pflag.FlagSet) {
+	f.DurationVar(&o.retention, "cost-retention", cost.DefaultRetention, "how long the per-step cost samples are kept (-1s: for ever); the cost analysis and monthly budgets read them")
 	f.StringVar(&o.pricingFile, "pricing", "", "price table (YAML, docs/cost.md): node pools, on-demand and spot prices, discounts; default OpenCost's default prices; re-read on POST /api/v1/config/reload and SIGHUP")
 }
 
@@ -94,7 +97,11 @@ func (o *costOpts) start(ctx context.Context, s store.Store, logger *slog.Logger
 	if o.pricing != nil {
 		table = o.pricing.Table
 	}
-	rec, err := cost.NewRecorder(cost.RecorderOptions{Store: s, Prices: table, Registerer: o.registerer, Logger: logger})
+	retention := o.retention
+	if retention == 0 {
+		retention = cost.DefaultRetention // tests that set no flags
+	}
+	rec, err := cost.NewRecorder(cost.RecorderOptions{Store: s, Prices: table, Registerer: o.registerer, Logger: logger, Retention: retention})
 	if err != nil {
 		return nil, err
 	}
