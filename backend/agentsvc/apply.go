@@ -283,6 +283,7 @@ func (st *stream) applyEvent(ctx context.Context, seq int64, e *agentv1.ScalingE
 // invItem is one Scaler of an inventory, checked.
 type invItem struct {
 	ref    ScalerRef
+	info   *agentv1.ScalerInfo
 	name   string
 	spec   v1.ScalerSpec
 	status *v1.ScalerStatus
@@ -310,7 +311,7 @@ func (st *stream) checkInventory(inv *agentv1.Inventory) []invItem {
 	items := make([]invItem, 0, len(inv.GetScalers()))
 	seen := map[string]bool{}
 	for i, si := range inv.GetScalers() {
-		it := invItem{ref: ScalerRef{Tenant: st.tenant, Cluster: st.cluster, Namespace: si.GetNamespace(), Name: si.GetName()}}
+		it := invItem{ref: ScalerRef{Tenant: st.tenant, Cluster: st.cluster, Namespace: si.GetNamespace(), Name: si.GetName()}, info: si}
 		it.name = it.ref.StoreName()
 		field := fmt.Sprintf("inventory.scalers[%d]", i)
 		refuse := func(format string, args ...any) {
@@ -430,6 +431,16 @@ func (st *stream) applyInventory(ctx context.Context, seq int64, inv *agentv1.In
 		}
 		for _, ref := range kept {
 			st.markDirty(ref)
+		}
+		if w := st.s.o.Workloads; w != nil {
+			now := st.s.o.Clock.Now()
+			for _, it := range items {
+				if _, ok := kept[it.name]; ok && it.err == "" {
+					r := it.info.GetPodRequests()
+					w.ObserveWorkload(it.ref, now, Workload{CurrentReplicas: it.info.GetCurrentReplicas(), DesiredReplicas: it.info.GetDesiredReplicas(),
+						CPUMillis: r.GetCpuMillis(), MemoryBytes: r.GetMemoryBytes(), GPUs: r.GetGpus()})
+				}
+			}
 		}
 	})
 }

@@ -27,16 +27,25 @@ import (
 // last value observed per scaler and recommends it as the forecast, so
 // each report changes the recommendation.
 type recorder struct {
-	mu       sync.Mutex
-	last     map[string]float64
-	observed atomic.Int64
-	calls    atomic.Int64
+	mu        sync.Mutex
+	last      map[string]float64
+	observed  atomic.Int64
+	calls     atomic.Int64
+	workloads map[string]Workload
 	// bump: every Recommend call changes the answer (a slow consumer
 	// is flooded).
 	bump bool
 }
 
-func newRecorder() *recorder { return &recorder{last: map[string]float64{}} }
+func newRecorder() *recorder {
+	return &recorder{last: map[string]float64{}, workloads: map[string]Workload{}}
+}
+
+func (r *recorder) ObserveWorkload(ref ScalerRef, _ time.Time, w Workload) {
+	r.mu.Lock()
+	r.workloads[ref.StoreName()] = w
+	r.mu.Unlock()
+}
 
 func (r *recorder) Observe(k SeriesKey, _ time.Time, v float64) {
 	r.mu.Lock()
@@ -68,7 +77,7 @@ func TestConnectInventoryDecisionsEvents(t *testing.T) {
 		t.Run(db.name, func(t *testing.T) {
 			t.Parallel()
 			rec := newRecorder()
-			e := newEnv(t, db.url(t), Options{Observer: rec, Recommender: rec, Budgets: rec}, envOpts{})
+			e := newEnv(t, db.url(t), Options{Observer: rec, Recommender: rec, Budgets: rec, Workloads: rec}, envOpts{})
 			ctx := testCtx(t)
 			a := mustConnect(t, e.dial(nil), "a1", e.tokens["a"], 0)
 			if a.auth.GetTenant() != "ta" || a.auth.GetLastAppliedAgentSeq() != 0 || a.auth.GetHeartbeatInterval().AsDuration() != 10*time.Second {
@@ -84,6 +93,7 @@ func TestConnectInventoryDecisionsEvents(t *testing.T) {
 				return false
 			})
 			inv := inventory(t, "web", "worker")
+			inv.Scalers[0].PodRequests = &agentv1.ResourceRequests{CpuMillis: 250, MemoryBytes: 512 << 20}
 			inv.Scalers = append(inv.Scalers, &agentv1.ScalerInfo{Namespace: "shop", Name: "broken", SpecJson: []byte(`{"targetRef":{"kind":"Deployment","name":"x"},"scaling":{"maxReplicas":-1}}`)},
 				&agentv1.ScalerInfo{Namespace: "shop", Name: "unknown-field", SpecJson: []byte(`{"bogus":1}`)})
 			a.send(inv)
@@ -92,6 +102,11 @@ func TestConnectInventoryDecisionsEvents(t *testing.T) {
 			evSeq := a.send(&agentv1.ScalingEvent{Id: "ev1", Namespace: "shop", ScalerName: "web", Time: timestamppb.Now(), FromReplicas: 2, ToReplicas: 3, Rule: "Metric"})
 			a.waitAck(evSeq)
 
+			rec.mu.Lock()
+			if w := rec.workloads["shop.web"]; w.CPUMillis != 250 || w.MemoryBytes != 512<<20 || w.CurrentReplicas != 2 || len(rec.workloads) != 2 {
+				t.Errorf("workloads: %+v", rec.workloads)
+			}
+			rec.mu.Unlock()
 			for _, name := range []string{"shop.web", "shop.worker"} {
 				sc, err := e.store.Scaler(ctx, "ta", name)
 				if err != nil {

@@ -47,6 +47,20 @@ type Observer interface {
 	Observe(key SeriesKey, t time.Time, v float64)
 }
 
+// Workload is what an inventory says of a Scaler's target: its
+// replicas and the requests of one pod (for cost).
+type Workload struct {
+	CurrentReplicas, DesiredReplicas int32
+	CPUMillis, MemoryBytes, GPUs     int64
+}
+
+// WorkloadObserver takes each Scaler's Workload from every applied
+// inventory (cost per workload). ObserveWorkload is called on the
+// stream's goroutine: it must not block.
+type WorkloadObserver interface {
+	ObserveWorkload(ref ScalerRef, at time.Time, w Workload)
+}
+
 // Forecast is a Recommender's answer for one Scaler. Valid false: no
 // forecast (too little history, prediction off).
 type Forecast struct {
@@ -104,6 +118,7 @@ type Options struct {
 	Recommender Recommender
 	Budgets     Budgets
 	Config      ConfigSource
+	Workloads   WorkloadObserver
 	Logger      *slog.Logger
 	// Registerer takes the service's metrics (nil: not registered).
 	Registerer prometheus.Registerer
