@@ -8,6 +8,7 @@
 package linktest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +18,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -31,6 +34,9 @@ type Options struct {
 	Token string
 	// Heartbeat is the interval the AuthResponse gives (0: 200ms).
 	Heartbeat time.Duration
+	// TLS, when set, is the server's TLS configuration (with ClientCAs
+	// and ClientAuth for mTLS).
+	TLS *tls.Config
 }
 
 // Server is the test's AgentService.
@@ -46,6 +52,8 @@ type Server struct {
 	gaps    []string
 	auths   []*agentv1.AuthRequest
 	refused []string
+	// peers are the client certificates' common names, by stream.
+	peers []string
 	// seq numbers the server's messages; out keeps every one for replay.
 	seq          uint64
 	out          []*agentv1.ServerMessage
@@ -90,7 +98,11 @@ func Start(o Options) (*Server, error) {
 }
 
 func (s *Server) serve(lis net.Listener) {
-	srv := grpc.NewServer()
+	var opts []grpc.ServerOption
+	if s.o.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(s.o.TLS)))
+	}
+	srv := grpc.NewServer(opts...)
 	agentv1.RegisterAgentServiceServer(srv, s)
 	done := make(chan struct{})
 	s.mu.Lock()
@@ -255,6 +267,14 @@ func (s *Server) Stats() Stats {
 	return Stats{Applied: s.applied, Dups: s.dups, Gaps: slices.Clone(s.gaps), Streams: s.streamCount, LastAgentAck: s.lastAgentAck, Refused: slices.Clone(s.refused)}
 }
 
+// Peers returns the common name of each authenticated stream's client
+// certificate ("" without one).
+func (s *Server) Peers() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.peers)
+}
+
 // Auths returns the AuthRequests received (tokens included).
 func (s *Server) Auths() []*agentv1.AuthRequest {
 	s.mu.Lock()
@@ -282,7 +302,14 @@ func (s *Server) Connect(cs agentv1.AgentService_ConnectServer) error {
 		return status.Error(codes.Unauthenticated, "agent token refused")
 	}
 	st := &stream{out: make(chan *agentv1.ServerMessage, 4096), drop: make(chan struct{})}
+	cn := ""
+	if p, ok := peer.FromContext(cs.Context()); ok {
+		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
+			cn = ti.State.PeerCertificates[0].Subject.CommonName
+		}
+	}
 	s.mu.Lock()
+	s.peers = append(s.peers, cn)
 	s.auths = append(s.auths, proto.Clone(auth).(*agentv1.AuthRequest))
 	s.streamCount++
 	resync := s.resyncNext
