@@ -801,3 +801,19 @@ func TestPostgresOneReplica(t *testing.T) {
 		t.Errorf("backend.yaml:\n%s", cfg)
 	}
 }
+
+// TestOneComponent: the backend alone and the agent alone render, each
+// without the other's objects.
+func TestOneComponent(t *testing.T) {
+	ch := loadChart(t)
+	backendOnly, _ := render(t, ch, "hpa-system", map[string]any{"agent": map[string]any{"enabled": false}})
+	checkObjects(t, backendOnly, "0.1.0")
+	if k := kinds(backendOnly); k["ClusterRole"] != 0 || k["Deployment"] != 1 || k["ServiceAccount"] != 1 {
+		t.Errorf("agent off: kinds %v", k)
+	}
+	agentOnly, _ := render(t, ch, "hpa-system", map[string]any{"backend": map[string]any{"enabled": false}})
+	checkObjects(t, agentOnly, "0.1.0")
+	if k := kinds(agentOnly); k["ConfigMap"] != 0 || k["PersistentVolumeClaim"] != 0 || k["Deployment"] != 1 || k["ClusterRole"] != 1 {
+		t.Errorf("backend off: kinds %v", k)
+	}
+}
