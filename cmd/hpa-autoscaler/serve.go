@@ -383,7 +383,7 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 	conf.api = be.handler
 	// The AgentService on the gRPC port (serve_agentsvc.go); closed
 	// before the backend, so its streams end before the store does.
-	asvc, err := startAgentService(be, &o.agent, logger, reg)
+	asvc, err := startAgentService(ctx, be, &o.agent, logger, reg)
 	if err != nil {
 		return err
 	}

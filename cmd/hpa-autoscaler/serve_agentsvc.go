@@ -134,7 +134,11 @@ func finiteOr0(v float64) float64 {
 // startAgentService makes the AgentService of the backend: the store and
 // its tokens, the history as Observer and Recommender. Budgets (the cost
 // Capper needs a workload's requests and placement) is not wired yet.
-func startAgentService(b *backend, o *agentsvcOpts, logger *slog.Logger, reg prometheus.Registerer) (*agentsvc.Service, error) {
+//
+// The service's streams end when ctx (serve's) ends, so that the gRPC
+// server's graceful stop does not wait for agents that would hold them
+// open until the shutdown timeout.
+func startAgentService(ctx context.Context, b *backend, o *agentsvcOpts, logger *slog.Logger, reg prometheus.Registerer) (*agentsvc.Service, error) {
 	if errs := o.validate(); len(errs) > 0 {
 		return nil, &usageError{err: errors.Join(errs...)}
 	}
@@ -156,5 +160,6 @@ func startAgentService(b *backend, o *agentsvcOpts, logger *slog.Logger, reg pro
 	if err != nil {
 		return nil, fmt.Errorf("agent service: %w", err)
 	}
+	context.AfterFunc(ctx, s.Close)
 	return s, nil
 }

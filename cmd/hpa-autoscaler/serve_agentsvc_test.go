@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
 
 	agentv1 "github.com/hpa-autoscaler/hpa-autoscaler/proto/agent/v1"
 )
@@ -89,7 +91,6 @@ func TestServeAgentService(t *testing.T) {
 			break
 		}
 	}
-	_ = st.CloseSend()
 	rs, err := rpb.NewServerReflectionClient(cc).ServerReflectionInfo(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -108,5 +109,22 @@ func TestServeAgentService(t *testing.T) {
 	_ = rs.CloseSend()
 	if !slices.Contains(names, agentv1.AgentService_ServiceDesc.ServiceName) {
 		t.Errorf("reflection lists %v, without %s", names, agentv1.AgentService_ServiceDesc.ServiceName)
+	}
+	// An agent's open stream does not hold the shutdown until its
+	// timeout (10s): it ends with Unavailable at once.
+	start := time.Now()
+	if code := s.stop(); code != 0 {
+		t.Errorf("serve exited with %d", code)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("serve took %v to stop with an agent connected", took)
+	}
+	for {
+		if _, err := st.Recv(); err != nil {
+			if status.Code(err) != codes.Unavailable {
+				t.Errorf("the agent's stream ended with %v, want Unavailable", err)
+			}
+			break
+		}
 	}
 }
