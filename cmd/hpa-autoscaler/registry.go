@@ -6,6 +6,7 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/cron"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/custom"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/etcd"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/githubrunner"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/kafka"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/metricsapi"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/mysql"
@@ -46,6 +47,7 @@ func newRegistry(o registryOptions) (*scalers.Registry, map[string]func() (open,
 	r.MustRegister(natsjetstream.Type, natsjetstream.New)
 	r.MustRegister(etcd.Type, etcd.New)
 	r.MustRegister(beanstalkd.Type, beanstalkd.New)
+	r.MustRegister(githubrunner.Type, githubrunner.New)
 	// One pool per distinct PostgreSQL (pgx) or MySQL (database/sql)
 	// connection setting, shared by every ScaledObject with it.
 	pg := postgresql.NewPools(postgresql.PoolsOptions{MaxPools: o.maxSourceConnections})
