@@ -88,7 +88,10 @@ func (p *pricing) PriceTableHash() string { return p.Table().Hash() }
 type costRuntime struct {
 	Recorder *cost.Recorder
 	Capper   *cost.Capper
-	done     chan struct{}
+	// Agents is the AgentService's WorkloadObserver and Budgets
+	// (agentsvc.Options.Workloads and .Budgets).
+	Agents *costAgents
+	done   chan struct{}
 }
 
 // start starts the Recorder's loop until ctx ends.
@@ -106,9 +109,20 @@ func (o *costOpts) start(ctx context.Context, s store.Store, logger *slog.Logger
 		return nil, err
 	}
 	rt := &costRuntime{Recorder: rec, Capper: &cost.Capper{Store: s, Prices: table, Rates: rec}, done: make(chan struct{})}
+	rt.Agents = newCostAgents(rt, s, table, logger)
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(rt.done)
+		defer wg.Done()
+		rt.Agents.Run(ctx)
+	}()
+	go func() {
+		defer wg.Done()
 		rec.Run(ctx)
+	}()
+	go func() {
+		wg.Wait()
+		close(rt.done)
 	}()
 	return rt, nil
 }
