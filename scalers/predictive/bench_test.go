@@ -55,3 +55,33 @@ func BenchmarkFetchAndFloor(b *testing.B) {
 	}
 	b.ReportMetric(float64(floors)/float64(b.N), "floors/op")
 }
+
+// BenchmarkStep is the work of one history step on a warm wrapper (two
+// days of 15-minute steps of a daily pattern): the fetch that starts a
+// new step adds the last one to the tracker (fits, scores, periodic
+// refits) and the next floor computes a new forecast. KEDA's call that
+// crosses a step boundary pays it, once per step and trigger.
+func BenchmarkStep(b *testing.B) {
+	clk := testingclock.NewFakePassiveClock(t0)
+	s, err := New(constScaler{}, Options{Clock: clk, WarmStart: true, MetricStreamsOptions: predictor.MetricStreamsOptions{
+		Step: 15 * time.Minute, LookAhead: 15 * time.Minute, ConfidenceThreshold: -1}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var past []Sample
+	for t := t0.Add(-48 * time.Hour); t.Before(t0); t = t.Add(15 * time.Minute) {
+		past = append(past, Sample{t, 5 + 4*math.Sin(2*math.Pi*float64(t.Sub(t.Truncate(24*time.Hour)))/float64(24*time.Hour))})
+	}
+	if _, err := s.Seed(map[string][]Sample{"m": past}); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		clk.SetTime(clk.Now().Add(15 * time.Minute))
+		if _, err := s.Metrics(ctx); err != nil {
+			b.Fatal(err)
+		}
+		_ = s.Floor(clk.Now())
+	}
+}
