@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/hpa-autoscaler/hpa-autoscaler/backend/audit"
 )
 
 var (
@@ -307,4 +309,56 @@ func freePorts(t *testing.T, n int) []int {
 		}
 	}
 	return ports
+}
+
+// TestServeReadsAMountedSigningKey: with backend.audit.signingKeySecret,
+// serve reads the key where the chart mounts it, in the mode kubelet gives
+// a Secret's file under the pod's fsGroup (0440), and generates none.
+func TestServeReadsAMountedSigningKey(t *testing.T) {
+	bin := binary(t)
+	objs, _ := render(t, loadChart(t), "hpa-system", map[string]any{
+		"backend": map[string]any{"audit": map[string]any{"signingKeySecret": "hpa-audit-key"}, "grpc": map[string]any{"tls": map[string]any{"enabled": false}}}})
+	cm := find(t, objs, "ConfigMap", "hpa-hpa-autoscaler-backend")
+	cfg, _, _ := unstructured.NestedString(cm.Object, "data", "backend.yaml")
+	dir := t.TempDir()
+	data, auditDir := filepath.Join(dir, "data"), filepath.Join(dir, "audit")
+	for _, d := range []string{data, auditDir} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keyFile := filepath.Join(auditDir, "signing.key")
+	if _, _, err := audit.LoadOrGenerateKey(keyFile, "hpa-autoscaler/hpa-autoscaler"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(keyFile, 0o440); err != nil {
+		t.Fatal(err)
+	}
+	ports := freePorts(t, 3)
+	for _, r := range []struct{ old, new string }{
+		{"/var/lib/hpa-autoscaler", data},
+		{"/etc/hpa-autoscaler/audit", auditDir},
+		{`host: "0.0.0.0"`, `host: "127.0.0.1"`},
+		{"port: 8080", fmt.Sprintf("port: %d", ports[0])},
+		{"grpcPort: 9443", fmt.Sprintf("grpcPort: %d", ports[1])},
+		{"port: 9090", fmt.Sprintf("port: %d", ports[2])},
+	} {
+		if !strings.Contains(cfg, r.old) {
+			t.Fatalf("backend.yaml has no %q:\n%s", r.old, cfg)
+		}
+		cfg = strings.ReplaceAll(cfg, r.old, r.new)
+	}
+	cfgFile := filepath.Join(dir, "backend.yaml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exited := startChild(t, bin, data, "serve", "--config="+cfgFile)
+	plain := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+	defer plain.CloseIdleConnections()
+	waitFor(t, exited, 2*time.Minute, "serve's /readyz with the mounted signing key", func() error {
+		return expectStatus(plain, fmt.Sprintf("http://127.0.0.1:%d/readyz", ports[0]), "", http.StatusOK)
+	})
+	if _, err := os.Stat(filepath.Join(data, "hpa-autoscaler-audit.key")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("serve generated a key of its own next to the database: %v", err)
+	}
 }
