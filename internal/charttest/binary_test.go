@@ -362,3 +362,79 @@ func TestServeReadsAMountedSigningKey(t *testing.T) {
 		t.Errorf("serve generated a key of its own next to the database: %v", err)
 	}
 }
+
+// startRenderedServe starts serve on a rendered backend.yaml with the
+// given certificate Secret's data (tls.crt, tls.key, ca.crt), the
+// container's paths moved into a temporary directory and the ports onto
+// free loopback ones; it returns the data directory, the HTTP, gRPC and
+// metrics ports, once /readyz answers on the metrics-free HTTP port (over
+// HTTPS trusting the CA).
+func startRenderedServe(t *testing.T, bin, cfg string, tlsData map[string][]byte) (data string, httpPort, grpcPort, metricsPort int) {
+	t.Helper()
+	dir := t.TempDir()
+	data, tlsDir := filepath.Join(dir, "data"), filepath.Join(dir, "tls")
+	for _, d := range []string{data, tlsDir} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []string{"tls.crt", "tls.key", "ca.crt"} {
+		if err := os.WriteFile(filepath.Join(tlsDir, k), tlsData[k], 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ports := freePorts(t, 3)
+	httpPort, grpcPort, metricsPort = ports[0], ports[1], ports[2]
+	for _, r := range []struct{ old, new string }{
+		{"/var/lib/hpa-autoscaler", data},
+		{"/etc/hpa-autoscaler/tls", tlsDir},
+		{`host: "0.0.0.0"`, `host: "127.0.0.1"`},
+		{"port: 8080", fmt.Sprintf("port: %d", httpPort)},
+		{"grpcPort: 9443", fmt.Sprintf("grpcPort: %d", grpcPort)},
+		{"port: 9090", fmt.Sprintf("port: %d", metricsPort)},
+	} {
+		if !strings.Contains(cfg, r.old) {
+			t.Fatalf("backend.yaml has no %q:\n%s", r.old, cfg)
+		}
+		cfg = strings.ReplaceAll(cfg, r.old, r.new)
+	}
+	cfgFile := filepath.Join(dir, "backend.yaml")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	exited := startChild(t, bin, data, "serve", "--config="+cfgFile)
+	ca := x509.NewCertPool()
+	if !ca.AppendCertsFromPEM(tlsData["ca.crt"]) {
+		t.Fatal("ca.crt: no certificate")
+	}
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca, ServerName: "localhost"}}}
+	defer c.CloseIdleConnections()
+	waitFor(t, exited, 2*time.Minute, "serve's /readyz", func() error {
+		return expectStatus(c, fmt.Sprintf("https://127.0.0.1:%d/readyz", httpPort), "", http.StatusOK)
+	})
+	return data, httpPort, grpcPort, metricsPort
+}
+
+// metricLine waits until a plain-HTTP /metrics holds line.
+func metricLine(t *testing.T, exited <-chan struct{}, url, line string) {
+	t.Helper()
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+	defer c.CloseIdleConnections()
+	waitFor(t, exited, 2*time.Minute, line+" on "+url, func() error {
+		resp, err := c.Get(url)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if l == line {
+				return nil
+			}
+		}
+		return errors.New("not yet")
+	})
+}

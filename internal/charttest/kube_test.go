@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -133,6 +135,7 @@ func TestUpgradeKeepsCertificates(t *testing.T) {
 		}
 	})
 	t.Run("agent as its ServiceAccount", func(t *testing.T) { agentRuns(t, k, ns, ch, vals) })
+	t.Run("agent linked to serve with the installed certificates", func(t *testing.T) { agentLinked(t, k, ns, ch) })
 
 	names := []string{"hpa-hpa-autoscaler-ca", "hpa-hpa-autoscaler-backend-tls", "hpa-hpa-autoscaler-agent-tls", "hpa-hpa-autoscaler-client-tls"}
 	before := readSecrets(t, k, ns, names)
@@ -233,6 +236,60 @@ func agentRuns(t *testing.T, k *testenv.Kube, ns string, ch *chart.Chart, vals m
 	})
 }
 
+// agentLinked runs serve on the chart's configuration with the backend's
+// certificate the install generated, and the agent with the rendered
+// arguments of the backend link (its client certificate, a cluster-bound
+// agent token from token create): the agent's stream authenticates over
+// mTLS, the backend matching the certificate's CN with the cluster id.
+func agentLinked(t *testing.T, k *testenv.Kube, ns string, ch *chart.Chart) {
+	bin := binary(t)
+	installed := readSecrets(t, k, ns, []string{"hpa-hpa-autoscaler-backend-tls", "hpa-hpa-autoscaler-agent-tls"})
+	const cluster = "hpa-hpa-autoscaler-agent" // the agent certificate's CN without a clusterID
+	if cn := parseCert(t, "agent", installed["hpa-hpa-autoscaler-agent-tls"]["tls.crt"]).Subject.CommonName; cn != cluster {
+		t.Fatalf("installed agent certificate CN %q", cn)
+	}
+	objs, _ := render(t, ch, ns, nil)
+	cfg, _, _ := unstructured.NestedString(find(t, objs, "ConfigMap", "hpa-hpa-autoscaler-backend").Object, "data", "backend.yaml")
+	data, _, grpcPort, _ := startRenderedServe(t, bin, cfg, installed["hpa-hpa-autoscaler-backend-tls"])
+	token, err := exec.Command(bin, "token", "create", "--db", "sqlite:"+filepath.Join(data, "hpa-autoscaler.db"),
+		"--tenant", "default", "--role", "operator", "--name", "agent", "--cluster", cluster).Output()
+	if err != nil {
+		t.Fatalf("token create --cluster: %v", err)
+	}
+
+	dir := t.TempDir()
+	files := map[string][]byte{"token": token}
+	for _, key := range []string{"tls.crt", "tls.key", "ca.crt"} {
+		files[key] = installed["hpa-hpa-autoscaler-agent-tls"][key]
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o400); err != nil {
+			t.Fatal(err)
+		}
+	}
+	linkVals := map[string]any{"agent": map[string]any{"config": map[string]any{"backend": map[string]any{
+		"enabled": true, "clusterID": cluster, "tokenSecret": "agent-token", "address": fmt.Sprintf("127.0.0.1:%d", grpcPort)}}}}
+	objs, _ = render(t, ch, ns, linkVals)
+	ports := freePorts(t, 2)
+	var args []string
+	for _, a := range containerArgs(t, find(t, objs, "Deployment", "hpa-hpa-autoscaler-agent")) {
+		switch {
+		case strings.HasPrefix(a, "--metrics-addr="):
+			a = fmt.Sprintf("--metrics-addr=127.0.0.1:%d", ports[0])
+		case strings.HasPrefix(a, "--health-addr="):
+			a = fmt.Sprintf("--health-addr=127.0.0.1:%d", ports[1])
+		case strings.HasPrefix(a, "--agent-token-file="):
+			a = "--agent-token-file=" + filepath.Join(dir, "token")
+		case strings.HasPrefix(a, "--backend-tls-"):
+			a = strings.Replace(a, "/etc/hpa-autoscaler/tls", dir, 1)
+		}
+		args = append(args, a)
+	}
+	kubeconfig := writeKubeconfig(t, k, ns)
+	exited := startChild(t, bin, dir, append(args, "--kubeconfig="+kubeconfig)...)
+	metricLine(t, exited, fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[0]), "hpa_agent_backend_connected 1")
+}
+
 func upgrade(t *testing.T, cfg *action.Configuration, ns string, ch *chart.Chart, vals map[string]any) {
 	t.Helper()
 	up := action.NewUpgrade(cfg)
@@ -247,6 +304,20 @@ func upgrade(t *testing.T, cfg *action.Configuration, ns string, ch *chart.Chart
 // the helm CLI builds it from a kubeconfig.
 func helmConfig(t *testing.T, k *testenv.Kube, ns string) *action.Configuration {
 	t.Helper()
+	path := writeKubeconfig(t, k, ns)
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig = &path
+	flags.Namespace = &ns
+	cfg := new(action.Configuration)
+	if err := cfg.Init(flags, ns, "secret", func(format string, v ...any) { t.Logf("helm: "+format, v...) }); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// writeKubeconfig writes a kubeconfig of the API server's administrator.
+func writeKubeconfig(t *testing.T, k *testenv.Kube, ns string) string {
+	t.Helper()
 	c := k.Config
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CAData}
@@ -257,14 +328,7 @@ func helmConfig(t *testing.T, k *testenv.Kube, ns string) *action.Configuration 
 	if err := clientcmd.WriteToFile(*kc, path); err != nil {
 		t.Fatal(err)
 	}
-	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig = &path
-	flags.Namespace = &ns
-	cfg := new(action.Configuration)
-	if err := cfg.Init(flags, ns, "secret", func(format string, v ...any) { t.Logf("helm: "+format, v...) }); err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return path
 }
 
 func readSecrets(t *testing.T, k *testenv.Kube, ns string, names []string) map[string]map[string][]byte {
