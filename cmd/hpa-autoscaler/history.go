@@ -28,6 +28,36 @@ type historyImportOpts struct {
 	endAt   string
 }
 
+// seriesOf names the series of --scaler NS/NAME as the backend records
+// it: the scaler's name in the store. A scaler created through the REST
+// API is stored under its own name (NAME, in namespace NS); an agent's
+// Scaler and a KEDA ScaledObject's predictive trigger under NS.NAME. So a
+// stored scaler NAME of namespace NS is that one, and anything else is
+// NS.NAME, whether or not it has reported yet. A stored scaler also gives
+// the series its cluster when --cluster is not set.
+func seriesOf(ctx context.Context, s store.Store, tenant store.TenantID, key store.SeriesKey, clusterSet bool) (store.SeriesKey, error) {
+	name := key.Scaler
+	for _, n := range []string{name, key.Namespace + "." + name} {
+		sc, err := s.Scaler(ctx, tenant, n)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return key, fmt.Errorf("--scaler %s/%s: %w", key.Namespace, name, err)
+		}
+		if sc.Namespace != key.Namespace {
+			continue
+		}
+		key.Scaler = n
+		if !clusterSet {
+			key.Cluster = sc.Cluster
+		}
+		return key, nil
+	}
+	key.Scaler = key.Namespace + "." + name
+	return key, key.Validate()
+}
+
 func newHistoryCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "history", Short: "Manage the metric history the backend forecasts from"}
 	o := &historyImportOpts{}
@@ -98,6 +128,9 @@ func runHistoryImport(cmd *cobra.Command, o *historyImportOpts) error {
 	tenant := store.TenantID(o.tenant)
 	if _, err := s.Tenant(ctx, tenant); err != nil {
 		return fmt.Errorf("--tenant %s: %w", tenant, err)
+	}
+	if key, err = seriesOf(ctx, s, tenant, key, o.cluster != ""); err != nil {
+		return err
 	}
 	if err := importSteps(ctx, s, tenant, key, o.step, steps); err != nil {
 		return err

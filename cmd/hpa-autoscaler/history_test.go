@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	v1 "github.com/hpa-autoscaler/hpa-autoscaler/api/v1"
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/store"
 	"github.com/hpa-autoscaler/hpa-autoscaler/demand"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
@@ -52,6 +53,27 @@ func newStoreTenant(t *testing.T, dbURL string, id store.TenantID) {
 	}
 }
 
+// newStoreScaler creates cluster and a scaler name of namespace ns in it,
+// as the REST API would.
+func newStoreScaler(t *testing.T, dbURL string, tenant store.TenantID, cluster, ns, name string) {
+	t.Helper()
+	s, err := store.Open(t.Context(), dbURL, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Update(t.Context(), tenant, "test", func(tx store.Tx) error {
+		if _, err := tx.CreateCluster(store.Cluster{ID: cluster, Name: cluster}); err != nil {
+			return err
+		}
+		_, err := tx.CreateScaler(store.Scaler{Name: name, Namespace: ns, Cluster: cluster,
+			Spec: v1.ScalerSpec{TargetRef: v1.TargetRef{APIVersion: "apps/v1", Kind: "Deployment", Name: name}}})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func readHistory(t *testing.T, dbURL string, tenant store.TenantID, k store.SeriesKey, from, to time.Time) []store.HistoryPoint {
 	t.Helper()
 	s, err := store.Open(t.Context(), dbURL, store.Options{})
@@ -80,11 +102,11 @@ func TestHistoryImport(t *testing.T) {
 			newStoreTenant(t, dbURL, "acme")
 			trace := writeTrace(t, importTrace)
 			code, stdout, stderr := runCmd(t, "history", "import", "--db", dbURL, "--tenant", "acme", "--scaler", "shop/web", "--trigger", "rps", "--cluster", "c1", "--trace", trace)
-			if code != 0 || stdout != "imported 5 steps of 1m0s into acme/c1/shop/web/rps (2026-01-05T00:00:00Z to 2026-01-05T00:10:00Z)\n" {
+			if code != 0 || stdout != "imported 5 steps of 1m0s into acme/c1/shop/shop.web/rps (2026-01-05T00:00:00Z to 2026-01-05T00:10:00Z)\n" {
 				t.Fatalf("import: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 			}
 			t0 := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
-			k := store.SeriesKey{Cluster: "c1", Namespace: "shop", Scaler: "web", Trigger: "rps"}
+			k := store.SeriesKey{Cluster: "c1", Namespace: "shop", Scaler: "shop.web", Trigger: "rps"}
 			at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
 			want := []store.HistoryPoint{
 				{Time: at(0), Step: time.Minute, Value: 10, Samples: 1},
@@ -102,12 +124,23 @@ func TestHistoryImport(t *testing.T) {
 			// 5-minute gap of a trace of 1-minute points left a gap.
 			code, stdout, stderr = runCmd(t, "history", "import", "--db", dbURL, "--tenant", "acme", "--scaler", "shop/web", "--trigger", "rps5", "--trace", trace,
 				"--step", "5m", "--until", "2026-01-05T00:09:00Z", "--end-at", "2026-02-01T00:00:00Z")
-			if code != 0 || !strings.HasPrefix(stdout, "imported 1 steps of 5m0s into acme//shop/web/rps5 (2026-01-31T23:55:00Z to 2026-02-01T00:00:00Z)") {
+			if code != 0 || !strings.HasPrefix(stdout, "imported 1 steps of 5m0s into acme//shop/shop.web/rps5 (2026-01-31T23:55:00Z to 2026-02-01T00:00:00Z)") {
 				t.Fatalf("import --until --end-at: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 			}
-			got := readHistory(t, dbURL, "acme", store.SeriesKey{Namespace: "shop", Scaler: "web", Trigger: "rps5"}, t0, at(60*24*40))
+			got := readHistory(t, dbURL, "acme", store.SeriesKey{Namespace: "shop", Scaler: "shop.web", Trigger: "rps5"}, t0, at(60*24*40))
 			if len(got) != 1 || got[0].Value != (10+20+30+50+40)/5.0 || got[0].Samples != 5 || got[0].Step != 5*time.Minute {
 				t.Fatalf("5m import: %+v", got)
+			}
+
+			// A scaler created through the REST API is stored under its
+			// own name: its series is that name's, in its cluster.
+			newStoreScaler(t, dbURL, "acme", "c2", "shop", "web")
+			code, stdout, stderr = runCmd(t, "history", "import", "--db", dbURL, "--tenant", "acme", "--scaler", "shop/web", "--trigger", "rps", "--trace", trace)
+			if code != 0 || !strings.HasPrefix(stdout, "imported 5 steps of 1m0s into acme/c2/shop/web/rps (") {
+				t.Fatalf("import of a stored scaler: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+			}
+			if got := readHistory(t, dbURL, "acme", store.SeriesKey{Cluster: "c2", Namespace: "shop", Scaler: "web", Trigger: "rps"}, t0, at(60)); len(got) != 5 {
+				t.Fatalf("stored scaler's series: %+v", got)
 			}
 		})
 	}
@@ -125,7 +158,7 @@ func TestHistoryImportCoarseTrace(t *testing.T) {
 		t.Fatalf("import: exit %d, stdout %q, stderr %q", code, stdout, stderr)
 	}
 	t0 := time.Date(2014, 7, 1, 0, 0, 0, 0, time.UTC)
-	pts := readHistory(t, dbURL, "acme", store.SeriesKey{Namespace: "nyc", Scaler: "taxi", Trigger: "rides"}, t0, t0.Add(3*time.Hour))
+	pts := readHistory(t, dbURL, "acme", store.SeriesKey{Namespace: "nyc", Scaler: "nyc.taxi", Trigger: "rides"}, t0, t0.Add(3*time.Hour))
 	// 10844 at 00:00, 8127 at 00:30: 00:15 is halfway.
 	if len(pts) != 91 || pts[0].Value != 10844 || pts[15].Value != (10844+8127)/2.0 || pts[30].Value != 8127 {
 		t.Fatalf("imported %d points: %v %v %v", len(pts), pts[0], pts[15], pts[30])

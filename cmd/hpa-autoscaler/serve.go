@@ -57,6 +57,7 @@ type serveOpts struct {
 
 	backend backendOpts
 	agent   agentsvcOpts
+	keda    kedaHistoryOpts
 
 	secretFileDirs []string
 	// secretFiles is secretFileDirs checked by validate.
@@ -141,6 +142,7 @@ underscores): HPA_GRPC_ADDR, HPA_HTTP_ADDR, HPA_TLS_CERT, ...`,
 		"directory whose files <key>File trigger keys may name (repeatable or comma-separated; each must exist); none by default: every <key>File key is refused")
 	o.backend.addFlags(f)
 	o.agent.addFlags(f)
+	o.keda.addFlags(f)
 	return cmd
 }
 
@@ -214,6 +216,7 @@ func (o *serveOpts) validate() error {
 	}
 	errs = append(errs, o.backend.validate()...)
 	errs = append(errs, o.agent.validate()...)
+	errs = append(errs, o.keda.validate()...)
 	for _, d := range []struct {
 		flag string
 		v    time.Duration
@@ -325,6 +328,10 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	o.backend.cost.registerer = reg
+	o.backend.history.registerer = reg
+	// The predictive triggers' history (serve_kedahistory.go), set once
+	// the backend is open.
+	kh := newKEDAHistory(&o.keda)
 	registry, sources := newRegistry(registryOptions{maxSourceConnections: o.maxSourceConnections, secretFiles: o.secretFiles})
 	if dirs := o.secretFiles.Dirs(); len(dirs) > 0 {
 		logger.Info("<key>File trigger keys may name files under these directories only", "secretFileDirs", dirs)
@@ -333,6 +340,8 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 	}
 	srv, err := externalscaler.New(externalscaler.Options{
 		Registry:            registry,
+		HistorySink:         kh,
+		HistorySource:       kh,
 		Logger:              logger,
 		Registerer:          reg,
 		IdleTimeout:         o.idleTimeout,
@@ -381,6 +390,9 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 	}
 	defer func() { be.close(drainDeadline().Add(closeGrace), logger) }()
 	conf.api = be.handler
+	if err := kh.set(ctx, be.history, be.store); err != nil {
+		return err
+	}
 	// The AgentService on the gRPC port (serve_agentsvc.go); closed
 	// before the backend, so its streams end before the store does.
 	asvc, err := startAgentService(ctx, be, &o.agent, logger, reg)

@@ -132,8 +132,10 @@ func finiteOr0(v float64) float64 {
 }
 
 // startAgentService makes the AgentService of the backend: the store and
-// its tokens, the history as Observer and Recommender. Budgets (the cost
-// Capper needs a workload's requests and placement) is not wired yet.
+// its tokens, the history as Observer and Recommender, the cost runtime
+// as WorkloadObserver (each inventory's replicas and pod requests become
+// cost samples) and Budgets (the budget cap sent with each
+// recommendation).
 //
 // The service's streams end when ctx (serve's) ends, so that the gRPC
 // server's graceful stop does not wait for agents that would hold them
@@ -155,6 +157,9 @@ func startAgentService(ctx context.Context, b *backend, o *agentsvcOpts, logger 
 	if b.history != nil {
 		so.Observer = historyObserver{b.history}
 		so.Recommender = historyRecommender{h: b.history, s: b.store}
+	}
+	if b.cost != nil && b.cost.Agents != nil {
+		so.Workloads, so.Budgets = b.cost.Agents, b.cost.Agents
 	}
 	s, err := agentsvc.New(so)
 	if err != nil {

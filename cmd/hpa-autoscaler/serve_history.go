@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/api"
@@ -19,6 +20,8 @@ type historyOpts struct {
 	retention       time.Duration
 	downsampleAfter time.Duration
 	maxSeries       int
+	// registerer gets the history's metrics (serve's registry).
+	registerer prometheus.Registerer
 }
 
 func (o *historyOpts) addFlags(f *pflag.FlagSet) {
@@ -31,7 +34,7 @@ func (o *historyOpts) addFlags(f *pflag.FlagSet) {
 
 // options are the Service's options for a store.
 func (o *historyOpts) options(s history.Store, logger *slog.Logger) history.Options {
-	return history.Options{Store: s, Step: o.step, Retention: o.retention, DownsampleAfter: o.downsampleAfter, MaxSeries: o.maxSeries, Logger: logger}
+	return history.Options{Store: s, Step: o.step, Retention: o.retention, DownsampleAfter: o.downsampleAfter, MaxSeries: o.maxSeries, Logger: logger, Registerer: o.registerer}
 }
 
 // validate checks the flags as the Service would, naming them.
