@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	v1 "github.com/hpa-autoscaler/hpa-autoscaler/api/v1"
+	"github.com/hpa-autoscaler/hpa-autoscaler/backend/api"
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/audit"
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/store"
 	agentv1 "github.com/hpa-autoscaler/hpa-autoscaler/proto/agent/v1"
@@ -327,6 +328,9 @@ func (st *stream) checkInventory(inv *agentv1.Inventory) []invItem {
 			refuse("spec_json: %v", err)
 		} else if _, err := scalerspec.Convert(&it.spec, scalerspec.Options{}); err != nil {
 			refuse("spec_json: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		} else if err := api.InlineSecret(&it.spec); err != nil {
+			// Secrets are never stored: the Scaler stays the agent's.
+			refuse("spec_json: %v", err)
 		} else if len(si.GetStatusJson()) > 0 {
 			var s v1.ScalerStatus
 			if err := decodeStrict(si.GetStatusJson(), &s); err != nil {

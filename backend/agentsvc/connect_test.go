@@ -95,7 +95,10 @@ func TestConnectInventoryDecisionsEvents(t *testing.T) {
 			inv := inventory(t, "web", "worker")
 			inv.Scalers[0].PodRequests = &agentv1.ResourceRequests{CpuMillis: 250, MemoryBytes: 512 << 20}
 			inv.Scalers = append(inv.Scalers, &agentv1.ScalerInfo{Namespace: "shop", Name: "broken", SpecJson: []byte(`{"targetRef":{"kind":"Deployment","name":"x"},"scaling":{"maxReplicas":-1}}`)},
-				&agentv1.ScalerInfo{Namespace: "shop", Name: "unknown-field", SpecJson: []byte(`{"bogus":1}`)})
+				&agentv1.ScalerInfo{Namespace: "shop", Name: "unknown-field", SpecJson: []byte(`{"bogus":1}`)},
+				// A secret written into the spec is never stored.
+				&agentv1.ScalerInfo{Namespace: "shop", Name: "inline", SpecJson: []byte(`{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"x"},"scaling":{"maxReplicas":3},` +
+					`"triggers":[{"type":"redis","metadata":{"listName":"q","password":"hunter2-inline"}}]}`)})
 			a.send(inv)
 			a.send(decision("d1", "web", 3))
 			a.send(decision("d1", "web", 3)) // the same decision id again: no second record
@@ -116,20 +119,27 @@ func TestConnectInventoryDecisionsEvents(t *testing.T) {
 					t.Errorf("scaler %s: cluster %q namespace %q", name, sc.Cluster, sc.Namespace)
 				}
 			}
-			if _, err := e.store.Scaler(ctx, "ta", "shop.broken"); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("an invalid scaler was stored: %v", err)
+			for _, name := range []string{"shop.broken", "shop.inline"} {
+				if _, err := e.store.Scaler(ctx, "ta", name); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("an invalid scaler %s was stored: %v", name, err)
+				}
 			}
+
 			ag, err := e.store.Agent(ctx, "ta", "a1")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !ag.Online || ag.LastAgentSeq != int64(evSeq) || len(ag.InventoryErrors) != 2 {
+			if !ag.Online || ag.LastAgentSeq != int64(evSeq) || len(ag.InventoryErrors) != 3 {
 				t.Fatalf("agent: %+v", ag)
 			}
-			for _, want := range []string{"inventory.scalers[2] (shop/broken): spec_json: ", "inventory.scalers[3] (shop/unknown-field): spec_json: json: unknown field \"bogus\""} {
+			for _, want := range []string{"inventory.scalers[2] (shop/broken): spec_json: ", "inventory.scalers[3] (shop/unknown-field): spec_json: json: unknown field \"bogus\"",
+				"inventory.scalers[4] (shop/inline): spec_json: spec.triggers[0].metadata.password: inline secret: use secretRefs"} {
 				if !strings.Contains(strings.Join(ag.InventoryErrors, "\n"), want) {
 					t.Errorf("inventory errors %q: want one with %q", ag.InventoryErrors, want)
 				}
+			}
+			if strings.Contains(strings.Join(ag.InventoryErrors, "\n"), "hunter2") {
+				t.Errorf("an inventory error shows the secret: %q", ag.InventoryErrors)
 			}
 			kinds, subjects := auditKinds(t, e.store, "ta")
 			if kinds["decision"] != 1 || subjects["decisions/d1"] != 1 || kinds["event"] != 1 || kinds["scaler.create"] != 2 {

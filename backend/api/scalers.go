@@ -186,6 +186,18 @@ var secretParams = map[string]bool{
 	"secretaccesskey": true, "awssecretaccesskey": true, "connectionstring": true, "sharedaccesskey": true,
 }
 
+// InlineSecret reports the first secret value written into spec, or nil:
+// its error names the field (spec.triggers[0].metadata.password, say) and
+// never the value. Every way a scaler reaches the store checks it (this
+// API, and the AgentService's inventories), so that a spec holds secret
+// references only.
+func InlineSecret(spec *v1.ScalerSpec) error {
+	if e := inlineSecret(spec); e != nil {
+		return e
+	}
+	return nil
+}
+
 // inlineSecret reports the first secret written into the spec.
 func inlineSecret(spec *v1.ScalerSpec) *Error {
 	check := func(path string, t *v1.TriggerSpec) *Error {
