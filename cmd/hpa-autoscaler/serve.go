@@ -390,7 +390,7 @@ func (o *serveOpts) run(cmd *cobra.Command, g *globalOpts) error {
 	}
 	defer func() { be.close(drainDeadline().Add(closeGrace), logger) }()
 	conf.api = be.handler
-	if err := kh.set(ctx, be.history, be.store); err != nil {
+	if err := kh.set(ctx, be.history, be.store, logger); err != nil {
 		return err
 	}
 	// The AgentService on the gRPC port (serve_agentsvc.go); closed

@@ -128,3 +128,105 @@ func TestServeAgentService(t *testing.T) {
 		}
 	}
 }
+
+// TestServeAgentForecastAndBudget: through serve, an agent's Scaler with
+// predictiveScaling and a maxCostPerHour gets the backend's forecast
+// floor (from the history imported for its series: tenant, cluster,
+// <namespace>.<name>, trigger) and its budget cap (OpenCost's default
+// prices times the pod requests of its inventory) in one Recommendation.
+func TestServeAgentForecastAndBudget(t *testing.T) {
+	dir := t.TempDir()
+	db := "sqlite:" + filepath.Join(dir, "db.sqlite")
+	if code, _, stderr := runCmd(t, "tenant", "create", "shop", "--db", db); code != 0 {
+		t.Fatalf("tenant create: %d %s", code, stderr)
+	}
+	code, token, stderr := runCmd(t, "token", "create", "--db", db, "--tenant", "shop", "--role", "operator", "--cluster", "prod")
+	if code != 0 {
+		t.Fatalf("token create --cluster: %d %s", code, stderr)
+	}
+	token = strings.TrimSpace(token)
+	trace := filepath.Join("..", "..", "examples", "traces", "nab", "nyc_taxi.csv")
+	if code, out, stderr := runCmd(t, "history", "import", "--db", db, "--tenant", "shop", "--scaler", "shop/web", "--trigger", "rides", "--cluster", "prod",
+		"--trace", trace, "--until", "2014-07-20T00:00:00Z", "--end-at", "now"); code != 0 || !strings.Contains(out, "into shop/prod/shop/shop.web/rides") {
+		t.Fatalf("history import: %d %q %s", code, out, stderr)
+	}
+	s := startServeInProcess(t, "--db", db)
+	cc, err := grpc.NewClient(grpcAddrOf(t, s), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	st, err := agentv1.NewAgentServiceClient(cc).Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Send(&agentv1.AgentMessage{Payload: &agentv1.AgentMessage_Auth{Auth: &agentv1.AuthRequest{ClusterId: "prod", AgentToken: token}}}); err != nil {
+		t.Fatal(err)
+	}
+	if first, err := st.Recv(); err != nil || first.GetAuth().GetTenant() != "shop" {
+		t.Fatalf("connect: %v %v", first, err)
+	}
+	spec := `{"targetRef":{"apiVersion":"apps/v1","kind":"Deployment","name":"web"},"scaling":{"minReplicas":1,"maxReplicas":1000},` +
+		`"triggers":[{"name":"rides","type":"metrics-api","metadata":{"url":"http://stats.shop/rides","valueLocation":"rides","targetValue":"100"}}],` +
+		`"advanced":{"predictiveScaling":{"enabled":true,"lookAheadMinutes":15,"confidenceThreshold":0},` +
+		`"costOptimization":{"enabled":true,"costThresholds":{"maxCostPerHour":"0.10"}}}}`
+	stat := `{"triggers":[{"name":"rides","type":"metrics-api","value":"15000","target":"100"}]}`
+	inv := &agentv1.Inventory{Scalers: []*agentv1.ScalerInfo{{Namespace: "shop", Name: "web", SpecJson: []byte(spec), StatusJson: []byte(stat), CurrentReplicas: 2, DesiredReplicas: 2,
+		PodRequests: &agentv1.ResourceRequests{CpuMillis: 1000, MemoryBytes: 1 << 30}}}}
+	seq := uint64(1)
+	send := func(m *agentv1.AgentMessage) {
+		t.Helper()
+		m.Seq = seq
+		seq++
+		if err := st.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(&agentv1.AgentMessage{Payload: &agentv1.AgentMessage_Inventory{Inventory: inv}})
+	// Report until the trackers, rebuilt in the background from the
+	// imported history, give a floor.
+	var last *agentv1.Recommendation
+	got := make(chan *agentv1.Recommendation, 64)
+	go func() {
+		defer close(got)
+		for {
+			m, err := st.Recv()
+			if err != nil {
+				return
+			}
+			if r := m.GetRecommendation(); r != nil {
+				got <- r
+			}
+		}
+	}()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for last == nil || last.GetFloor() == 0 {
+		select {
+		case r, ok := <-got:
+			if !ok {
+				t.Fatalf("the stream ended before a floor; last recommendation %v", last)
+			}
+			last = r
+		case <-tick.C:
+			send(&agentv1.AgentMessage{Payload: &agentv1.AgentMessage_Metrics{Metrics: &agentv1.MetricReport{Namespace: "shop", ScalerName: "web",
+				Metrics: []*agentv1.MetricValue{{Trigger: "rides", Value: 15000, Target: 100}}}}})
+		case <-ctx.Done():
+			t.Fatalf("no recommendation with a floor within 90s; last %v; stderr:\n%s", last, s.stderr.String())
+		}
+	}
+	// The floor: the forecast's upper bound over the window per 100.
+	if last.GetModel() == "" || last.GetConfidence() <= 0 || last.GetForecastUpper() <= 0 || last.GetFloor() < int32(last.GetForecastUpper()/100) {
+		t.Errorf("forecast: %v", last)
+	}
+	// 1 vCPU and 1 GiB at OpenCost's prices: 0.031611 + 0.004237 =
+	// 0.035848 $ per replica-hour; 0.10 $/h buys 2 replicas.
+	if last.GetBudgetMaxReplicas() != 2 || last.GetPricePerReplicaHourMicros() != 35848 || last.GetPriceTableHash() == "" || last.GetCurrency() != "USD" {
+		t.Errorf("budget cap: %v", last)
+	}
+	t.Logf("recommendation: floor %d (%s), forecast %.0f [%.0f, %.0f], model %s, confidence %.2f; budget cap %d at %d micro-USD per replica-hour",
+		last.GetFloor(), last.GetFloorReason(), last.GetForecast(), last.GetForecastLower(), last.GetForecastUpper(), last.GetModel(), last.GetConfidence(),
+		last.GetBudgetMaxReplicas(), last.GetPricePerReplicaHourMicros())
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -22,8 +23,12 @@ type kedaHistoryOpts struct {
 	cluster string
 }
 
+// defaultKEDATenant is --keda-tenant's default: the tenant serve's first
+// start makes.
+const defaultKEDATenant = "default"
+
 func (o *kedaHistoryOpts) addFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.tenant, "keda-tenant", "default", "tenant whose metric history the external scaler's predictive triggers (predictive: \"true\") are recorded in and warm-started from")
+	f.StringVar(&o.tenant, "keda-tenant", defaultKEDATenant, "tenant whose metric history the external scaler's predictive triggers (predictive: \"true\") are recorded in and warm-started from")
 	f.StringVar(&o.cluster, "keda-cluster", "", "cluster id of the external scaler's series in that history (empty: none, as for a KEDA trigger without a cluster)")
 }
 
@@ -55,16 +60,23 @@ func newKEDAHistory(o *kedaHistoryOpts) *kedaHistory {
 }
 
 // set makes hs (and its store) the history, after checking that the
-// tenant exists (its series could not be written otherwise).
-func (k *kedaHistory) set(ctx context.Context, hs *history.Service, s store.Store) error {
+// tenant exists (its series could not be written otherwise). A database
+// without the default tenant (one whose first tokens were made by hand)
+// keeps the predictive triggers' history in memory, with a warning; a
+// tenant named by the flag must exist.
+func (k *kedaHistory) set(ctx context.Context, hs *history.Service, s store.Store, logger *slog.Logger) error {
 	if hs == nil {
 		return nil
 	}
 	if _, err := s.Tenant(ctx, k.tenant); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("--keda-tenant %q: %w", k.tenant, err)
+		}
+		if k.tenant != defaultKEDATenant {
 			return usagef("--keda-tenant %q: no such tenant (tenant create it, or name one that exists)", k.tenant)
 		}
-		return fmt.Errorf("--keda-tenant %q: %w", k.tenant, err)
+		logger.Warn("the external scaler's predictive triggers keep their history in memory only: there is no tenant "+defaultKEDATenant+" (--keda-tenant names the tenant to record them in)")
+		return nil
 	}
 	k.st.Store(store.HistoryStore(s))
 	k.hs.Store(hs)

@@ -137,7 +137,8 @@ func kedaClient(t *testing.T, addr string) pb.ExternalScalerClient {
 	return pb.NewExternalScalerClient(cc)
 }
 
-// TestKEDATenantFlag: --keda-tenant names a tenant that exists.
+// TestKEDATenantFlag: --keda-tenant names a tenant that exists; without
+// the default tenant serve starts and says the history stays in memory.
 func TestKEDATenantFlag(t *testing.T) {
 	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "hpa.db")
 	code, _, stderr := runCmd(t, "serve", "--db", dbURL, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--keda-tenant", "Nope")
@@ -147,5 +148,19 @@ func TestKEDATenantFlag(t *testing.T) {
 	code, _, stderr = runCmd(t, "serve", "--db", dbURL, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--keda-tenant", "acme")
 	if code != 2 || !strings.Contains(stderr, `--keda-tenant "acme": no such tenant`) {
 		t.Fatalf("--keda-tenant of no tenant: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestKEDADefaultTenantMissing(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "db.sqlite")
+	if code, _, stderr := runCmd(t, "tenant", "create", "shop", "--db", db); code != 0 {
+		t.Fatalf("tenant create: %d %s", code, stderr)
+	}
+	if code, _, stderr := runCmd(t, "token", "create", "--db", db, "--tenant", "shop", "--role", "admin"); code != 0 {
+		t.Fatalf("token create: %d %s", code, stderr)
+	}
+	s := startServeInProcess(t, "--db", db)
+	if !strings.Contains(s.stderr.String(), "keep their history in memory only: there is no tenant default") {
+		t.Errorf("no warning of the missing default tenant; stderr:\n%s", s.stderr.String())
 	}
 }
