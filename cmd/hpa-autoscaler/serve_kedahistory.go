@@ -75,7 +75,7 @@ func (k *kedaHistory) set(ctx context.Context, hs *history.Service, s store.Stor
 		if k.tenant != defaultKEDATenant {
 			return usagef("--keda-tenant %q: no such tenant (tenant create it, or name one that exists)", k.tenant)
 		}
-		logger.Warn("the external scaler's predictive triggers keep their history in memory only: there is no tenant "+defaultKEDATenant+" (--keda-tenant names the tenant to record them in)")
+		logger.Warn("the external scaler's predictive triggers keep their history in memory only: there is no tenant " + defaultKEDATenant + " (--keda-tenant names the tenant to record them in)")
 		return nil
 	}
 	k.st.Store(store.HistoryStore(s))
