@@ -29,11 +29,17 @@ install_tool() { # name module version
 install_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go "$protobuf_version"
 install_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc "$PROTOC_GEN_GO_GRPC_VERSION"
 
-if ! command -v protoc >/dev/null 2>&1; then
+# protoc, and the well-known types agent.proto imports (libprotobuf-dev:
+# /usr/include/google/protobuf/*.proto, only a recommendation of
+# protobuf-compiler).
+pkgs=()
+command -v protoc >/dev/null 2>&1 || pkgs+=(protobuf-compiler)
+[ -f /usr/include/google/protobuf/timestamp.proto ] || pkgs+=(libprotobuf-dev)
+if [ "${#pkgs[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends protobuf-compiler
+  $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}"
 fi
 
 cd "$root/proto"

@@ -27,6 +27,10 @@ command -v beanstalkd >/dev/null 2>&1 || [ -x /usr/bin/beanstalkd ] || need+=(be
 # protoc for proto/agent/v1's staleness test (hack/protogen.sh regenerates
 # the checked-in code and the test compares it).
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+# The well-known types agent.proto imports (google/protobuf/timestamp.proto,
+# duration.proto) are in libprotobuf-dev, only a recommendation of
+# protobuf-compiler, which --no-install-recommends leaves out.
+[ -f /usr/include/google/protobuf/timestamp.proto ] || need+=(libprotobuf-dev)
 
 if [ "${#need[@]}" -gt 0 ]; then
   echo "test-deps: installing ${need[*]}"
