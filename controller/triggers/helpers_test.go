@@ -23,8 +23,11 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/controller/triggers"
 	"github.com/hpa-autoscaler/hpa-autoscaler/internal/scalertest"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/beanstalkd"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/cron"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/custom"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/etcd"
+	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/githubrunner"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/kafka"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/metricsapi"
 	"github.com/hpa-autoscaler/hpa-autoscaler/scalers/mysql"
@@ -97,6 +100,7 @@ func (a anySecret) GetSecret(_ context.Context, _, name string) (*corev1.Secret,
 		"sentinelPassword": "spw-" + marker,
 		"username":         "user-" + marker,
 		"bearerToken":      "tok-" + marker,
+		"token":            "ghp-" + marker,
 		"apiKey":           "key-" + marker,
 		"clientSecret":     "cs-" + marker,
 		"host":             "http://monitor:" + marker + "@rabbitmq.shop.svc:15672/orders",
@@ -161,6 +165,9 @@ func newRegistry() *scalers.Registry {
 	r.MustRegister(metricsapi.Type, metricsapi.New, scalers.WithDefaultTarget(metricsapi.DefaultTarget))
 	r.MustRegister(cron.Type, cron.New)
 	r.MustRegister(natsjetstream.Type, natsjetstream.New)
+	r.MustRegister(etcd.Type, etcd.New)
+	r.MustRegister(beanstalkd.Type, beanstalkd.New)
+	r.MustRegister(githubrunner.Type, githubrunner.New)
 	r.MustRegister(postgresql.Type, postgresql.NewPools(postgresql.PoolsOptions{}).Factory(), scalers.WithDefaultTarget(postgresql.DefaultTarget))
 	r.MustRegister(mysql.Type, mysql.NewPools(mysql.PoolsOptions{}).Factory(), scalers.WithDefaultTarget(mysql.DefaultTarget))
 	rc := redis.NewClients(redis.ClientsOptions{})

@@ -78,7 +78,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 
 // KEDATrigger returns the metadata of the trigger of examples/keda/<file>,
 // a KEDA ScaledObject. It fails the test unless the file has exactly one
-// trigger, of type external.
+// trigger, of type external or external-push (both are this server's).
 func KEDATrigger(tb testing.TB, file string) map[string]string {
 	tb.Helper()
 	b, err := os.ReadFile(filepath.Join(repoRoot(tb), "examples", "keda", file))
@@ -96,8 +96,8 @@ func KEDATrigger(tb testing.TB, file string) map[string]string {
 	if err := yaml.Unmarshal(b, &so); err != nil {
 		tb.Fatalf("%s: %v", file, err)
 	}
-	if len(so.Spec.Triggers) != 1 || so.Spec.Triggers[0].Type != "external" {
-		tb.Fatalf("%s: want one external trigger, got %+v", file, so.Spec.Triggers)
+	if len(so.Spec.Triggers) != 1 || so.Spec.Triggers[0].Type != "external" && so.Spec.Triggers[0].Type != "external-push" {
+		tb.Fatalf("%s: want one external or external-push trigger, got %+v", file, so.Spec.Triggers)
 	}
 	return so.Spec.Triggers[0].Metadata
 }
