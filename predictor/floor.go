@@ -73,14 +73,19 @@ func Floor(f Forecast, now time.Time, o FloorOptions) (FloorResult, error) {
 	if err := o.Validate(); err != nil {
 		return FloorResult{}, fmt.Errorf("floor options: %w", err)
 	}
+	return floorWindow(f, now, now.Add(o.LookAhead+o.StartupDelay), o)
+}
+
+// floorWindow is Floor over the window [from, end): the steps that end
+// after from and start before end. o is valid.
+func floorWindow(f Forecast, from, end time.Time, o FloorOptions) (FloorResult, error) {
 	if f.Step <= 0 || f.Start.IsZero() {
 		return FloorResult{}, errors.New("forecast has no time: want Start and Step")
 	}
-	end := now.Add(o.LookAhead + o.StartupDelay)
 	// Steps k (0-based) span [Start+k*Step, Start+(k+1)*Step); the window
-	// needs those that end after now and start before its end.
+	// needs those that end after from and start before its end.
 	first := 0
-	if d := now.Sub(f.Start); d > 0 {
+	if d := from.Sub(f.Start); d > 0 {
 		first = int(d / f.Step)
 	}
 	last := -1

@@ -169,6 +169,16 @@ func (s *Stream) Forecast(h int) (Forecast, error) {
 
 // Floor is the replica floor for now (see Floor), from a forecast long
 // enough for the window. The forecast is computed once per step added.
+//
+// When Observe has a sample of the step containing now (the step in
+// progress, not yet added), the window starts at that step's end instead
+// of at now: the step's demand is observed, and the reactive
+// recommendation already serves it, so its forecast (an upper bound on
+// what is being measured) would only raise the count above what the
+// observed value asks. The window still ends at now + LookAhead +
+// StartupDelay. Without a sample of the step containing now (AddStep
+// feeding, or no poll yet in this step), the window starts at now, as
+// Floor's.
 func (s *Stream) Floor(now time.Time, o FloorOptions) (FloorResult, error) {
 	if err := o.Validate(); err != nil {
 		return FloorResult{}, fmt.Errorf("floor options: %w", err)
@@ -177,6 +187,13 @@ func (s *Stream) Floor(now time.Time, o FloorOptions) (FloorResult, error) {
 		return FloorResult{Reason: "no data yet"}, nil
 	}
 	end := now.Add(o.LookAhead + o.StartupDelay)
+	from := now
+	if s.samples > 0 && s.bucket.Equal(now.Truncate(s.o.Step)) {
+		from = s.bucket.Add(s.o.Step)
+		if !end.After(from) {
+			return FloorResult{Reason: fmt.Sprintf("the window to %s ends within the step in progress (observed, served by the reactive value)", end.Format(time.RFC3339))}, nil
+		}
+	}
 	next := s.lastStart.Add(s.o.Step)
 	h := max(1, int((end.Sub(next)+s.o.Step-1)/s.o.Step))
 	if h > s.tr.Options().Horizon {
@@ -186,5 +203,5 @@ func (s *Stream) Floor(now time.Time, o FloorOptions) (FloorResult, error) {
 	if err != nil {
 		return FloorResult{}, err
 	}
-	return Floor(f, now, o)
+	return floorWindow(f, from, end, o)
 }

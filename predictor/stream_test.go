@@ -191,3 +191,70 @@ func TestStreamOptionsValidate(t *testing.T) {
 		t.Errorf("error (-want +got):\n%s", diff)
 	}
 }
+
+// TestStreamFloorPolledStep feeds the square wave of
+// TestStreamFloorLeadsTheStep as polled samples (one at the start of each
+// step): the step containing now, once sampled, is observed and left out
+// of the window; without a sample yet it stays in.
+func TestStreamFloorPolledStep(t *testing.T) {
+	step := 30 * time.Minute
+	s, err := NewStream(StreamOptions{Step: step, Tracker: TrackerOptions{Horizon: 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	level := func(i int) float64 {
+		if (i/4)%2 == 1 {
+			return 5000
+		}
+		return 1000
+	}
+	at := func(i int) time.Time { return floorT0.Add(time.Duration(i) * step) }
+	feed := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			if err := s.Observe(at(i), level(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n := 8 * 40
+	if level(n-1) != 5000 || level(n) != 1000 || level(n+3) != 1000 || level(n+4) != 5000 {
+		t.Fatalf("test setup: the wave falls at step %d and rises at step %d", n, n+4)
+	}
+	opts := FloorOptions{LookAhead: 15 * time.Second, StartupDelay: 5 * time.Minute, TargetPerReplica: 1000}
+	type floor struct {
+		Replicas int32
+		OK       bool
+		Reason   string
+		Steps    int
+	}
+	check := func(name string, now time.Time, want floor) {
+		t.Helper()
+		res, err := s.Floor(now, opts)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if diff := cmp.Diff(want, floor{res.Replicas, res.OK, res.Reason, res.Steps}); diff != "" {
+			t.Errorf("%s: floor, peak %.0f (-want +got):\n%s", name, res.Peak, diff)
+		}
+	}
+
+	// Sampled up to the last high step (n-1), which is in progress.
+	feed(0, n)
+	fall := at(n)
+	// The window reaches the low step after the fall; the high step in
+	// progress is observed (the reactive value serves it), so its upper
+	// bound does not count: 1000 / 1000 per replica. Floor over the
+	// forecast from now would give 5.
+	check("sampled step in progress, window reaches the next step", fall.Add(-5*time.Minute), floor{Replicas: 1, OK: true, Steps: 1})
+	check("sampled step in progress, window within it", fall.Add(-20*time.Minute),
+		floor{Reason: "the window to 2026-03-08T03:45:15Z ends within the step in progress (observed, served by the reactive value)"})
+
+	// Sampled up to the last low step (n+3); at now the rise step has
+	// started but has no sample yet: the window starts at now and takes
+	// the rise step's forecast.
+	feed(n, n+4)
+	rise := at(n + 4)
+	check("no sample yet in the step containing now", rise.Add(time.Minute), floor{Replicas: 5, OK: true, Steps: 1})
+	check("sampled low step, window reaches the rise", rise.Add(-5*time.Minute), floor{Replicas: 5, OK: true, Steps: 1})
+}
