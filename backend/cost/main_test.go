@@ -9,10 +9,15 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/store"
+	"github.com/hpa-autoscaler/hpa-autoscaler/internal/testenv"
 )
 
+// pg is the PostgreSQL server of the package's tests (a database per
+// test).
+var pg testenv.SharedPostgres
+
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
+	goleak.VerifyTestMain(pg.Wrap(m),
 		// database/sql's connection opener lives until the DB is
 		// closed; every store is closed by its test's cleanup.
 		goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"))
