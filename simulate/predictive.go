@@ -7,10 +7,15 @@ import (
 	"github.com/hpa-autoscaler/hpa-autoscaler/predictor"
 )
 
-// predictivePolicy feeds each trace point to a predictor.Stream as it comes
-// into effect (never earlier) and asks it, at every decision, for the
-// replicas whose capacity covers the upper bound of the 80% forecast
-// interval over the next decision interval plus the pods' start-up delay.
+// predictivePolicy feeds each trace point to a predictor.Stream as a
+// polled sample at its time (Stream.Observe), as the live paths (the CRD
+// agent and the external scaler) feed the values they fetch: a step is
+// known to the predictor once it is over, and the step in progress is the
+// decision's own observed point, served by the reactive HPA. At every
+// decision it asks the stream for the replicas whose capacity covers the
+// upper bound of the 80% forecast interval over the steps after the one
+// in progress that start within the next decision interval plus the pods'
+// start-up delay (Stream.Floor).
 type predictivePolicy struct {
 	stream *predictor.Stream
 	floor  predictor.FloorOptions
@@ -31,6 +36,9 @@ func NewPredictive(m Model) (Policy, error) {
 		// there.
 		TargetPerReplica: m.CapacityPerReplica,
 	}
+	// The forecast starts after the last complete step, the one before
+	// the step in progress: the window to now+lookAhead+startupDelay needs
+	// the look-ahead plus start-up rounded up to steps, plus that step.
 	horizon := int((floor.LookAhead+floor.StartupDelay+m.Step-1)/m.Step) + 1
 	s, err := predictor.NewStream(predictor.StreamOptions{Step: m.Step, Tracker: predictor.TrackerOptions{Horizon: horizon}})
 	if err != nil {
@@ -43,9 +51,9 @@ func (*predictivePolicy) Name() string { return "predictive" }
 
 func (p *predictivePolicy) Floor(history []demand.Point, now time.Time, _ Model) int32 {
 	for ; p.fed < len(history); p.fed++ {
-		// A point the stream refuses (off the grid, not after the last)
+		// A point the stream refuses (not after the step being sampled)
 		// leaves the floor to the points it has.
-		_ = p.stream.AddStep(history[p.fed].Time, history[p.fed].Value)
+		_ = p.stream.Observe(history[p.fed].Time, history[p.fed].Value)
 	}
 	res, err := p.stream.Floor(now, p.floor)
 	if err != nil || !res.OK {
