@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hpa-autoscaler/hpa-autoscaler/backend/cost"
 	"github.com/hpa-autoscaler/hpa-autoscaler/backend/store"
 )
 
@@ -100,6 +101,76 @@ type ScalerEfficiency struct {
 	// Cost is the scaler's cost in the window (cost.go; null without a
 	// price table).
 	Cost *EfficiencyCost `json:"cost"`
+
+	// ActualReplicaHours: the stored cost samples' replicas × their
+	// steps in the window (0 without samples).
+	ActualReplicaHours float64 `json:"actualReplicaHours"`
+	// ReactiveReplicaHours: a reactive-only replay of the triggers'
+	// stored history through the engine (the spec without forecast
+	// floor and budget cap, from the first actual count, one-minute
+	// steps), from the first to the last stored step of the window; null
+	// when nothing could be replayed (ReactiveNote says why).
+	ReactiveReplicaHours *float64 `json:"reactiveReplicaHours"`
+	// ReplicaHoursRatio is the actual replica-hours of the replayed span
+	// over the reactive ones: above 1, prediction, caps or manual
+	// changes ran more capacity than a reactive autoscaler would have.
+	ReplicaHoursRatio *float64 `json:"replicaHoursRatio"`
+	ReactiveNote      string   `json:"reactiveNote,omitempty"`
+	// ReplayTruncated: the window held more than 31 days of minutes;
+	// the replay and the samples stop there.
+	ReplayTruncated bool `json:"replayTruncated,omitempty"`
+	// Requested: replicas × one pod's requests, from the cost samples.
+	RequestedCPUCoreHours    float64 `json:"requestedCpuCoreHours"`
+	RequestedMemoryByteHours float64 `json:"requestedMemoryByteHours"`
+	// Used: from a cpu (memory) resource trigger's stored values; null
+	// without one, or without its history (other triggers say nothing
+	// of usage).
+	UsedCPUCoreHours    *float64 `json:"usedCpuCoreHours"`
+	UsedMemoryByteHours *float64 `json:"usedMemoryByteHours"`
+	// CPUUtilization, MemoryUtilization: used over requested, on the
+	// steps with a usage value.
+	CPUUtilization    *float64 `json:"cpuUtilization"`
+	MemoryUtilization *float64 `json:"memoryUtilization"`
+	// EfficiencyScore is hpa_efficiency_score over the window: the
+	// utilisations (each capped at 1) weighted by their cost.
+	EfficiencyScore *float64 `json:"efficiencyScore"`
+}
+
+// efficiencyPageSteps bounds the minutes one page replays (ten scalers
+// of 31 days); the scalers past it get no usage or replay and a note.
+const efficiencyPageSteps = 10 * cost.MaxReplaySteps
+
+// efficiencyUsage fills the items' requested vs used resources and
+// their replay (cost.ComputeEfficiency).
+func (s *server) efficiencyUsage(r *request, f analyticsFilter, scalers []store.Scaler, items []ScalerEfficiency) error {
+	perScaler := int(min(f.to.Sub(f.from)/time.Minute, cost.MaxReplaySteps))
+	if perScaler <= 0 {
+		return nil
+	}
+	budget := efficiencyPageSteps
+	for i := range items {
+		if budget < perScaler {
+			items[i].ReactiveNote = "the page's replay budget is spent: ask a smaller page or a shorter window"
+			continue
+		}
+		budget -= perScaler
+		rep, err := cost.ComputeEfficiency(r.Context(), s.o.Store, r.tenant, scalers[i], f.from, f.to, perScaler)
+		if err != nil {
+			return err
+		}
+		it := &items[i]
+		it.ActualReplicaHours = rep.ActualReplicaHours
+		it.RequestedCPUCoreHours, it.RequestedMemoryByteHours = rep.RequestedCPUCoreHours, rep.RequestedMemoryByteHours
+		it.UsedCPUCoreHours, it.UsedMemoryByteHours = rep.UsedCPUCoreHours, rep.UsedMemoryByteHours
+		it.CPUUtilization, it.MemoryUtilization, it.EfficiencyScore = rep.CPUUtilization(), rep.MemoryUtilization(), rep.Score()
+		it.ReactiveNote = rep.ReactiveNote
+		it.ReplayTruncated = f.to.Sub(f.from) > cost.MaxReplaySteps*time.Minute
+		if rep.Reactive != nil {
+			h := rep.Reactive.ReplicaHours
+			it.ReactiveReplicaHours, it.ReplicaHoursRatio = &h, rep.Ratio()
+		}
+	}
+	return nil
 }
 
 // TriggerUtilization is a trigger's last value against its target.
@@ -155,6 +226,9 @@ func getEfficiency(s *server, r *request) (int, any, error) {
 		out.Items = append(out.Items, efficiencyOf(sc))
 	}
 	if err := s.efficiencyCost(r, f, out.Items); err != nil {
+		return 0, nil, err
+	}
+	if err := s.efficiencyUsage(r, f, l.Items, out.Items); err != nil {
 		return 0, nil, err
 	}
 	return http.StatusOK, out, nil

@@ -156,7 +156,7 @@ func ComputeEfficiency(ctx context.Context, r EfficiencyReader, tenant store.Ten
 // value/100 × the step's requested), an AverageValue one is per pod
 // (cores, bytes: used = value × the step's replicas).
 func (rep *EfficiencyReport) usage(sc *store.Scaler, trs []ReplayTrigger, rows []store.CostAllocation, step time.Duration) {
-	for _, t := range sc.Spec.Triggers {
+	for _, t := range triggersOf(&sc.Spec) {
 		if t.Resource == nil || (t.Resource.ResourceName != "cpu" && t.Resource.ResourceName != "memory") {
 			continue
 		}

@@ -244,7 +244,7 @@ func ReplayTriggers(s *v1.ScalerSpec, st *v1.ScalerStatus) (out []ReplayTrigger,
 	for _, t := range st.Triggers {
 		targets[t.Name] = t.Target
 	}
-	for _, t := range s.Triggers {
+	for _, t := range triggersOf(s) {
 		name := t.Name
 		if name == "" {
 			name = t.Type
@@ -257,4 +257,12 @@ func ReplayTriggers(s *v1.ScalerSpec, st *v1.ScalerStatus) (out []ReplayTrigger,
 		out = append(out, ReplayTrigger{Name: name, Target: tgt, PerPod: t.Resource != nil, Value: t.Resource == nil && t.MetricType == "Value"})
 	}
 	return out, skipped
+}
+
+// triggersOf is the spec's triggers: scalerSpec's one, then triggers.
+func triggersOf(s *v1.ScalerSpec) []v1.TriggerSpec {
+	if s.ScalerSpec == nil {
+		return s.Triggers
+	}
+	return append([]v1.TriggerSpec{*s.ScalerSpec}, s.Triggers...)
 }
