@@ -96,3 +96,28 @@ func TestMetricStreamsOptions(t *testing.T) {
 		t.Errorf("forecast of an unknown metric: got %v", err)
 	}
 }
+
+// TestMetricStreamsFloorPolledStep: MetricStreams goes through
+// Stream.Floor, so a metric's step in progress, once sampled, is left out
+// of the window (the CRD agent and the KEDA path both get it).
+func TestMetricStreamsFloorPolledStep(t *testing.T) {
+	t0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	m, err := NewMetricStreams(MetricStreamsOptions{LookAhead: 3 * time.Minute, StartupDelay: 2 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Up to 12:19:30, the last sample of the last high minute (40).
+	at := t0
+	for ; !at.After(t0.Add(12*time.Hour + 19*time.Minute + 30*time.Second)); at = at.Add(30 * time.Second) {
+		if err := m.Observe("jobs", at, hourly(at)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := at.Add(-30 * time.Second)
+	// 12:19 is sampled: the window is 12:20 to 12:24:30, all at 10 jobs:
+	// 10 / 5 per replica = 2 (with 12:19's upper bound it would be 8).
+	got := m.Floor(now, []MetricTarget{{"jobs", 5}})
+	if diff := cmp.Diff(CombinedFloor{Replicas: 2, OK: true, Metric: "jobs"}, CombinedFloor{got.Replicas, got.OK, got.Metric, nil}); diff != "" {
+		t.Errorf("floor at %s (-want +got):\n%s", now.Format("15:04:05"), diff)
+	}
+}
