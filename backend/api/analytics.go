@@ -137,8 +137,9 @@ type ScalerEfficiency struct {
 }
 
 // efficiencyPageSteps bounds the minutes one page replays (ten scalers
-// of 31 days); the scalers past it get no usage or replay and a note.
-const efficiencyPageSteps = 10 * cost.MaxReplaySteps
+// of 31 days); the scalers past it get no usage or replay and a note. A
+// variable for the tests.
+var efficiencyPageSteps = 10 * cost.MaxReplaySteps
 
 // efficiencyUsage fills the items' requested vs used resources and
 // their replay (cost.ComputeEfficiency).

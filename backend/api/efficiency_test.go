@@ -79,3 +79,28 @@ func TestEfficiencyUsageAndReplay(t *testing.T) {
 		}
 	})
 }
+
+// TestEfficiencyPageBudget: the items past the page's replay budget
+// keep their status and cost and say why they have no replay.
+func TestEfficiencyPageBudget(t *testing.T) {
+	f := newFixture(t, sqliteURL, Options{})
+	if err := f.store.Update(t.Context(), "acme", "test", func(tx store.Tx) error {
+		_, err := tx.CreateScaler(store.Scaler{Name: "zeta", Namespace: "prod", Cluster: "c1", Spec: validSpec()})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	old := efficiencyPageSteps
+	efficiencyPageSteps = 60 // one scaler's hour
+	t.Cleanup(func() { efficiencyPageSteps = old })
+	t0 := f.now.Truncate(time.Hour).Add(-2 * time.Hour)
+	r := f.do("GET", "/api/v1/analytics/efficiency?from="+qtime(t0)+"&to="+qtime(t0.Add(time.Hour)), f.tokens["acme/viewer"], nil)
+	f.want(r, http.StatusOK)
+	var ef Efficiency
+	if err := json.Unmarshal(r.body, &ef); err != nil || len(ef.Items) != 2 {
+		t.Fatalf("efficiency: %s", r.body)
+	}
+	if ef.Items[0].ReactiveNote == "" || ef.Items[1].ReactiveNote != "the page's replay budget is spent: ask a smaller page or a shorter window" {
+		t.Fatalf("notes %q, %q", ef.Items[0].ReactiveNote, ef.Items[1].ReactiveNote)
+	}
+}
