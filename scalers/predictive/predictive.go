@@ -263,9 +263,11 @@ func (s *Scaler) Seed(past map[string][]Sample) (int, error) {
 // the target of the wrapped scaler's MetricSpec.
 func (s *Scaler) Floor(now time.Time) predictor.CombinedFloor {
 	specs := s.inner.MetricSpecs()
-	targets := make([]predictor.MetricTarget, len(specs))
-	for i, spec := range specs {
-		targets[i] = predictor.MetricTarget{Metric: spec.Name, PerReplica: spec.Target}
+	// Most scalers offer one metric or two: no allocation for those.
+	var buf [4]predictor.MetricTarget
+	targets := buf[:0]
+	for _, spec := range specs {
+		targets = append(targets, predictor.MetricTarget{Metric: spec.Name, PerReplica: spec.Target})
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
