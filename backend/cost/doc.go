@@ -4,7 +4,10 @@
 // accumulates cost samples beside the metric history and writes them in
 // batches, the budget caps the scaling engine applies (a Scaler's
 // costThresholds.maxCostPerHour and the tenant's monthly budgets), and
-// the Prometheus gauges of cost, spot usage and efficiency.
+// the Prometheus gauges of cost, spot usage and efficiency, and the
+// efficiency report (ComputeEfficiency: requested vs used resources, and
+// actual replica-hours against ReactiveReplay, a reactive-only replay of
+// the stored trigger history through the engine).
 //
 // Money is Micros (int64, 1 unit of the currency = 1,000,000); shares
 // and discounts are PPM (parts per million). The only rounding is
