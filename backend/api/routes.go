@@ -64,7 +64,7 @@ func routes() []route {
 		{"DELETE /api/v1/clusters/{id}", auth.ClustersWrite, deleteCluster, doc{summary: "Unregister a cluster", query: []string{"resourceVersion"}, status: http.StatusNoContent}, false},
 
 		{"GET /api/v1/analytics/cost", auth.ScalersRead, getCost, doc{summary: "Cost per key of an aggregate and per step, OpenCost's allocation figures (from the stored cost samples)", query: costQuery, out: Cost{}}, false},
-		{"GET /api/v1/analytics/efficiency", auth.ScalersRead, getEfficiency, doc{summary: "Replicas and trigger utilisation per scaler, from the stored status", query: analytics, out: Efficiency{}}, false},
+		{"GET /api/v1/analytics/efficiency", auth.ScalersRead, getEfficiency, doc{summary: "Per scaler: the stored status, cost, requested vs used CPU and memory, actual vs reactive-only replica-hours", query: analytics, out: Efficiency{}}, false},
 		{"GET /api/v1/analytics/predictions", auth.ScalersRead, getScalerPredictions, doc{summary: "Each scaler's forecast floor and its triggers' forecasts (configured false without a predictor)", query: analytics, out: ScalerPredictions{}}, false},
 		{"GET /api/v1/analytics/trends", auth.EventsRead, getTrends, doc{summary: "Scaling events per scaler in a window (or per bucket of it)", query: append([]string{"interval"}, analytics...), out: Trends{}}, false},
 
