@@ -236,7 +236,9 @@ func TestBackendRestartMidStream(t *testing.T) {
 }
 
 func TestAuthRefused(t *testing.T) {
-	e := newEnv(t, dbs[0].url(t), Options{AuthTimeout: 200 * time.Millisecond}, envOpts{})
+	// 1s: the refused connects send their auth at once, and a busy machine
+	// must not make them miss it; "no auth in time" waits it out.
+	e := newEnv(t, dbs[0].url(t), Options{AuthTimeout: time.Second}, envOpts{})
 	c := e.dial(nil)
 	// tenant b's cluster exists, with an agent of its own.
 	mustConnect(t, c, "b1", e.tokens["b"], 0).close()
