@@ -76,6 +76,27 @@ func Floor(f Forecast, now time.Time, o FloorOptions) (FloorResult, error) {
 	return floorWindow(f, now, now.Add(o.LookAhead+o.StartupDelay), o)
 }
 
+// FloorAfter is Floor for a caller that has observed the series up to
+// observed (the end of the step in progress, once a sample of it is in,
+// as Stream.Floor does for its own samples): the window starts at the
+// later of now and observed, since the reactive recommendation already
+// serves what is observed, and still ends at now + LookAhead +
+// StartupDelay. A window left empty gives no floor.
+func FloorAfter(f Forecast, now, observed time.Time, o FloorOptions) (FloorResult, error) {
+	if err := o.Validate(); err != nil {
+		return FloorResult{}, fmt.Errorf("floor options: %w", err)
+	}
+	end := now.Add(o.LookAhead + o.StartupDelay)
+	from := now
+	if observed.After(now) {
+		from = observed
+		if !end.After(from) {
+			return FloorResult{Reason: fmt.Sprintf("the window to %s ends within the step in progress (observed, served by the reactive value)", end.Format(time.RFC3339))}, nil
+		}
+	}
+	return floorWindow(f, from, end, o)
+}
+
 // floorWindow is Floor over the window [from, end): the steps that end
 // after from and start before end. o is valid.
 func floorWindow(f Forecast, from, end time.Time, o FloorOptions) (FloorResult, error) {

@@ -102,3 +102,40 @@ func TestFloorErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestFloorAfter: the observed part of the window (the step in progress)
+// is left out; an observed time at or before now changes nothing.
+func TestFloorAfter(t *testing.T) {
+	opts := FloorOptions{LookAhead: 5 * time.Minute, StartupDelay: 5 * time.Minute, TargetPerReplica: 700}
+	f := stepped(2100, 700, 1400)
+	type floor struct {
+		Replicas int32
+		OK       bool
+		Reason   string
+		Steps    int
+	}
+	tests := []struct {
+		name          string
+		now, observed time.Time
+		want          floor
+	}{
+		// Window 12:01 to 12:11: steps 0-2 from now; step 0 observed
+		// (to 12:05) leaves steps 1 and 2: 1400 / 700.
+		{"step in progress observed", floorT0.Add(time.Minute), floorT0.Add(5 * time.Minute), floor{Replicas: 2, OK: true, Steps: 2}},
+		{"nothing observed", floorT0.Add(time.Minute), time.Time{}, floor{Replicas: 3, OK: true, Steps: 3}},
+		{"observed before now", floorT0.Add(time.Minute), floorT0, floor{Replicas: 3, OK: true, Steps: 3}},
+		{"window within the observed step", floorT0.Add(time.Minute), floorT0.Add(15 * time.Minute),
+			floor{Reason: "the window to 2026-03-01T12:11:00Z ends within the step in progress (observed, served by the reactive value)"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := FloorAfter(f, tc.now, tc.observed, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, floor{res.Replicas, res.OK, res.Reason, res.Steps}); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

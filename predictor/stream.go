@@ -187,10 +187,10 @@ func (s *Stream) Floor(now time.Time, o FloorOptions) (FloorResult, error) {
 		return FloorResult{Reason: "no data yet"}, nil
 	}
 	end := now.Add(o.LookAhead + o.StartupDelay)
-	from := now
+	var observed time.Time
 	if s.samples > 0 && s.bucket.Equal(now.Truncate(s.o.Step)) {
-		from = s.bucket.Add(s.o.Step)
-		if !end.After(from) {
+		observed = s.bucket.Add(s.o.Step)
+		if !end.After(observed) {
 			return FloorResult{Reason: fmt.Sprintf("the window to %s ends within the step in progress (observed, served by the reactive value)", end.Format(time.RFC3339))}, nil
 		}
 	}
@@ -203,5 +203,5 @@ func (s *Stream) Floor(now time.Time, o FloorOptions) (FloorResult, error) {
 	if err != nil {
 		return FloorResult{}, err
 	}
-	return floorWindow(f, from, end, o)
+	return FloorAfter(f, now, observed, o)
 }
