@@ -238,6 +238,12 @@ func TestStepsAveragedAndBatched(t *testing.T) {
 	}
 	// Late: a step before the open one.
 	s.Observe(keys[0], t0.Add(30*time.Second), 100)
+	// The samples are handled before the clock moves: a tick of the moved
+	// clock could otherwise be taken before them (select picks among
+	// ready cases at random) and close step 0 under them.
+	if err := s.Flush(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
 	clk.SetTime(t0.Add(2 * time.Minute))
 	if err := s.Flush(testCtx(t)); err != nil {
 		t.Fatal(err)
