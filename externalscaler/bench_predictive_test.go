@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
@@ -38,15 +39,26 @@ func BenchmarkGetMetricsPredictive(b *testing.B) {
 	fixedReqs, redisReqs := benchRequests("fixed", ""), benchRequests("redis", rd.Addr())
 	for _, callers := range []int{64, 8} {
 		b.Run("callers="+strconv.Itoa(callers), func(b *testing.B) {
-			fixedP, fixedPReqs := startPredictiveBenchServer(b, fixedRegistry(), fixedReqs)
-			redisP, redisPReqs := startPredictiveBenchServer(b, redisRegistry(), redisReqs)
+			// Each server's goroutines carry the label srv=<target name>
+			// (inherited from the goroutine that starts it): with
+			// -cpuprofile, `go tool pprof -tags` gives each server's own
+			// CPU apart from the client's and the runtime's.
+			var fixedP, redisP *testServer
+			var fixedPReqs, redisPReqs []*pb.GetMetricsRequest
+			labelled(b, "fixed-predictive", func() { fixedP, fixedPReqs = startPredictiveBenchServer(b, fixedRegistry(), fixedReqs) })
+			labelled(b, "redis-predictive", func() { redisP, redisPReqs = startPredictiveBenchServer(b, redisRegistry(), redisReqs) })
+			start := func(name string, f func() string) string {
+				var addr string
+				labelled(b, name, func() { addr = f() })
+				return addr
+			}
 			targets := []*loadTarget{
-				{name: "empty", addr: startEmpty(b), reqs: fixedReqs},
-				{name: "fixed", addr: startBenchServer(b, fixedRegistry()), reqs: fixedReqs},
-				{name: "fixed-off", addr: startBenchServer(b, fixedRegistry()), reqs: predictiveRequests(fixedReqs, "false")},
+				{name: "empty", addr: start("empty", func() string { return startEmpty(b) }), reqs: fixedReqs},
+				{name: "fixed", addr: start("fixed", func() string { return startBenchServer(b, fixedRegistry()) }), reqs: fixedReqs},
+				{name: "fixed-off", addr: start("fixed-off", func() string { return startBenchServer(b, fixedRegistry()) }), reqs: predictiveRequests(fixedReqs, "false")},
 				{name: "fixed-predictive", addr: fixedP.addr, reqs: fixedPReqs},
-				{name: "redis", addr: startBenchServer(b, redisRegistry()), reqs: redisReqs},
-				{name: "redis-off", addr: startBenchServer(b, redisRegistry()), reqs: predictiveRequests(redisReqs, "false")},
+				{name: "redis", addr: start("redis", func() string { return startBenchServer(b, redisRegistry()) }), reqs: redisReqs},
+				{name: "redis-off", addr: start("redis-off", func() string { return startBenchServer(b, redisRegistry()) }), reqs: predictiveRequests(redisReqs, "false")},
 				{name: "redis-predictive", addr: redisP.addr, reqs: redisPReqs},
 			}
 			runLoad(b, callers, targets)
@@ -129,6 +141,12 @@ func predictiveRequests(reqs []*pb.GetMetricsRequest, on string) []*pb.GetMetric
 		}
 	}
 	return out
+}
+
+// labelled runs f with the profiler label srv=name, which the goroutines
+// f starts inherit.
+func labelled(_ testing.TB, name string, f func()) {
+	pprof.Do(context.Background(), pprof.Labels("srv", name), func(context.Context) { f() })
 }
 
 // floorsServed counts the triggers whose last GetMetrics served a floor.
