@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -40,24 +39,7 @@ func startLinkServe(t *testing.T, dir, db, grpcAddr string) *serveProc {
 	c := startChild(t, dir, "serve", "--db", db, "--grpc-addr", grpcAddr, "--http-addr", "127.0.0.1:0", "--log-format", "json",
 		"--rate-limit", "-1", "--agent-heartbeat-interval", "1s")
 	p := &serveProc{child: c}
-	scalertest.Eventually(t, waitLimit, "serve's serving line", func() error {
-		select {
-		case <-p.exited:
-			t.Fatalf("serve exited before serving (%v); stderr:\n%s", p.err, p.stderr.String())
-		default:
-		}
-		for _, line := range strings.Split(p.stderr.String(), "\n") {
-			var rec struct {
-				Msg  string `json:"msg"`
-				HTTP string `json:"http"`
-			}
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "external scaler serving" && rec.HTTP != "" {
-				p.base = "http://" + rec.HTTP
-				return nil
-			}
-		}
-		return errors.New("no serving line yet")
-	})
+	awaitServe(t, p)
 	return p
 }
 

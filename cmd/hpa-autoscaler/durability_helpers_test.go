@@ -40,6 +40,14 @@ type serveProc struct {
 func startServeProc(t *testing.T, dir, db string) *serveProc {
 	t.Helper()
 	p := launchServe(t, dir, db)
+	awaitServe(t, p)
+	return p
+}
+
+// awaitServe waits for p's serving line (which gives p.base) and for GET
+// /api/v1/health to answer 200.
+func awaitServe(t *testing.T, p *serveProc) {
+	t.Helper()
 	scalertest.Eventually(t, waitLimit, "serve's serving line with the HTTP address", func() error {
 		select {
 		case <-p.exited:
@@ -70,7 +78,6 @@ func startServeProc(t *testing.T, dir, db string) *serveProc {
 		}
 		return nil
 	})
-	return p
 }
 
 // launchServe starts the process without waiting for anything; it is
