@@ -58,11 +58,11 @@ func predictorFixture(t *testing.T, db dbURL) (*fixture, *history.Service, *cloc
 	for {
 		rec, err := svc.Recommend(history.Request{Scaler: history.ScalerKey{Tenant: "acme", Cluster: "c1", Namespace: "prod", Scaler: "web"},
 			Triggers: []history.TriggerTarget{{Trigger: "queue", PerReplica: 50}}, Now: f.now})
-		if err == nil && rec.Triggers[0].HistorySteps > 0 {
+		if err == nil && rec.Triggers[0].HistorySteps >= 200 { // every step fed: a build of fewer still answers while the next one runs
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no tracker for acme's queue within a minute: %+v, %v", rec, err)
+			t.Fatalf("no tracker of the 200 steps of acme's queue within a minute: %+v, %v", rec, err)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
