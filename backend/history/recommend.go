@@ -209,7 +209,15 @@ func (s *Service) forecastTrigger(r Request, t TriggerTarget) TriggerForecast {
 		tf.Reason = fmt.Sprintf("target %v: want a positive value per replica", t.PerReplica)
 		return tf
 	}
-	res, err := predictor.Floor(f, r.Now, predictor.FloorOptions{LookAhead: r.LookAhead, StartupDelay: r.StartupDelay, TargetPerReplica: t.PerReplica, ConfidenceThreshold: r.ConfidenceThreshold})
+	// The step in progress, once sampled, is observed: the reactive
+	// recommendation serves it, and its forecast's upper bound would
+	// only raise the count (predictor.FloorAfter, as Stream.Floor does
+	// on the KEDA path and in simulate).
+	var observed time.Time
+	if idx, ok := s.stepIndex(r.Now); ok && ser.sampled.Load() == idx+1 {
+		observed = s.stepTime(idx + 1)
+	}
+	res, err := predictor.FloorAfter(f, r.Now, observed, predictor.FloorOptions{LookAhead: r.LookAhead, StartupDelay: r.StartupDelay, TargetPerReplica: t.PerReplica, ConfidenceThreshold: r.ConfidenceThreshold})
 	if err != nil {
 		tf.Reason = err.Error()
 		return tf

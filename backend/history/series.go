@@ -4,6 +4,7 @@ import (
 	"hash/fnv"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hpa-autoscaler/hpa-autoscaler/predictor"
 )
@@ -239,6 +240,11 @@ type series struct {
 	closed   int64 // the last step closed (valid when anyClosed)
 	anyClosd bool
 	lastSeen int64 // unix nanoseconds of the last sample's arrival
+	// sampled is 1 + the index of the latest step a sample was taken
+	// into (0: none), for Recommend: the step in progress, once sampled,
+	// is served by the reactive recommendation and left out of the
+	// floor's window, as predictor.Stream does.
+	sampled atomic.Int64
 
 	mu    sync.Mutex
 	ring  ring

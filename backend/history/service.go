@@ -342,6 +342,9 @@ func (s *Service) handle(it item) {
 	}
 	ser.sum += it.v
 	ser.n++
+	if idx+1 > ser.sampled.Load() {
+		ser.sampled.Store(idx + 1)
+	}
 }
 
 const maxFloat = 1.7976931348623157e308

@@ -412,3 +412,71 @@ func TestOptionsValidate(t *testing.T) {
 
 // fakeStore only fills Options.Store for Validate (never called).
 type fakeStore struct{ Store }
+
+// TestRecommendLeavesOutTheSampledStep: once the step in progress has a
+// sample, its value is observed (the reactive recommendation serves it)
+// and the floor's window starts at its end, as predictor.Stream does on
+// the KEDA path and in simulate; before that the window starts at now.
+func TestRecommendLeavesOutTheSampledStep(t *testing.T) {
+	st := openStore(t, backends[0].url(t), "acme")
+	clk := clocktesting.NewFakeClock(t0)
+	k := request(t0).Scaler.Trigger("rps")
+	s := start(t, testOptions(st, clk))
+	feed(t, s, clk, k, rand.New(rand.NewPCG(7, 8)), 0, 400)
+	if err := s.WaitWarm(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitBuilt(t, s, k)
+	now := clk.Now().Add(20 * time.Second) // in step 400, not sampled yet
+	clk.SetTime(now)
+	stepEnd := now.Truncate(time.Minute).Add(time.Minute)
+	end := now.Add(request(now).LookAhead + request(now).StartupDelay)
+	peak := func(pts []Point, from time.Time) float64 {
+		p := 0.0
+		for _, pt := range pts {
+			if pt.Time.Add(time.Minute).After(from) && pt.Time.Before(end) {
+				p = math.Max(p, pt.Upper)
+			}
+		}
+		return p
+	}
+	before, err := s.Recommend(request(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := before.Triggers[0]
+	if !tf.Calibrated || tf.Points[0].Time != now.Truncate(time.Minute) || tf.Peak != peak(tf.Points, now) {
+		t.Fatalf("before a sample of step 400: %+v, want the window from now (peak %v)", tf, peak(tf.Points, now))
+	}
+	if !s.Observe(k, now, 100) {
+		t.Fatal("Observe shed the sample")
+	}
+	if err := s.Flush(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.Recommend(request(now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta := after.Triggers[0]
+	if diff := cmp.Diff(tf.Points, ta.Points); diff != "" {
+		t.Fatalf("the forecast changed with a sample of the open step (-before +after):\n%s", diff)
+	}
+	if want := peak(ta.Points, stepEnd); ta.Peak != want || want == peak(ta.Points, now) && tf.Points[0].Upper > want {
+		t.Fatalf("after a sample of step 400: peak %v, want %v (the window from %s)", ta.Peak, want, stepEnd)
+	}
+	// A window that ends within the step in progress: its floor came
+	// from that step's upper bound alone; once the step is sampled there
+	// is no forecast step left in it, so no floor.
+	short := request(now)
+	short.LookAhead, short.StartupDelay = 10*time.Second, 0
+	short.Now = now
+	r, err := s.Recommend(short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Triggers[0].OK || !strings.Contains(r.Triggers[0].Reason, "ends within the step in progress") {
+		t.Fatalf("a window within the sampled step: %+v, want no floor", r.Triggers[0])
+	}
+	t.Logf("floor %d from now, %d from the sampled step's end (step 400's upper bound %.1f); within the step: %s", tf.Floor, ta.Floor, tf.Points[0].Upper, r.Triggers[0].Reason)
+}
