@@ -29,9 +29,6 @@ const repoRoot = "../.."
 // labels, platform), the files of the layer, and the binary of the layer
 // run with `version`.
 func TestImage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
 	out := filepath.Join(t.TempDir(), "image.tar")
 	o := options{
 		Repo: repoRoot, Version: "v9.8.7-test", Revision: "0123456789abcdef0123456789abcdef01234567",

@@ -45,9 +45,6 @@ func (r removeBinary) Run() int {
 // binary builds cmd/hpa-autoscaler once for the package's tests.
 func binary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
 	binOnce.Do(func() {
 		binDir, binErr = os.MkdirTemp("", "charttest-bin-")
 		if binErr != nil {

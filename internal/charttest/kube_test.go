@@ -60,9 +60,6 @@ func TestMain(m *testing.M) {
 
 func startKube(t *testing.T) *testenv.Kube {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts kube-apiserver")
-	}
 	if kube.Options.CRDPaths == nil {
 		dir := filepath.Join(goModDownload(t, prometheusOperator), "example", "prometheus-operator-crd")
 		kube.Options = testenv.KubeOptions{CRDPaths: []string{
