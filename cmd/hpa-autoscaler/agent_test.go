@@ -267,27 +267,7 @@ func TestAgentBinary(t *testing.T) {
 	ns := kube.NewNamespace(t)
 	r := testenv.StartRedis(t)
 	ctx := t.Context()
-	replicas := int32(1)
-	labels := map[string]string{"app": "web"}
-	if err := kube.Client.Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
-		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}}}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := kube.Client.Create(ctx, &v1.Scaler{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
-		Spec: v1.ScalerSpec{
-			TargetRef: v1.TargetRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
-			Scaling:   v1.Scaling{MaxReplicas: 10},
-			ScalerSpec: &v1.TriggerSpec{Type: "redis", Metadata: map[string]string{
-				"address": r.Addr(), "listName": "jobs", "listLength": "5"}},
-		},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	createRedisScaled(t, kube, ns, r.Addr(), 10)
 	if _, err := r.Do("RPUSH", "jobs", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"); err != nil {
 		t.Fatal(err)
 	}
@@ -409,4 +389,33 @@ func httpGet(ctx context.Context, url string) (string, int, error) {
 
 func keyOf(ns, name string) types.NamespacedName {
 	return types.NamespacedName{Namespace: ns, Name: name}
+}
+
+// createRedisScaled creates the Deployment web (1 replica) in ns and the
+// Scaler web that scales it on the Redis list jobs at addr (5 per
+// replica, at most maxReplicas).
+func createRedisScaled(t *testing.T, kube *testenv.Kube, ns, addr string, maxReplicas int32) {
+	t.Helper()
+	ctx := t.Context()
+	replicas := int32(1)
+	labels := map[string]string{"app": "web"}
+	if err := kube.Client.Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := kube.Client.Create(ctx, &v1.Scaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: v1.ScalerSpec{
+			TargetRef: v1.TargetRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
+			Scaling:   v1.Scaling{MaxReplicas: maxReplicas},
+			ScalerSpec: &v1.TriggerSpec{Type: "redis", Metadata: map[string]string{
+				"address": addr, "listName": "jobs", "listLength": "5"}},
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

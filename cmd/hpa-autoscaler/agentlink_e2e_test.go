@@ -12,9 +12,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -180,28 +178,7 @@ func TestAgentLinkE2E(t *testing.T) {
 	kube := testenv.StartKube(t, testenv.KubeOptions{CRDPaths: []string{"../../config/crd"}, AddToScheme: []func(*runtime.Scheme) error{v1.AddToScheme}})
 	ns := kube.NewNamespace(t)
 	r := testenv.StartRedis(t)
-	ctx := t.Context()
-	replicas := int32(1)
-	labels := map[string]string{"app": "web"}
-	if err := kube.Client.Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
-		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}}}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := kube.Client.Create(ctx, &v1.Scaler{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
-		Spec: v1.ScalerSpec{
-			TargetRef: v1.TargetRef{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"},
-			Scaling:   v1.Scaling{MaxReplicas: 20},
-			ScalerSpec: &v1.TriggerSpec{Type: "redis", Metadata: map[string]string{
-				"address": r.Addr(), "listName": "jobs", "listLength": "5"}},
-		},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	createRedisScaled(t, kube, ns, r.Addr(), 20)
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: kube.Config.Host, CertificateAuthorityData: kube.Config.CAData}
